@@ -1,0 +1,125 @@
+"""Entry point of the ``ptmscope`` command.
+
+Commands are registered by name in ``COMMANDS`` and imported only when invoked, so
+``ptmscope --help`` does not pay for duckdb, pyarrow or matplotlib. Library errors are
+mapped to a message and a hint here, in one place; the traceback is shown only with
+``PTMSCOPE_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+
+import click
+
+from ptmscope import __version__
+from ptmscope.errors import (
+    InputError,
+    PtmscopeError,
+    SnapshotExistsError,
+    SnapshotNotFoundError,
+    SourceError,
+    SourceUnreachableError,
+    StoreError,
+    StoreLockedError,
+    UnknownFormatError,
+)
+
+# name -> "module:attribute"; the order is the order of `ptmscope --help`.
+COMMANDS: dict[str, str] = {
+    "study": "ptmscope.cli.study:study",
+    "import": "ptmscope.cli.importing:import_",
+    "snapshots": "ptmscope.cli.snapshots:snapshots",
+    "export": "ptmscope.cli.export:export",
+}
+
+# Subclasses before their bases: the first match wins.
+ERROR_HINTS: list[tuple[type[BaseException], Callable[[BaseException], str | None]]] = [
+    (SnapshotNotFoundError, lambda e: "List snapshots with 'ptmscope snapshots', or create one with "
+                                      "'ptmscope import FILE --snapshot NAME'."),
+    (SnapshotExistsError, lambda e: "Pick another --snapshot name, or pass --append to add to it."),
+    (StoreLockedError, lambda e: "Another ptmscope process is using this store; wait for it or pass "
+                                 "another --db."),
+    (StoreError, lambda e: "Check the --db path (or PTMSCOPE_DB) and that the disk is writable."),
+    (UnknownFormatError, lambda e: "See 'ptmscope import --help' for the shapes ptmscope reads."),
+    (InputError, lambda e: None),
+    (SourceUnreachableError, lambda e: "Check --endpoint (or HF_ENDPOINT) and your network."),
+    (SourceError, lambda e: None),
+    (PtmscopeError, lambda e: None),
+]
+
+
+def hint_for(error: BaseException) -> str | None:
+    """Return the next-step hint for a library error, or None."""
+    for kind, make in ERROR_HINTS:
+        if isinstance(error, kind):
+            return make(error)
+    return None
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when the command runs."""
+
+    def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self._lazy, *(c for c in super().list_commands(ctx) if c not in self._lazy)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self._lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):  # pragma: no cover - a wiring bug
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="ptmscope")
+def cli() -> None:
+    """Measure pre-trained model registries and audit models for reuse.
+
+    \b
+    Start here:
+      ptmscope study                      the ICSE'23 measurements on the bundled Feb-2022 Hub snapshot
+      ptmscope import FILE --snapshot S   load a Hub dump (JSON, JSONL, gzip, cards) into the store
+      ptmscope study --snapshot S --html out/   the same measurements on your data, as a report
+
+    The store is a DuckDB file (default: your user cache directory; --db or PTMSCOPE_DB to choose).
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, turning library errors into a message, a hint and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="ptmscope", standalone_mode=False)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; work committed so far is kept in the store.", err=True)
+        sys.exit(130)
+    except PtmscopeError as error:
+        if os.environ.get("PTMSCOPE_DEBUG"):
+            raise
+        click.secho(f"Error: {error}", fg="red", err=True)
+        hint = hint_for(error)
+        if hint:
+            click.echo(f"Hint: {hint}", err=True)
+        sys.exit(2)

@@ -1,0 +1,64 @@
+"""The single exception hierarchy of ptmscope.
+
+Library code raises these; only the CLI turns them into user-facing text
+(``ptmscope.cli.main.ERROR_HINTS``). A failure on *one* record, card or file is not an
+exception: it is stored as data (an import error row, a card status, a finding) and the
+run goes on.
+"""
+
+from __future__ import annotations
+
+
+class PtmscopeError(Exception):
+    """Base class of every error ptmscope raises on purpose."""
+
+
+# STORE ERRORS
+
+
+class StoreError(PtmscopeError):
+    """The DuckDB store could not be opened, migrated or written."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store open for writing."""
+
+
+class SnapshotNotFoundError(StoreError):
+    """No snapshot with the requested name exists in the store."""
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        self.name = name
+        self.available = available
+        listed = ", ".join(available[:10]) if available else "none"
+        super().__init__(f"no snapshot named {name!r} in the store (available: {listed})")
+
+
+class SnapshotExistsError(StoreError):
+    """A snapshot with this name already exists and would be overwritten."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a snapshot named {name!r} already exists")
+
+
+# INPUT ERRORS
+
+
+class InputError(PtmscopeError):
+    """An input file as a whole cannot be used (not found, unknown shape, unreadable)."""
+
+
+class UnknownFormatError(InputError):
+    """ptmscope does not recognise the shape of an input file."""
+
+
+# SOURCE ERRORS
+
+
+class SourceError(PtmscopeError):
+    """A registry source failed. Concrete sources subclass this."""
+
+
+class SourceUnreachableError(SourceError):
+    """The registry endpoint could not be reached at all."""
