@@ -1,0 +1,469 @@
+"""Model-card analysis: metadata, performance claims, sections and links of one README.
+
+The front matter is split with huggingface_hub's own ``REGEX_YAML_BLOCK`` and read by
+libyaml's C safe loader (the same YAML semantics as the ``yaml.safe_load`` that
+huggingface_hub calls, about 5x faster), then interpreted by huggingface_hub's
+``ModelCardData``. A model-index that ``ModelCardData`` rejects is still read
+leniently, so its claims are counted, and the rejection is recorded.
+
+Cards are hostile input: the text is bounded (``MAX_CARD_CHARS``), the YAML block is
+bounded, and the parsed YAML is copied into plain JSON types under a node budget, so
+an alias bomb ("billion laughs") becomes a ``yaml_error`` instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ptmscope.cards.sections import Section, count_placeholders, find_sections
+
+MAX_CARD_CHARS = 1_000_000
+MAX_YAML_CHARS = 512_000
+MAX_YAML_NODES = 200_000
+MAX_CLAIMS = 2_000
+MAX_LINKS = 50
+
+_YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One machine-parseable performance claim: a metric value in the card's model-index."""
+
+    model_name: str | None
+    task_type: str | None
+    task_name: str | None
+    dataset_type: str | None
+    dataset_name: str | None
+    dataset_config: str | None
+    dataset_split: str | None
+    metric_type: str | None
+    metric_name: str | None
+    value: float | None
+    """The value when it is a number (or a string holding one)."""
+    value_text: str | None
+    """The value as written, bounded."""
+    verified: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class CardFacts:
+    """What card metadata declares, from a README's front matter or the API's cardData."""
+
+    licenses: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    base_models: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    library_name: str | None = None
+    pipeline_tag: str | None = None
+    model_index: str = "absent"
+    """'absent', 'empty' (no results), 'valid' or 'invalid' per huggingface_hub."""
+    model_index_error: str | None = None
+    claims: list[Claim] = field(default_factory=list)
+    """Claims with a non-null value (the paper's "machine-parseable performance claims")."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardAnalysis:
+    """Everything ptmscope reads from one model card."""
+
+    status: str
+    """ok | no_metadata | yaml_error | not_a_mapping | binary | empty."""
+    error: str | None
+    length: int
+    """Characters of the card body (after the front matter)."""
+    truncated: bool
+    yaml_keys: list[str]
+    facts: CardFacts
+    sections: list[Section]
+    placeholders: int
+    links: list[tuple[str, str]]
+    """(kind, target): kind is arxiv, doi or github."""
+    mentions_hyperparameters: bool
+    mentions_hardware: bool
+    has_results_table: bool
+    has_usage_code: bool
+
+
+# -- YAML -----------------------------------------------------------------------------
+
+
+class _Budget:
+    __slots__ = ("left",)
+
+    def __init__(self, nodes: int) -> None:
+        self.left = nodes
+
+
+def _plain(value: Any, budget: _Budget, depth: int = 0) -> Any:
+    """Copy parsed YAML into JSON types under a node budget (aliases are expanded and counted)."""
+    budget.left -= 1
+    if budget.left < 0:
+        raise ValueError(f"front matter has more than {MAX_YAML_NODES} nodes (alias expansion?)")
+    if depth > 64:
+        raise ValueError("front matter is nested more than 64 levels deep")
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {
+            str(k) if not isinstance(k, str) else k: _plain(v, budget, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set):
+        return [_plain(v, budget, depth + 1) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return None
+    return str(value)[:1_000]
+
+
+def load_front_matter_yaml(text: str) -> Any:
+    """Parse a YAML block safely and boundedly into plain JSON types.
+
+    Raises ValueError with a one-line reason when the block is too large, malformed,
+    too deep, or expands past the node budget.
+    """
+    if len(text) > MAX_YAML_CHARS:
+        raise ValueError(f"front matter is larger than {MAX_YAML_CHARS // 1000} kB")
+    try:
+        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - CSafeLoader/SafeLoader only
+    except yaml.YAMLError as error:
+        first = str(error).strip().splitlines()
+        raise ValueError(f"malformed YAML: {' '.join(first[:3])[:300]}") from error
+    except RecursionError as error:
+        raise ValueError("front matter is nested too deeply") from error
+    return _plain(data, _Budget(MAX_YAML_NODES))
+
+
+def split_front_matter(content: str) -> tuple[str | None, str]:
+    """(YAML block or None, body) using huggingface_hub's own front-matter pattern."""
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    match = REGEX_YAML_BLOCK.search(content)
+    if not match:
+        return None, content
+    return match.group(2), content[match.end() :]
+
+
+# -- metadata -> facts ------------------------------------------------------------------
+
+
+def _texts(value: Any, limit: int = 200, item_limit: int = 300) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    out: list[str] = []
+    for item in value[:limit]:
+        if isinstance(item, str) and item.strip():
+            out.append(item.strip()[:item_limit])
+    return out
+
+
+def _text(value: Any, limit: int = 300) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()[:limit]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+_NUMBER = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*%?\s*$")
+
+
+def _claim_value(value: Any) -> tuple[float | None, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return None, str(value)
+    if isinstance(value, int | float):
+        number = float(value)
+        return (number if math.isfinite(number) else None), str(value)[:100]
+    if isinstance(value, str):
+        text = value.strip()[:100]
+        if not text:
+            return None, None
+        if _NUMBER.match(text):
+            number = float(text.rstrip("% "))
+            return (number if math.isfinite(number) else None), text
+        return None, text
+    return None, str(value)[:100]
+
+
+def _field(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+def claims_from_model_index(model_index: Any) -> list[Claim]:
+    """Every metric with a value in a model-index, read leniently (missing keys are None)."""
+    claims: list[Claim] = []
+    entries = model_index if isinstance(model_index, list) else [model_index]
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        name = _text(entry.get("name"))
+        results = entry.get("results")
+        if isinstance(results, dict):
+            results = [results]
+        if not isinstance(results, list):
+            continue
+        for result in results:
+            if not isinstance(result, dict):
+                continue
+            task = result.get("task")
+            dataset = result.get("dataset")
+            metrics = result.get("metrics")
+            if isinstance(metrics, dict):
+                metrics = [metrics]
+            if not isinstance(metrics, list):
+                continue
+            task_type = _text(task) if isinstance(task, str) else _text(_field(task, "type"))
+            dataset_type = _text(dataset) if isinstance(dataset, str) else _text(_field(dataset, "type"))
+            for metric in metrics:
+                if not isinstance(metric, dict):
+                    continue
+                value, value_text = _claim_value(metric.get("value"))
+                if value_text is None:
+                    continue
+                claims.append(
+                    Claim(
+                        model_name=name,
+                        task_type=task_type,
+                        task_name=_text(_field(task, "name")),
+                        dataset_type=dataset_type,
+                        dataset_name=_text(_field(dataset, "name")),
+                        dataset_config=_text(_field(dataset, "config")) or _text(_field(dataset, "args")),
+                        dataset_split=_text(_field(dataset, "split")),
+                        metric_type=_text(metric.get("type")),
+                        metric_name=_text(metric.get("name")),
+                        value=value,
+                        value_text=value_text,
+                        verified=metric.get("verified") if isinstance(metric.get("verified"), bool) else None,
+                    )
+                )
+                if len(claims) >= MAX_CLAIMS:
+                    return claims
+    return claims
+
+
+# Keys that cannot be passed through to ModelCardData(**metadata).
+_RESERVED = frozenset({"ignore_metadata_errors", "self", "kwargs"})
+
+
+def _hf_model_index_check(metadata: dict[str, Any]) -> str | None:
+    """None when huggingface_hub's ModelCardData accepts the model-index, else its error."""
+    from huggingface_hub import ModelCardData
+
+    kwargs = {k: v for k, v in metadata.items() if isinstance(k, str) and k not in _RESERVED}
+    try:
+        ModelCardData(**kwargs)
+    except Exception as error:  # huggingface_hub raises ValueError, but hostile input may raise anything
+        message = str(error).splitlines()[0][:300] if str(error) else ""
+        return f"{type(error).__name__}: {message}"
+    return None
+
+
+def card_facts(metadata: dict[str, Any], *, validate: bool = True) -> CardFacts:
+    """Facts declared by card metadata (a README's front matter or the API's cardData).
+
+    ``validate`` runs huggingface_hub's strict parser on the model-index; the bulk
+    import of API cardData skips it for speed (the API already parsed those cards).
+    """
+    model_index = metadata.get("model-index", metadata.get("model_index"))
+    claims: list[Claim] = []
+    status, error = "absent", None
+    if model_index is not None:
+        claims = claims_from_model_index(model_index)
+        if validate:
+            error = _hf_model_index_check({"model-index": model_index}) if model_index else None
+            status = "invalid" if error else ("valid" if claims else "empty")
+        else:
+            status = "valid" if claims else "empty"
+    license_value = metadata.get("license")
+    licenses = _texts(license_value, 10)
+    if licenses == ["other"] and isinstance(metadata.get("license_name"), str):
+        licenses = [f"other:{metadata['license_name'].strip()[:100]}"]
+    return CardFacts(
+        licenses=licenses,
+        datasets=_texts(metadata.get("datasets")),
+        base_models=_texts(metadata.get("base_model"), 50),
+        languages=_texts(metadata.get("language"), 500, 50),
+        tags=_texts(metadata.get("tags"), 500),
+        library_name=_text(metadata.get("library_name"), 100),
+        pipeline_tag=_text(metadata.get("pipeline_tag"), 100),
+        model_index=status,
+        model_index_error=error,
+        claims=claims,
+    )
+
+
+# -- text signals -----------------------------------------------------------------------
+
+_ARXIV = re.compile(
+    r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})|\barxiv[:\s]+(\d{4}\.\d{4,5})", re.IGNORECASE
+)
+_GITHUB = re.compile(r"https?://github\.com/([A-Za-z0-9][\w.-]{0,99}/[\w.-]{1,100})")
+_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>)\]]{1,200})")
+# Hyper-parameter names (lower case) and their spellings; three distinct ones count as documented.
+_HYPERPARAMETERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("learning_rate", ("learning_rate", "learning rate")),
+    ("batch_size", ("batch_size", "batch size")),
+    ("epochs", ("epoch",)),
+    ("optimizer", ("optimizer", "optimiser", "adam")),
+    ("warmup", ("warmup", "warm-up")),
+    ("weight_decay", ("weight_decay", "weight decay")),
+    ("scheduler", ("lr_scheduler", "scheduler")),
+    ("seed", ("seed:", "seed =", "seed=", "random seed")),
+    ("gradient_accumulation", ("gradient_accumulation", "gradient accumulation")),
+)
+_HARDWARE_HINTS = ("gpu", "tpu", "a100", "v100", "h100", "a10", "l4", "t4", "p100", "k80", "rtx", "gtx",
+                   "tesla", "hardware", "hours used", "compute region")
+_HARDWARE = re.compile(
+    r"\b(?:GPUs?|TPUs?(?:\s*v\d)?|A100|V100|H100|A10G?|L4|T4|P100|K80|RTX\s?\d{3,4}|GTX\s?\d{3,4}|Tesla|"
+    r"hardware type|hours used|compute region)\b",
+    re.IGNORECASE,
+)
+_TABLE_HEADER = re.compile(r"^\s*\|(.+)\|\s*$\n^\s*\|?\s*:?-{2,}", re.MULTILINE)
+_METRIC_WORDS = re.compile(
+    r"accuracy|\bacc\b|f1|bleu|rouge|\bwer\b|\bcer\b|loss|precision|recall|perplexity|\bppl\b|"
+    r"\bmap\b|\bem\b|exact match|\bauc\b|score|spearman|pearson|matthews|mse|mae",
+    re.IGNORECASE,
+)
+
+
+def _links(text: str, lower: str) -> list[tuple[str, str]]:
+    seen: dict[tuple[str, str], None] = {}
+    arxiv = _ARXIV.finditer(text) if "arxiv" in lower else ()
+    github = _GITHUB.finditer(text) if "github.com" in lower else ()
+    doi = _DOI.finditer(text) if "10." in text else ()
+    for match in arxiv:
+        seen[("arxiv", match.group(1) or match.group(2))] = None
+        if len(seen) >= MAX_LINKS:
+            return list(seen)
+    for match in github:
+        target = match.group(1).rstrip(".")
+        if target.endswith(".git"):
+            target = target[:-4]
+        seen[("github", target)] = None
+        if len(seen) >= MAX_LINKS:
+            return list(seen)
+    for match in doi:
+        seen[("doi", match.group(1).rstrip(".,;"))] = None
+        if len(seen) >= MAX_LINKS:
+            break
+    return list(seen)
+
+
+def _distinct_hyperparameters(lower: str) -> int:
+    return sum(1 for _, spellings in _HYPERPARAMETERS if any(s in lower for s in spellings))
+
+
+def _mentions_hardware(body: str, lower: str) -> bool:
+    return any(hint in lower for hint in _HARDWARE_HINTS) and bool(_HARDWARE.search(body))
+
+
+def _has_results_table(body: str) -> bool:
+    return any(_METRIC_WORDS.search(m.group(1)) for m in _TABLE_HEADER.finditer(body))
+
+
+# -- the analysis -----------------------------------------------------------------------
+
+
+def _decode(content: str | bytes) -> tuple[str | None, str | None]:
+    """(text, None) or (None, reason) for content that is not a text card."""
+    if isinstance(content, bytes):
+        if b"\x00" in content[:8192]:
+            return None, "README holds binary data (NUL bytes)"
+        try:
+            return content.decode("utf-8-sig"), None
+        except UnicodeDecodeError:
+            text = content.decode("utf-8", errors="replace")
+            if text.count("\ufffd") > max(16, len(text) // 100):
+                return None, "README is not UTF-8 text"
+            return text, None
+    if "\x00" in content[:8192]:
+        return None, "README holds binary data (NUL bytes)"
+    return content, None
+
+
+def _empty_analysis(status: str, error: str | None, length: int = 0) -> CardAnalysis:
+    return CardAnalysis(
+        status=status,
+        error=error,
+        length=length,
+        truncated=False,
+        yaml_keys=[],
+        facts=CardFacts(),
+        sections=[],
+        placeholders=0,
+        links=[],
+        mentions_hyperparameters=False,
+        mentions_hardware=False,
+        has_results_table=False,
+        has_usage_code=False,
+    )
+
+
+def analyze_card(content: str | bytes) -> CardAnalysis:
+    """Analyse one model card. Never raises on bad input: the status says what was wrong."""
+    text, reason = _decode(content)
+    if text is None:
+        return _empty_analysis("binary", reason)
+    truncated = len(text) > MAX_CARD_CHARS
+    if truncated:
+        text = text[:MAX_CARD_CHARS]
+    if not text.strip():
+        return _empty_analysis("empty", None)
+
+    yaml_block, body = split_front_matter(text)
+    status, error = ("no_metadata", None) if yaml_block is None else ("ok", None)
+    metadata: dict[str, Any] = {}
+    if yaml_block is not None:
+        try:
+            data = load_front_matter_yaml(yaml_block)
+        except ValueError as exc:
+            status, error = "yaml_error", str(exc)
+        else:
+            if data is None:
+                data = {}
+            if isinstance(data, dict):
+                metadata = data
+            else:
+                status, error = "not_a_mapping", f"front matter is a {type(data).__name__}, not a mapping"
+
+    facts = card_facts(metadata) if metadata else CardFacts()
+    hyper_section = False
+    hardware_section = False
+    sections = find_sections(body)
+    lower = text.lower()
+    body_lower = lower[len(text) - len(body) :]
+    for section in sections:
+        if section.section == "hyperparameters" and section.filled:
+            hyper_section = True
+        if section.section == "hardware" and section.filled:
+            hardware_section = True
+    return CardAnalysis(
+        status=status,
+        error=error,
+        length=len(body),
+        truncated=truncated,
+        yaml_keys=[k[:100] for k in list(metadata)[:200]],
+        facts=facts,
+        sections=sections,
+        placeholders=count_placeholders(body),
+        links=_links(text, lower),
+        mentions_hyperparameters=hyper_section or _distinct_hyperparameters(body_lower) >= 3,
+        mentions_hardware=hardware_section or _mentions_hardware(body, body_lower),
+        has_results_table="|" in body and _has_results_table(body),
+        has_usage_code="```" in body or "~~~" in body,
+    )

@@ -1,0 +1,116 @@
+"""``ptmscope import``: load registry dumps into a snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ptmscope.cli.options import db_option, emit_json, json_option, open_store, record_progress, stderr_console
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--snapshot", "-s", "snapshot_name", required=True, metavar="NAME",
+              help="Name of the new snapshot (names are never reused).")
+@click.option("--append", is_flag=True, help="Add to an existing snapshot instead of creating one.")
+@click.option("--repo-id", metavar="ID", help="Repo id for a single card file or model folder.")
+@click.option("--registry", type=click.Choice(["npm", "pypi", "huggingface"]),
+              help="Registry of a package download table, when its file name does not say.")
+@json_option
+@db_option
+def import_(
+    paths: tuple[Path, ...],
+    snapshot_name: str,
+    append: bool,
+    repo_id: str | None,
+    registry: str | None,
+    as_json: bool,
+    db_path: Path | None,
+) -> None:
+    """Import Hub dumps, model cards, organizations and download tables into a snapshot.
+
+    \b
+    ptmscope reads the shapes Hugging Face Hub data has been shared in, detected
+    from the content, optionally gzip-compressed:
+      - /api/models?full=true listings, model_info objects, huggingface_hub ModelInfo
+        dumps: JSON array, JSON object keyed by id, or JSON Lines;
+      - model cards: JSONL of {modelId, readme}, .md files, folders of <owner>/<name>/README.md;
+      - a local model folder (config.json, weights, README.md);
+      - organizations (CSV: Organization Name,URL,Type), monthly downloads
+        (CSV: model,month_start,total_downloads), npm/PyPI download tables (ICSE'23 artifact);
+      - SQLite tables with a modelId column; lists of repo ids.
+    Field names that changed over the years are all read; a missing field is NULL.
+    Records that cannot be read are counted, stored with their reason, and skipped.
+
+    \b
+    Examples:
+      ptmscope import models.jsonl.gz cards.jsonl.gz --snapshot hub-2024-06
+      ptmscope import orgs.csv --snapshot hub-2024-06 --append
+      ptmscope import ./my-model --repo-id me/my-model --snapshot local
+    """
+    from ptmscope.importer import import_paths
+
+    err = stderr_console()
+    with open_store(db_path) as store, record_progress("importing", enabled=err.is_terminal) as progress:
+        report = import_paths(
+            store, paths, snapshot_name, append=append, repo_id=repo_id, registry=registry, progress=progress
+        )
+        counts = store.counts(report.snapshot)
+    stats = report.stats
+    document = {
+        "snapshot": report.snapshot.name,
+        "status": report.snapshot.status,
+        "seconds": round(report.seconds, 3),
+        "models": stats.models,
+        "cards": stats.cards,
+        "organizations": stats.organizations,
+        "monthly_downloads": stats.monthly_downloads,
+        "registry_downloads": stats.registry_downloads,
+        "bad_records": stats.bad_records,
+        "duplicates": stats.duplicates,
+        "card_status": dict(stats.card_status or {}),
+        "field_issues": dict(stats.field_issues or {}),
+        "files": [
+            {"path": f.path, "records": f.records, "bad_records": f.bad_records, "error": f.error,
+             "aggregate": f.aggregate}
+            for f in report.files
+        ],
+        "rows": counts,
+    }
+    if as_json:
+        emit_json(document)
+    else:
+        _print_summary(document)
+    if report.failed_files and len(report.failed_files) == len(report.files):
+        raise click.exceptions.Exit(2)
+
+
+def _print_summary(doc: dict[str, object]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from ptmscope.reports.safe import text
+
+    console = stderr_console()
+    table = Table(show_edge=False, pad_edge=False, title_justify="left")
+    table.add_column("file")
+    table.add_column("records", justify="right")
+    table.add_column("unreadable", justify="right")
+    table.add_column("note")
+    for f in doc["files"]:  # type: ignore[attr-defined]
+        error = (f["error"] or "").removeprefix(f"{f['path']}: ")
+        note = text(error, 200, "yellow" if f["aggregate"] else "red")
+        table.add_row(text(Path(f["path"]).name, 48), f"{f['records']:,}", f"{f['bad_records']:,}", note)
+    console.print(table)
+    console.print(Text.assemble(
+        ("Snapshot ", ""), text(doc["snapshot"], 60, "bold cyan"),
+        f": {doc['models']:,} models, {doc['cards']:,} cards, {doc['organizations']:,} organizations, "
+        f"{doc['bad_records']:,} unreadable records ({doc['duplicates']:,} duplicates) in {doc['seconds']:.1f} s.",
+    ))
+    if doc["card_status"]:
+        statuses = ", ".join(f"{k} {v:,}" for k, v in doc["card_status"].items())  # type: ignore[attr-defined]
+        console.print(f"Cards: {statuses}.", style="dim")
+    if doc["field_issues"]:
+        issues = ", ".join(f"{k} {v:,}" for k, v in doc["field_issues"].items())  # type: ignore[attr-defined]
+        console.print(Text.assemble("Fields present but unusable (stored as NULL): ", text(issues, 400)), style="dim")

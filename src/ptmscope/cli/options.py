@@ -1,0 +1,85 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ptmscope.store.store import DB_ENV
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(fn: F) -> F:
+    """``--db PATH`` (env PTMSCOPE_DB): the DuckDB store to use."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=DB_ENV,
+        show_envvar=True,
+        help="The DuckDB store file. Default: ptmscope.duckdb in your user cache directory.",
+    )(fn)
+
+
+def json_option(fn: F) -> F:
+    """``--json``: machine-readable output on stdout."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of tables.")(fn)
+
+
+def open_store(db_path: Path | None, *, read_only: bool = False) -> Any:
+    """Open the store (imported here so --help never loads duckdb)."""
+    from ptmscope.store.store import Store
+
+    return Store(db_path, read_only=read_only)
+
+
+def stderr_console() -> Any:
+    """A rich console on stderr for progress and summaries (stdout carries the data)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def emit_json(document: Any) -> None:
+    """Write a JSON document to stdout."""
+    json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+@contextmanager
+def record_progress(label: str, enabled: bool = True) -> Iterator[Callable[[str, int], None]]:
+    """A progress display for record streams: records read, rate and elapsed time, on stderr."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from ptmscope.reports.safe import clean
+
+    if not enabled:
+        yield lambda name, count: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:>10,.0f} records"),
+        TextColumn("[dim]{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=True,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(name: str, count: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(f"{label} {clean(Path(name).name, 60)}", total=None, rate="")
+            task_id = tasks[name]
+            elapsed = progress.tasks[task_id].elapsed or 0.0
+            rate = f"{count / elapsed:,.0f}/s" if elapsed > 0.5 else ""
+            progress.update(task_id, completed=count, rate=rate)
+
+        yield update

@@ -1,0 +1,1 @@
+"""Data files shipped with ptmscope (the bundled sample snapshot)."""

@@ -1,0 +1,375 @@
+"""Records: what a source yields, converted once from whatever shape it arrived in.
+
+The Hub API has returned models in several shapes over the years (``modelId`` or ``id``,
+``cardData`` or ``card_data``, ``lastModified`` or ``last_modified``, siblings as objects
+or as ``RepoSibling(...)`` reprs). ``model_record_from_api`` accepts all of them and
+returns one strict ``ModelRecord``. Missing fields are None, never guessed; a value of
+the wrong type is dropped (None) and reported through ``ModelRecord.field_issues``.
+
+Everything here is untrusted input: strings are bounded, lists are capped, and no
+value is evaluated (Python reprs are read with regular expressions and
+``ast.literal_eval`` of single string literals only).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Any, NewType
+
+RepoId = NewType("RepoId", str)
+
+MAX_ID_CHARS = 1_024
+MAX_TEXT_CHARS = 1_000
+MAX_TAGS = 2_000
+MAX_FILES = 100_000
+MAX_LIST = 500
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(slots=True)
+class FileEntry:
+    """One file of a model repository (a "sibling" in the Hub API)."""
+
+    path: str
+    """Path inside the repository (``rfilename``)."""
+    size: int | None = None
+    """Bytes, when the source listed it."""
+    blob_id: str | None = None
+    """Git blob id, when listed."""
+    lfs_sha256: str | None = None
+    """sha256 of the LFS object, when the file is stored in LFS."""
+
+
+@dataclass(slots=True)
+class ModelRecord:
+    """One model as a registry described it, in strict types."""
+
+    repo_id: str
+    """``owner/name``, or a legacy un-namespaced name such as ``bert-base-uncased``."""
+    author: str | None = None
+    sha: str | None = None
+    last_modified: str | None = None
+    """ISO-8601 text as given; the store parses it (malformed -> NULL)."""
+    created_at: str | None = None
+    private: bool | None = None
+    gated: str | None = None
+    """'no', 'auto' or 'manual'."""
+    disabled: bool | None = None
+    downloads: int | None = None
+    downloads_all_time: int | None = None
+    likes: int | None = None
+    pipeline_tag: str | None = None
+    library_name: str | None = None
+    model_type: str | None = None
+    architectures: list[str] | None = None
+    tags: list[str] | None = None
+    """None when the source did not list tags; [] when it listed none."""
+    files: list[FileEntry] | None = None
+    """None when the source did not list files."""
+    card_data: dict[str, Any] | None = None
+    """The API's parsed card metadata (``cardData``), bounded."""
+    model_index: Any = None
+    """A top-level ``model-index`` field (2022 API responses carried one)."""
+    parameters: int | None = None
+    used_storage: int | None = None
+    security_status: dict[str, Any] | None = None
+    card_text: str | None = None
+    """Full README text when the record carried it inline (2025 dumps do)."""
+    field_issues: list[str] = field(default_factory=list)
+    """Names of fields present but unusable (wrong type, too long)."""
+
+    @property
+    def namespace(self) -> str | None:
+        """The owner part of the repo id, or None for legacy un-namespaced ids."""
+        head, sep, _ = self.repo_id.partition("/")
+        return head if sep else None
+
+
+@dataclass(slots=True)
+class CardRecord:
+    """A model card (README.md) for one repo."""
+
+    repo_id: str
+    content: str | bytes | None
+    """The README bytes or text; None when the source says there is none."""
+
+
+@dataclass(slots=True)
+class OrgRecord:
+    """An organization (or user namespace) on the registry."""
+
+    name: str
+    fullname: str | None = None
+    kind: str | None = None
+    is_verified: bool | None = None
+    num_users: int | None = None
+    num_models: int | None = None
+    num_followers: int | None = None
+
+
+@dataclass(slots=True)
+class MonthlyDownloads:
+    """Downloads of one model in one calendar month."""
+
+    repo_id: str
+    month: str
+    """``YYYY-MM-DD`` of the month's first day."""
+    downloads: int
+
+
+@dataclass(slots=True)
+class RegistryDownloads:
+    """Downloads of one package of another registry (npm, PyPI) for the Fig. 1 comparison."""
+
+    registry: str
+    package: str | None
+    downloads: int
+    period: str
+    """'week' or 'month'."""
+
+
+@dataclass(slots=True)
+class BadRecord:
+    """An input record that could not be used, and why."""
+
+    reason: str
+    repo_id: str | None = None
+
+
+Record = ModelRecord | CardRecord | OrgRecord | MonthlyDownloads | RegistryDownloads | BadRecord
+
+
+# -- value coercion ------------------------------------------------------------------
+
+
+def clean_text(value: object, limit: int = MAX_TEXT_CHARS) -> str | None:
+    """A string value, bounded, or None when it is not a string or is empty."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:limit]
+
+
+def clean_id(value: object) -> str | None:
+    """A repo id or name: a non-empty string without control characters or surrounding space."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value or len(value) > MAX_ID_CHARS or _CONTROL.search(value):
+        return None
+    return value
+
+
+def as_int(value: object) -> int | None:
+    """An integer value (ints, integral floats, digit strings), else None. Booleans are not ints."""
+    if type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit() and len(text) < 20:
+            return int(text)
+    return None
+
+
+def as_bool(value: object) -> bool | None:
+    """A boolean value (also the strings 'true'/'false' that some dumps hold), else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+    return None
+
+
+def str_list(value: object, limit: int = MAX_LIST, item_limit: int = MAX_TEXT_CHARS) -> list[str] | None:
+    """A list of strings from a string or a list (non-strings dropped), or None."""
+    if isinstance(value, str):
+        text = clean_text(value, item_limit)
+        return [text] if text else []
+    if isinstance(value, list | tuple):
+        out = []
+        for item in value[:limit]:
+            text = clean_text(item, item_limit)
+            if text:
+                out.append(text)
+        return out
+    return None
+
+
+def _pick(record: dict[str, Any], *names: str) -> Any:
+    for name in names:
+        value = record.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def _gated(value: object) -> str | None:
+    if value is None:
+        return None
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("false", "no", "")):
+        return "no"
+    if isinstance(value, str) and value.strip().lower() in ("auto", "manual"):
+        return value.strip().lower()
+    if value is True or (isinstance(value, str) and value.strip().lower() == "true"):
+        return "auto"  # the Hub's older boolean form meant automatic approval
+    return None
+
+
+_REPR_FIELD = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|None|-?\d+)")
+
+
+def _repr_value(token: str) -> str | int | None:
+    if token == "None":
+        return None
+    if token[0] in "'\"":
+        try:
+            value = ast.literal_eval(token)  # a single string literal: literal_eval never runs code
+        except (ValueError, SyntaxError):
+            return None
+        return value if isinstance(value, str) else None
+    return int(token)
+
+
+def file_entry(value: object) -> FileEntry | None:
+    """One sibling: an API object, a ``RepoSibling(...)`` repr string, or a bare path."""
+    if isinstance(value, dict):
+        path = clean_text(_pick(value, "rfilename", "path", "name"), 2_000)
+        if path is None:
+            return None
+        lfs = value.get("lfs")
+        sha = clean_text(lfs.get("sha256"), 100) if isinstance(lfs, dict) else None
+        size = as_int(value.get("size"))
+        if size is None and isinstance(lfs, dict):
+            size = as_int(lfs.get("size"))
+        return FileEntry(path, size, clean_text(_pick(value, "blobId", "blob_id", "oid"), 100), sha)
+    if isinstance(value, str):
+        if value.startswith("RepoSibling("):
+            fields: dict[str, str | int | None] = {}
+            for key, token in _REPR_FIELD.findall(value):
+                fields.setdefault(key, _repr_value(token))
+            path = fields.get("rfilename")
+            if not isinstance(path, str) or not path:
+                return None
+            size = fields.get("size")
+            blob = fields.get("blob_id")
+            return FileEntry(
+                path[:2_000],
+                size if isinstance(size, int) else None,
+                blob if isinstance(blob, str) else None,
+                None,
+            )
+        return FileEntry(value[:2_000]) if value else None
+    return None
+
+
+def _yaml_mapping(text: str) -> dict[str, Any] | None:
+    from ptmscope.cards.analysis import load_front_matter_yaml
+
+    try:
+        data = load_front_matter_yaml(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
+    """Convert one Hub API model object, of any vintage, to a ``ModelRecord``."""
+    raw_id = _pick(record, "id", "modelId", "model_id", "repo_id")
+    repo_id = clean_id(raw_id)
+    if repo_id is None:
+        reason = "no model id" if raw_id is None else "model id is not a usable string"
+        return BadRecord(reason)
+    issues: list[str] = []
+
+    def text(*names: str, limit: int = MAX_TEXT_CHARS) -> str | None:
+        value = _pick(record, *names)
+        out = clean_text(value, limit)
+        if value is not None and out is None and value != "":
+            issues.append(names[0])
+        return out
+
+    def integer(*names: str) -> int | None:
+        value = _pick(record, *names)
+        out = as_int(value)
+        if value is not None and out is None:
+            issues.append(names[0])
+        return out
+
+    def boolean(*names: str) -> bool | None:
+        value = _pick(record, *names)
+        out = as_bool(value)
+        if value is not None and out is None:
+            issues.append(names[0])
+        return out
+
+    config = record.get("config")
+    model_type = architectures = None
+    if isinstance(config, dict):
+        model_type = clean_text(config.get("model_type"), 200)
+        architectures = str_list(config.get("architectures"), 50, 200)
+    elif config is not None:
+        issues.append("config")
+
+    tags = record.get("tags")
+    tag_list = str_list(tags, MAX_TAGS, 500) if tags is not None else None
+    if tags is not None and tag_list is None:
+        issues.append("tags")
+
+    siblings = record.get("siblings")
+    files: list[FileEntry] | None = None
+    if isinstance(siblings, list):
+        files = [f for f in (file_entry(s) for s in siblings[:MAX_FILES]) if f is not None]
+    elif siblings is not None:
+        issues.append("siblings")
+
+    card_data = _pick(record, "cardData", "card_data")
+    if isinstance(card_data, str):  # huggingface_hub dumps hold the YAML text
+        card_data = _yaml_mapping(card_data)
+        if card_data is None:
+            issues.append("card_data")
+    elif card_data is not None and not isinstance(card_data, dict):
+        issues.append("card_data")
+        card_data = None
+
+    safetensors = record.get("safetensors")
+    parameters = as_int(safetensors.get("total")) if isinstance(safetensors, dict) else None
+
+    security = _pick(record, "securityRepoStatus", "security_repo_status")
+    gated_value = record.get("gated")
+    gated = _gated(gated_value)
+    if gated_value is not None and gated is None:
+        issues.append("gated")
+
+    card_text = record.get("card")
+    return ModelRecord(
+        repo_id=repo_id,
+        author=text("author", limit=MAX_ID_CHARS),
+        sha=text("sha", limit=100),
+        last_modified=text("lastModified", "last_modified", limit=64),
+        created_at=text("createdAt", "created_at", limit=64),
+        private=boolean("private"),
+        gated=gated,
+        disabled=boolean("disabled"),
+        downloads=integer("downloads"),
+        downloads_all_time=integer("downloadsAllTime", "downloads_all_time"),
+        likes=integer("likes"),
+        pipeline_tag=text("pipeline_tag", "pipelineTag", limit=100),
+        library_name=text("library_name", "libraryName", limit=100),
+        model_type=model_type,
+        architectures=architectures,
+        tags=tag_list,
+        files=files,
+        card_data=card_data,
+        model_index=_pick(record, "model-index", "model_index", "modelIndex"),
+        parameters=parameters,
+        used_storage=integer("usedStorage", "used_storage"),
+        security_status=security if isinstance(security, dict) else None,
+        card_text=card_text if isinstance(card_text, str) else None,
+        field_issues=issues,
+    )

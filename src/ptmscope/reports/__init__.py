@@ -1,0 +1,1 @@
+"""Reports: formatting only. They compute nothing; the study and the audit do."""

@@ -1,0 +1,82 @@
+"""The study's figures as inline SVG (matplotlib, no pyplot state, no JavaScript).
+
+Text is drawn as paths (``svg.fonttype = path``), math-text parsing is off (a model
+called ``$x$`` stays literal), comments are stripped from the output: labels taken from
+the data cannot become markup in the page.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ptmscope.reports.safe import clean
+
+_RC = {
+    "svg.fonttype": "path",
+    "svg.hashsalt": "ptmscope",
+    "text.parse_math": False,
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+_PALETTE = ("#3b6fb6", "#e07b39", "#59a14f", "#b07aa1", "#9c755f")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def _svg(fig: Any) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    return _COMMENT.sub("", svg)
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def downloads_figure(series: dict[str, Sequence[int]]) -> str:
+    """Fig. 1: downloads of the top-100 packages per registry, by rank, log scale."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7, 3.6)
+        ax = fig.add_subplot()
+        for i, (label, values) in enumerate(series.items()):
+            positive = [v for v in values if v > 0]
+            if positive:
+                ax.plot(range(1, len(positive) + 1), positive, label=clean(label, 60),
+                        color=_PALETTE[i % len(_PALETTE)], linewidth=1.6)
+        ax.set_yscale("log")
+        ax.set_xlabel("the 100 most-downloaded packages (rank)")
+        ax.set_ylabel("downloads")
+        if series:
+            ax.legend(frameon=False)
+        return _svg(fig)
+
+
+def bar_figure(labels: Sequence[str], values: Sequence[float], *, xlabel: str,
+               annotations: Sequence[str] | None = None, color: str = _PALETTE[0]) -> str:
+    """A horizontal bar chart, largest first, with optional text at the end of each bar."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7, max(1.6, 0.28 * len(labels) + 0.8))
+        ax = fig.add_subplot()
+        names = [clean(label, 48) for label in labels]
+        positions = list(range(len(names)))[::-1]
+        ax.barh(positions, values, color=color)
+        ax.set_yticks(positions, names)
+        ax.set_xlabel(xlabel)
+        top = max((v for v in values if not math.isnan(v)), default=0) or 1
+        if annotations:
+            for y, value, note in zip(positions, values, annotations, strict=True):
+                ax.text(value + top * 0.01, y, clean(note, 30), va="center", fontsize=8, color="#444")
+            ax.set_xlim(0, top * 1.25)
+        return _svg(fig)

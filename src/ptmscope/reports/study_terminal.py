@@ -1,0 +1,223 @@
+"""The study as rich terminal tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from ptmscope.reports.safe import text
+from ptmscope.study import paper
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """A share as a percentage, or an en dash when unknown."""
+    return "–" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def num(value: int | None) -> str:
+    """A count with thousands separators, or an en dash when unknown."""
+    return "–" if value is None else f"{value:,}"
+
+
+def _bar(fraction: float | None, width: int = 20) -> Text:
+    if fraction is None:
+        return Text("")
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return Text("█" * filled + "·" * (width - filled), style="cyan")
+
+
+def _table(title: str, *columns: tuple[str, str]) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", show_edge=False, pad_edge=False)
+    for name, justify in columns:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    return table
+
+
+def _heading(label: str) -> Rule:
+    return Rule(Text(label, style="bold magenta"), align="left", style="magenta")
+
+
+def render_study(data: dict[str, Any]) -> RenderableType:
+    """Every table of the study document, in the paper's order, then the figures beyond it."""
+    ms = data["measurements"]
+    snap = data["snapshot"]
+    ov = ms["overview"]
+    parts: list[RenderableType] = []
+    header = Text.assemble(
+        ("ptmscope study", "bold"),
+        "  snapshot ",
+        text(snap["name"], 60, "bold cyan"),
+        f"  ({snap['source']}, {num(ov['models'])} models",
+        f", last modified {ov['last_modified_min'][:10]} … {ov['last_modified_max'][:10]}"
+        if ov["last_modified_min"] and ov["last_modified_max"]
+        else "",
+        ")",
+    )
+    parts.append(header)
+    if snap["status"] != "complete":
+        parts.append(Text(f"warning: this snapshot is {snap['status']} (its run did not finish)", style="yellow"))
+
+    # Fig. 1
+    parts.append(_heading("Fig. 1  Downloads are concentrated in a few packages"))
+    dl = ms["downloads"]
+    conc = _table("", ("registry", "left"), ("packages", "right"), ("downloads", "right"),
+                  ("top 1% hold", "right"), ("top 10% hold", "right"))
+    conc.add_row("Hugging Face (this snapshot)", num(dl["population"]), num(dl["total"]),
+                 pct(dl["top1pct_share"]), pct(dl["top10pct_share"]))
+    for registry, values in dl["registries"].items():
+        label = {"huggingface": "Hugging Face (ICSE'23 artifact)", "npm": "npm (ICSE'23 artifact)",
+                 "pypi": "PyPI (ICSE'23 artifact)"}.get(registry, registry)
+        conc.add_row(text(label), num(values.get("population")), num(values.get("total")),
+                     pct(values.get("top1pct_share")), pct(values.get("top10pct_share")))
+    parts.append(conc)
+    top = _table("Most-downloaded models", ("#", "right"), ("model", "left"), ("downloads", "right"))
+    for i, row in enumerate(dl["top100"][:10], start=1):
+        top.add_row(str(i), text(row["repo_id"], 70), num(row["downloads"]))
+    parts.append(top)
+
+    # Fig. 6
+    parts.append(_heading("Fig. 6  Models depend on a few datasets and architectures"))
+    parts.append(_distribution_table("Models per training dataset", "dataset", ms["datasets"],
+                                     paper.FIG6_MODELS_PER_DATASET))
+    parts.append(_distribution_table("Models per architecture (config model_type)", "architecture",
+                                     ms["architectures"], {"bert": paper.FIG6_BERT_MODELS}))
+
+    # Fig. 7
+    parts.append(_heading("Fig. 7  Few models make machine-parseable performance claims"))
+    claims = _table("", ("task", "left"), ("with claims", "right"), ("models", "right"), ("share", "right"),
+                    ("", "left"), ("paper (Aug 2022)", "right"))
+    for task, values in data["claims_by_task"].items():
+        fraction = values["with_claims"] / values["total"] if values["total"] else None
+        published = paper.FIG7_CLAIMS_BY_TASK.get(task)
+        claims.add_row(
+            text(task, 40), num(values["with_claims"]), num(values["total"]), pct(fraction), _bar(fraction),
+            f"{published[0]:,}/{published[1]:,}" if published else "",
+        )
+    parts.append(claims)
+    cl = ms["claims"]
+    parts.append(Text(
+        f"{num(cl['models_with_claims'])} of {num(ov['models'])} models ({pct(cl['share_with_claims'])}) claim "
+        f"results in their model-index; {num(cl['invalid_model_index'])} cards have a model-index that "
+        "huggingface_hub rejects (its claims are still counted).", style="dim"))
+
+    # Table IV
+    parts.append(_heading("Table IV  Supply-chain risks (STRIDE) this snapshot can measure"))
+    risks = _table("", ("threat", "left"), ("factor", "left"), ("this snapshot", "left"), ("paper", "left"))
+    for row in data["table_iv"]:
+        risks.add_row(row["threat"], row["factor"],
+                      Text(row["value"], style="" if row["measured"] else "dim italic"), Text(row["paper"], "dim"))
+    parts.append(risks)
+
+    # Beyond the paper
+    parts.append(_heading("Beyond the paper"))
+    lic = ms["licenses"]
+    parts.append(_distribution_table(
+        f"Licences ({num(lic['without_license'])} models, {pct(lic['share_without_license'])}, declare none)",
+        "licence", lic, {}))
+    wf = ms["weight_formats"]
+    formats = _table("Weight formats (by file name)", ("class", "left"), ("models", "right"))
+    for key, value in wf["exclusive"].items():
+        formats.add_row(key.replace("_", " "), num(value))
+    any_formats = ", ".join(f"{k} {num(v)}" for k, v in wf["any"].items() if v)
+    parts.append(formats)
+    parts.append(Text(f"models with each format: {any_formats or 'none'}", style="dim"))
+    cs = ms["card_sections"]
+    sections = _table(f"Model-card sections ({num(cs['text_cards'])} text cards)", ("section", "left"),
+                      ("present", "right"), ("filled", "right"), ("filled share", "right"))
+    for name, values in sorted(cs["sections"].items(), key=lambda kv: -kv[1]["filled"]):
+        sections.add_row(name.replace("_", " "), num(values["present"]), num(values["filled"]),
+                         pct(values["share_filled"]))
+    parts.append(sections)
+    doc = ms["documentation"]
+    parts.append(Text(
+        f"Cards documenting hyper-parameters: {num(doc['hyperparameters'])} ({pct(doc['share_hyperparameters'])}); "
+        f"hardware: {num(doc['hardware'])} ({pct(doc['share_hardware'])}); a results table: "
+        f"{num(doc['results_table'])} ({num(doc['results_table_without_claims'])} of them without machine-parseable "
+        f"claims); template placeholders left in: {num(doc['with_placeholders'])}."))
+    lin = ms["lineage"]
+    if lin["declaring"]:
+        lineage = _table(
+            f"Base models ({num(lin['declaring'])} models, {pct(lin['share_declaring'])}, declare one)",
+            ("base model", "left"), ("derived models", "right"))
+        for base, count in lin["top_bases"].items():
+            lineage.add_row(text(base, 70), num(count))
+        parts.append(lineage)
+        relations = ", ".join(f"{k} {num(v)}" for k, v in lin["relations"].items())
+        depths = ", ".join(f"depth {k}: {num(v)}" for k, v in lin["depth_histogram"].items())
+        parts.append(Text(f"relations: {relations}; chain depth inside the snapshot: {depths}", style="dim"))
+    else:
+        parts.append(Text("Base models: no model in this snapshot declares one.", style="dim"))
+    if ov["import_errors"]:
+        errors = "; ".join(f"{reason} ({n:,})" for reason, n in ov["import_errors"].items())
+        parts.append(Text.assemble("Records skipped at import: ", text(errors, 600), style="dim"))
+    return Group(*(Padding(p, (0, 0, 1, 0)) for p in parts))
+
+
+def _distribution_table(title: str, label: str, dist: dict[str, Any], published: dict[str, int]) -> Table:
+    columns: list[tuple[str, str]] = [(label, "left"), ("models", "right"), ("share of declaring", "right")]
+    if published:
+        columns.append(("paper", "right"))
+    table = _table(title, *columns)
+    declaring = dist["declaring"]
+    for name, count in dist["counts"].items():
+        row: list[RenderableType] = [text(name, 60), num(count), pct(count / declaring if declaring else None)]
+        if published:
+            row.append(num(published.get(name)) if name in published else "")
+        table.add_row(*row)
+    other: list[RenderableType] = [Text("other", style="italic"), num(dist["other"]),
+                                   pct(dist["other"] / declaring if declaring else None)]
+    none: list[RenderableType] = [Text("none declared", style="italic"), num(dist["none"]), ""]
+    if published:
+        other.append(num(published.get("other")) if "other" in published else "")
+        none.append(num(published.get("none")) if "none" in published else "")
+    table.add_row(*other)
+    table.add_row(*none)
+    table.caption = (f"top 1 holds {pct(dist['top1_share'])} and the top 10 {pct(dist['top10_share'])} of "
+                     f"{num(declaring)} declaring models")
+    table.caption_justify = "left"
+    return table
+
+
+def render_compare(doc: dict[str, Any]) -> RenderableType:
+    """Two studies side by side."""
+    a, b = doc["a"]["name"], doc["b"]["name"]
+    head = _table("", ("figure", "left"), (a[:30], "right"), (b[:30], "right"))
+    for key, values in doc["headline"].items():
+        head.add_row(key.replace("_", " "), _fmt(values["a"]), _fmt(values["b"]))
+    tasks = _table("Claims per task", ("task", "left"), (a[:30], "right"), (b[:30], "right"))
+    for task, values in doc["claims_by_task"].items():
+        tasks.add_row(text(task, 40), _ratio(values["a"]), _ratio(values["b"]))
+    datasets = _table("Models per dataset (top of each)", ("dataset", "left"), (a[:30], "right"), (b[:30], "right"))
+    for name, values in doc["models_per_dataset"].items():
+        datasets.add_row(text(name, 60), num(values["a"]), num(values["b"]))
+    archs = _table("Models per architecture (top of each)", ("architecture", "left"), (a[:30], "right"),
+                   (b[:30], "right"))
+    for name, values in doc["models_per_architecture"].items():
+        archs.add_row(text(name, 60), num(values["a"]), num(values["b"]))
+    title = Text.assemble(("ptmscope study --compare  ", "bold"), text(a, 40, "cyan"), "  vs  ", text(b, 40, "cyan"))
+    return Group(*(Padding(p, (0, 0, 1, 0)) for p in (title, head, tasks, datasets, archs)))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return pct(value, 2)
+    return num(value)
+
+
+def _ratio(values: dict[str, int] | None) -> str:
+    if not values:
+        return "–"
+    share = values["with_claims"] / values["total"] if values["total"] else None
+    return f"{values['with_claims']:,}/{values['total']:,} ({pct(share)})"
+
+
+def print_study(data: dict[str, Any], console: Console | None = None) -> None:
+    """Print the study document to the terminal."""
+    (console or Console()).print(render_study(data))

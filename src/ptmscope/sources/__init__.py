@@ -1,0 +1,1 @@
+"""Sources: where records come from (registry dumps, the Hub API, local folders)."""

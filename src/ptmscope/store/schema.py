@@ -1,0 +1,200 @@
+"""The store's schema, as migrations.
+
+Every fact is a row keyed by ``snapshot_id``: a snapshot is one import or crawl,
+with an id, a name and a time, and nothing in it is overwritten by a later run.
+Unknown is NULL, never 0 or an empty string. Big tables carry no primary-key index
+(DuckDB bulk-loads faster without one); the writer guarantees one row per
+``(snapshot_id, repo_id)`` in ``models`` and tests hold it to that.
+
+The column docs live in docs/store.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ptmscope.store.migrations import Migrations
+
+if TYPE_CHECKING:
+    import duckdb
+
+migrations = Migrations("ptmscope")
+
+# Tables whose rows belong to one snapshot; `snapshots delete` and `export` walk this list.
+SNAPSHOT_TABLES: tuple[str, ...] = (
+    "models",
+    "model_tags",
+    "model_files",
+    "model_datasets",
+    "model_licenses",
+    "base_models",
+    "model_links",
+    "cards",
+    "card_sections",
+    "claims",
+    "organizations",
+    "model_downloads_monthly",
+    "registry_downloads",
+    "import_errors",
+)
+
+
+@migrations()
+def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    """Snapshots, models and every per-model fact the importer and the card analysis write."""
+    con.execute("CREATE SEQUENCE snapshot_ids START 1")
+    con.execute(
+        """
+        CREATE TABLE snapshots (
+            snapshot_id   INTEGER PRIMARY KEY DEFAULT nextval('snapshot_ids'),
+            name          VARCHAR NOT NULL UNIQUE,
+            source        VARCHAR NOT NULL,   -- 'import' | 'bundled' | 'crawl'
+            source_detail VARCHAR,            -- input files or endpoint
+            taken_at      TIMESTAMPTZ,        -- when the registry was read, if known
+            created_at    TIMESTAMPTZ NOT NULL,
+            finished_at   TIMESTAMPTZ,
+            status        VARCHAR NOT NULL,   -- 'running' | 'complete' | 'partial'
+            tool_version  VARCHAR NOT NULL,
+            notes         VARCHAR
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE models (
+            snapshot_id        INTEGER NOT NULL,
+            repo_id            VARCHAR NOT NULL,
+            namespace          VARCHAR,        -- owner part of repo_id; NULL for legacy un-namespaced ids
+            author             VARCHAR,        -- as the API reported it
+            sha                VARCHAR,
+            last_modified      TIMESTAMPTZ,
+            created_at         TIMESTAMPTZ,
+            private            BOOLEAN,
+            gated              VARCHAR,        -- 'no' | 'auto' | 'manual'
+            disabled           BOOLEAN,
+            downloads          BIGINT,         -- the API's rolling 30-day count
+            downloads_all_time BIGINT,
+            likes              BIGINT,
+            pipeline_tag       VARCHAR,
+            library_name       VARCHAR,
+            model_type         VARCHAR,        -- config.json model_type (architecture family)
+            architectures      VARCHAR[],      -- config.json architectures (classes)
+            num_files          INTEGER,        -- NULL when the file list is unknown
+            has_readme         BOOLEAN,        -- README.md in the file list; NULL when unknown
+            parameters         BIGINT,         -- safetensors total, when the API reported it
+            used_storage       BIGINT,
+            security_status    JSON,           -- the Hub's own scan verdict, as given
+            card_data          JSON,           -- the API's cardData, bounded
+            source_file        VARCHAR
+        )
+        """
+    )
+    con.execute("CREATE TABLE model_tags (snapshot_id INTEGER, repo_id VARCHAR, tag VARCHAR)")
+    con.execute(
+        "CREATE TABLE model_files (snapshot_id INTEGER, repo_id VARCHAR, path VARCHAR,"
+        " size BIGINT, blob_id VARCHAR, lfs_sha256 VARCHAR)"
+    )
+    # source: 'tag' (API tags), 'card_data' (API cardData), 'card' (README front matter)
+    con.execute(
+        "CREATE TABLE model_datasets (snapshot_id INTEGER, repo_id VARCHAR, dataset VARCHAR, source VARCHAR)"
+    )
+    con.execute(
+        "CREATE TABLE model_licenses (snapshot_id INTEGER, repo_id VARCHAR, license VARCHAR, source VARCHAR)"
+    )
+    # relation: 'finetune' | 'adapter' | 'merge' | 'quantized' | NULL (declared without a relation)
+    con.execute(
+        "CREATE TABLE base_models (snapshot_id INTEGER, repo_id VARCHAR, base_model VARCHAR,"
+        " relation VARCHAR, source VARCHAR)"
+    )
+    # kind: 'arxiv' | 'doi' | 'github' | 'paper'
+    con.execute(
+        "CREATE TABLE model_links (snapshot_id INTEGER, repo_id VARCHAR, kind VARCHAR, target VARCHAR,"
+        " source VARCHAR)"
+    )
+    con.execute(
+        """
+        CREATE TABLE cards (
+            snapshot_id        INTEGER NOT NULL,
+            repo_id            VARCHAR NOT NULL,
+            status             VARCHAR NOT NULL, -- ok | no_metadata | yaml_error | not_a_mapping |
+                                                 -- binary | empty | missing
+            error              VARCHAR,          -- why, when status is an error
+            length             INTEGER,          -- characters of card text (after the front matter)
+            truncated          BOOLEAN,          -- analysed only the first part of a huge card
+            yaml_keys          VARCHAR[],
+            license            VARCHAR,
+            library_name       VARCHAR,
+            pipeline_tag       VARCHAR,
+            languages          VARCHAR[],
+            model_index        VARCHAR,          -- absent | valid | invalid (per huggingface_hub) | empty
+            model_index_error  VARCHAR,
+            placeholders       INTEGER,          -- template placeholders left in ("[More Information Needed]")
+            mentions_hyperparameters BOOLEAN,
+            mentions_hardware  BOOLEAN,
+            has_results_table  BOOLEAN,          -- a markdown table with metric-like headers
+            has_usage_code     BOOLEAN,          -- a fenced code block
+            source_file        VARCHAR
+        )
+        """
+    )
+    # section: a canonical section id (see ptmscope.cards.sections); filled: has real content
+    con.execute(
+        "CREATE TABLE card_sections (snapshot_id INTEGER, repo_id VARCHAR, section VARCHAR,"
+        " heading VARCHAR, filled BOOLEAN, chars INTEGER)"
+    )
+    con.execute(
+        """
+        CREATE TABLE claims (
+            snapshot_id   INTEGER NOT NULL,
+            repo_id       VARCHAR NOT NULL,
+            source        VARCHAR NOT NULL,  -- 'card' | 'card_data' | 'model_index'
+            model_name    VARCHAR,
+            task_type     VARCHAR,
+            task_name     VARCHAR,
+            dataset_type  VARCHAR,
+            dataset_name  VARCHAR,
+            dataset_config VARCHAR,
+            dataset_split VARCHAR,
+            metric_type   VARCHAR,
+            metric_name   VARCHAR,
+            value         DOUBLE,           -- the value when it is a number
+            value_text    VARCHAR,          -- the value as written ("20.0 ± 1.2"), NULL when absent
+            verified      BOOLEAN,
+            hf_valid      BOOLEAN           -- huggingface_hub's strict parser accepted this model-index
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE organizations (
+            snapshot_id  INTEGER NOT NULL,
+            name         VARCHAR NOT NULL,
+            fullname     VARCHAR,
+            kind         VARCHAR,       -- company | university | non-profit | community | classroom | ...
+            is_verified  BOOLEAN,       -- NULL when the source did not say
+            num_users    BIGINT,
+            num_models   BIGINT,
+            num_followers BIGINT,
+            source_file  VARCHAR
+        )
+        """
+    )
+    con.execute(
+        "CREATE TABLE model_downloads_monthly (snapshot_id INTEGER, repo_id VARCHAR, month DATE,"
+        " downloads BIGINT)"
+    )
+    # Downloads of packages in other registries (npm, PyPI) for the Fig. 1 comparison.
+    con.execute(
+        "CREATE TABLE registry_downloads (snapshot_id INTEGER, registry VARCHAR, package VARCHAR,"
+        " downloads BIGINT, period VARCHAR, source_file VARCHAR)"
+    )
+    # One row per input record that could not be used, with the reason.
+    con.execute(
+        "CREATE TABLE import_errors (snapshot_id INTEGER, source_file VARCHAR, location VARCHAR,"
+        " repo_id VARCHAR, reason VARCHAR)"
+    )
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Bring a connection's schema up to date; return the migrations that ran."""
+    return migrations.apply(con)

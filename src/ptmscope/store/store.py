@@ -1,0 +1,230 @@
+"""The store: one DuckDB file holding every snapshot.
+
+``Store`` is a thin wrapper: it opens (and migrates) the database, creates and finds
+snapshots, and exports tables. Readers use ``store.con`` and plain SQL; the study
+and the reports never write.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ptmscope import __version__
+from ptmscope.errors import (
+    SnapshotExistsError,
+    SnapshotNotFoundError,
+    StoreError,
+    StoreLockedError,
+)
+from ptmscope.store.schema import SNAPSHOT_TABLES, apply_migrations
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+DB_ENV = "PTMSCOPE_DB"
+
+
+def default_db_path() -> Path:
+    """The store used when neither --db nor PTMSCOPE_DB says otherwise."""
+    env = os.environ.get(DB_ENV)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("ptmscope")) / "ptmscope.duckdb"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One import or crawl of a registry."""
+
+    snapshot_id: int
+    """Primary key; every fact row carries it."""
+    name: str
+    """Unique, user-chosen name (``hub-2022-02``)."""
+    source: str
+    """How it was made: 'import', 'bundled' or 'crawl'."""
+    source_detail: str | None
+    """Input files or endpoint."""
+    taken_at: datetime | None
+    """When the registry was read, when known."""
+    created_at: datetime
+    """When ptmscope created the snapshot."""
+    status: str
+    """'running', 'complete' or 'partial' (interrupted)."""
+    tool_version: str
+    """ptmscope version that wrote it."""
+
+    @property
+    def is_complete(self) -> bool:
+        """True when the run that made the snapshot finished."""
+        return self.status == "complete"
+
+
+_SNAPSHOT_COLUMNS = "snapshot_id, name, source, source_detail, taken_at, created_at, status, tool_version"
+
+
+class Store:
+    """A DuckDB database of snapshots. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        import duckdb
+
+        target = ":memory:" if str(path) == ":memory:" else str(Path(path) if path else default_db_path())
+        if target != ":memory:":
+            target_path = Path(target)
+            if read_only and not target_path.exists():
+                raise StoreError(f"no store at {target}")
+            try:
+                target_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the store's folder {target_path.parent}: {error}") from error
+        self.location = target
+        """Where the database lives (a path, or ':memory:')."""
+        self.read_only = read_only
+        try:
+            self.con: duckdb.DuckDBPyConnection = duckdb.connect(target, read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                raise StoreLockedError(f"the store {target} is locked by another process") from error
+            raise StoreError(f"cannot open the store {target}: {error}") from error
+        except duckdb.Error as error:
+            raise StoreError(f"cannot open the store {target}: {error}") from error
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            apply_migrations(self.con)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the write-ahead log)."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- snapshots -----------------------------------------------------------------
+
+    def snapshots(self) -> list[Snapshot]:
+        """Every snapshot, oldest first."""
+        rows = self.con.execute(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots ORDER BY snapshot_id").fetchall()
+        return [Snapshot(*row) for row in rows]
+
+    def find_snapshot(self, name: str) -> Snapshot | None:
+        """The snapshot called ``name``, or None. ``latest`` names the newest one."""
+        if name == "latest":
+            row = self.con.execute(
+                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots ORDER BY snapshot_id DESC LIMIT 1"
+            ).fetchone()
+        else:
+            row = self.con.execute(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE name = ?", [name]).fetchone()
+        return Snapshot(*row) if row else None
+
+    def snapshot(self, name: str) -> Snapshot:
+        """The snapshot called ``name``; raises SnapshotNotFoundError with the names available."""
+        found = self.find_snapshot(name)
+        if found is None:
+            raise SnapshotNotFoundError(name, [s.name for s in self.snapshots()])
+        return found
+
+    def create_snapshot(
+        self,
+        name: str,
+        *,
+        source: str,
+        source_detail: str | None = None,
+        taken_at: datetime | None = None,
+    ) -> Snapshot:
+        """Create a new, 'running' snapshot. Names are never reused."""
+        if not name or len(name) > 200:
+            raise StoreError("a snapshot name must have 1 to 200 characters")
+        if self.find_snapshot(name) is not None:
+            raise SnapshotExistsError(name)
+        self.con.execute(
+            "INSERT INTO snapshots (name, source, source_detail, taken_at, created_at, status, tool_version)"
+            " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+            [name, source, source_detail, taken_at, datetime.now(UTC), __version__],
+        )
+        return self.snapshot(name)
+
+    def finish_snapshot(self, snapshot: Snapshot, *, status: str = "complete", taken_at: datetime | None = None) -> None:
+        """Mark a snapshot complete (or partial, after an interruption)."""
+        self.con.execute(
+            "UPDATE snapshots SET status = ?, finished_at = ?, taken_at = coalesce(taken_at, ?)"
+            " WHERE snapshot_id = ?",
+            [status, datetime.now(UTC), taken_at, snapshot.snapshot_id],
+        )
+
+    def delete_snapshot(self, name: str) -> None:
+        """Delete a snapshot and every row that belongs to it, in one transaction."""
+        snap = self.snapshot(name)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table in SNAPSHOT_TABLES:
+                self.con.execute(f"DELETE FROM {table} WHERE snapshot_id = ?", [snap.snapshot_id])
+            self.con.execute("DELETE FROM snapshots WHERE snapshot_id = ?", [snap.snapshot_id])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def counts(self, snapshot: Snapshot) -> dict[str, int]:
+        """Rows per table for one snapshot."""
+        out = {}
+        for table in SNAPSHOT_TABLES:
+            row = self.con.execute(
+                f"SELECT count(*) FROM {table} WHERE snapshot_id = ?", [snapshot.snapshot_id]
+            ).fetchone()
+            out[table] = int(row[0]) if row else 0
+        return out
+
+    # -- bulk writes ---------------------------------------------------------------
+
+    def append_arrow(self, table: str, batch: pa.Table, *, casts: dict[str, str] | None = None) -> None:
+        """Append an Arrow table to ``table``; columns are matched by name.
+
+        ``casts`` maps a column to a SQL type to TRY_CAST it into (timestamps arrive as
+        text and become NULL when malformed instead of failing the batch).
+        """
+        if batch.num_rows == 0:
+            return
+        casts = casts or {}
+        columns = batch.column_names
+        select = ", ".join(
+            f"TRY_CAST(\"{c}\" AS {casts[c]})" if c in casts else f'"{c}"' for c in columns
+        )
+        names = ", ".join(f'"{c}"' for c in columns)
+        view = f"_ptmscope_batch_{table}"
+        self.con.register(view, batch)
+        try:
+            self.con.execute(f"INSERT INTO {table} ({names}) SELECT {select} FROM {view}")
+        finally:
+            self.con.unregister(view)
+
+    # -- export --------------------------------------------------------------------
+
+    def export_parquet(self, directory: Path, snapshot: Snapshot | None = None) -> dict[str, Path]:
+        """Write every table (optionally one snapshot's rows) as Parquet files under ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        written: dict[str, Path] = {}
+        for table in ("snapshots", *SNAPSHOT_TABLES):
+            target = directory / f"{table}.parquet"
+            where = f"WHERE snapshot_id = {int(snapshot.snapshot_id)}" if snapshot else ""
+            escaped = str(target).replace("'", "''")
+            self.con.execute(
+                f"COPY (SELECT * FROM {table} {where}) TO '{escaped}' (FORMAT PARQUET, COMPRESSION ZSTD)"
+            )
+            written[table] = target
+        return written
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a read query and return all rows."""
+        return self.con.execute(sql, params or []).fetchall()

@@ -1,0 +1,1 @@
+"""Ecosystem-wide measurements of a registry snapshot (the paper's figures and tables, and more)."""

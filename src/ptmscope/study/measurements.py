@@ -1,0 +1,562 @@
+"""The study's measurements: one function each, store in, JSON-able data out.
+
+Each function answers one question of the ICSE 2023 paper (or one beyond it) with SQL
+over a single snapshot. Definitions are in the docstrings and in docs/study.md; a
+number that the snapshot cannot support is reported as not measured (None), never
+made up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ptmscope.study.db import StudyDB
+
+Data = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A registered measurement."""
+
+    key: str
+    """Key of its data in the study's JSON."""
+    title: str
+    paper: str | None
+    """What in the paper it reproduces (None: beyond the paper)."""
+    fn: Callable[[StudyDB, int], Data]
+
+
+MEASUREMENTS: dict[str, Measurement] = {}
+
+
+def measurement(key: str, title: str, paper: str | None = None) -> Callable[[Callable[[StudyDB, int], Data]], Callable[[StudyDB, int], Data]]:
+    """Register a measurement under ``key``; keys are unique."""
+
+    def register(fn: Callable[[StudyDB, int], Data]) -> Callable[[StudyDB, int], Data]:
+        if key in MEASUREMENTS:
+            raise ValueError(f"measurement {key!r} registered twice")
+        MEASUREMENTS[key] = Measurement(key, title, paper, fn)
+        return fn
+
+    return register
+
+
+def share(part: float | None, whole: float | None) -> float | None:
+    """part / whole, or None when the whole is unknown or zero."""
+    if part is None or not whole:
+        return None
+    return part / whole
+
+
+# Models of the snapshot; every fact table is restricted to them (cards may name
+# models a listing lacks).
+MODELS = "SELECT repo_id FROM models WHERE snapshot_id = $sid"
+
+# -- overview -------------------------------------------------------------------------------
+
+
+@measurement("overview", "Snapshot overview")
+def overview(db: StudyDB, top: int) -> Data:
+    """Counts that frame every other figure."""
+    row = db.one(
+        """
+        SELECT count(*), count(has_readme), count(*) FILTER (WHERE has_readme), count(downloads),
+               sum(downloads), min(last_modified), max(last_modified), count(DISTINCT namespace),
+               count(*) FILTER (WHERE namespace IS NULL), count(pipeline_tag), count(card_data),
+               count(model_type), count(num_files)
+        FROM models WHERE snapshot_id = $sid
+        """
+    ) or (0,) * 13
+    statuses = db.rows(
+        f"""
+        SELECT status, count(*) FROM cards
+        WHERE snapshot_id = $sid AND repo_id IN ({MODELS})
+        GROUP BY status ORDER BY count(*) DESC, status
+        """
+    )
+    orphan_cards = db.scalar(
+        f"SELECT count(*) FROM cards WHERE snapshot_id = $sid AND repo_id NOT IN ({MODELS})"
+    )
+    errors = db.rows(
+        "SELECT reason, count(*) FROM import_errors WHERE snapshot_id = $sid GROUP BY reason"
+        " ORDER BY count(*) DESC LIMIT 20"
+    )
+    models = int(row[0] or 0)
+    return {
+        "models": models,
+        "file_list_known": int(row[12] or 0),
+        "readme_known": int(row[1] or 0),
+        "with_readme": int(row[2] or 0),
+        "with_downloads": int(row[3] or 0),
+        "downloads_total": int(row[4]) if row[4] is not None else None,
+        "last_modified_min": row[5].isoformat() if row[5] else None,
+        "last_modified_max": row[6].isoformat() if row[6] else None,
+        "namespaces": int(row[7] or 0),
+        "legacy_unnamespaced": int(row[8] or 0),
+        "with_pipeline_tag": int(row[9] or 0),
+        "with_card_data": int(row[10] or 0),
+        "with_model_type": int(row[11] or 0),
+        "cards": {status: int(n) for status, n in statuses},
+        "orphan_cards": int(orphan_cards or 0),
+        "import_errors": {reason: int(n) for reason, n in errors},
+    }
+
+
+# -- Fig. 1 ---------------------------------------------------------------------------------
+
+_CONCENTRATION = """
+    SELECT any_value(n), sum(downloads),
+           sum(downloads) FILTER (WHERE rank <= greatest(1, ceil(n * 0.01))),
+           sum(downloads) FILTER (WHERE rank <= greatest(1, ceil(n * 0.10)))
+    FROM d
+"""
+
+
+def _concentration(row: tuple[Any, ...] | None) -> Data:
+    n, total, top1, top10 = row if row else (None, None, None, None)
+    return {
+        "population": int(n or 0),
+        "total": int(total) if total is not None else None,
+        "top1pct_share": share(top1, total),
+        "top10pct_share": share(top10, total),
+    }
+
+
+@measurement("downloads", "Downloads of the most-downloaded packages", "Fig. 1")
+def downloads(db: StudyDB, top: int) -> Data:
+    """Top-100 downloads and the share of all downloads held by the top 1% and 10% of models.
+
+    Population: models whose download count is known. The other registries come from
+    package download tables imported into the snapshot (the ICSE'23 artifact's npm and
+    PyPI lists); their shares are within the packages those tables list.
+    """
+    hub = _concentration(
+        db.one(
+            "WITH d AS (SELECT downloads, row_number() OVER (ORDER BY downloads DESC) AS rank,"
+            " count(*) OVER () AS n FROM models WHERE snapshot_id = $sid AND downloads IS NOT NULL)"
+            + _CONCENTRATION
+        )
+    )
+    top100 = db.rows(
+        "SELECT repo_id, downloads FROM models WHERE snapshot_id = $sid AND downloads IS NOT NULL"
+        " ORDER BY downloads DESC, repo_id LIMIT 100"
+    )
+    registries: Data = {}
+    for registry, n, total, top1, top10 in db.rows(
+        """
+        WITH d AS (SELECT registry, downloads,
+                          row_number() OVER (PARTITION BY registry ORDER BY downloads DESC) AS rank,
+                          count(*) OVER (PARTITION BY registry) AS n
+                   FROM registry_downloads WHERE snapshot_id = $sid)
+        SELECT registry, any_value(n), sum(downloads),
+               sum(downloads) FILTER (WHERE rank <= greatest(1, ceil(n * 0.01))),
+               sum(downloads) FILTER (WHERE rank <= greatest(1, ceil(n * 0.10)))
+        FROM d GROUP BY registry ORDER BY registry
+        """
+    ):
+        registries[registry] = _concentration((n, total, top1, top10))
+    for registry, values in _group(
+        db.rows(
+            """
+            SELECT registry, downloads FROM (
+                SELECT registry, downloads,
+                       row_number() OVER (PARTITION BY registry ORDER BY downloads DESC) AS rank
+                FROM registry_downloads WHERE snapshot_id = $sid)
+            WHERE rank <= 100 ORDER BY registry, rank
+            """
+        )
+    ).items():
+        registries.setdefault(registry, {})["top100"] = values
+    return {
+        **hub,
+        "top100": [{"repo_id": r, "downloads": int(d)} for r, d in top100],
+        "registries": registries,
+    }
+
+
+def _group(rows: list[tuple[Any, Any]]) -> dict[Any, list[Any]]:
+    out: dict[Any, list[Any]] = {}
+    for key, value in rows:
+        out.setdefault(key, []).append(int(value))
+    return out
+
+
+# -- distributions (Fig. 6, licences) ----------------------------------------------------------
+
+
+def distribution(db: StudyDB, pairs_sql: str, top: int) -> Data:
+    """Models per category from a query of distinct ``(repo_id, name)`` pairs.
+
+    Returns the top ``top`` categories, "other" (models whose categories are all outside
+    the top), "none" (models declaring nothing), and concentration: the share of
+    declaring models that depend on the top 1 and on any of the top 10 categories.
+    """
+    base = f"WITH p AS ({pairs_sql}), c AS (SELECT name, count(*) AS models FROM p GROUP BY name)"
+    top_rows = db.rows(f"{base} SELECT name, models FROM c ORDER BY models DESC, name LIMIT $top", top=top)
+    row = db.one(
+        f"""
+        {base}, t AS (SELECT name FROM c ORDER BY models DESC, name LIMIT $top),
+             t10 AS (SELECT name FROM c ORDER BY models DESC, name LIMIT 10)
+        SELECT (SELECT count(*) FROM ({MODELS})),
+               count(DISTINCT repo_id),
+               count(DISTINCT repo_id) FILTER (WHERE name IN (SELECT name FROM t)),
+               count(DISTINCT repo_id) FILTER (WHERE name IN (SELECT name FROM t10)),
+               (SELECT count(*) FROM c)
+        FROM p
+        """,
+        top=top,
+    )
+    models, declaring, in_top, in_top10, categories = (int(v or 0) for v in (row or (0, 0, 0, 0, 0)))
+    counts = {str(name): int(n) for name, n in top_rows}
+    top1 = top_rows[0] if top_rows else None
+    return {
+        "counts": counts,
+        "other": declaring - in_top,
+        "none": models - declaring,
+        "declaring": declaring,
+        "categories": categories,
+        "top1": {"name": top1[0], "models": int(top1[1])} if top1 else None,
+        "top1_share": share(top1[1], declaring) if top1 else None,
+        "top10_share": share(in_top10, declaring),
+        "top1_share_of_all": share(top1[1], models) if top1 else None,
+    }
+
+
+DATASET_PAIRS = f"""
+    SELECT DISTINCT repo_id, trim(dataset) AS name FROM model_datasets
+    WHERE snapshot_id = $sid AND repo_id IN ({MODELS}) AND trim(dataset) <> ''
+"""
+ARCHITECTURE_PAIRS = """
+    SELECT repo_id, model_type AS name FROM models WHERE snapshot_id = $sid AND model_type IS NOT NULL
+"""
+LICENSE_PAIRS = f"""
+    SELECT DISTINCT repo_id, lower(trim(license)) AS name FROM model_licenses
+    WHERE snapshot_id = $sid AND repo_id IN ({MODELS}) AND trim(license) <> ''
+"""
+
+
+@measurement("datasets", "Models per training dataset", "Fig. 6 (datasets)")
+def datasets(db: StudyDB, top: int) -> Data:
+    """Models per declared training dataset (card ``datasets`` and ``dataset:`` tags, deduplicated)."""
+    return distribution(db, DATASET_PAIRS, top)
+
+
+@measurement("architectures", "Models per architecture", "Fig. 6 (architectures)")
+def architectures(db: StudyDB, top: int) -> Data:
+    """Models per architecture family (config.json ``model_type``)."""
+    return distribution(db, ARCHITECTURE_PAIRS, top)
+
+
+@measurement("licenses", "Licences")
+def licenses(db: StudyDB, top: int) -> Data:
+    """Models per declared licence (card metadata and ``license:`` tags, lower-cased)."""
+    data = distribution(db, LICENSE_PAIRS, top)
+    models = data["declaring"] + data["none"]
+    data["without_license"] = data["none"]
+    data["share_without_license"] = share(data["none"], models)
+    return data
+
+
+# -- Fig. 7 ---------------------------------------------------------------------------------
+
+FOLD_BELOW = 0.001  # tasks under 0.1% of models fold into "other", as in the paper
+
+
+@measurement("claims", "Machine-parseable performance claims per task", "Fig. 7")
+def claims(db: StudyDB, top: int) -> Data:
+    """Per pipeline task: models whose card model-index holds a metric with a value.
+
+    A claim counts from the README's front matter, the API's cardData or a top-level
+    model-index field. Tasks under 0.1% of the snapshot's models, and models without a
+    pipeline tag, fold into "other". ``claims_unknown`` counts models that have a
+    README whose content the snapshot does not hold (so their claims are unknown; they
+    are counted as without claims).
+    """
+    rows = db.rows(
+        f"""
+        WITH m AS (SELECT repo_id, pipeline_tag, has_readme, card_data IS NOT NULL AS has_card_data
+                   FROM models WHERE snapshot_id = $sid),
+             c AS (SELECT DISTINCT repo_id FROM claims WHERE snapshot_id = $sid AND value_text IS NOT NULL),
+             k AS (SELECT DISTINCT repo_id FROM cards WHERE snapshot_id = $sid AND status <> 'missing')
+        SELECT m.pipeline_tag, count(*), count(c.repo_id),
+               count(*) FILTER (WHERE m.has_readme AND k.repo_id IS NULL AND NOT m.has_card_data
+                                AND c.repo_id IS NULL)
+        FROM m LEFT JOIN c USING (repo_id) LEFT JOIN k USING (repo_id)
+        GROUP BY m.pipeline_tag
+        """
+    )
+    models = sum(int(r[1]) for r in rows)
+    by_task: dict[str, dict[str, int]] = {}
+    other = {"with_claims": 0, "total": 0, "claims_unknown": 0}
+    for task, total, with_claims, unknown in rows:
+        if task is None or total < FOLD_BELOW * models:
+            other["with_claims"] += int(with_claims)
+            other["total"] += int(total)
+            other["claims_unknown"] += int(unknown)
+        else:
+            by_task[str(task)] = {
+                "with_claims": int(with_claims), "total": int(total), "claims_unknown": int(unknown)
+            }
+    ordered = dict(sorted(by_task.items(), key=lambda kv: (-kv[1]["with_claims"] / kv[1]["total"], kv[0])))
+    if other["total"]:
+        ordered["other"] = other
+    with_claims = sum(v["with_claims"] for v in ordered.values())
+    return {
+        "by_task": ordered,
+        "models_with_claims": with_claims,
+        "share_with_claims": share(with_claims, models),
+        "claim_rows": int(db.scalar(
+            f"SELECT count(*) FROM claims WHERE snapshot_id = $sid AND repo_id IN ({MODELS})"
+        ) or 0),
+        "invalid_model_index": int(db.scalar(
+            f"SELECT count(*) FROM cards WHERE snapshot_id = $sid AND model_index = 'invalid'"
+            f" AND repo_id IN ({MODELS})"
+        ) or 0),
+    }
+
+
+# -- beyond the paper ----------------------------------------------------------------------------
+
+WEIGHT_FORMATS = """
+    WITH f AS (SELECT repo_id, lower(path) AS p FROM model_files WHERE snapshot_id = $sid),
+    k AS (
+        SELECT repo_id,
+               bool_or(suffix(p, '.safetensors')) AS safetensors,
+               bool_or(suffix(p, '.bin') OR suffix(p, '.pt') OR suffix(p, '.pth') OR suffix(p, '.ckpt')
+                       OR suffix(p, '.pkl') OR suffix(p, '.pickle') OR suffix(p, '.joblib')
+                       OR suffix(p, '.dill') OR suffix(p, '.npz') OR suffix(p, '.npy')) AS pickle,
+               bool_or(suffix(p, '.onnx')) AS onnx,
+               bool_or(suffix(p, '.gguf') OR suffix(p, '.ggml')) AS gguf,
+               bool_or(suffix(p, '.h5') OR suffix(p, '.keras') OR suffix(p, 'saved_model.pb')
+                       OR suffix(p, '.pbtxt')) AS tensorflow,
+               bool_or(suffix(p, '.tflite')) AS tflite,
+               bool_or(suffix(p, '.msgpack')) AS flax,
+               bool_or(suffix(p, '.mlmodel') OR contains(p, '.mlpackage/')) AS coreml
+        FROM f GROUP BY repo_id)
+    SELECT count(*) FILTER (WHERE m.num_files IS NULL),
+           count(*) FILTER (WHERE k.safetensors AND k.pickle),
+           count(*) FILTER (WHERE k.safetensors AND NOT k.pickle),
+           count(*) FILTER (WHERE k.pickle AND NOT k.safetensors),
+           count(*) FILTER (WHERE NOT k.pickle AND NOT k.safetensors
+                            AND (k.onnx OR k.gguf OR k.tensorflow OR k.tflite OR k.flax OR k.coreml)),
+           count(*) FILTER (WHERE m.num_files IS NOT NULL AND NOT coalesce(k.pickle OR k.safetensors OR k.onnx
+                            OR k.gguf OR k.tensorflow OR k.tflite OR k.flax OR k.coreml, false)),
+           count(*) FILTER (WHERE k.safetensors), count(*) FILTER (WHERE k.pickle),
+           count(*) FILTER (WHERE k.onnx), count(*) FILTER (WHERE k.gguf),
+           count(*) FILTER (WHERE k.tensorflow), count(*) FILTER (WHERE k.tflite),
+           count(*) FILTER (WHERE k.flax), count(*) FILTER (WHERE k.coreml)
+    FROM models m LEFT JOIN k USING (repo_id) WHERE m.snapshot_id = $sid
+"""
+
+
+@measurement("weight_formats", "Weight formats")
+def weight_formats(db: StudyDB, top: int) -> Data:
+    """Models by the weight formats in their file list (by file name; ``scan`` reads content).
+
+    Pickle-based: .bin, .pt, .pth, .ckpt, .pkl, .pickle, .joblib, .dill, .npy/.npz.
+    ``exclusive`` puts each model in one class; ``any`` counts models with each format.
+    """
+    row = db.one(WEIGHT_FORMATS) or (0,) * 14
+    values = [int(v or 0) for v in row]
+    return {
+        "exclusive": {
+            "file_list_unknown": values[0],
+            "safetensors_and_pickle": values[1],
+            "safetensors_only": values[2],
+            "pickle_only": values[3],
+            "other_formats_only": values[4],
+            "no_weight_files": values[5],
+        },
+        "any": dict(
+            zip(
+                ("safetensors", "pickle", "onnx", "gguf", "tensorflow", "tflite", "flax", "coreml"),
+                values[6:],
+                strict=True,
+            )
+        ),
+    }
+
+
+TEXT_CARDS = f"""
+    SELECT repo_id FROM cards WHERE snapshot_id = $sid
+    AND status IN ('ok', 'no_metadata', 'yaml_error', 'not_a_mapping') AND repo_id IN ({MODELS})
+"""
+
+# Sections the issue names as a card's core; "training" counts a filled training or
+# hyper-parameters section.
+CORE_SECTIONS = ("training", "evaluation", "limitations", "intended_use", "hardware", "citation", "get_started")
+
+
+@measurement("card_sections", "Model-card sections present and filled")
+def card_sections(db: StudyDB, top: int) -> Data:
+    """Per canonical section: text cards that have it, and that fill it (placeholders are empty)."""
+    cards_total = int(db.scalar(f"SELECT count(*) FROM ({TEXT_CARDS})") or 0)
+    rows = db.rows(
+        f"""
+        SELECT section, count(DISTINCT repo_id), count(DISTINCT repo_id) FILTER (WHERE filled)
+        FROM card_sections WHERE snapshot_id = $sid AND repo_id IN ({TEXT_CARDS})
+        GROUP BY section ORDER BY section
+        """
+    )
+    completeness = db.rows(
+        f"""
+        WITH s AS (
+            SELECT repo_id, CASE WHEN section = 'hyperparameters' THEN 'training' ELSE section END AS section
+            FROM card_sections WHERE snapshot_id = $sid AND filled AND repo_id IN ({TEXT_CARDS})),
+        per_card AS (
+            SELECT k.repo_id, count(DISTINCT s.section) FILTER (WHERE s.section IN $core) AS filled
+            FROM ({TEXT_CARDS}) k LEFT JOIN s USING (repo_id) GROUP BY k.repo_id)
+        SELECT filled, count(*) FROM per_card GROUP BY filled ORDER BY filled
+        """,
+        core=list(CORE_SECTIONS),
+    )
+    return {
+        "text_cards": cards_total,
+        "sections": {
+            section: {"present": int(p), "filled": int(f), "share_filled": share(f, cards_total)}
+            for section, p, f in rows
+        },
+        "core_sections": list(CORE_SECTIONS),
+        "core_filled_histogram": {int(k): int(n) for k, n in completeness},
+    }
+
+
+@measurement("documentation", "What cards document")
+def documentation(db: StudyDB, top: int) -> Data:
+    """Shares of text cards that document hyper-parameters, hardware, results, usage code.
+
+    ``results_table_without_claims``: cards with a metric table in the text but no
+    machine-parseable claim (the paper: "some models report their performance in plain
+    texts or tables").
+    """
+    row = db.one(
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE mentions_hyperparameters),
+               count(*) FILTER (WHERE mentions_hardware), count(*) FILTER (WHERE has_results_table),
+               count(*) FILTER (WHERE has_usage_code), count(*) FILTER (WHERE placeholders > 0),
+               count(*) FILTER (WHERE has_results_table AND repo_id NOT IN (
+                   SELECT repo_id FROM claims WHERE snapshot_id = $sid))
+        FROM cards WHERE snapshot_id = $sid AND repo_id IN ({TEXT_CARDS})
+        """
+    ) or (0,) * 7
+    total, hyper, hardware, table, code, placeholders, table_no_claims = (int(v or 0) for v in row)
+    return {
+        "text_cards": total,
+        "hyperparameters": hyper,
+        "share_hyperparameters": share(hyper, total),
+        "hardware": hardware,
+        "share_hardware": share(hardware, total),
+        "results_table": table,
+        "results_table_without_claims": table_no_claims,
+        "usage_code": code,
+        "with_placeholders": placeholders,
+    }
+
+
+@measurement("lineage", "Base-model lineage")
+def lineage(db: StudyDB, top: int) -> Data:
+    """Models declaring a base model, the relation, the most-derived bases and chain depth.
+
+    Depth follows declared bases inside the snapshot (a fine-tune of a fine-tune has
+    depth 2), up to 10 levels; a base outside the snapshot ends the chain.
+    """
+    edges = f"""
+        SELECT repo_id, base_model, max(relation) AS relation FROM base_models
+        WHERE snapshot_id = $sid AND repo_id IN ({MODELS}) AND base_model <> repo_id
+        GROUP BY repo_id, base_model
+    """
+    row = db.one(
+        f"""
+        WITH b AS ({edges})
+        SELECT count(DISTINCT repo_id), count(DISTINCT base_model),
+               count(DISTINCT base_model) FILTER (WHERE base_model IN ({MODELS}))
+        FROM b
+        """
+    ) or (0, 0, 0)
+    relations = db.rows(
+        f"""
+        WITH b AS ({edges})
+        SELECT coalesce(relation, 'unspecified'), count(DISTINCT repo_id) FROM b GROUP BY 1 ORDER BY 2 DESC, 1
+        """
+    )
+    bases = db.rows(
+        f"""
+        WITH b AS ({edges})
+        SELECT base_model, count(DISTINCT repo_id) FROM b GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $top
+        """,
+        top=top,
+    )
+    depths = db.rows(
+        f"""
+        WITH RECURSIVE b AS (SELECT DISTINCT repo_id, base_model FROM ({edges})),
+        chain(repo_id, base_model, depth) AS (
+            SELECT repo_id, base_model, 1 FROM b
+            UNION
+            SELECT chain.repo_id, b.base_model, chain.depth + 1
+            FROM chain JOIN b ON b.repo_id = chain.base_model
+            WHERE chain.depth < 10)
+        SELECT depth, count(*) FROM (SELECT repo_id, max(depth) AS depth FROM chain GROUP BY repo_id)
+        GROUP BY depth ORDER BY depth
+        """
+    )
+    declaring, distinct_bases, resolvable = (int(v or 0) for v in row)
+    models = int(db.scalar(f"SELECT count(*) FROM ({MODELS})") or 0)
+    return {
+        "declaring": declaring,
+        "share_declaring": share(declaring, models),
+        "distinct_bases": distinct_bases,
+        "bases_in_snapshot": resolvable,
+        "relations": {r: int(n) for r, n in relations},
+        "top_bases": {b: int(n) for b, n in bases},
+        "depth_histogram": {int(d): int(n) for d, n in depths},
+    }
+
+
+@measurement("organizations", "Organizations")
+def organizations(db: StudyDB, top: int) -> Data:
+    """Organizations in the snapshot, how many say whether they are verified, and how many are."""
+    row = db.one(
+        f"""
+        SELECT count(*), count(is_verified), count(*) FILTER (WHERE is_verified),
+               count(*) FILTER (WHERE name IN (SELECT namespace FROM models WHERE snapshot_id = $sid)),
+               count(is_verified) FILTER (WHERE name IN (SELECT namespace FROM models WHERE snapshot_id = $sid)),
+               count(*) FILTER (WHERE is_verified
+                                AND name IN (SELECT namespace FROM models WHERE snapshot_id = $sid))
+        FROM organizations WHERE snapshot_id = $sid
+        """
+    ) or (0,) * 6
+    kinds = db.rows(
+        "SELECT coalesce(kind, 'unknown'), count(*) FROM organizations WHERE snapshot_id = $sid"
+        " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $top",
+        top=top,
+    )
+    total, known, verified, owning, owning_known, owning_verified = (int(v or 0) for v in row)
+    return {
+        "organizations": total,
+        "verification_known": known,
+        "verified": verified,
+        "share_verified": share(verified, known),
+        "owning_models": owning,
+        "owning_models_verification_known": owning_known,
+        "owning_models_verified": owning_verified,
+        "share_owning_models_verified": share(owning_verified, owning_known),
+        "kinds": {k: int(n) for k, n in kinds},
+    }
+
+
+@measurement("hub_scan", "The Hub's own file scans")
+def hub_scan(db: StudyDB, top: int) -> Data:
+    """Models whose Hub security status is in the snapshot, and how many have flagged files."""
+    row = db.one(
+        """
+        SELECT count(security_status),
+               count(*) FILTER (WHERE json_array_length(json_extract(security_status, '$.filesWithIssues')) > 0)
+        FROM models WHERE snapshot_id = $sid
+        """
+    ) or (0, 0)
+    known, flagged = (int(v or 0) for v in row)
+    return {"status_known": known, "flagged": flagged, "share_flagged": share(flagged, known)}
