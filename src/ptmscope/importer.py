@@ -66,8 +66,10 @@ def import_paths(
     """
     paths = list(paths)
     detail = ", ".join(p.name for p in paths)[:2_000]
-    snapshot = store.snapshot(snapshot_name) if append else store.create_snapshot(
-        snapshot_name, source=source, source_detail=detail
+    snapshot = (
+        store.snapshot(snapshot_name)
+        if append
+        else store.create_snapshot(snapshot_name, source=source, source_detail=detail)
     )
     writer = SnapshotWriter(store, snapshot, batch_rows=batch_rows)
     report = ImportReport(snapshot=snapshot, stats=writer.stats)

@@ -224,16 +224,16 @@ def _gated(value: object) -> str | None:
 _REPR_FIELD = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|None|-?\d+)")
 
 
-def _repr_value(token: str) -> str | int | None:
-    if token == "None":
+def _repr_value(literal: str) -> str | int | None:
+    if literal == "None":
         return None
-    if token[0] in "'\"":
+    if literal[0] in "'\"":
         try:
-            value = ast.literal_eval(token)  # a single string literal: literal_eval never runs code
+            value = ast.literal_eval(literal)  # a single string literal: literal_eval never runs code
         except (ValueError, SyntaxError):
             return None
         return value if isinstance(value, str) else None
-    return int(token)
+    return int(literal)
 
 
 def file_entry(value: object) -> FileEntry | None:
@@ -251,16 +251,16 @@ def file_entry(value: object) -> FileEntry | None:
     if isinstance(value, str):
         if value.startswith("RepoSibling("):
             fields: dict[str, str | int | None] = {}
-            for key, token in _REPR_FIELD.findall(value):
-                fields.setdefault(key, _repr_value(token))
-            path = fields.get("rfilename")
-            if not isinstance(path, str) or not path:
+            for key, literal in _REPR_FIELD.findall(value):
+                fields.setdefault(key, _repr_value(literal))
+            name = fields.get("rfilename")
+            if not isinstance(name, str) or not name:
                 return None
-            size = fields.get("size")
+            size_value = fields.get("size")
             blob = fields.get("blob_id")
             return FileEntry(
-                path[:2_000],
-                size if isinstance(size, int) else None,
+                name[:2_000],
+                size_value if isinstance(size_value, int) else None,
                 blob if isinstance(blob, str) else None,
                 None,
             )

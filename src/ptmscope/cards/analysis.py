@@ -114,10 +114,7 @@ def _plain(value: Any, budget: _Budget, depth: int = 0) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {
-            str(k) if not isinstance(k, str) else k: _plain(v, budget, depth + 1)
-            for k, v in value.items()
-        }
+        return {str(k) if not isinstance(k, str) else k: _plain(v, budget, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [_plain(v, budget, depth + 1) for v in value]
     if isinstance(value, dt.date | dt.datetime):
@@ -309,9 +306,7 @@ def card_facts(metadata: dict[str, Any], *, validate: bool = True) -> CardFacts:
 
 # -- text signals -----------------------------------------------------------------------
 
-_ARXIV = re.compile(
-    r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})|\barxiv[:\s]+(\d{4}\.\d{4,5})", re.IGNORECASE
-)
+_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})|\barxiv[:\s]+(\d{4}\.\d{4,5})", re.IGNORECASE)
 _GITHUB = re.compile(r"https?://github\.com/([A-Za-z0-9][\w.-]{0,99}/[\w.-]{1,100})")
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>)\]]{1,200})")
 # Hyper-parameter names (lower case) and their spellings; three distinct ones count as documented.
@@ -326,8 +321,24 @@ _HYPERPARAMETERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("seed", ("seed:", "seed =", "seed=", "random seed")),
     ("gradient_accumulation", ("gradient_accumulation", "gradient accumulation")),
 )
-_HARDWARE_HINTS = ("gpu", "tpu", "a100", "v100", "h100", "a10", "l4", "t4", "p100", "k80", "rtx", "gtx",
-                   "tesla", "hardware", "hours used", "compute region")
+_HARDWARE_HINTS = (
+    "gpu",
+    "tpu",
+    "a100",
+    "v100",
+    "h100",
+    "a10",
+    "l4",
+    "t4",
+    "p100",
+    "k80",
+    "rtx",
+    "gtx",
+    "tesla",
+    "hardware",
+    "hours used",
+    "compute region",
+)
 _HARDWARE = re.compile(
     r"\b(?:GPUs?|TPUs?(?:\s*v\d)?|A100|V100|H100|A10G?|L4|T4|P100|K80|RTX\s?\d{3,4}|GTX\s?\d{3,4}|Tesla|"
     r"hardware type|hours used|compute region)\b",

@@ -10,10 +10,20 @@ from ptmscope.cli.options import db_option, open_store
 
 
 @click.command()
-@click.option("--parquet", "parquet_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write one <table>.parquet file per table into.")
-@click.option("--snapshot", "-s", "snapshot_name", metavar="NAME",
-              help="Export only this snapshot's rows (default: every snapshot).")
+@click.option(
+    "--parquet",
+    "parquet_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write one <table>.parquet file per table into.",
+)
+@click.option(
+    "--snapshot",
+    "-s",
+    "snapshot_name",
+    metavar="NAME",
+    help="Export only this snapshot's rows (default: every snapshot).",
+)
 @db_option
 def export(parquet_dir: Path, snapshot_name: str | None, db_path: Path | None) -> None:
     """Export every table of the store as Parquet (zstd), for pandas, Polars, Spark or DuckDB.

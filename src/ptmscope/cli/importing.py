@@ -6,17 +6,33 @@ from pathlib import Path
 
 import click
 
-from ptmscope.cli.options import db_option, emit_json, json_option, open_store, record_progress, stderr_console
+from ptmscope.cli.options import (
+    db_option,
+    emit_json,
+    json_option,
+    open_store,
+    record_progress,
+    stderr_console,
+)
 
 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--snapshot", "-s", "snapshot_name", required=True, metavar="NAME",
-              help="Name of the new snapshot (names are never reused).")
+@click.option(
+    "--snapshot",
+    "-s",
+    "snapshot_name",
+    required=True,
+    metavar="NAME",
+    help="Name of the new snapshot (names are never reused).",
+)
 @click.option("--append", is_flag=True, help="Add to an existing snapshot instead of creating one.")
 @click.option("--repo-id", metavar="ID", help="Repo id for a single card file or model folder.")
-@click.option("--registry", type=click.Choice(["npm", "pypi", "huggingface"]),
-              help="Registry of a package download table, when its file name does not say.")
+@click.option(
+    "--registry",
+    type=click.Choice(["npm", "pypi", "huggingface"]),
+    help="Registry of a package download table, when its file name does not say.",
+)
 @json_option
 @db_option
 def import_(
@@ -72,8 +88,13 @@ def import_(
         "card_status": dict(stats.card_status or {}),
         "field_issues": dict(stats.field_issues or {}),
         "files": [
-            {"path": f.path, "records": f.records, "bad_records": f.bad_records, "error": f.error,
-             "aggregate": f.aggregate}
+            {
+                "path": f.path,
+                "records": f.records,
+                "bad_records": f.bad_records,
+                "error": f.error,
+                "aggregate": f.aggregate,
+            }
             for f in report.files
         ],
         "rows": counts,
@@ -103,11 +124,14 @@ def _print_summary(doc: dict[str, object]) -> None:
         note = text(error, 200, "yellow" if f["aggregate"] else "red")
         table.add_row(text(Path(f["path"]).name, 48), f"{f['records']:,}", f"{f['bad_records']:,}", note)
     console.print(table)
-    console.print(Text.assemble(
-        ("Snapshot ", ""), text(doc["snapshot"], 60, "bold cyan"),
-        f": {doc['models']:,} models, {doc['cards']:,} cards, {doc['organizations']:,} organizations, "
-        f"{doc['bad_records']:,} unreadable records ({doc['duplicates']:,} duplicates) in {doc['seconds']:.1f} s.",
-    ))
+    console.print(
+        Text.assemble(
+            ("Snapshot ", ""),
+            text(doc["snapshot"], 60, "bold cyan"),
+            f": {doc['models']:,} models, {doc['cards']:,} cards, {doc['organizations']:,} organizations, "
+            f"{doc['bad_records']:,} unreadable records ({doc['duplicates']:,} duplicates) in {doc['seconds']:.1f} s.",
+        )
+    )
     if doc["card_status"]:
         statuses = ", ".join(f"{k} {v:,}" for k, v in doc["card_status"].items())  # type: ignore[attr-defined]
         console.print(f"Cards: {statuses}.", style="dim")

@@ -38,11 +38,14 @@ COMMANDS: dict[str, str] = {
 
 # Subclasses before their bases: the first match wins.
 ERROR_HINTS: list[tuple[type[BaseException], Callable[[BaseException], str | None]]] = [
-    (SnapshotNotFoundError, lambda e: "List snapshots with 'ptmscope snapshots', or create one with "
-                                      "'ptmscope import FILE --snapshot NAME'."),
+    (
+        SnapshotNotFoundError,
+        lambda e: (
+            "List snapshots with 'ptmscope snapshots', or create one with 'ptmscope import FILE --snapshot NAME'."
+        ),
+    ),
     (SnapshotExistsError, lambda e: "Pick another --snapshot name, or pass --append to add to it."),
-    (StoreLockedError, lambda e: "Another ptmscope process is using this store; wait for it or pass "
-                                 "another --db."),
+    (StoreLockedError, lambda e: "Another ptmscope process is using this store; wait for it or pass another --db."),
     (StoreError, lambda e: "Check the --db path (or PTMSCOPE_DB) and that the disk is writable."),
     (UnknownFormatError, lambda e: "See 'ptmscope import --help' for the shapes ptmscope reads."),
     (InputError, lambda e: None),

@@ -36,19 +36,39 @@ def snapshots(delete_name: str | None, as_json: bool, db_path: Path | None) -> N
         rows = []
         for snap in store.snapshots():
             counts = store.counts(snap)
-            rows.append({**snapshot_json(snap), "models": counts["models"], "cards": counts["cards"],
-                         "organizations": counts["organizations"]})
+            rows.append(
+                {
+                    **snapshot_json(snap),
+                    "models": counts["models"],
+                    "cards": counts["cards"],
+                    "organizations": counts["organizations"],
+                }
+            )
         location = store.location
     if as_json:
         emit_json({"store": location, "snapshots": rows})
         return
     table = Table(show_edge=False, pad_edge=False)
-    for name, justify in (("name", "left"), ("source", "left"), ("status", "left"), ("created", "left"),
-                          ("models", "right"), ("cards", "right"), ("orgs", "right")):
+    for name, justify in (
+        ("name", "left"),
+        ("source", "left"),
+        ("status", "left"),
+        ("created", "left"),
+        ("models", "right"),
+        ("cards", "right"),
+        ("orgs", "right"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rows:
-        table.add_row(text(row["name"], 50), row["source"], row["status"], row["created_at"][:19],
-                      f"{row['models']:,}", f"{row['cards']:,}", f"{row['organizations']:,}")
+        table.add_row(
+            text(row["name"], 50),
+            row["source"],
+            row["status"],
+            row["created_at"][:19],
+            f"{row['models']:,}",
+            f"{row['cards']:,}",
+            f"{row['organizations']:,}",
+        )
     console = Console()
     console.print(f"store: {location}", style="dim")
     console.print(table if rows else "No snapshots yet: run 'ptmscope study' or 'ptmscope import'.")

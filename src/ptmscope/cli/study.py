@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from ptmscope.cli.options import db_option, emit_json, json_option, open_store, record_progress, stderr_console
+from ptmscope.cli.options import (
+    db_option,
+    emit_json,
+    json_option,
+    open_store,
+    record_progress,
+    stderr_console,
+)
 
 
 @click.command()
@@ -19,10 +26,19 @@ from ptmscope.cli.options import db_option, emit_json, json_option, open_store, 
     "imported on first use.",
 )
 @click.option("--compare", "compare_name", metavar="OTHER", help="Show another snapshot side by side.")
-@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000),
-              help="Categories to list per distribution (datasets, architectures, licences, bases).")
-@click.option("--html", "html_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write a self-contained HTML report (index.html with figures) into this folder.")
+@click.option(
+    "--top",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Categories to list per distribution (datasets, architectures, licences, bases).",
+)
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write a self-contained HTML report (index.html with figures) into this folder.",
+)
 @click.option("--sql", "show_sql", is_flag=True, help="Print the SQL of every measurement instead of running it.")
 @json_option
 @db_option

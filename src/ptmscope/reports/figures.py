@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ptmscope.reports.safe import clean
 
-_RC = {
+_RC: Any = {
     "svg.fonttype": "path",
     "svg.hashsalt": "ptmscope",
     "text.parse_math": False,
@@ -41,7 +41,7 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def downloads_figure(series: dict[str, Sequence[int]]) -> str:
+def downloads_figure(series: Mapping[str, Sequence[int]]) -> str:
     """Fig. 1: downloads of the top-100 packages per registry, by rank, log scale."""
     import matplotlib
 
@@ -51,8 +51,13 @@ def downloads_figure(series: dict[str, Sequence[int]]) -> str:
         for i, (label, values) in enumerate(series.items()):
             positive = [v for v in values if v > 0]
             if positive:
-                ax.plot(range(1, len(positive) + 1), positive, label=clean(label, 60),
-                        color=_PALETTE[i % len(_PALETTE)], linewidth=1.6)
+                ax.plot(
+                    range(1, len(positive) + 1),
+                    positive,
+                    label=clean(label, 60),
+                    color=_PALETTE[i % len(_PALETTE)],
+                    linewidth=1.6,
+                )
         ax.set_yscale("log")
         ax.set_xlabel("the 100 most-downloaded packages (rank)")
         ax.set_ylabel("downloads")
@@ -61,8 +66,14 @@ def downloads_figure(series: dict[str, Sequence[int]]) -> str:
         return _svg(fig)
 
 
-def bar_figure(labels: Sequence[str], values: Sequence[float], *, xlabel: str,
-               annotations: Sequence[str] | None = None, color: str = _PALETTE[0]) -> str:
+def bar_figure(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    xlabel: str,
+    annotations: Sequence[str] | None = None,
+    color: str = _PALETTE[0],
+) -> str:
     """A horizontal bar chart, largest first, with optional text at the end of each bar."""
     import matplotlib
 

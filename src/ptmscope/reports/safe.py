@@ -31,6 +31,11 @@ def clean(value: object, limit: int = 120) -> str:
     return text
 
 
+def strip_controls(value: str) -> str:
+    """``value`` with control and bidi characters made visible; for HTML, where length is not bounded."""
+    return _UNSAFE.sub(_visible, value)
+
+
 def text(value: object, limit: int = 120, style: str = "") -> Text:
     """A rich ``Text`` of ``clean(value)``: shown literally, never parsed as markup."""
     return Text(clean(value, limit), style=style)

@@ -65,15 +65,34 @@ def render_study(data: dict[str, Any]) -> RenderableType:
     # Fig. 1
     parts.append(_heading("Fig. 1  Downloads are concentrated in a few packages"))
     dl = ms["downloads"]
-    conc = _table("", ("registry", "left"), ("packages", "right"), ("downloads", "right"),
-                  ("top 1% hold", "right"), ("top 10% hold", "right"))
-    conc.add_row("Hugging Face (this snapshot)", num(dl["population"]), num(dl["total"]),
-                 pct(dl["top1pct_share"]), pct(dl["top10pct_share"]))
+    conc = _table(
+        "",
+        ("registry", "left"),
+        ("packages", "right"),
+        ("downloads", "right"),
+        ("top 1% hold", "right"),
+        ("top 10% hold", "right"),
+    )
+    conc.add_row(
+        "Hugging Face (this snapshot)",
+        num(dl["population"]),
+        num(dl["total"]),
+        pct(dl["top1pct_share"]),
+        pct(dl["top10pct_share"]),
+    )
     for registry, values in dl["registries"].items():
-        label = {"huggingface": "Hugging Face (ICSE'23 artifact)", "npm": "npm (ICSE'23 artifact)",
-                 "pypi": "PyPI (ICSE'23 artifact)"}.get(registry, registry)
-        conc.add_row(text(label), num(values.get("population")), num(values.get("total")),
-                     pct(values.get("top1pct_share")), pct(values.get("top10pct_share")))
+        label = {
+            "huggingface": "Hugging Face (ICSE'23 artifact)",
+            "npm": "npm (ICSE'23 artifact)",
+            "pypi": "PyPI (ICSE'23 artifact)",
+        }.get(registry, registry)
+        conc.add_row(
+            text(label),
+            num(values.get("population")),
+            num(values.get("total")),
+            pct(values.get("top1pct_share")),
+            pct(values.get("top10pct_share")),
+        )
     parts.append(conc)
     top = _table("Most-downloaded models", ("#", "right"), ("model", "left"), ("downloads", "right"))
     for i, row in enumerate(dl["top100"][:10], start=1):
@@ -82,43 +101,74 @@ def render_study(data: dict[str, Any]) -> RenderableType:
 
     # Fig. 6
     parts.append(_heading("Fig. 6  Models depend on a few datasets and architectures"))
-    parts.append(_distribution_table("Models per training dataset", "dataset", ms["datasets"],
-                                     paper.FIG6_MODELS_PER_DATASET))
-    parts.append(_distribution_table("Models per architecture (config model_type)", "architecture",
-                                     ms["architectures"], {"bert": paper.FIG6_BERT_MODELS}))
+    parts.append(
+        _distribution_table("Models per training dataset", "dataset", ms["datasets"], paper.FIG6_MODELS_PER_DATASET)
+    )
+    parts.append(
+        _distribution_table(
+            "Models per architecture (config model_type)",
+            "architecture",
+            ms["architectures"],
+            {"bert": paper.FIG6_BERT_MODELS},
+        )
+    )
 
     # Fig. 7
     parts.append(_heading("Fig. 7  Few models make machine-parseable performance claims"))
-    claims = _table("", ("task", "left"), ("with claims", "right"), ("models", "right"), ("share", "right"),
-                    ("", "left"), ("paper (Aug 2022)", "right"))
+    claims = _table(
+        "",
+        ("task", "left"),
+        ("with claims", "right"),
+        ("models", "right"),
+        ("share", "right"),
+        ("", "left"),
+        ("paper (Aug 2022)", "right"),
+    )
     for task, values in data["claims_by_task"].items():
         fraction = values["with_claims"] / values["total"] if values["total"] else None
         published = paper.FIG7_CLAIMS_BY_TASK.get(task)
         claims.add_row(
-            text(task, 40), num(values["with_claims"]), num(values["total"]), pct(fraction), _bar(fraction),
+            text(task, 40),
+            num(values["with_claims"]),
+            num(values["total"]),
+            pct(fraction),
+            _bar(fraction),
             f"{published[0]:,}/{published[1]:,}" if published else "",
         )
     parts.append(claims)
     cl = ms["claims"]
-    parts.append(Text(
-        f"{num(cl['models_with_claims'])} of {num(ov['models'])} models ({pct(cl['share_with_claims'])}) claim "
-        f"results in their model-index; {num(cl['invalid_model_index'])} cards have a model-index that "
-        "huggingface_hub rejects (its claims are still counted).", style="dim"))
+    parts.append(
+        Text(
+            f"{num(cl['models_with_claims'])} of {num(ov['models'])} models ({pct(cl['share_with_claims'])}) claim "
+            f"results in their model-index; {num(cl['invalid_model_index'])} cards have a model-index that "
+            "huggingface_hub rejects (its claims are still counted).",
+            style="dim",
+        )
+    )
 
     # Table IV
     parts.append(_heading("Table IV  Supply-chain risks (STRIDE) this snapshot can measure"))
     risks = _table("", ("threat", "left"), ("factor", "left"), ("this snapshot", "left"), ("paper", "left"))
     for row in data["table_iv"]:
-        risks.add_row(row["threat"], row["factor"],
-                      Text(row["value"], style="" if row["measured"] else "dim italic"), Text(row["paper"], "dim"))
+        risks.add_row(
+            row["threat"],
+            row["factor"],
+            text(row["value"], 400, "" if row["measured"] else "dim italic"),
+            Text(row["paper"], "dim"),
+        )
     parts.append(risks)
 
     # Beyond the paper
     parts.append(_heading("Beyond the paper"))
     lic = ms["licenses"]
-    parts.append(_distribution_table(
-        f"Licences ({num(lic['without_license'])} models, {pct(lic['share_without_license'])}, declare none)",
-        "licence", lic, {}))
+    parts.append(
+        _distribution_table(
+            f"Licences ({num(lic['without_license'])} models, {pct(lic['share_without_license'])}, declare none)",
+            "licence",
+            lic,
+            {},
+        )
+    )
     wf = ms["weight_formats"]
     formats = _table("Weight formats (by file name)", ("class", "left"), ("models", "right"))
     for key, value in wf["exclusive"].items():
@@ -127,23 +177,34 @@ def render_study(data: dict[str, Any]) -> RenderableType:
     parts.append(formats)
     parts.append(Text(f"models with each format: {any_formats or 'none'}", style="dim"))
     cs = ms["card_sections"]
-    sections = _table(f"Model-card sections ({num(cs['text_cards'])} text cards)", ("section", "left"),
-                      ("present", "right"), ("filled", "right"), ("filled share", "right"))
+    sections = _table(
+        f"Model-card sections ({num(cs['text_cards'])} text cards)",
+        ("section", "left"),
+        ("present", "right"),
+        ("filled", "right"),
+        ("filled share", "right"),
+    )
     for name, values in sorted(cs["sections"].items(), key=lambda kv: -kv[1]["filled"]):
-        sections.add_row(name.replace("_", " "), num(values["present"]), num(values["filled"]),
-                         pct(values["share_filled"]))
+        sections.add_row(
+            name.replace("_", " "), num(values["present"]), num(values["filled"]), pct(values["share_filled"])
+        )
     parts.append(sections)
     doc = ms["documentation"]
-    parts.append(Text(
-        f"Cards documenting hyper-parameters: {num(doc['hyperparameters'])} ({pct(doc['share_hyperparameters'])}); "
-        f"hardware: {num(doc['hardware'])} ({pct(doc['share_hardware'])}); a results table: "
-        f"{num(doc['results_table'])} ({num(doc['results_table_without_claims'])} of them without machine-parseable "
-        f"claims); template placeholders left in: {num(doc['with_placeholders'])}."))
+    parts.append(
+        Text(
+            f"Cards documenting hyper-parameters: {num(doc['hyperparameters'])} ({pct(doc['share_hyperparameters'])}); "
+            f"hardware: {num(doc['hardware'])} ({pct(doc['share_hardware'])}); a results table: "
+            f"{num(doc['results_table'])} ({num(doc['results_table_without_claims'])} of them without "
+            f"machine-parseable claims); template placeholders left in: {num(doc['with_placeholders'])}."
+        )
+    )
     lin = ms["lineage"]
     if lin["declaring"]:
         lineage = _table(
             f"Base models ({num(lin['declaring'])} models, {pct(lin['share_declaring'])}, declare one)",
-            ("base model", "left"), ("derived models", "right"))
+            ("base model", "left"),
+            ("derived models", "right"),
+        )
         for base, count in lin["top_bases"].items():
             lineage.add_row(text(base, 70), num(count))
         parts.append(lineage)
@@ -169,16 +230,21 @@ def _distribution_table(title: str, label: str, dist: dict[str, Any], published:
         if published:
             row.append(num(published.get(name)) if name in published else "")
         table.add_row(*row)
-    other: list[RenderableType] = [Text("other", style="italic"), num(dist["other"]),
-                                   pct(dist["other"] / declaring if declaring else None)]
+    other: list[RenderableType] = [
+        Text("other", style="italic"),
+        num(dist["other"]),
+        pct(dist["other"] / declaring if declaring else None),
+    ]
     none: list[RenderableType] = [Text("none declared", style="italic"), num(dist["none"]), ""]
     if published:
         other.append(num(published.get("other")) if "other" in published else "")
         none.append(num(published.get("none")) if "none" in published else "")
     table.add_row(*other)
     table.add_row(*none)
-    table.caption = (f"top 1 holds {pct(dist['top1_share'])} and the top 10 {pct(dist['top10_share'])} of "
-                     f"{num(declaring)} declaring models")
+    table.caption = (
+        f"top 1 holds {pct(dist['top1_share'])} and the top 10 {pct(dist['top10_share'])} of "
+        f"{num(declaring)} declaring models"
+    )
     table.caption_justify = "left"
     return table
 
@@ -195,8 +261,9 @@ def render_compare(doc: dict[str, Any]) -> RenderableType:
     datasets = _table("Models per dataset (top of each)", ("dataset", "left"), (a[:30], "right"), (b[:30], "right"))
     for name, values in doc["models_per_dataset"].items():
         datasets.add_row(text(name, 60), num(values["a"]), num(values["b"]))
-    archs = _table("Models per architecture (top of each)", ("architecture", "left"), (a[:30], "right"),
-                   (b[:30], "right"))
+    archs = _table(
+        "Models per architecture (top of each)", ("architecture", "left"), (a[:30], "right"), (b[:30], "right")
+    )
     for name, values in doc["models_per_architecture"].items():
         archs.add_row(text(name, 60), num(values["a"]), num(values["b"]))
     title = Text.assemble(("ptmscope study --compare  ", "bold"), text(a, 40, "cyan"), "  vs  ", text(b, 40, "cyan"))

@@ -149,11 +149,29 @@ def records_from_value(value: Any) -> Iterator[Record]:
 
 
 # Keys only model records carry; a JSON value with none of them is not a model.
-MODEL_KEYS = frozenset({
-    "modelId", "id", "model_id", "repo_id", "sha", "siblings", "tags", "downloads", "likes", "lastModified",
-    "last_modified", "pipeline_tag", "library_name", "cardData", "card_data", "private", "author", "metadata",
-    "readme",
-})
+MODEL_KEYS = frozenset(
+    {
+        "modelId",
+        "id",
+        "model_id",
+        "repo_id",
+        "sha",
+        "siblings",
+        "tags",
+        "downloads",
+        "likes",
+        "lastModified",
+        "last_modified",
+        "pipeline_tag",
+        "library_name",
+        "cardData",
+        "card_data",
+        "private",
+        "author",
+        "metadata",
+        "readme",
+    }
+)
 ID_KEYS = ("modelId", "id", "model_id", "repo_id")
 
 
@@ -192,8 +210,11 @@ def _records_from_document(doc: Any, path: Path) -> Iterator[Item]:
             f"{path}: holds aggregate counts per category ({len(values)} numbers), not model records"
         )
     if values and all(isinstance(v, list) for v in values):
-        _check_sample([e for v in values[:5] for e in v[:10]], path,
-                      lambda e: isinstance(e, str) or (isinstance(e, list) and e and isinstance(e[0], str)))
+        _check_sample(
+            [e for v in values[:5] for e in v[:10]],
+            path,
+            lambda e: isinstance(e, str) or (isinstance(e, list) and e and isinstance(e[0], str)),
+        )
         yield from _architecture_map(doc)
         return
     if values and all(isinstance(v, dict) for v in values):
@@ -237,7 +258,7 @@ def _architecture_map(doc: dict[str, Any]) -> Iterator[Item]:
 def _read_jsonl(handle: IO[bytes], path: Path) -> Iterator[Item]:
     line_no = 0
     try:
-        for line_no, line in enumerate(handle, start=1):  # noqa: B007 - line_no is read after the loop
+        for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             if len(line) > MAX_LINE:
@@ -335,10 +356,13 @@ def _csv_rows(path: Path, header: list[str], reader: Any, registry: str | None) 
                 yield loc, BadRecord("organization without a URL handle")
                 continue
             kind = clean_text(row[type_i].strip(), 100) if type_i is not None and type_i < len(row) else None
-            yield loc, OrgRecord(
-                name=handle,
-                fullname=clean_text(row[name_i].strip(), 300),
-                kind=None if kind in (None, "No Type Found") else kind,
+            yield (
+                loc,
+                OrgRecord(
+                    name=handle,
+                    fullname=clean_text(row[name_i].strip(), 300),
+                    kind=None if kind in (None, "No Type Found") else kind,
+                ),
             )
         return
     if {"model", "month_start", "total_downloads"} <= columns:
@@ -373,9 +397,7 @@ def _csv_rows(path: Path, header: list[str], reader: Any, registry: str | None) 
         return
     if columns in ({"field", "missing_count", "missing_freq"}, {"downloads", "count"}):
         raise AggregateFileError(f"{path}: holds aggregate figures ({', '.join(header)}), not records")
-    if header and _number(header[0]) is not None and len(header) >= 2 and header[1] in (
-        "pypi", "npm", "huggingface"
-    ):
+    if header and _number(header[0]) is not None and len(header) >= 2 and header[1] in ("pypi", "npm", "huggingface"):
         # transformed_packages.csv: downloads, registry (no header row)
         for row in reader:
             loc = f"row {reader.line_num}"
@@ -392,6 +414,11 @@ def _csv_rows(path: Path, header: list[str], reader: Any, registry: str | None) 
 # -- SQLite ----------------------------------------------------------------------------------
 
 
+def _ident(name: str) -> str:
+    """A SQLite identifier from an untrusted file, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _read_sqlite(path: Path) -> Iterator[Item]:
     uri = f"file:{path.resolve().as_posix()}?mode=ro&immutable=1"
     try:
@@ -402,14 +429,14 @@ def _read_sqlite(path: Path) -> Iterator[Item]:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         used = False
         for table in tables:
-            columns = [r[1] for r in con.execute(f'PRAGMA table_info("{table.replace(chr(34), "")}")')]
+            columns = [r[1] for r in con.execute(f"PRAGMA table_info({_ident(table)})")]
             id_col = next((c for c in columns if c in ("modelId", "model_id", "id", "repo_id")), None)
             if id_col is None:
                 continue
             used = True
             dl_col = next((c for c in columns if c.startswith("downloads")), None)
-            select = f'SELECT "{id_col}"' + (f', "{dl_col}"' if dl_col else "") + f' FROM "{table}"'
-            for i, row in enumerate(con.execute(select)):
+            selected = _ident(id_col) + (f", {_ident(dl_col)}" if dl_col else "")
+            for i, row in enumerate(con.execute(f"SELECT {selected} FROM {_ident(table)}")):  # noqa: S608
                 repo_id = clean_id(row[0])
                 loc = f"{table} row {i + 1}"
                 if repo_id is None:
@@ -461,7 +488,7 @@ def _looks_like_id_list(head: bytes) -> bool:
     if not text:
         return False
     if text.startswith('"'):
-        return bool(re.match(r'^"[^"\n]+"(\s*,\s*"[^"\n]+")*', text))
+        return bool(re.match(r'^"[^"\s]+"\s*(,|$)', text))
     lines = [line.strip() for line in text.splitlines()[:50] if line.strip()]
     return all(_ID_LINE.match(line) for line in lines[:-1] or lines)
 

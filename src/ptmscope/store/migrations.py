@@ -66,8 +66,8 @@ class Migrations:
         """Names of the migrations already applied to this database, in order."""
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [self.table]
-        ).fetchone()
-        if not exists or not exists[0]:
+        ).fetchall()
+        if not exists[0][0]:
             return []
         rows = con.execute(
             f"SELECT name FROM {self.table} WHERE migration_set = ? ORDER BY applied_at, rowid",

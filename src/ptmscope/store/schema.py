@@ -95,12 +95,8 @@ def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
         " size BIGINT, blob_id VARCHAR, lfs_sha256 VARCHAR)"
     )
     # source: 'tag' (API tags), 'card_data' (API cardData), 'card' (README front matter)
-    con.execute(
-        "CREATE TABLE model_datasets (snapshot_id INTEGER, repo_id VARCHAR, dataset VARCHAR, source VARCHAR)"
-    )
-    con.execute(
-        "CREATE TABLE model_licenses (snapshot_id INTEGER, repo_id VARCHAR, license VARCHAR, source VARCHAR)"
-    )
+    con.execute("CREATE TABLE model_datasets (snapshot_id INTEGER, repo_id VARCHAR, dataset VARCHAR, source VARCHAR)")
+    con.execute("CREATE TABLE model_licenses (snapshot_id INTEGER, repo_id VARCHAR, license VARCHAR, source VARCHAR)")
     # relation: 'finetune' | 'adapter' | 'merge' | 'quantized' | NULL (declared without a relation)
     con.execute(
         "CREATE TABLE base_models (snapshot_id INTEGER, repo_id VARCHAR, base_model VARCHAR,"
@@ -108,8 +104,7 @@ def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
     )
     # kind: 'arxiv' | 'doi' | 'github' | 'paper'
     con.execute(
-        "CREATE TABLE model_links (snapshot_id INTEGER, repo_id VARCHAR, kind VARCHAR, target VARCHAR,"
-        " source VARCHAR)"
+        "CREATE TABLE model_links (snapshot_id INTEGER, repo_id VARCHAR, kind VARCHAR, target VARCHAR, source VARCHAR)"
     )
     con.execute(
         """
@@ -180,8 +175,7 @@ def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute(
-        "CREATE TABLE model_downloads_monthly (snapshot_id INTEGER, repo_id VARCHAR, month DATE,"
-        " downloads BIGINT)"
+        "CREATE TABLE model_downloads_monthly (snapshot_id INTEGER, repo_id VARCHAR, month DATE, downloads BIGINT)"
     )
     # Downloads of packages in other registries (npm, PyPI) for the Fig. 1 comparison.
     con.execute(

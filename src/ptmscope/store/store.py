@@ -121,12 +121,12 @@ class Store:
     def find_snapshot(self, name: str) -> Snapshot | None:
         """The snapshot called ``name``, or None. ``latest`` names the newest one."""
         if name == "latest":
-            row = self.con.execute(
+            rows = self.con.execute(
                 f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots ORDER BY snapshot_id DESC LIMIT 1"
-            ).fetchone()
+            ).fetchall()
         else:
-            row = self.con.execute(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE name = ?", [name]).fetchone()
-        return Snapshot(*row) if row else None
+            rows = self.con.execute(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE name = ?", [name]).fetchall()
+        return Snapshot(*rows[0]) if rows else None
 
     def snapshot(self, name: str) -> Snapshot:
         """The snapshot called ``name``; raises SnapshotNotFoundError with the names available."""
@@ -155,11 +155,12 @@ class Store:
         )
         return self.snapshot(name)
 
-    def finish_snapshot(self, snapshot: Snapshot, *, status: str = "complete", taken_at: datetime | None = None) -> None:
+    def finish_snapshot(
+        self, snapshot: Snapshot, *, status: str = "complete", taken_at: datetime | None = None
+    ) -> None:
         """Mark a snapshot complete (or partial, after an interruption)."""
         self.con.execute(
-            "UPDATE snapshots SET status = ?, finished_at = ?, taken_at = coalesce(taken_at, ?)"
-            " WHERE snapshot_id = ?",
+            "UPDATE snapshots SET status = ?, finished_at = ?, taken_at = coalesce(taken_at, ?) WHERE snapshot_id = ?",
             [status, datetime.now(UTC), taken_at, snapshot.snapshot_id],
         )
 
@@ -180,10 +181,10 @@ class Store:
         """Rows per table for one snapshot."""
         out = {}
         for table in SNAPSHOT_TABLES:
-            row = self.con.execute(
+            rows = self.con.execute(
                 f"SELECT count(*) FROM {table} WHERE snapshot_id = ?", [snapshot.snapshot_id]
-            ).fetchone()
-            out[table] = int(row[0]) if row else 0
+            ).fetchall()
+            out[table] = int(rows[0][0])
         return out
 
     # -- bulk writes ---------------------------------------------------------------
@@ -198,9 +199,7 @@ class Store:
             return
         casts = casts or {}
         columns = batch.column_names
-        select = ", ".join(
-            f"TRY_CAST(\"{c}\" AS {casts[c]})" if c in casts else f'"{c}"' for c in columns
-        )
+        select = ", ".join(f'TRY_CAST("{c}" AS {casts[c]})' if c in casts else f'"{c}"' for c in columns)
         names = ", ".join(f'"{c}"' for c in columns)
         view = f"_ptmscope_batch_{table}"
         self.con.register(view, batch)
@@ -219,9 +218,7 @@ class Store:
             target = directory / f"{table}.parquet"
             where = f"WHERE snapshot_id = {int(snapshot.snapshot_id)}" if snapshot else ""
             escaped = str(target).replace("'", "''")
-            self.con.execute(
-                f"COPY (SELECT * FROM {table} {where}) TO '{escaped}' (FORMAT PARQUET, COMPRESSION ZSTD)"
-            )
+            self.con.execute(f"COPY (SELECT * FROM {table} {where}) TO '{escaped}' (FORMAT PARQUET, COMPRESSION ZSTD)")
             written[table] = target
         return written
 

@@ -47,12 +47,30 @@ def _schemas() -> dict[str, pa.Schema]:
     return {
         "models": pa.schema(
             [
-                ("snapshot_id", i32), ("repo_id", s), ("namespace", s), ("author", s), ("sha", s),
-                ("last_modified", s), ("created_at", s), ("private", b), ("gated", s), ("disabled", b),
-                ("downloads", i64), ("downloads_all_time", i64), ("likes", i64), ("pipeline_tag", s),
-                ("library_name", s), ("model_type", s), ("architectures", ls), ("num_files", i32),
-                ("has_readme", b), ("parameters", i64), ("used_storage", i64), ("security_status", s),
-                ("card_data", s), ("source_file", s),
+                ("snapshot_id", i32),
+                ("repo_id", s),
+                ("namespace", s),
+                ("author", s),
+                ("sha", s),
+                ("last_modified", s),
+                ("created_at", s),
+                ("private", b),
+                ("gated", s),
+                ("disabled", b),
+                ("downloads", i64),
+                ("downloads_all_time", i64),
+                ("likes", i64),
+                ("pipeline_tag", s),
+                ("library_name", s),
+                ("model_type", s),
+                ("architectures", ls),
+                ("num_files", i32),
+                ("has_readme", b),
+                ("parameters", i64),
+                ("used_storage", i64),
+                ("security_status", s),
+                ("card_data", s),
+                ("source_file", s),
             ]
         ),
         "model_tags": pa.schema([("snapshot_id", i32), ("repo_id", s), ("tag", s)]),
@@ -64,16 +82,28 @@ def _schemas() -> dict[str, pa.Schema]:
         "base_models": pa.schema(
             [("snapshot_id", i32), ("repo_id", s), ("base_model", s), ("relation", s), ("source", s)]
         ),
-        "model_links": pa.schema(
-            [("snapshot_id", i32), ("repo_id", s), ("kind", s), ("target", s), ("source", s)]
-        ),
+        "model_links": pa.schema([("snapshot_id", i32), ("repo_id", s), ("kind", s), ("target", s), ("source", s)]),
         "cards": pa.schema(
             [
-                ("snapshot_id", i32), ("repo_id", s), ("status", s), ("error", s), ("length", i32),
-                ("truncated", b), ("yaml_keys", ls), ("license", s), ("library_name", s), ("pipeline_tag", s),
-                ("languages", ls), ("model_index", s), ("model_index_error", s), ("placeholders", i32),
-                ("mentions_hyperparameters", b), ("mentions_hardware", b), ("has_results_table", b),
-                ("has_usage_code", b), ("source_file", s),
+                ("snapshot_id", i32),
+                ("repo_id", s),
+                ("status", s),
+                ("error", s),
+                ("length", i32),
+                ("truncated", b),
+                ("yaml_keys", ls),
+                ("license", s),
+                ("library_name", s),
+                ("pipeline_tag", s),
+                ("languages", ls),
+                ("model_index", s),
+                ("model_index_error", s),
+                ("placeholders", i32),
+                ("mentions_hyperparameters", b),
+                ("mentions_hardware", b),
+                ("has_results_table", b),
+                ("has_usage_code", b),
+                ("source_file", s),
             ]
         ),
         "card_sections": pa.schema(
@@ -81,24 +111,45 @@ def _schemas() -> dict[str, pa.Schema]:
         ),
         "claims": pa.schema(
             [
-                ("snapshot_id", i32), ("repo_id", s), ("source", s), ("model_name", s), ("task_type", s),
-                ("task_name", s), ("dataset_type", s), ("dataset_name", s), ("dataset_config", s),
-                ("dataset_split", s), ("metric_type", s), ("metric_name", s), ("value", d), ("value_text", s),
-                ("verified", b), ("hf_valid", b),
+                ("snapshot_id", i32),
+                ("repo_id", s),
+                ("source", s),
+                ("model_name", s),
+                ("task_type", s),
+                ("task_name", s),
+                ("dataset_type", s),
+                ("dataset_name", s),
+                ("dataset_config", s),
+                ("dataset_split", s),
+                ("metric_type", s),
+                ("metric_name", s),
+                ("value", d),
+                ("value_text", s),
+                ("verified", b),
+                ("hf_valid", b),
             ]
         ),
         "organizations": pa.schema(
             [
-                ("snapshot_id", i32), ("name", s), ("fullname", s), ("kind", s), ("is_verified", b),
-                ("num_users", i64), ("num_models", i64), ("num_followers", i64), ("source_file", s),
+                ("snapshot_id", i32),
+                ("name", s),
+                ("fullname", s),
+                ("kind", s),
+                ("is_verified", b),
+                ("num_users", i64),
+                ("num_models", i64),
+                ("num_followers", i64),
+                ("source_file", s),
             ]
         ),
-        "model_downloads_monthly": pa.schema(
-            [("snapshot_id", i32), ("repo_id", s), ("month", s), ("downloads", i64)]
-        ),
+        "model_downloads_monthly": pa.schema([("snapshot_id", i32), ("repo_id", s), ("month", s), ("downloads", i64)]),
         "registry_downloads": pa.schema(
             [
-                ("snapshot_id", i32), ("registry", s), ("package", s), ("downloads", i64), ("period", s),
+                ("snapshot_id", i32),
+                ("registry", s),
+                ("package", s),
+                ("downloads", i64),
+                ("period", s),
                 ("source_file", s),
             ]
         ),
@@ -225,12 +276,30 @@ class SnapshotWriter:
             self.stats.field_issues[name] += 1
         files = rec.files
         self._row(
-            "models", rid, rec.namespace, rec.author, rec.sha, rec.last_modified, rec.created_at, rec.private,
-            rec.gated, rec.disabled, rec.downloads, rec.downloads_all_time, rec.likes, rec.pipeline_tag,
-            rec.library_name, rec.model_type, rec.architectures,
+            "models",
+            rid,
+            rec.namespace,
+            rec.author,
+            rec.sha,
+            rec.last_modified,
+            rec.created_at,
+            rec.private,
+            rec.gated,
+            rec.disabled,
+            rec.downloads,
+            rec.downloads_all_time,
+            rec.likes,
+            rec.pipeline_tag,
+            rec.library_name,
+            rec.model_type,
+            rec.architectures,
             None if files is None else len(files),
             None if files is None else any(f.path.lower() == "readme.md" for f in files),
-            rec.parameters, rec.used_storage, _dumps(rec.security_status), _dumps(rec.card_data), source_file,
+            rec.parameters,
+            rec.used_storage,
+            _dumps(rec.security_status),
+            _dumps(rec.card_data),
+            source_file,
         )
         if files:
             for f in files:
@@ -261,13 +330,13 @@ class SnapshotWriter:
             elif prefix == "doi":
                 self._row("model_links", rid, "doi", value, "tag")
             elif prefix == "base_model":
-                relation, sep2, target = value.partition(":")
-                if sep2 and relation in BASE_MODEL_RELATIONS and target:
-                    based[target] = relation
+                relation, sep2, base = value.partition(":")
+                if sep2 and relation in BASE_MODEL_RELATIONS and base:
+                    based[base] = relation
                 else:
                     based.setdefault(value, None)
-        for target, relation in based.items():
-            self._row("base_models", rid, target, relation, "tag")
+        for base_id, base_relation in based.items():
+            self._row("base_models", rid, base_id, base_relation, "tag")
 
     def _add_facts(self, rid: str, facts: CardFacts, source: str, *, hf_valid: bool | None) -> None:
         for license_ in facts.licenses:
@@ -281,8 +350,21 @@ class SnapshotWriter:
 
     def _add_claim(self, rid: str, c: Any, source: str, hf_valid: bool | None) -> None:
         self._row(
-            "claims", rid, source, c.model_name, c.task_type, c.task_name, c.dataset_type, c.dataset_name,
-            c.dataset_config, c.dataset_split, c.metric_type, c.metric_name, c.value, c.value_text, c.verified,
+            "claims",
+            rid,
+            source,
+            c.model_name,
+            c.task_type,
+            c.task_name,
+            c.dataset_type,
+            c.dataset_name,
+            c.dataset_config,
+            c.dataset_split,
+            c.metric_type,
+            c.metric_name,
+            c.value,
+            c.value_text,
+            c.verified,
             hf_valid,
         )
 
@@ -298,8 +380,25 @@ class SnapshotWriter:
         if content is None:
             self.stats.card_status["missing"] += 1
             self._row(
-                "cards", repo_id, "missing", None, None, None, None, None, None, None, None, None, None, None,
-                None, None, None, None, source_file,
+                "cards",
+                repo_id,
+                "missing",
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                source_file,
             )
             return
         analysis = analyze_card(content)
@@ -310,10 +409,25 @@ class SnapshotWriter:
         """Write the rows of one analysed card."""
         facts = a.facts
         self._row(
-            "cards", repo_id, a.status, a.error, a.length, a.truncated, a.yaml_keys,
-            facts.licenses[0] if facts.licenses else None, facts.library_name, facts.pipeline_tag,
-            facts.languages, facts.model_index, facts.model_index_error, a.placeholders,
-            a.mentions_hyperparameters, a.mentions_hardware, a.has_results_table, a.has_usage_code, source_file,
+            "cards",
+            repo_id,
+            a.status,
+            a.error,
+            a.length,
+            a.truncated,
+            a.yaml_keys,
+            facts.licenses[0] if facts.licenses else None,
+            facts.library_name,
+            facts.pipeline_tag,
+            facts.languages,
+            facts.model_index,
+            facts.model_index_error,
+            a.placeholders,
+            a.mentions_hyperparameters,
+            a.mentions_hardware,
+            a.has_results_table,
+            a.has_usage_code,
+            source_file,
         )
         for section in a.sections:
             self._row("card_sections", repo_id, section.section, section.heading, section.filled, section.chars)
@@ -331,8 +445,15 @@ class SnapshotWriter:
         self._org_names.add(org.name)
         self.stats.organizations += 1
         self._row(
-            "organizations", org.name, org.fullname, org.kind, org.is_verified, org.num_users, org.num_models,
-            org.num_followers, source_file,
+            "organizations",
+            org.name,
+            org.fullname,
+            org.kind,
+            org.is_verified,
+            org.num_users,
+            org.num_models,
+            org.num_followers,
+            source_file,
         )
 
     # -- flushing --------------------------------------------------------------------

@@ -8,7 +8,6 @@ made up.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +32,9 @@ class Measurement:
 MEASUREMENTS: dict[str, Measurement] = {}
 
 
-def measurement(key: str, title: str, paper: str | None = None) -> Callable[[Callable[[StudyDB, int], Data]], Callable[[StudyDB, int], Data]]:
+def measurement(
+    key: str, title: str, paper: str | None = None
+) -> Callable[[Callable[[StudyDB, int], Data]], Callable[[StudyDB, int], Data]]:
     """Register a measurement under ``key``; keys are unique."""
 
     def register(fn: Callable[[StudyDB, int], Data]) -> Callable[[StudyDB, int], Data]:
@@ -62,15 +63,18 @@ MODELS = "SELECT repo_id FROM models WHERE snapshot_id = $sid"
 @measurement("overview", "Snapshot overview")
 def overview(db: StudyDB, top: int) -> Data:
     """Counts that frame every other figure."""
-    row = db.one(
-        """
+    row = (
+        db.one(
+            """
         SELECT count(*), count(has_readme), count(*) FILTER (WHERE has_readme), count(downloads),
                sum(downloads), min(last_modified), max(last_modified), count(DISTINCT namespace),
                count(*) FILTER (WHERE namespace IS NULL), count(pipeline_tag), count(card_data),
                count(model_type), count(num_files)
         FROM models WHERE snapshot_id = $sid
         """
-    ) or (0,) * 13
+        )
+        or (0,) * 13
+    )
     statuses = db.rows(
         f"""
         SELECT status, count(*) FROM cards
@@ -78,9 +82,7 @@ def overview(db: StudyDB, top: int) -> Data:
         GROUP BY status ORDER BY count(*) DESC, status
         """
     )
-    orphan_cards = db.scalar(
-        f"SELECT count(*) FROM cards WHERE snapshot_id = $sid AND repo_id NOT IN ({MODELS})"
-    )
+    orphan_cards = db.scalar(f"SELECT count(*) FROM cards WHERE snapshot_id = $sid AND repo_id NOT IN ({MODELS})")
     errors = db.rows(
         "SELECT reason, count(*) FROM import_errors WHERE snapshot_id = $sid GROUP BY reason"
         " ORDER BY count(*) DESC LIMIT 20"
@@ -137,8 +139,7 @@ def downloads(db: StudyDB, top: int) -> Data:
     hub = _concentration(
         db.one(
             "WITH d AS (SELECT downloads, row_number() OVER (ORDER BY downloads DESC) AS rank,"
-            " count(*) OVER () AS n FROM models WHERE snapshot_id = $sid AND downloads IS NOT NULL)"
-            + _CONCENTRATION
+            " count(*) OVER () AS n FROM models WHERE snapshot_id = $sid AND downloads IS NOT NULL)" + _CONCENTRATION
         )
     )
     top100 = db.rows(
@@ -277,7 +278,7 @@ def claims(db: StudyDB, top: int) -> Data:
     are counted as without claims).
     """
     rows = db.rows(
-        f"""
+        """
         WITH m AS (SELECT repo_id, pipeline_tag, has_readme, card_data IS NOT NULL AS has_card_data
                    FROM models WHERE snapshot_id = $sid),
              c AS (SELECT DISTINCT repo_id FROM claims WHERE snapshot_id = $sid AND value_text IS NOT NULL),
@@ -298,9 +299,7 @@ def claims(db: StudyDB, top: int) -> Data:
             other["total"] += int(total)
             other["claims_unknown"] += int(unknown)
         else:
-            by_task[str(task)] = {
-                "with_claims": int(with_claims), "total": int(total), "claims_unknown": int(unknown)
-            }
+            by_task[str(task)] = {"with_claims": int(with_claims), "total": int(total), "claims_unknown": int(unknown)}
     ordered = dict(sorted(by_task.items(), key=lambda kv: (-kv[1]["with_claims"] / kv[1]["total"], kv[0])))
     if other["total"]:
         ordered["other"] = other
@@ -309,13 +308,16 @@ def claims(db: StudyDB, top: int) -> Data:
         "by_task": ordered,
         "models_with_claims": with_claims,
         "share_with_claims": share(with_claims, models),
-        "claim_rows": int(db.scalar(
-            f"SELECT count(*) FROM claims WHERE snapshot_id = $sid AND repo_id IN ({MODELS})"
-        ) or 0),
-        "invalid_model_index": int(db.scalar(
-            f"SELECT count(*) FROM cards WHERE snapshot_id = $sid AND model_index = 'invalid'"
-            f" AND repo_id IN ({MODELS})"
-        ) or 0),
+        "claim_rows": int(
+            db.scalar(f"SELECT count(*) FROM claims WHERE snapshot_id = $sid AND repo_id IN ({MODELS})") or 0
+        ),
+        "invalid_model_index": int(
+            db.scalar(
+                f"SELECT count(*) FROM cards WHERE snapshot_id = $sid AND model_index = 'invalid'"
+                f" AND repo_id IN ({MODELS})"
+            )
+            or 0
+        ),
     }
 
 
@@ -433,8 +435,9 @@ def documentation(db: StudyDB, top: int) -> Data:
     machine-parseable claim (the paper: "some models report their performance in plain
     texts or tables").
     """
-    row = db.one(
-        f"""
+    row = (
+        db.one(
+            f"""
         SELECT count(*), count(*) FILTER (WHERE mentions_hyperparameters),
                count(*) FILTER (WHERE mentions_hardware), count(*) FILTER (WHERE has_results_table),
                count(*) FILTER (WHERE has_usage_code), count(*) FILTER (WHERE placeholders > 0),
@@ -442,7 +445,9 @@ def documentation(db: StudyDB, top: int) -> Data:
                    SELECT repo_id FROM claims WHERE snapshot_id = $sid))
         FROM cards WHERE snapshot_id = $sid AND repo_id IN ({TEXT_CARDS})
         """
-    ) or (0,) * 7
+        )
+        or (0,) * 7
+    )
     total, hyper, hardware, table, code, placeholders, table_no_claims = (int(v or 0) for v in row)
     return {
         "text_cards": total,
@@ -519,8 +524,9 @@ def lineage(db: StudyDB, top: int) -> Data:
 @measurement("organizations", "Organizations")
 def organizations(db: StudyDB, top: int) -> Data:
     """Organizations in the snapshot, how many say whether they are verified, and how many are."""
-    row = db.one(
-        f"""
+    row = (
+        db.one(
+            """
         SELECT count(*), count(is_verified), count(*) FILTER (WHERE is_verified),
                count(*) FILTER (WHERE name IN (SELECT namespace FROM models WHERE snapshot_id = $sid)),
                count(is_verified) FILTER (WHERE name IN (SELECT namespace FROM models WHERE snapshot_id = $sid)),
@@ -528,7 +534,9 @@ def organizations(db: StudyDB, top: int) -> Data:
                                 AND name IN (SELECT namespace FROM models WHERE snapshot_id = $sid))
         FROM organizations WHERE snapshot_id = $sid
         """
-    ) or (0,) * 6
+        )
+        or (0,) * 6
+    )
     kinds = db.rows(
         "SELECT coalesce(kind, 'unknown'), count(*) FROM organizations WHERE snapshot_id = $sid"
         " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $top",

@@ -46,7 +46,15 @@ FIG6_MODELS_PER_DATASET: dict[str, int] = {
 
 # Fig. 6, architecture panel: the order the figure lists; §VIII gives BERT's count.
 FIG6_TOP_ARCHITECTURES: tuple[str, ...] = (
-    "bert", "gpt2", "wav2vec2", "roberta", "distilbert", "t5", "marian", "bart", "xlm-roberta",
+    "bert",
+    "gpt2",
+    "wav2vec2",
+    "roberta",
+    "distilbert",
+    "t5",
+    "marian",
+    "bart",
+    "xlm-roberta",
 )
 FIG6_BERT_MODELS = 10247
 

@@ -95,9 +95,14 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
         value, numbers = None, None
     rows.append(
         _row(
-            "Spoofing", "Organization verification", value, numbers,
+            "Spoofing",
+            "Organization verification",
+            value,
+            numbers,
             "no organization verification data in this snapshot (crawl organizations, or import them "
-            "with an isVerified field)" if orgs["organizations"] else "no organizations in this snapshot",
+            "with an isVerified field)"
+            if orgs["organizations"]
+            else "no organizations in this snapshot",
             "199 of 6,243 organizations verified (3.19%)",
         )
     )
@@ -111,7 +116,10 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
         numbers["architecture"] = arch["top1"]
     rows.append(
         _row(
-            "Tampering", "Dependencies", "; ".join(parts) or None, numbers or None,
+            "Tampering",
+            "Dependencies",
+            "; ".join(parts) or None,
+            numbers or None,
             "no dataset or architecture declared in this snapshot",
             "universal_dependencies: 6,834 models; BERT: 10,247 models",
         )
@@ -133,20 +141,30 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
         value, numbers = None, None
     rows.append(
         _row(
-            "Repudiation", "PTM documentation", value, numbers, "no models in this snapshot",
+            "Repudiation",
+            "PTM documentation",
+            value,
+            numbers,
+            "no models in this snapshot",
             "token-classification 526/3,130 with claims; other tasks 12/26,192",
         )
     )
     rows.append(
         _row(
-            "Spoofing, Tampering, Repudiation", "GPG commit signing", None, None,
+            "Spoofing, Tampering, Repudiation",
+            "GPG commit signing",
+            None,
+            None,
             "not measured in this snapshot: needs commit histories (ptmscope clone)",
             "132 of 63,182 repositories (0.21%) have signed commits",
         )
     )
     rows.append(
         _row(
-            "Elevation of privilege", "User permission model", None, None,
+            "Elevation of privilege",
+            "User permission model",
+            None,
+            None,
             "a property of the registry's permission design, not of snapshot data",
             "organization members with write access can modify any of its models",
         )
@@ -159,7 +177,9 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
     rows.append(
         _row(
-            "Tampering", "Malware scan", value,
+            "Tampering",
+            "Malware scan",
+            value,
             {"flagged": scan["flagged"], "models": scan["status_known"]} if scan["status_known"] else None,
             "not measured in this snapshot: needs the Hub's security status (crawl) or file scans (ptmscope scan)",
             "ClamAV flagged 0 models",
@@ -218,9 +238,7 @@ def compare(a: StudyResult, b: StudyResult) -> dict[str, Any]:
             t: {"a": a.data["claims_by_task"].get(t), "b": b.data["claims_by_task"].get(t)} for t in tasks
         },
         "models_per_dataset": _side_by_side(a.data["models_per_dataset"], b.data["models_per_dataset"]),
-        "models_per_architecture": _side_by_side(
-            a.data["models_per_architecture"], b.data["models_per_architecture"]
-        ),
+        "models_per_architecture": _side_by_side(a.data["models_per_architecture"], b.data["models_per_architecture"]),
     }
 
 

@@ -1,0 +1,97 @@
+"""The DuckDB store: migrations, snapshots, export."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from ptmscope.errors import SnapshotExistsError, SnapshotNotFoundError, StoreError
+from ptmscope.store import Store
+from ptmscope.store.migrations import Migrations
+from ptmscope.store.schema import SNAPSHOT_TABLES, migrations
+
+
+def test_migrations_apply_once_and_are_recorded(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with Store(path):
+        pass
+    with Store(path) as store:  # reopening applies nothing new
+        assert migrations.applied(store.con) == [m.name for m in migrations._migrations]
+        assert migrations.pending(store.con) == []
+
+
+def test_migration_registry_refuses_duplicates_and_rolls_back_failures():
+    ms = Migrations("test")
+
+    @ms()
+    def first(con):
+        con.execute("CREATE TABLE a (x INTEGER)")
+
+    with pytest.raises(ValueError, match="already registered"):
+        ms(name="first")(lambda con: None)
+
+    @ms()
+    def broken(con):
+        con.execute("CREATE TABLE b (x INTEGER)")
+        raise RuntimeError("boom")
+
+    con = duckdb.connect(":memory:")
+    with pytest.raises(RuntimeError):
+        ms.apply(con)
+    assert ms.applied(con) == ["first"]
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert "a" in tables and "b" not in tables
+
+
+def test_snapshot_lifecycle(store):
+    snap = store.create_snapshot("one", source="import")
+    assert snap.status == "running" and not snap.is_complete
+    with pytest.raises(SnapshotExistsError):
+        store.create_snapshot("one", source="import")
+    store.finish_snapshot(snap)
+    assert store.snapshot("one").is_complete
+    second = store.create_snapshot("two", source="crawl")
+    assert store.find_snapshot("latest") == second
+    store.delete_snapshot("one")
+    with pytest.raises(SnapshotNotFoundError) as info:
+        store.snapshot("one")
+    assert info.value.available == ["two"]
+
+
+def test_snapshot_names_are_bounded(store):
+    with pytest.raises(StoreError):
+        store.create_snapshot("", source="import")
+
+
+def test_export_parquet_round_trips(store, tmp_path):
+    import pyarrow as pa
+
+    snap = store.create_snapshot("s", source="import")
+    store.append_arrow(
+        "models",
+        pa.table({"snapshot_id": [snap.snapshot_id], "repo_id": ["a/b"], "last_modified": ["2022-01-01T00:00:00Z"]}),
+        casts={"last_modified": "TIMESTAMPTZ"},
+    )
+    written = store.export_parquet(tmp_path / "out", snap)
+    assert set(written) == {"snapshots", *SNAPSHOT_TABLES}
+    rows = duckdb.sql(f"SELECT repo_id, last_modified FROM '{written['models']}'").fetchall()
+    assert rows[0][0] == "a/b" and rows[0][1].year == 2022
+
+
+def test_a_second_writer_gets_a_clear_lock_error(tmp_path):
+    path = tmp_path / "locked.duckdb"
+    with Store(path):
+        import subprocess
+        import sys
+
+        code = (
+            "from ptmscope.store import Store\n"
+            "from ptmscope.errors import StoreLockedError\n"
+            f"try:\n    Store({str(path)!r})\nexcept StoreLockedError:\n    raise SystemExit(7)\n"
+        )
+        assert subprocess.run([sys.executable, "-c", code]).returncode == 7
+
+
+def test_read_only_store_must_exist(tmp_path):
+    with pytest.raises(StoreError, match="no store"):
+        Store(tmp_path / "absent.duckdb", read_only=True)

@@ -1,0 +1,116 @@
+"""The whole bundled Feb-2022 snapshot (29,432 models), end to end through the CLI.
+
+The figures below were computed twice: by ptmscope, and by an independent pure-Python
+pass over the raw files (json + yaml.safe_load, no ptmscope code); the test keeps the
+second implementation so a regression in either shows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+from collections import Counter
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from ptmscope.cli.main import cli
+from ptmscope.sample import sample_paths
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    db = tmp_path_factory.mktemp("feb2022") / "store.duckdb"
+    result = CliRunner().invoke(cli, ["study", "--db", str(db), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_model_count_and_top_share(study):
+    assert study["models"] == 29_432
+    assert study["snapshot"]["name"] == "hub-2022-02" and study["snapshot"]["source"] == "bundled"
+    assert study["top1pct_download_share"] == pytest.approx(0.952792996254437)
+    assert study["measurements"]["downloads"]["population"] == 29_220
+
+
+def test_claims_for_the_five_largest_tasks(study):
+    expected = {
+        "text-generation": (1, 3935),
+        "text-classification": (320, 3091),
+        "fill-mask": (4, 2369),
+        "text2text-generation": (72, 2236),
+        "automatic-speech-recognition": (587, 1477),
+    }
+    got = {t: (v["with_claims"], v["total"]) for t, v in study["claims_by_task"].items() if t in expected}
+    assert got == expected
+    assert study["claims_by_task"]["other"] == {"with_claims": 8, "total": 9414, "claims_unknown": 502}
+
+
+def test_top_datasets_and_architectures(study):
+    assert list(study["models_per_dataset"].items())[:5] == [
+        ("wikipedia", 534),
+        ("common_voice", 519),
+        ("bookcorpus", 235),
+        ("c4", 212),
+        ("glue", 174),
+    ]
+    assert list(study["models_per_architecture"].items())[:5] == [
+        ("gpt2", 4853),
+        ("bert", 4391),
+        ("roberta", 1754),
+        ("t5", 1574),
+        ("marian", 1481),
+    ]
+
+
+def test_npm_and_pypi_from_the_artifact(study):
+    registries = study["measurements"]["downloads"]["registries"]
+    assert registries["pypi"]["population"] == 52_795
+    assert registries["npm"]["population"] == 136
+    assert registries["huggingface"]["population"] == 6_701
+
+
+def _front_matter(text: str):
+    match = re.match(r"^\s*---\r?\n(.*?)\r?\n---", text, re.S)
+    if not match:
+        return None
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _has_claim(meta) -> bool:
+    index = meta.get("model-index") if meta else None
+    for entry in index if isinstance(index, list) else []:
+        results = entry.get("results") if isinstance(entry, dict) else None
+        for result in [results] if isinstance(results, dict) else results if isinstance(results, list) else []:
+            metrics = result.get("metrics") if isinstance(result, dict) else None
+            for metric in [metrics] if isinstance(metrics, dict) else metrics if isinstance(metrics, list) else []:
+                if isinstance(metric, dict) and metric.get("value") not in (None, ""):
+                    return True
+    return False
+
+
+def test_an_independent_implementation_agrees(study):
+    infos, cards, _ = sample_paths()
+    with gzip.open(infos, "rt", encoding="utf-8") as handle:
+        models = [json.loads(line) for line in handle]
+    with gzip.open(cards, "rt", encoding="utf-8") as handle:
+        metas = {c["modelId"]: _front_matter(c["readme"]) for c in map(json.loads, handle)}
+    total, with_claims = Counter(), Counter()
+    for model in models:
+        total[model.get("pipeline_tag")] += 1
+        with_claims[model.get("pipeline_tag")] += _has_claim(metas.get(model["modelId"]))
+    for task, values in study["claims_by_task"].items():
+        if task != "other":
+            assert (values["with_claims"], values["total"]) == (with_claims[task], total[task]), task
+    downloads = sorted((m["downloads"] for m in models if m.get("downloads") is not None), reverse=True)
+    top = downloads[: math.ceil(len(downloads) * 0.01)]
+    assert study["top1pct_download_share"] == pytest.approx(sum(top) / sum(downloads))
