@@ -118,3 +118,87 @@ def test_interrupt_keeps_what_was_read_and_marks_the_snapshot_partial(store, tmp
     snap = store.snapshot("s")
     assert snap.status == "partial"
     assert count(store, "models", snap) == 5_000  # flushed on interrupt: nothing read is lost
+
+
+def _table_rows(store, snap, table, order):
+    return store.query(
+        f"SELECT * EXCLUDE (snapshot_id) FROM {table} WHERE snapshot_id = ? ORDER BY {order}", [snap.snapshot_id]
+    )
+
+
+def test_parallel_and_sequential_imports_give_identical_rows(store, tmp_path, monkeypatch):
+    import gzip
+
+    import ptmscope.importer as importer
+
+    rows = []
+    for i in range(2_500):
+        rows.append(
+            {
+                "id": f"o{i % 50}/m{i}",
+                "tags": ["license:mit", f"dataset:d{i % 7}"],
+                "siblings": [{"rfilename": "README.md"}, {"rfilename": f"w{i}.bin", "size": i}],
+                "cardData": {
+                    "model-index": [
+                        {
+                            "name": "x",
+                            "results": [
+                                {
+                                    "task": {"type": "t"},
+                                    "dataset": {"type": "d", "name": "D"},
+                                    "metrics": [{"type": "acc", "value": i / 2500}],
+                                }
+                            ],
+                        }
+                    ]
+                }
+                if i % 9 == 0
+                else None,
+                "card": f"---\nlicense: apache-2.0\n---\n# card {i}\n" if i % 5 == 0 else None,
+            }
+        )
+    rows.insert(1_700, {"id": "o3/m3", "downloads": 99})  # a duplicate in a later chunk
+    rows.insert(900, "{broken")
+    text = "\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n"
+    data = gzip.compress(text.encode())
+    path = tmp_path / "big.jsonl.gz"
+    path.write_bytes(data[: len(data) - 200])  # and the file breaks off near its end
+    monkeypatch.setattr(importer, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(importer, "CHUNK_LINES", 300)
+    sequential = import_paths(store, [path], "seq", jobs=1)
+    parallel = import_paths(store, [path], "par", jobs=2)
+    a, b = sequential.snapshot, parallel.snapshot
+    assert sequential.stats.models > 2_000 and sequential.stats.duplicates == 1
+    for table, order in (
+        ("models", "repo_id"),
+        ("model_files", "repo_id, path"),
+        ("model_tags", "repo_id, tag"),
+        ("claims", "repo_id, source"),
+        ("cards", "repo_id"),
+        ("model_datasets", "repo_id, dataset, source"),
+        ("import_errors", "location"),
+    ):
+        assert _table_rows(store, a, table, order) == _table_rows(store, b, table, order), table
+    for name in ("models", "cards", "bad_records", "duplicates"):
+        assert getattr(sequential.stats, name) == getattr(parallel.stats, name), name
+    assert [f.records for f in sequential.files] == [f.records for f in parallel.files]
+
+
+def test_cross_batch_duplicates_keep_the_first_and_its_card(store, tmp_path):
+    from ptmscope.records import CardRecord, ModelRecord
+    from ptmscope.store.writer import SnapshotWriter
+
+    snap = store.create_snapshot("s", source="import")
+    writer = SnapshotWriter(store, snap, batch_rows=1)
+    writer.add(ModelRecord("a/b", downloads=1, tags=["dataset:x"]), "f", "line 1")
+    writer.add(CardRecord("a/b", "---\ndatasets: [y]\n---\n# b"), "f", "line 2")
+    writer.add(ModelRecord("a/b", downloads=2, tags=["dataset:z"]), "f", "line 3")
+    writer.add(CardRecord("a/b", "---\ndatasets: [w]\n---\n# again"), "f", "line 4")
+    writer.flush()
+    assert store.query("SELECT downloads FROM models") == [(1,)]
+    assert sorted(store.query("SELECT dataset, source FROM model_datasets")) == [("x", "tag"), ("y", "card")]
+    assert store.query("SELECT location, reason FROM import_errors ORDER BY location") == [
+        ("line 3", "duplicate model id (the first record is kept)"),
+        ("line 4", "duplicate model card (the first one is kept)"),
+    ]
+    assert (writer.stats.models, writer.stats.cards, writer.stats.duplicates) == (1, 1, 2)

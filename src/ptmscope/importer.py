@@ -1,20 +1,36 @@
-"""Import registry dumps into a snapshot: ``ptmscope import`` as a library function."""
+"""Import registry dumps into a snapshot: ``ptmscope import`` as a library function.
+
+Small files are read in this process. A big JSON Lines file (a full-Hub listing, a
+card dump) is cut into chunks of lines that worker processes parse, normalise and
+turn into Arrow batches (card analysis included) while this process writes the
+batches to the store in file order, so "the first record of an id wins" holds exactly
+as in the sequential path.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ptmscope.errors import InputError
 from ptmscope.records import BadRecord
-from ptmscope.sources.dumps import AggregateFileError, read_path
+from ptmscope.sources.dumps import AggregateFileError, is_jsonl, jsonl_chunks, parse_jsonl_line, read_path
+from ptmscope.store.rows import Batch, RowBuilder, WriteStats
 from ptmscope.store.store import Snapshot, Store
-from ptmscope.store.writer import SnapshotWriter, WriteStats
+from ptmscope.store.writer import SnapshotWriter
 
 ProgressFn = Callable[[str, int], None]
 """Called as ``progress(file, records_read_so_far)`` every few thousand records."""
+
+# Files at least this big (on disk) are parsed by worker processes when jobs > 1.
+PARALLEL_MIN_BYTES = 4 * 1024**2
+CHUNK_LINES = 10_000
 
 
 @dataclass
@@ -46,6 +62,14 @@ class ImportReport:
         return [f for f in self.files if f.error and not f.aggregate]
 
 
+def default_jobs() -> int:
+    """Worker processes for big files: the CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def import_paths(
     store: Store,
     paths: Iterable[Path],
@@ -57,6 +81,7 @@ def import_paths(
     registry: str | None = None,
     progress: ProgressFn | None = None,
     batch_rows: int = 50_000,
+    jobs: int | None = None,
 ) -> ImportReport:
     """Read every path into the snapshot ``snapshot_name`` (created unless ``append``).
 
@@ -65,6 +90,7 @@ def import_paths(
     and the interrupt is re-raised.
     """
     paths = list(paths)
+    jobs = default_jobs() if jobs is None else max(1, jobs)
     detail = ", ".join(p.name for p in paths)[:2_000]
     snapshot = (
         store.snapshot(snapshot_name)
@@ -76,7 +102,10 @@ def import_paths(
     started = time.perf_counter()
     try:
         for path in paths:
-            report.files.append(_import_one(writer, path, repo_id, registry, progress))
+            if jobs > 1 and path.is_file() and path.stat().st_size >= PARALLEL_MIN_BYTES and is_jsonl(path):
+                report.files.append(_import_parallel(writer, path, jobs, progress))
+            else:
+                report.files.append(_import_one(writer, path, repo_id, registry, progress))
         writer.flush()
     except KeyboardInterrupt:
         writer.flush()
@@ -121,4 +150,71 @@ def _import_one(
         writer.bad(name, "file", str(error))
     if progress is not None:
         progress(name, file_report.records)
+    return file_report
+
+
+def build_jsonl_chunk(source_file: str, first_line: int, lines: list[bytes]) -> Batch:
+    """Parse, normalise and analyse a chunk of JSON Lines into a batch (runs in a worker)."""
+    builder = RowBuilder()
+    for offset, line in enumerate(lines):
+        for location, record in parse_jsonl_line(line, first_line + offset):
+            builder.add(record, source_file, location)
+    return builder.take()
+
+
+def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: ProgressFn | None) -> FileReport:
+    import multiprocessing
+
+    name = str(path)
+    file_report = FileReport(name)
+    writer.flush()  # earlier records first: "the first record of an id wins" across files too
+    done_through = 0  # first line of the last chunk written
+    broke_off = False  # the file's truncation has been recorded
+
+    def collect(first: int, batch: Batch) -> None:
+        nonlocal done_through
+        writer.write(batch)
+        done_through = first
+        file_report.records += batch.records
+        file_report.bad_records += batch.bad_records
+        if progress is not None:
+            progress(name, file_report.records)
+
+    def chunks() -> Iterable[tuple[int, list[bytes]]]:
+        nonlocal broke_off
+        for first, payload in jsonl_chunks(path, CHUNK_LINES):
+            if isinstance(payload, BadRecord):  # the file broke off here
+                if broke_off:
+                    continue
+                broke_off = True
+                writer.bad(name, str(first), payload.reason)
+                file_report.records += 1
+                file_report.bad_records += 1
+                continue
+            assert isinstance(first, int) and isinstance(payload, list)
+            yield first, payload
+
+    # spawn, not fork: this process holds a DuckDB connection and its threads.
+    context = multiprocessing.get_context("spawn")
+    pending: deque[tuple[int, Future[Batch]]] = deque()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            try:
+                for first, lines in chunks():
+                    pending.append((first, pool.submit(build_jsonl_chunk, name, first, lines)))
+                    while len(pending) >= 2 * jobs:
+                        chunk_first, future = pending.popleft()
+                        collect(chunk_first, future.result())
+                while pending:
+                    chunk_first, future = pending.popleft()
+                    collect(chunk_first, future.result())
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    except BrokenProcessPool:
+        # The workers could not start or died (an interpreter that cannot spawn, memory
+        # exhausted): parse the rest of the file here, from the first chunk not written.
+        for first, lines in chunks():
+            if first > done_through:
+                collect(first, build_jsonl_chunk(name, first, lines))
     return file_report

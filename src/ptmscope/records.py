@@ -238,6 +238,10 @@ def _repr_value(literal: str) -> str | int | None:
 
 def file_entry(value: object) -> FileEntry | None:
     """One sibling: an API object, a ``RepoSibling(...)`` repr string, or a bare path."""
+    if type(value) is dict and len(value) == 1:  # the common {"rfilename": ...} of listings
+        path = value.get("rfilename")
+        if type(path) is str and 0 < len(path) <= 2_000:
+            return FileEntry(path)
     if isinstance(value, dict):
         path = clean_text(_pick(value, "rfilename", "path", "name"), 2_000)
         if path is None:
@@ -280,6 +284,7 @@ def _yaml_mapping(text: str) -> dict[str, Any] | None:
 
 def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
     """Convert one Hub API model object, of any vintage, to a ``ModelRecord``."""
+    get = record.get
     raw_id = _pick(record, "id", "modelId", "model_id", "repo_id")
     repo_id = clean_id(raw_id)
     if repo_id is None:
@@ -287,48 +292,60 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         return BadRecord(reason)
     issues: list[str] = []
 
-    def text(*names: str, limit: int = MAX_TEXT_CHARS) -> str | None:
-        value = _pick(record, *names)
-        out = clean_text(value, limit)
-        if value is not None and out is None and value != "":
-            issues.append(names[0])
-        return out
+    # Straight-line field reads: this runs once per model, millions of times per crawl.
+    def text(name: str, value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
+        if value is None:
+            return None
+        if type(value) is str:
+            return value[:limit] if value else None
+        issues.append(name)
+        return None
 
-    def integer(*names: str) -> int | None:
-        value = _pick(record, *names)
+    def integer(name: str, value: Any) -> int | None:
+        if value is None or type(value) is int:
+            return value
         out = as_int(value)
-        if value is not None and out is None:
-            issues.append(names[0])
+        if out is None:
+            issues.append(name)
         return out
 
-    def boolean(*names: str) -> bool | None:
-        value = _pick(record, *names)
+    def boolean(name: str, value: Any) -> bool | None:
+        if value is None or value is True or value is False:
+            return value
         out = as_bool(value)
-        if value is not None and out is None:
-            issues.append(names[0])
+        if out is None:
+            issues.append(name)
         return out
 
-    config = record.get("config")
+    def either(a: str, b: str) -> Any:
+        value = get(a)
+        return value if value is not None else get(b)
+
+    config = get("config")
     model_type = architectures = None
-    if isinstance(config, dict):
+    if type(config) is dict:
         model_type = clean_text(config.get("model_type"), 200)
         architectures = str_list(config.get("architectures"), 50, 200)
     elif config is not None:
         issues.append("config")
 
-    tags = record.get("tags")
-    tag_list = str_list(tags, MAX_TAGS, 500) if tags is not None else None
-    if tags is not None and tag_list is None:
-        issues.append("tags")
+    tags = get("tags")
+    tag_list = None
+    if type(tags) is list and all(type(t) is str and 0 < len(t) <= 500 for t in tags) and len(tags) <= MAX_TAGS:
+        tag_list = tags
+    elif tags is not None:
+        tag_list = str_list(tags, MAX_TAGS, 500)
+        if tag_list is None:
+            issues.append("tags")
 
-    siblings = record.get("siblings")
+    siblings = get("siblings")
     files: list[FileEntry] | None = None
-    if isinstance(siblings, list):
-        files = [f for f in (file_entry(s) for s in siblings[:MAX_FILES]) if f is not None]
+    if type(siblings) is list:
+        files = [f for f in map(file_entry, siblings[:MAX_FILES]) if f is not None]
     elif siblings is not None:
         issues.append("siblings")
 
-    card_data = _pick(record, "cardData", "card_data")
+    card_data = either("cardData", "card_data")
     if isinstance(card_data, str):  # huggingface_hub dumps hold the YAML text
         card_data = _yaml_mapping(card_data)
         if card_data is None:
@@ -337,30 +354,30 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         issues.append("card_data")
         card_data = None
 
-    safetensors = record.get("safetensors")
+    safetensors = get("safetensors")
     parameters = as_int(safetensors.get("total")) if isinstance(safetensors, dict) else None
 
-    security = _pick(record, "securityRepoStatus", "security_repo_status")
-    gated_value = record.get("gated")
+    security = either("securityRepoStatus", "security_repo_status")
+    gated_value = get("gated")
     gated = _gated(gated_value)
     if gated_value is not None and gated is None:
         issues.append("gated")
 
-    card_text = record.get("card")
+    card_text = get("card")
     return ModelRecord(
         repo_id=repo_id,
-        author=text("author", limit=MAX_ID_CHARS),
-        sha=text("sha", limit=100),
-        last_modified=text("lastModified", "last_modified", limit=64),
-        created_at=text("createdAt", "created_at", limit=64),
-        private=boolean("private"),
+        author=text("author", get("author"), MAX_ID_CHARS),
+        sha=text("sha", get("sha"), 100),
+        last_modified=text("lastModified", either("lastModified", "last_modified"), 64),
+        created_at=text("createdAt", either("createdAt", "created_at"), 64),
+        private=boolean("private", get("private")),
         gated=gated,
-        disabled=boolean("disabled"),
-        downloads=integer("downloads"),
-        downloads_all_time=integer("downloadsAllTime", "downloads_all_time"),
-        likes=integer("likes"),
-        pipeline_tag=text("pipeline_tag", "pipelineTag", limit=100),
-        library_name=text("library_name", "libraryName", limit=100),
+        disabled=boolean("disabled", get("disabled")),
+        downloads=integer("downloads", get("downloads")),
+        downloads_all_time=integer("downloadsAllTime", either("downloadsAllTime", "downloads_all_time")),
+        likes=integer("likes", get("likes")),
+        pipeline_tag=text("pipeline_tag", either("pipeline_tag", "pipelineTag"), 100),
+        library_name=text("library_name", either("library_name", "libraryName"), 100),
         model_type=model_type,
         architectures=architectures,
         tags=tag_list,
@@ -368,7 +385,7 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         card_data=card_data,
         model_index=_pick(record, "model-index", "model_index", "modelIndex"),
         parameters=parameters,
-        used_storage=integer("usedStorage", "used_storage"),
+        used_storage=integer("usedStorage", either("usedStorage", "used_storage")),
         security_status=security if isinstance(security, dict) else None,
         card_text=card_text if isinstance(card_text, str) else None,
         field_issues=issues,

@@ -255,24 +255,64 @@ def _architecture_map(doc: dict[str, Any]) -> Iterator[Item]:
         yield repo_id, record
 
 
+def parse_jsonl_line(line: bytes, line_no: int) -> Iterator[Item]:
+    """The records of one line of a JSON Lines dump (nothing for a blank line)."""
+    if not line.strip():
+        return
+    location = f"line {line_no}"
+    if len(line) > MAX_LINE:
+        yield location, BadRecord(f"line longer than {MAX_LINE // 1024**2} MiB")
+        return
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        yield location, BadRecord(f"invalid JSON: {str(error)[:200]}")
+        return
+    for record in records_from_value(value):
+        yield location, record
+
+
+def truncation_record(after_line: int, error: BaseException) -> Item:
+    """The record that says where a file broke off."""
+    return f"after line {after_line}", BadRecord(f"file is truncated or corrupt after line {after_line}: {error}")
+
+
+def jsonl_chunks(path: Path, lines_per_chunk: int) -> Iterator[tuple[int, list[bytes]] | Item]:
+    """Raw lines of a JSON Lines file in chunks ``(first_line_no, lines)``, for parallel parsing.
+
+    A file that breaks off ends with a truncation record instead of a chunk.
+    """
+    line_no = 0
+    chunk: list[bytes] = []
+    first = 1
+    try:
+        with _open(path) as handle:
+            for line_no, line in enumerate(handle, start=1):
+                chunk.append(line)
+                if len(chunk) >= lines_per_chunk:
+                    yield first, chunk
+                    chunk, first = [], line_no + 1
+    except _TRUNCATION_ERRORS as error:
+        if chunk:
+            yield first, chunk
+        yield truncation_record(line_no, error)
+        return
+    if chunk:
+        yield first, chunk
+
+
+def is_jsonl(path: Path) -> bool:
+    """Whether ``path`` (possibly gzip-compressed) holds JSON Lines."""
+    return path.is_file() and _looks_like_jsonl(_head(path))
+
+
 def _read_jsonl(handle: IO[bytes], path: Path) -> Iterator[Item]:
     line_no = 0
     try:
         for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            if len(line) > MAX_LINE:
-                yield f"line {line_no}", BadRecord(f"line longer than {MAX_LINE // 1024**2} MiB")
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError as error:
-                yield f"line {line_no}", BadRecord(f"invalid JSON: {str(error)[:200]}")
-                continue
-            for record in records_from_value(value):
-                yield f"line {line_no}", record
+            yield from parse_jsonl_line(line, line_no)
     except _TRUNCATION_ERRORS as error:
-        yield f"after line {line_no}", BadRecord(f"file is truncated or corrupt after line {line_no}: {error}")
+        yield truncation_record(line_no, error)
 
 
 def _looks_like_jsonl(head: bytes) -> bool:

@@ -189,11 +189,14 @@ class Store:
 
     # -- bulk writes ---------------------------------------------------------------
 
-    def append_arrow(self, table: str, batch: pa.Table, *, casts: dict[str, str] | None = None) -> None:
+    def append_arrow(
+        self, table: str, batch: pa.Table, *, casts: dict[str, str] | None = None, snapshot_id: int | None = None
+    ) -> None:
         """Append an Arrow table to ``table``; columns are matched by name.
 
         ``casts`` maps a column to a SQL type to TRY_CAST it into (timestamps arrive as
         text and become NULL when malformed instead of failing the batch).
+        ``snapshot_id``, when given, fills that column for every row.
         """
         if batch.num_rows == 0:
             return
@@ -201,6 +204,9 @@ class Store:
         columns = batch.column_names
         select = ", ".join(f'TRY_CAST("{c}" AS {casts[c]})' if c in casts else f'"{c}"' for c in columns)
         names = ", ".join(f'"{c}"' for c in columns)
+        if snapshot_id is not None:
+            names = f"snapshot_id, {names}"
+            select = f"{int(snapshot_id)}, {select}"
         view = f"_ptmscope_batch_{table}"
         self.con.register(view, batch)
         try:
