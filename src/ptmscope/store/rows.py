@@ -210,6 +210,10 @@ class RowBuilder:
         for name in rec.field_issues:
             self.stats.field_issues[name] += 1
         files = rec.files
+        paths: list[str] | None = None
+        sizes: list[int | None] | None = None
+        blobs: list[str | None] | None = None
+        lfs: list[str | None] | None = None
         if files:
             paths = [f.path for f in files]
             sizes = [f.size for f in files]
@@ -217,7 +221,6 @@ class RowBuilder:
             lfs = [f.lfs_sha256 for f in files]
             has_readme: bool | None = "README.md" in paths or any(p.lower() == "readme.md" for p in paths)
         else:
-            paths = sizes = blobs = lfs = None
             has_readme = None if files is None else False
         self._row(
             "models", rid, rec.namespace, rec.author, rec.sha, rec.last_modified, rec.created_at, rec.private,

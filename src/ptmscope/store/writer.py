@@ -180,6 +180,7 @@ class SnapshotWriter:
         stats.duplicates += len(duplicates)
         stats.bad_records += len(duplicates)
         tables[table] = data.filter(pc.invert(pc.is_in(data.column(key), value_set=value_set)))
+        drop_from: tuple[str, ...]
         if table == "models":
             stats.models -= len(duplicates)
             drop_from, keep_source = (*_SHARED,), "card"  # keep the card's own rows
