@@ -35,6 +35,13 @@ def _svg(fig: Any) -> str:
     return _COMMENT.sub("", svg)
 
 
+def _compact(value: float) -> str:
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= limit:
+            return f"{value / limit:g}{suffix}"
+    return f"{value:g}"
+
+
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
@@ -59,6 +66,11 @@ def downloads_figure(series: Mapping[str, Sequence[int]]) -> str:
                     linewidth=1.6,
                 )
         ax.set_yscale("log")
+        # Math text is off (labels from data stay literal), so format the log ticks ourselves.
+        from matplotlib.ticker import FuncFormatter
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
         ax.set_xlabel("the 100 most-downloaded packages (rank)")
         ax.set_ylabel("downloads")
         if series:
