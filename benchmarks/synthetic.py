@@ -20,24 +20,87 @@ from pathlib import Path
 import orjson
 
 TASKS = [
-    ("text-generation", 0.20), ("text-classification", 0.12), (None, 0.20), ("fill-mask", 0.06),
-    ("text2text-generation", 0.05), ("automatic-speech-recognition", 0.05), ("token-classification", 0.04),
-    ("image-classification", 0.04), ("feature-extraction", 0.03), ("translation", 0.03),
-    ("sentence-similarity", 0.03), ("question-answering", 0.03), ("text-to-image", 0.04),
-    ("summarization", 0.01), ("object-detection", 0.01), ("reinforcement-learning", 0.03),
-    ("audio-classification", 0.005), ("zero-shot-classification", 0.005),
+    ("text-generation", 0.20),
+    ("text-classification", 0.12),
+    (None, 0.20),
+    ("fill-mask", 0.06),
+    ("text2text-generation", 0.05),
+    ("automatic-speech-recognition", 0.05),
+    ("token-classification", 0.04),
+    ("image-classification", 0.04),
+    ("feature-extraction", 0.03),
+    ("translation", 0.03),
+    ("sentence-similarity", 0.03),
+    ("question-answering", 0.03),
+    ("text-to-image", 0.04),
+    ("summarization", 0.01),
+    ("object-detection", 0.01),
+    ("reinforcement-learning", 0.03),
+    ("audio-classification", 0.005),
+    ("zero-shot-classification", 0.005),
 ]
-ARCHITECTURES = ["llama", "bert", "gpt2", "mistral", "roberta", "t5", "qwen2", "wav2vec2", "distilbert",
-                 "vit", "whisper", "xlm-roberta", "bart", "marian", "gemma", "phi", "deberta-v2", "clip",
-                 "electra", "albert"] + [f"arch{i}" for i in range(180)]
-LICENSES = ["apache-2.0", "mit", "openrail", "cc-by-4.0", "llama2", "cc-by-nc-4.0", "other", "gpl-3.0",
-            "creativeml-openrail-m", "bsd-3-clause", "cc-by-sa-4.0", "afl-3.0"]
-DATASETS = ["wikipedia", "common_voice", "glue", "squad", "imdb", "conll2003", "c4", "bookcorpus",
-            "emotion", "librispeech_asr", "universal_dependencies", "xtreme", "mnist", "cifar10",
-            "openwebtext"] + [f"org{i}/dataset{i}" for i in range(5_000)]
+ARCHITECTURES = [
+    "llama",
+    "bert",
+    "gpt2",
+    "mistral",
+    "roberta",
+    "t5",
+    "qwen2",
+    "wav2vec2",
+    "distilbert",
+    "vit",
+    "whisper",
+    "xlm-roberta",
+    "bart",
+    "marian",
+    "gemma",
+    "phi",
+    "deberta-v2",
+    "clip",
+    "electra",
+    "albert",
+] + [f"arch{i}" for i in range(180)]
+LICENSES = [
+    "apache-2.0",
+    "mit",
+    "openrail",
+    "cc-by-4.0",
+    "llama2",
+    "cc-by-nc-4.0",
+    "other",
+    "gpl-3.0",
+    "creativeml-openrail-m",
+    "bsd-3-clause",
+    "cc-by-sa-4.0",
+    "afl-3.0",
+]
+DATASETS = [
+    "wikipedia",
+    "common_voice",
+    "glue",
+    "squad",
+    "imdb",
+    "conll2003",
+    "c4",
+    "bookcorpus",
+    "emotion",
+    "librispeech_asr",
+    "universal_dependencies",
+    "xtreme",
+    "mnist",
+    "cifar10",
+    "openwebtext",
+] + [f"org{i}/dataset{i}" for i in range(5_000)]
 WEIGHTS = [
-    ["model.safetensors"], ["pytorch_model.bin"], ["model.safetensors", "pytorch_model.bin"],
-    ["tf_model.h5", "pytorch_model.bin"], ["model.onnx"], ["model.gguf"], ["flax_model.msgpack"], [],
+    ["model.safetensors"],
+    ["pytorch_model.bin"],
+    ["model.safetensors", "pytorch_model.bin"],
+    ["tf_model.h5", "pytorch_model.bin"],
+    ["model.onnx"],
+    ["model.gguf"],
+    ["flax_model.msgpack"],
+    [],
 ]
 WEIGHT_P = [0.45, 0.25, 0.12, 0.04, 0.02, 0.04, 0.02, 0.06]
 METRICS = ["accuracy", "f1", "wer", "bleu", "rouge1", "exact_match", "loss"]
@@ -79,14 +142,18 @@ def records(n: int, seed: int = 7) -> Iterator[dict]:
             tags += [f"base_model:{base}", f"base_model:{relation}:{base}"]
             card["base_model"] = base
         if task and rng.random() < 0.06:
-            card["model-index"] = [{
-                "name": repo_id.split("/")[1],
-                "results": [{
-                    "task": {"type": task},
-                    "dataset": {"type": datasets[0] if datasets else "glue", "name": "eval"},
-                    "metrics": [{"type": rng.choice(METRICS), "value": round(rng.random(), 4)}],
-                }],
-            }]
+            card["model-index"] = [
+                {
+                    "name": repo_id.split("/")[1],
+                    "results": [
+                        {
+                            "task": {"type": task},
+                            "dataset": {"type": datasets[0] if datasets else "glue", "name": "eval"},
+                            "metrics": [{"type": rng.choice(METRICS), "value": round(rng.random(), 4)}],
+                        }
+                    ],
+                }
+            ]
         files = [".gitattributes", "config.json"] + rng.choices(WEIGHTS, WEIGHT_P)[0]
         if rng.random() < 0.7:
             files.append("README.md")
@@ -102,7 +169,7 @@ def records(n: int, seed: int = 7) -> Iterator[dict]:
             "gated": False,
             "disabled": False,
             "downloads": downloads,
-            "likes": int(downloads ** 0.3) if downloads else 0,
+            "likes": int(downloads**0.3) if downloads else 0,
             "pipeline_tag": task,
             "library_name": "transformers" if arch else None,
             "tags": tags,

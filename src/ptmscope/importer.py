@@ -116,7 +116,7 @@ def import_paths(
         report.seconds = time.perf_counter() - started
     stats = writer.stats
     wrote = stats.models + stats.cards + stats.organizations + stats.monthly_downloads + stats.registry_downloads
-    if not append and wrote == 0 and report.files and len(report.failed_files) == len(report.files):
+    if not append and wrote == 0 and report.files and all(f.error for f in report.files):
         store.delete_snapshot(snapshot.name)  # an empty snapshot of nothing is noise, not data
         reasons = "; ".join(f.error or "" for f in report.files)
         raise InputError(f"nothing imported: {reasons[:2_000]}")
