@@ -282,6 +282,37 @@ def _yaml_mapping(text: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+# Field readers for model_record_from_api, which runs millions of times per crawl:
+# module-level functions (not closures made per call), fast paths first.
+
+
+def _text(issues: list[str], name: str, value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
+    if value is None:
+        return None
+    if type(value) is str:
+        return value[:limit] if value else None
+    issues.append(name)
+    return None
+
+
+def _integer(issues: list[str], name: str, value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    out = as_int(value)
+    if out is None:
+        issues.append(name)
+    return out
+
+
+def _boolean(issues: list[str], name: str, value: Any) -> bool | None:
+    if value is None or value is True or value is False:
+        return value
+    out = as_bool(value)
+    if out is None:
+        issues.append(name)
+    return out
+
+
 def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
     """Convert one Hub API model object, of any vintage, to a ``ModelRecord``."""
     get = record.get
@@ -291,31 +322,6 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         reason = "no model id" if raw_id is None else "model id is not a usable string"
         return BadRecord(reason)
     issues: list[str] = []
-
-    # Straight-line field reads: this runs once per model, millions of times per crawl.
-    def text(name: str, value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
-        if value is None:
-            return None
-        if type(value) is str:
-            return value[:limit] if value else None
-        issues.append(name)
-        return None
-
-    def integer(name: str, value: Any) -> int | None:
-        if value is None or type(value) is int:
-            return value
-        out = as_int(value)
-        if out is None:
-            issues.append(name)
-        return out
-
-    def boolean(name: str, value: Any) -> bool | None:
-        if value is None or value is True or value is False:
-            return value
-        out = as_bool(value)
-        if out is None:
-            issues.append(name)
-        return out
 
     def either(a: str, b: str) -> Any:
         value = get(a)
@@ -341,7 +347,17 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
     siblings = get("siblings")
     files: list[FileEntry] | None = None
     if type(siblings) is list:
-        files = [f for f in map(file_entry, siblings[:MAX_FILES]) if f is not None]
+        files = []
+        append = files.append
+        for sibling in siblings[:MAX_FILES]:
+            if type(sibling) is dict and len(sibling) == 1:  # the common {"rfilename": ...} of listings
+                path = sibling.get("rfilename")
+                if type(path) is str and 0 < len(path) <= 2_000:
+                    append(FileEntry(path))
+                    continue
+            entry = file_entry(sibling)
+            if entry is not None:
+                append(entry)
     elif siblings is not None:
         issues.append("siblings")
 
@@ -366,18 +382,18 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
     card_text = get("card")
     return ModelRecord(
         repo_id=repo_id,
-        author=text("author", get("author"), MAX_ID_CHARS),
-        sha=text("sha", get("sha"), 100),
-        last_modified=text("lastModified", either("lastModified", "last_modified"), 64),
-        created_at=text("createdAt", either("createdAt", "created_at"), 64),
-        private=boolean("private", get("private")),
+        author=_text(issues, "author", get("author"), MAX_ID_CHARS),
+        sha=_text(issues, "sha", get("sha"), 100),
+        last_modified=_text(issues, "lastModified", either("lastModified", "last_modified"), 64),
+        created_at=_text(issues, "createdAt", either("createdAt", "created_at"), 64),
+        private=_boolean(issues, "private", get("private")),
         gated=gated,
-        disabled=boolean("disabled", get("disabled")),
-        downloads=integer("downloads", get("downloads")),
-        downloads_all_time=integer("downloadsAllTime", either("downloadsAllTime", "downloads_all_time")),
-        likes=integer("likes", get("likes")),
-        pipeline_tag=text("pipeline_tag", either("pipeline_tag", "pipelineTag"), 100),
-        library_name=text("library_name", either("library_name", "libraryName"), 100),
+        disabled=_boolean(issues, "disabled", get("disabled")),
+        downloads=_integer(issues, "downloads", get("downloads")),
+        downloads_all_time=_integer(issues, "downloadsAllTime", either("downloadsAllTime", "downloads_all_time")),
+        likes=_integer(issues, "likes", get("likes")),
+        pipeline_tag=_text(issues, "pipeline_tag", either("pipeline_tag", "pipelineTag"), 100),
+        library_name=_text(issues, "library_name", either("library_name", "libraryName"), 100),
         model_type=model_type,
         architectures=architectures,
         tags=tag_list,
@@ -385,7 +401,7 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         card_data=card_data,
         model_index=_pick(record, "model-index", "model_index", "modelIndex"),
         parameters=parameters,
-        used_storage=integer("usedStorage", either("usedStorage", "used_storage")),
+        used_storage=_integer(issues, "usedStorage", either("usedStorage", "used_storage")),
         security_status=security if isinstance(security, dict) else None,
         card_text=card_text if isinstance(card_text, str) else None,
         field_issues=issues,

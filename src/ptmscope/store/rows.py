@@ -219,7 +219,9 @@ class RowBuilder:
             sizes = [f.size for f in files]
             blobs = [f.blob_id for f in files]
             lfs = [f.lfs_sha256 for f in files]
-            has_readme: bool | None = "README.md" in paths or any(p.lower() == "readme.md" for p in paths)
+            has_readme: bool | None = "README.md" in paths or any(
+                len(p) == 9 and p.lower() == "readme.md" for p in paths
+            )
         else:
             has_readme = None if files is None else False
         self._row(
@@ -228,9 +230,9 @@ class RowBuilder:
             rec.library_name, rec.model_type, rec.architectures, None if files is None else len(files), has_readme,
             rec.parameters, rec.used_storage, _dumps(rec.security_status), _dumps(rec.card_data), source_file,
             rec.tags, paths,
-            sizes if sizes and any(v is not None for v in sizes) else None,
-            blobs if blobs and any(v is not None for v in blobs) else None,
-            lfs if lfs and any(v is not None for v in lfs) else None,
+            sizes if sizes and sizes.count(None) != len(sizes) else None,
+            blobs if blobs and blobs.count(None) != len(blobs) else None,
+            lfs if lfs and lfs.count(None) != len(lfs) else None,
             location,
         )  # fmt: skip
         self.pending += (len(files) if files else 0) + (len(rec.tags) if rec.tags else 0)
