@@ -35,3 +35,10 @@ def require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not available: {path}")
     return path
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say whether the real data beside the checkout was found (tests that need it skip otherwise)."""
+    if DATA.exists():
+        return f"ptmscope shared data: {SHARED}"
+    return f"ptmscope shared data: NOT FOUND at {SHARED}; tests on real data will be skipped"
