@@ -74,6 +74,10 @@ class ModelRecord:
     model_index: Any = None
     """A top-level ``model-index`` field (2022 API responses carried one)."""
     parameters: int | None = None
+    has_auto_map: bool | None = None
+    """config.json maps Auto classes to code in the repo (loading needs trust_remote_code)."""
+    quantization: str | None = None
+    """config.json quantization_config method (gptq, awq, bitsandbytes...) or bits."""
     used_storage: int | None = None
     security_status: dict[str, Any] | None = None
     card_text: str | None = None
@@ -328,10 +332,16 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         return value if value is not None else get(b)
 
     config = get("config")
-    model_type = architectures = None
+    model_type = architectures = quantization = None
+    has_auto_map: bool | None = None
     if type(config) is dict:
         model_type = clean_text(config.get("model_type"), 200)
         architectures = str_list(config.get("architectures"), 50, 200)
+        has_auto_map = bool(config.get("auto_map"))
+        quantization_config = config.get("quantization_config")
+        if isinstance(quantization_config, dict):
+            method, bits = quantization_config.get("quant_method"), quantization_config.get("bits")
+            quantization = clean_text(method, 50) or (f"{bits}-bit" if type(bits) is int else "unspecified")
     elif config is not None:
         issues.append("config")
 
@@ -401,6 +411,8 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         card_data=card_data,
         model_index=_pick(record, "model-index", "model_index", "modelIndex"),
         parameters=parameters,
+        has_auto_map=has_auto_map,
+        quantization=quantization,
         used_storage=_integer(issues, "usedStorage", either("usedStorage", "used_storage")),
         security_status=security if isinstance(security, dict) else None,
         card_text=card_text if isinstance(card_text, str) else None,

@@ -90,6 +90,10 @@ class CardAnalysis:
     mentions_hardware: bool
     has_results_table: bool
     has_usage_code: bool
+    mentions_finetuning: bool
+    """Says how to fine-tune the model (a fine-tuning section, or training code and the word)."""
+    mentions_latency: bool
+    """States latency, throughput, inference speed or cost."""
 
 
 # -- YAML -----------------------------------------------------------------------------
@@ -383,6 +387,22 @@ def _mentions_hardware(body: str, lower: str) -> bool:
     return any(hint in lower for hint in _HARDWARE_HINTS) and bool(_HARDWARE.search(body))
 
 
+_FINETUNING_WORDS = ("fine-tune", "fine-tuning", "finetune", "finetuning", "fine tune", "fine tuning")
+_LATENCY_WORDS = ("latency", "throughput", "tokens/s", "tokens per second", "inference time", "inference speed",
+                  "samples/sec", "ms per", "cost per", "time per image")  # fmt: skip
+
+
+def _mentions_finetuning(body_lower: str, sections: list[Section]) -> bool:
+    """A section about fine-tuning, or the word next to code (a recipe, not a mention in passing)."""
+    if any(s.filled and "fine" in s.heading.lower() and "tun" in s.heading.lower() for s in sections):
+        return True
+    return (
+        ("```" in body_lower or "~~~" in body_lower)
+        and any(word in body_lower for word in _FINETUNING_WORDS)
+        and ("trainer" in body_lower or "train(" in body_lower or "peft" in body_lower or "lora" in body_lower)
+    )
+
+
 def _has_results_table(body: str) -> bool:
     return any(_METRIC_WORDS.search(m.group(1)) for m in _TABLE_HEADER.finditer(body))
 
@@ -422,6 +442,8 @@ def _empty_analysis(status: str, error: str | None, length: int = 0) -> CardAnal
         mentions_hardware=False,
         has_results_table=False,
         has_usage_code=False,
+        mentions_finetuning=False,
+        mentions_latency=False,
     )
 
 
@@ -477,4 +499,6 @@ def analyze_card(content: str | bytes) -> CardAnalysis:
         mentions_hardware=hardware_section or _mentions_hardware(body, body_lower),
         has_results_table="|" in body and _has_results_table(body),
         has_usage_code="```" in body or "~~~" in body,
+        mentions_finetuning=_mentions_finetuning(body_lower, sections),
+        mentions_latency=any(word in body_lower for word in _LATENCY_WORDS),
     )

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "import": "ptmscope.cli.importing:import_",
     "snapshots": "ptmscope.cli.snapshots:snapshots",
     "export": "ptmscope.cli.export:export",
+    "audit": "ptmscope.cli.audit:audit",
 }
 
 # Subclasses before their bases: the first match wins.

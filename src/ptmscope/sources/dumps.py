@@ -42,7 +42,6 @@ from ptmscope.errors import InputError, UnknownFormatError
 from ptmscope.records import (
     BadRecord,
     CardRecord,
-    FileEntry,
     ModelRecord,
     MonthlyDownloads,
     OrgRecord,
@@ -550,13 +549,33 @@ def _read_card_file(path: Path, repo_id: str) -> Item:
     return str(path), CardRecord(repo_id, content)
 
 
+def _sha256(path: Path) -> str | None:
+    """The file's sha256, streamed (a local copy of an LFS object hashes to its LFS oid)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
 def _model_folder(root: Path, repo_id: str) -> Iterator[Item]:
-    """A local model folder: its file list, config.json facts and README."""
-    files: list[FileEntry] = []
+    """A local model folder: its file list (with sizes and sha256), config.json facts and README."""
+    siblings: list[dict[str, Any]] = []
     for item in sorted(root.rglob("*")):
         if item.is_file() and ".git" not in item.relative_to(root).parts:
-            files.append(FileEntry(item.relative_to(root).as_posix(), item.stat().st_size))
-    record: dict[str, Any] = {"id": repo_id, "siblings": [{"rfilename": f.path, "size": f.size} for f in files]}
+            siblings.append(
+                {
+                    "rfilename": item.relative_to(root).as_posix(),
+                    "size": item.stat().st_size,
+                    "lfs": {"sha256": _sha256(item)},
+                }
+            )
+    record: dict[str, Any] = {"id": repo_id, "siblings": siblings}
     config = root / "config.json"
     if config.is_file() and config.stat().st_size < MAX_LINE:
         try:

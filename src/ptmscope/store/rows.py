@@ -64,7 +64,8 @@ def schemas() -> dict[str, pa.Schema]:
             ("repo_id", s), ("namespace", s), ("author", s), ("sha", s), ("last_modified", s), ("created_at", s),
             ("private", b), ("gated", s), ("disabled", b), ("downloads", i64), ("downloads_all_time", i64),
             ("likes", i64), ("pipeline_tag", s), ("library_name", s), ("model_type", s), ("architectures", ls),
-            ("num_files", i32), ("has_readme", b), ("parameters", i64), ("used_storage", i64),
+            ("num_files", i32), ("has_readme", b), ("parameters", i64), ("has_auto_map", b), ("quantization", s),
+            ("used_storage", i64),
             ("security_status", s), ("card_data", s), ("source_file", s),
             ("tags", ls), ("file_paths", ls), ("file_sizes", pa.list_(i64)), ("file_blobs", ls), ("file_lfs", ls),
             ("location", s),
@@ -77,7 +78,8 @@ def schemas() -> dict[str, pa.Schema]:
             ("repo_id", s), ("status", s), ("error", s), ("length", i32), ("truncated", b), ("yaml_keys", ls),
             ("license", s), ("library_name", s), ("pipeline_tag", s), ("languages", ls), ("model_index", s),
             ("model_index_error", s), ("placeholders", i32), ("mentions_hyperparameters", b),
-            ("mentions_hardware", b), ("has_results_table", b), ("has_usage_code", b), ("source_file", s),
+            ("mentions_hardware", b), ("has_results_table", b), ("has_usage_code", b), ("mentions_finetuning", b),
+            ("mentions_latency", b), ("source_file", s),
             ("location", s),
         ),
         "card_sections": schema(
@@ -145,7 +147,7 @@ def _dumps(value: Any) -> str | None:
         return None
 
 
-_MISSING_CARD = ("missing", *([None] * 15))
+_MISSING_CARD = ("missing", *([None] * 17))
 
 
 class RowBuilder:
@@ -228,7 +230,8 @@ class RowBuilder:
             "models", rid, rec.namespace, rec.author, rec.sha, rec.last_modified, rec.created_at, rec.private,
             rec.gated, rec.disabled, rec.downloads, rec.downloads_all_time, rec.likes, rec.pipeline_tag,
             rec.library_name, rec.model_type, rec.architectures, None if files is None else len(files), has_readme,
-            rec.parameters, rec.used_storage, _dumps(rec.security_status), _dumps(rec.card_data), source_file,
+            rec.parameters, rec.has_auto_map, rec.quantization, rec.used_storage, _dumps(rec.security_status),
+            _dumps(rec.card_data), source_file,
             rec.tags, paths,
             sizes if sizes and sizes.count(None) != len(sizes) else None,
             blobs if blobs and blobs.count(None) != len(blobs) else None,
@@ -308,7 +311,8 @@ class RowBuilder:
             "cards", repo_id, a.status, a.error, a.length, a.truncated, a.yaml_keys,
             facts.licenses[0] if facts.licenses else None, facts.library_name, facts.pipeline_tag, facts.languages,
             facts.model_index, facts.model_index_error, a.placeholders, a.mentions_hyperparameters,
-            a.mentions_hardware, a.has_results_table, a.has_usage_code, source_file, location,
+            a.mentions_hardware, a.has_results_table, a.has_usage_code, a.mentions_finetuning, a.mentions_latency,
+            source_file, location,
         )  # fmt: skip
         for section in a.sections:
             self._row("card_sections", repo_id, section.section, section.heading, section.filled, section.chars)

@@ -36,6 +36,9 @@ SNAPSHOT_TABLES: tuple[str, ...] = (
     "model_downloads_monthly",
     "registry_downloads",
     "import_errors",
+    "audit_runs",
+    "findings",
+    "scores",
 )
 
 
@@ -186,6 +189,41 @@ def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE TABLE import_errors (snapshot_id INTEGER, source_file VARCHAR, location VARCHAR,"
         " repo_id VARCHAR, reason VARCHAR)"
+    )
+
+
+@migrations()
+def m0003_audit(con: duckdb.DuckDBPyConnection) -> None:
+    """Facts the audit checks read (custom code, quantization, fine-tuning and latency notes) and audit results."""
+    con.execute("ALTER TABLE models ADD COLUMN has_auto_map BOOLEAN")  # config.json auto_map: remote code
+    con.execute("ALTER TABLE models ADD COLUMN quantization VARCHAR")  # config.json quantization method
+    con.execute("ALTER TABLE cards ADD COLUMN mentions_finetuning BOOLEAN")
+    con.execute("ALTER TABLE cards ADD COLUMN mentions_latency BOOLEAN")
+    con.execute("CREATE SEQUENCE audit_run_ids START 1")
+    con.execute(
+        """
+        CREATE TABLE audit_runs (
+            run_id        INTEGER PRIMARY KEY DEFAULT nextval('audit_run_ids'),
+            snapshot_id   INTEGER NOT NULL,
+            scope         VARCHAR NOT NULL,   -- 'snapshot' (audit --all) | 'model'
+            created_at    TIMESTAMPTZ NOT NULL,
+            tool_version  VARCHAR NOT NULL,
+            checks        JSON NOT NULL,      -- [{id, version, attribute}] as run
+            weights       JSON NOT NULL,      -- the scoring policy as run
+            models        BIGINT,
+            seconds       DOUBLE
+        )
+        """
+    )
+    # One row per model and check; outcome: true | false | not_available | not_applicable | error
+    con.execute(
+        "CREATE TABLE findings (snapshot_id INTEGER, run_id INTEGER, repo_id VARCHAR, sha VARCHAR,"
+        " check_id VARCHAR, outcome VARCHAR, grade DOUBLE, evidence VARCHAR)"
+    )
+    # One row per model and attribute; score 0-10, NULL when every check was inconclusive
+    con.execute(
+        "CREATE TABLE scores (snapshot_id INTEGER, run_id INTEGER, repo_id VARCHAR, attribute VARCHAR,"
+        " score DOUBLE, earned DOUBLE, possible DOUBLE, conclusive INTEGER, inconclusive INTEGER)"
     )
 
 

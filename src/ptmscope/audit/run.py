@@ -1,0 +1,387 @@
+"""``ptmscope audit`` as library functions: one model's report card, or every model of a snapshot.
+
+``audit_model`` takes what a user points at: a repo id of a snapshot, a local model
+folder, a Hugging Face cache folder, or a repo id to fetch from the Hub. Models that
+are not in the store are loaded into an in-memory scratch store and laid over the
+context snapshot (``ptmscope.checks.facts.overlay_scope``), so every cross-model
+signal (popularity percentiles, lineage, licence chains, name confusion) is judged
+against the same registry data and by the same SQL as ``audit_snapshot``.
+
+Nothing here loads or executes a model file; file verdicts come from the static scanner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ptmscope import __version__
+from ptmscope.audit import engine
+from ptmscope.audit.lineage import Lineage, lineage
+from ptmscope.checks import CHECKS, Check, Finding
+from ptmscope.checks import facts as facts_module
+from ptmscope.errors import InputError, PtmscopeError
+from ptmscope.scores.policy import AttributeScore, Weights, load_weights, score
+from ptmscope.store.store import Snapshot, Store
+
+SCRATCH_SNAPSHOT = "audit"
+
+
+class ModelNotInSnapshotError(PtmscopeError):
+    """The repo id is not in the snapshot and fetching it was not allowed."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the user asked to audit, resolved."""
+
+    kind: str
+    """'snapshot', 'folder', 'hf-cache' or 'hub'."""
+    repo_id: str
+    path: Path | None = None
+    revision: str | None = None
+
+
+@dataclass
+class ModelAudit:
+    """One model's reuse report card."""
+
+    repo_id: str
+    sha: str | None
+    target: Target
+    context: Snapshot | None
+    """The snapshot the model was judged against (None: judged alone)."""
+    facts: dict[str, Any]
+    findings: list[tuple[Check, Finding]]
+    scores: dict[str, AttributeScore]
+    lineage: Lineage
+    weights: Weights
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    scan: Any = None
+    """The static scan of the model's files, when they were scanned."""
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    """The model-index claims (task, dataset, split, metric, value)."""
+    files: list[dict[str, Any]] = field(default_factory=list)
+    """The repository's files (path, size, sha256 when known)."""
+
+    def finding(self, check_id: str) -> Finding:
+        """The finding of one check."""
+        for check, found in self.findings:
+            if check.id == check_id:
+                return found
+        raise KeyError(check_id)
+
+
+@dataclass(frozen=True)
+class AuditRun:
+    """An ``audit --all`` run stored in the store."""
+
+    run_id: int
+    snapshot: Snapshot
+    models: int
+    seconds: float
+    weights: Weights
+
+
+# -- resolving what to audit --------------------------------------------------------------
+
+
+def _hf_cache_target(path: Path) -> Target | None:
+    """A Hugging Face cache repo folder (models--owner--name) or one of its snapshots."""
+    repo_dir, revision = None, None
+    if path.name.startswith("models--"):
+        repo_dir = path
+    elif path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
+        repo_dir, revision = path.parent.parent, path.name
+    if repo_dir is None:
+        return None
+    repo_id = repo_dir.name[len("models--") :].replace("--", "/")
+    if revision is None:
+        ref = repo_dir / "refs" / "main"
+        if ref.is_file():
+            revision = ref.read_text(encoding="utf-8").strip()[:100]
+        else:
+            snapshots = sorted((repo_dir / "snapshots").glob("*")) if (repo_dir / "snapshots").is_dir() else []
+            if not snapshots:
+                raise InputError(f"{path}: a Hugging Face cache folder without snapshots")
+            revision = snapshots[-1].name
+    folder = repo_dir / "snapshots" / revision
+    if not folder.is_dir():
+        raise InputError(f"{path}: the cache has no snapshot {revision}")
+    return Target("hf-cache", repo_id, folder, revision)
+
+
+def resolve_target(target: str, *, repo_id: str | None = None) -> Target | None:
+    """A local target (folder or HF cache), or None when ``target`` names a repo id."""
+    path = Path(target).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(f"{target}: audit a model folder, a Hugging Face cache folder or a repo id, not a file")
+        cache = _hf_cache_target(path.resolve())
+        if cache is not None:
+            return Target(cache.kind, repo_id or cache.repo_id, cache.path, cache.revision)
+        return Target("folder", repo_id or path.resolve().name, path)
+    return None
+
+
+# -- the audit -------------------------------------------------------------------------------------
+
+
+def _facts_row(con: Any, repo_id: str) -> dict[str, Any]:
+    cursor = con.execute("SELECT * FROM facts WHERE repo_id = ?", [repo_id])
+    names = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    if not rows:
+        raise InputError(f"{repo_id}: no facts (the model is not in the audit scope)")
+    return dict(zip(names, rows[0], strict=True))
+
+
+def _judge(con: Any, repo_id: str, target: Target, context: Snapshot | None, weights: Weights,
+           scan: Any = None) -> ModelAudit:  # fmt: skip
+    facts_module.build_facts(con, focus=[repo_id])
+    if scan is not None:
+        verdict, evidence = scan_verdict(scan)
+        con.execute(
+            "UPDATE facts SET file_scan_verdict = ?, file_scan_evidence = ? WHERE repo_id = ?",
+            [verdict, evidence, repo_id],
+        )
+    engine.evaluate(con)
+    row = _facts_row(con, repo_id)
+    findings = engine.findings_of(con, repo_id)
+    own_issue = None
+    if row.get("license_conflict"):
+        own_issue = f"licence conflict: {row['license_conflict']}"
+    elif row.get("hub_flagged_files"):
+        own_issue = "the Hub flagged files in it"
+    claims = _rows(
+        con,
+        "SELECT DISTINCT task_type, dataset_type, dataset_name, dataset_split, metric_type, metric_name, value,"
+        " value_text, verified, source FROM a_claims WHERE repo_id = ? ORDER BY source, metric_type LIMIT 200",
+        repo_id,
+    )
+    files = _rows(
+        con,
+        "SELECT path, size, lfs_sha256 AS sha256 FROM a_model_files WHERE repo_id = ? ORDER BY path LIMIT 5000",
+        repo_id,
+    )
+    return ModelAudit(
+        claims=claims,
+        files=files,
+        repo_id=repo_id,
+        sha=row.get("sha") or target.revision,
+        target=target,
+        context=context,
+        facts=row,
+        findings=findings,
+        scores=score(findings, weights),
+        lineage=lineage(con, repo_id, own_issue=own_issue),
+        weights=weights,
+        scan=scan,
+    )
+
+
+def _rows(con: Any, sql: str, repo_id: str) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, [repo_id])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def scan_verdict(report: Any) -> tuple[str, str | None]:
+    """('clean' | 'dangerous' | 'suspicious' | 'unparseable' | 'error', evidence) from a scan report."""
+    worst = getattr(report, "worst", None)
+    verdict = str(worst) if worst else "clean"
+    evidence = getattr(report, "summary", None)
+    return verdict, evidence if isinstance(evidence, str) else None
+
+
+def _context(store: Store, name: str | None) -> Snapshot | None:
+    if name is None:
+        return None
+    if name == "latest":
+        return store.find_snapshot("latest")
+    return store.snapshot(name)
+
+
+def audit_model(
+    target: str,
+    *,
+    db_path: Path | str | None = None,
+    context: str | None = "latest",
+    repo_id: str | None = None,
+    endpoint: str | None = None,
+    offline: bool = False,
+    weights: Weights | None = None,
+    scan: bool | None = None,
+    token: str | None = None,
+) -> ModelAudit:
+    """Audit one model.
+
+    ``target`` is a local model folder, a Hugging Face cache folder, or a repo id: looked
+    up in the ``context`` snapshot of the store at ``db_path``, else (unless ``offline``)
+    fetched from the Hub at ``endpoint``. Local files are scanned statically unless
+    ``scan`` is False; Hub models are scanned only when ``scan`` is True.
+    """
+    weights = weights or load_weights()
+    local = resolve_target(target, repo_id=repo_id)
+    db_file = Path(db_path) if db_path is not None else None
+    if local is None and db_file is not None and db_file.exists():
+        with Store(db_file, read_only=True) as store:
+            snap = _context(store, context)
+            if snap is not None and store.query(
+                "SELECT 1 FROM models WHERE snapshot_id = ? AND repo_id = ? LIMIT 1", [snap.snapshot_id, target]
+            ):
+                facts_module.snapshot_scope(store.con, snap.snapshot_id)
+                return _judge(store.con, target, Target("snapshot", target), snap, weights)
+    if local is None:
+        if offline:
+            where = f"snapshot {context!r}" if context else "the store"
+            raise ModelNotInSnapshotError(f"{target} is not in {where}, and --offline forbids fetching it")
+        return _audit_from_hub(target, db_file, context, endpoint, weights, bool(scan), token)
+    return _audit_scratch(local, db_file, context, weights, scan=scan is not False)
+
+
+def _scratch_with_context(db_file: Path | None, context: str | None) -> tuple[Store, Snapshot | None]:
+    scratch = Store(":memory:")
+    snap = None
+    if db_file is not None and db_file.exists() and context is not None:
+        with Store(db_file, read_only=True) as store:
+            snap = _context(store, context)
+        if snap is not None:
+            escaped = str(db_file).replace("'", "''")
+            scratch.con.execute(f"ATTACH '{escaped}' AS ctx (READ_ONLY)")
+    return scratch, snap
+
+
+# Registry facts a local copy of a model cannot know; taken from the context snapshot's record.
+_REGISTRY_COLUMNS = ("author", "last_modified", "created_at", "private", "gated", "disabled", "downloads",
+                     "downloads_all_time", "likes", "pipeline_tag", "library_name", "security_status")  # fmt: skip
+
+
+def _inherit_registry_facts(scratch: Store, snap: Snapshot | None, repo_id: str) -> None:
+    """Fill what a local folder cannot say (downloads, likes, dates, tags) from the context's record of it."""
+    if snap is None:
+        return
+    own = scratch.snapshot(SCRATCH_SNAPSHOT).snapshot_id
+    sets = ", ".join(f"{c} = coalesce(models.{c}, c.{c})" for c in _REGISTRY_COLUMNS)
+    scratch.con.execute(
+        f"UPDATE models SET {sets} FROM (SELECT * FROM ctx.models WHERE snapshot_id = ? AND repo_id = ?) c"
+        " WHERE models.snapshot_id = ? AND models.repo_id = c.repo_id",
+        [snap.snapshot_id, repo_id, own],
+    )
+    has_tags = scratch.query("SELECT 1 FROM model_tags WHERE snapshot_id = ? LIMIT 1", [own])
+    if not has_tags:
+        scratch.con.execute(
+            "INSERT INTO model_tags SELECT ?, repo_id, tag FROM ctx.model_tags WHERE snapshot_id = ? AND repo_id = ?",
+            [own, snap.snapshot_id, repo_id],
+        )
+
+
+def _overlay(scratch: Store, snap: Snapshot | None) -> int:
+    own = scratch.snapshot(SCRATCH_SNAPSHOT)
+    facts_module.overlay_scope(
+        scratch.con,
+        model_schema="main",
+        model_snapshot=own.snapshot_id,
+        context_schema="ctx" if snap is not None else None,
+        context_snapshot=snap.snapshot_id if snap is not None else None,
+    )
+    return own.snapshot_id
+
+
+def _audit_scratch(target: Target, db_file: Path | None, context: str | None, weights: Weights, *,
+                   scan: bool) -> ModelAudit:  # fmt: skip
+    from ptmscope.importer import import_paths
+
+    assert target.path is not None
+    scratch, snap = _scratch_with_context(db_file, context)
+    try:
+        import_paths(scratch, [target.path], SCRATCH_SNAPSHOT, repo_id=target.repo_id, source="audit", jobs=1)
+        if target.revision:
+            scratch.con.execute("UPDATE models SET sha = coalesce(sha, ?)", [target.revision])
+        _inherit_registry_facts(scratch, snap, target.repo_id)
+        _overlay(scratch, snap)
+        report = scan_folder(target.path) if scan else None
+        return _judge(scratch.con, target.repo_id, target, snap, weights, report)
+    finally:
+        scratch.close()
+
+
+def scan_folder(path: Path) -> Any:
+    """Statically scan the model files under ``path`` (None when the scanner is not installed)."""
+    try:
+        from ptmscope.scanners.api import ScanOptions, scan_paths
+    except ImportError:
+        return None
+    return scan_paths([path], ScanOptions())
+
+
+def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, endpoint: str | None,
+                    weights: Weights, scan: bool, token: str | None) -> ModelAudit:  # fmt: skip
+    from ptmscope.records import CardRecord
+    from ptmscope.sources.hub import fetch_model
+    from ptmscope.store.writer import SnapshotWriter
+
+    model = fetch_model(repo_id, endpoint=endpoint, token=token)
+    scratch, snap = _scratch_with_context(db_file, context)
+    try:
+        own = scratch.create_snapshot(SCRATCH_SNAPSHOT, source="audit", source_detail=model.endpoint)
+        writer = SnapshotWriter(scratch, own)
+        writer.add(model.record, model.endpoint, "api")
+        writer.add(CardRecord(model.record.repo_id, model.readme), model.endpoint, "README.md")
+        writer.flush()
+        scratch.finish_snapshot(own)
+        _overlay(scratch, snap)
+        target = Target("hub", model.record.repo_id, None, model.record.sha)
+        return _judge(scratch.con, model.record.repo_id, target, snap, weights, None)
+    finally:
+        scratch.close()
+
+
+# -- audit --all -------------------------------------------------------------------------------------
+
+
+def audit_snapshot(store: Store, snapshot: Snapshot, *, weights: Weights | None = None,
+                   evidence: bool = True) -> AuditRun:  # fmt: skip
+    """Run every metadata check on every model of ``snapshot`` and store findings and scores."""
+    weights = weights or load_weights()
+    started = time.perf_counter()
+    con = store.con
+    facts_module.snapshot_scope(con, snapshot.snapshot_id)
+    models = facts_module.build_facts(con)
+    engine.evaluate(con, evidence=evidence)
+    engine.install_weights(con, weights)
+    checks = [{"id": c.id, "version": c.version, "attribute": c.attribute} for c in CHECKS.values()]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        run_id = int(
+            con.execute(
+                "INSERT INTO audit_runs (snapshot_id, scope, created_at, tool_version, checks, weights, models)"
+                " VALUES (?, 'snapshot', ?, ?, ?, ?, ?) RETURNING run_id",
+                [
+                    snapshot.snapshot_id,
+                    dt.datetime.now(dt.UTC),
+                    __version__,
+                    orjson.dumps(checks).decode(),
+                    orjson.dumps(weights.as_json()).decode(),
+                    models,
+                ],
+            ).fetchall()[0][0]
+        )
+        sid = int(snapshot.snapshot_id)
+        con.execute(
+            f"INSERT INTO findings SELECT {sid}, {run_id}, repo_id, sha, check_id, outcome, grade, evidence"
+            " FROM check_findings"
+        )
+        con.execute(f"INSERT INTO scores SELECT {sid}, {run_id}, * FROM ({engine.SCORES_SQL})")
+        seconds = time.perf_counter() - started
+        con.execute("UPDATE audit_runs SET seconds = ? WHERE run_id = ?", [seconds, run_id])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return AuditRun(run_id, snapshot, models, seconds, weights)

@@ -1,0 +1,423 @@
+"""Facts: one row per model with every column a check reads, built by SQL from the store.
+
+An audit runs over a *scope*: temp views ``a_<table>`` over the store's tables. For an
+audit of a snapshot (``audit --all``, or one repo of a snapshot) the views are that
+snapshot's rows. For a model from elsewhere (a local folder, the Hub) the views are the
+context snapshot's rows with the model's own rows laid over them, so popularity
+percentiles, lineage, licence chains and name confusion are judged against the same
+registry either way, by the same SQL.
+
+``build_facts`` fills the temp table ``facts`` for the models in focus. Unknown is
+NULL: a check turns a NULL fact into ``not_available``, never into ``false``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ptmscope.checks import licenses, names
+
+if TYPE_CHECKING:
+    import duckdb
+
+# Tables an audit scope exposes as a_<table>.
+SCOPE_TABLES = (
+    "models", "model_tags", "model_files", "model_datasets", "model_licenses", "base_models", "model_links",
+    "cards", "card_sections", "claims", "organizations",
+)  # fmt: skip
+
+POPULAR_MODELS = 1_000
+POPULAR_ORGS = 300
+
+TEXT_STATUSES = ("ok", "no_metadata", "yaml_error", "not_a_mapping")
+CORE_SECTIONS = ("training", "evaluation", "limitations", "intended_use", "hardware", "citation", "get_started")
+
+# File-name patterns (lower case). Weights by format; then what else a repo ships.
+_PICKLE = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".dill", ".npy", ".npz")
+
+
+def _suffixes(column: str, suffixes: tuple[str, ...]) -> str:
+    return "(" + " OR ".join(f"suffix({column}, '{s}')" for s in suffixes) + ")"
+
+
+FILE_FLAGS = f"""
+    bool_or(p = 'config.json') AS has_config,
+    bool_or(suffix(p, '.safetensors')) AS has_safetensors,
+    bool_or({_suffixes("p", _PICKLE)}) AS has_pickle,
+    list(path ORDER BY path) FILTER (WHERE {_suffixes("p", _PICKLE)}) AS pickle_files,
+    bool_or(suffix(p, '.onnx')) AS has_onnx,
+    bool_or(suffix(p, '.gguf') OR suffix(p, '.ggml')) AS has_gguf,
+    bool_or(suffix(p, '.tflite')) AS has_tflite,
+    bool_or(suffix(p, '.mlmodel') OR contains(p, '.mlpackage/')) AS has_coreml,
+    bool_or(suffix(p, '.h5') OR suffix(p, '.keras') OR suffix(p, 'saved_model.pb')) AS has_tf,
+    bool_or(suffix(p, '.msgpack')) AS has_flax,
+    bool_or(contains(p, 'tfevents') OR suffix(p, 'trainer_state.json') OR suffix(p, 'all_results.json')
+            OR suffix(p, 'train_results.json') OR suffix(p, 'eval_results.json') OR suffix(p, '.log')
+            OR starts_with(p, 'runs/') OR contains(p, 'wandb/') OR suffix(p, 'metrics.json')) AS has_training_logs,
+    bool_or(suffix(p, 'training_args.bin') OR suffix(p, 'training_args.json') OR suffix(p, 'hparams.yaml')
+            OR suffix(p, 'hparams.yml') OR (starts_with(regexp_extract(p, '[^/]*$'), 'train') AND suffix(p, '.py'))
+            OR suffix(p, '.sh') OR suffix(p, 'args.json') OR suffix(p, 'training_config.json')
+            OR suffix(p, 'train.yaml') OR suffix(p, 'config.yaml')) AS has_training_config,
+    bool_or(suffix(p, 'requirements.txt') OR suffix(p, 'environment.yml') OR suffix(p, 'environment.yaml')
+            OR suffix(p, 'dockerfile') OR suffix(p, 'pyproject.toml') OR suffix(p, 'setup.py')
+            OR suffix(p, 'conda.yaml') OR suffix(p, 'pipfile')) AS has_environment_file,
+    bool_or((starts_with(regexp_extract(p, '[^/]*$'), 'modeling_')
+             OR starts_with(regexp_extract(p, '[^/]*$'), 'configuration_')
+             OR starts_with(regexp_extract(p, '[^/]*$'), 'tokenization_')) AND suffix(p, '.py')) AS has_model_code,
+    bool_or(contains(p, 'gptq') OR contains(p, 'awq') OR contains(p, 'int8') OR contains(p, 'int4')
+            OR contains(p, 'q4_') OR contains(p, 'q8_') OR contains(p, 'exl2') OR suffix(p, '.gguf'))
+        AS has_quantized_files
+"""
+
+FACTS_SQL = """
+CREATE OR REPLACE TEMP TABLE facts AS
+WITH RECURSIVE
+m AS (SELECT * FROM a_models {focus}),
+ref AS (SELECT max(last_modified) AS ref_time FROM a_models),
+f AS (
+    SELECT repo_id, {file_flags}
+    FROM (SELECT repo_id, path, lower(path) AS p FROM a_model_files WHERE repo_id IN (SELECT repo_id FROM m))
+    GROUP BY repo_id),
+tg AS (
+    SELECT repo_id, list(tag ORDER BY tag) AS tags, bool_or(tag = 'custom_code') AS custom_code_tag,
+           list(DISTINCT tag) FILTER (WHERE tag IN ('pytorch', 'tf', 'tensorflow', 'jax', 'flax', 'onnx', 'safetensors',
+               'gguf', 'coreml', 'tflite', 'keras', 'openvino', 'rust', 'mlx', 'paddlepaddle')) AS framework_tags
+    FROM a_model_tags WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
+lic_rows AS (
+    SELECT DISTINCT l.repo_id, lower(trim(l.license)) AS id, c.spdx, c.kind, c.family
+    FROM a_model_licenses l LEFT JOIN license_catalog c ON c.id = split_part(lower(trim(l.license)), ':', 1)
+    WHERE trim(l.license) <> ''),
+lic AS (
+    SELECT repo_id, list(DISTINCT id ORDER BY id) AS licenses,
+           list(DISTINCT spdx ORDER BY spdx) FILTER (WHERE spdx IS NOT NULL) AS spdx_licenses,
+           list(DISTINCT coalesce(kind, 'unrecognised') ORDER BY coalesce(kind, 'unrecognised')) AS license_kinds
+    FROM lic_rows WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
+ds AS (
+    SELECT repo_id, list(DISTINCT trim(dataset) ORDER BY trim(dataset)) AS datasets
+    FROM a_model_datasets WHERE trim(dataset) <> '' AND repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
+ln AS (
+    SELECT repo_id,
+           list(DISTINCT kind || ':' || target ORDER BY kind || ':' || target) FILTER (WHERE kind IN ('arxiv', 'doi'))
+               AS paper_links,
+           list(DISTINCT target ORDER BY target) FILTER (WHERE kind = 'github') AS github_links
+    FROM a_model_links WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
+cl AS (
+    SELECT repo_id, count(*) FILTER (WHERE value_text IS NOT NULL) AS claims,
+           min(coalesce(metric_type, metric_name, '?') || ' = ' || value_text
+               || coalesce(' on ' || coalesce(dataset_type, dataset_name), '')) AS claim_example,
+           bool_and(coalesce(hf_valid, true)) AS claims_hf_valid
+    FROM a_claims WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
+cd AS (SELECT * FROM a_cards WHERE repo_id IN (SELECT repo_id FROM m)),
+sec AS (
+    SELECT repo_id, list(DISTINCT section ORDER BY section) FILTER (WHERE filled) AS filled_sections,
+           list(DISTINCT section ORDER BY section) AS present_sections
+    FROM a_card_sections WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
+edges AS (
+    SELECT repo_id, base_model, max(relation) AS relation FROM a_base_models
+    WHERE base_model <> repo_id GROUP BY repo_id, base_model),
+bases AS (
+    SELECT e.repo_id, list(e.base_model ORDER BY e.base_model) AS base_models,
+           list(DISTINCT coalesce(e.relation, 'unspecified') ORDER BY coalesce(e.relation, 'unspecified'))
+               AS base_relations,
+           count(b.repo_id) AS bases_in_scope,
+           list(e.base_model ORDER BY e.base_model) FILTER (WHERE b.repo_id IS NULL) AS bases_missing
+    FROM edges e LEFT JOIN (SELECT repo_id FROM a_models) b ON b.repo_id = e.base_model
+    WHERE e.repo_id IN (SELECT repo_id FROM m) GROUP BY e.repo_id),
+up(repo_id, ancestor, depth) AS (
+    SELECT repo_id, base_model, 1 FROM edges WHERE repo_id IN (SELECT repo_id FROM m)
+    UNION
+    SELECT up.repo_id, e.base_model, up.depth + 1 FROM up JOIN edges e ON e.repo_id = up.ancestor
+    WHERE up.depth < 10),
+judged AS (SELECT repo_id FROM m UNION SELECT ancestor FROM up),
+pairs AS (
+    SELECT e.repo_id, e.base_model, ml.id, bl.id AS base_id, bl.kind AS base_kind,
+           license_verdict(bl.kind, bl.family, ml.kind, ml.family) AS verdict
+    FROM edges e
+    JOIN lic_rows ml ON ml.repo_id = e.repo_id
+    JOIN lic_rows bl ON bl.repo_id = e.base_model
+    WHERE e.repo_id IN (SELECT repo_id FROM judged)),
+compat AS (
+    SELECT repo_id, bool_or(verdict = 'conflict') AS license_conflict_any,
+           bool_or(verdict = 'compatible') AS license_compatible_any,
+           min(base_model || ' (' || base_id || '): ' || license_conflict_reason(base_id, base_kind, id))
+               FILTER (WHERE verdict = 'conflict') AS license_conflict
+    FROM pairs GROUP BY repo_id),
+flagged AS (
+    SELECT repo_id,
+           list(coalesce(json_extract_string(x, '$.path'), json_extract_string(x, '$'))) AS hub_flagged_files
+    FROM (SELECT repo_id, unnest(json_extract(security_status, '$.filesWithIssues[*]')) AS x
+          FROM a_models WHERE json_array_length(json_extract(security_status, '$.filesWithIssues')) > 0)
+    GROUP BY repo_id),
+risk AS (
+    SELECT u.repo_id, count(DISTINCT u.ancestor) AS ancestors,
+           min(u.ancestor || CASE WHEN fl.repo_id IS NOT NULL THEN ' has files the Hub flagged'
+                                  ELSE ' has a licence conflict with its own base' END)
+               FILTER (WHERE fl.repo_id IS NOT NULL OR cp.license_conflict_any) AS upstream_issue
+    FROM up u LEFT JOIN flagged fl ON fl.repo_id = u.ancestor LEFT JOIN compat cp ON cp.repo_id = u.ancestor
+    GROUP BY u.repo_id),
+derived AS (
+    SELECT base_model AS repo_id, count(DISTINCT repo_id) AS derived_models,
+           count(DISTINCT repo_id) FILTER (WHERE relation = 'quantized') AS quantized_variants
+    FROM edges WHERE base_model IN (SELECT repo_id FROM m) GROUP BY base_model),
+dl AS (
+    SELECT repo_id, percent_rank() OVER (PARTITION BY pipeline_tag ORDER BY downloads) AS downloads_pct
+    FROM a_models WHERE downloads IS NOT NULL),
+lk AS (
+    SELECT repo_id, percent_rank() OVER (PARTITION BY pipeline_tag ORDER BY likes) AS likes_pct
+    FROM a_models WHERE likes IS NOT NULL),
+org AS (SELECT name, is_verified FROM a_organizations),
+org_known AS (SELECT count(is_verified) > 0 AS known FROM a_organizations),
+conf AS (
+    SELECT repo_id, min(target || ' (' || transform || ')') AS confused_with FROM (
+        SELECT m.repo_id, c.target, c.transform, m.namespace,
+               CASE WHEN position('/' IN c.target) > 0 THEN split_part(c.target, '/', 1) ELSE '' END AS target_owner,
+               position('/' IN c.target) > 0 AS namespaced
+        FROM m JOIN confusables c ON c.kind = 'model' AND c.variant = lower(m.repo_id)
+        UNION ALL
+        SELECT m.repo_id, c.target, c.transform, m.namespace, '' AS target_owner, false
+        FROM m JOIN confusables c ON c.kind = 'model' AND position('/' IN c.target) = 0
+             AND c.variant = lower(regexp_extract(m.repo_id, '[^/]*$'))
+        UNION ALL
+        SELECT m.repo_id, c.target || '/*', c.transform, m.namespace, c.target, true
+        FROM m JOIN confusables c ON c.kind = 'org' AND c.variant = lower(m.namespace))
+    WHERE lower(coalesce(namespace, '')) <> lower(target_owner)
+      AND lower(repo_id) NOT IN (SELECT name FROM popular WHERE kind = 'model')
+      AND lower(coalesce(namespace, '')) NOT IN (SELECT name FROM popular WHERE kind = 'org')
+    GROUP BY repo_id)
+SELECT
+    m.repo_id,
+    m.namespace,
+    regexp_extract(m.repo_id, '[^/]*$') AS name,
+    m.sha,
+    m.pipeline_tag,
+    m.library_name,
+    m.model_type,
+    m.downloads,
+    m.likes,
+    m.last_modified,
+    date_diff('day', m.last_modified, (SELECT ref_time FROM ref)) AS age_days,
+    m.gated,
+    m.num_files,
+    m.num_files IS NOT NULL AS files_known,
+    m.has_readme,
+    m.parameters,
+    m.has_auto_map,
+    m.quantization,
+    m.card_data IS NOT NULL AS card_data_known,
+    coalesce(f.has_config, false) AS has_config,
+    coalesce(f.has_safetensors, false) AS has_safetensors,
+    coalesce(f.has_pickle, false) AS has_pickle,
+    f.pickle_files,
+    coalesce(f.has_onnx, false) AS has_onnx,
+    coalesce(f.has_gguf, false) AS has_gguf,
+    coalesce(f.has_tflite, false) AS has_tflite,
+    coalesce(f.has_coreml, false) AS has_coreml,
+    coalesce(f.has_tf, false) AS has_tf,
+    coalesce(f.has_flax, false) AS has_flax,
+    coalesce(f.has_training_logs, false) AS has_training_logs,
+    coalesce(f.has_training_config, false) AS has_training_config,
+    coalesce(f.has_environment_file, false) AS has_environment_file,
+    coalesce(f.has_model_code, false) AS has_model_code,
+    coalesce(f.has_quantized_files, false) AS has_quantized_files,
+    coalesce(tg.tags, []) AS tags,
+    coalesce(tg.custom_code_tag, false) AS custom_code_tag,
+    coalesce(tg.framework_tags, []) AS framework_tags,
+    cd.status AS card_status,
+    coalesce(cd.status IN {text_statuses}, false) AS card_text_known,
+    CASE WHEN cd.status IN {text_statuses} OR cd.status IN ('binary', 'empty') THEN true
+         WHEN cd.status = 'missing' THEN false
+         WHEN m.has_readme IS NOT NULL THEN m.has_readme
+         WHEN m.card_data IS NOT NULL THEN true END AS card_present,
+    (cd.status IS NOT NULL OR m.card_data IS NOT NULL OR m.has_readme = false) AS card_known,
+    cd.length AS card_length,
+    cd.placeholders AS card_placeholders,
+    cd.mentions_hyperparameters,
+    cd.mentions_hardware,
+    cd.has_results_table,
+    cd.has_usage_code,
+    cd.mentions_finetuning,
+    cd.mentions_latency,
+    coalesce(sec.filled_sections, []) AS filled_sections,
+    coalesce(sec.present_sections, []) AS present_sections,
+    len(list_distinct(list_transform(list_filter(coalesce(sec.filled_sections, []),
+        lambda s: s IN ('hyperparameters', {core})),
+        lambda s: CASE WHEN s = 'hyperparameters' THEN 'training' ELSE s END)))
+        AS core_filled,
+    coalesce(lic.licenses, []) AS licenses,
+    coalesce(lic.spdx_licenses, []) AS spdx_licenses,
+    coalesce(lic.license_kinds, []) AS license_kinds,
+    coalesce(ds.datasets, []) AS datasets,
+    coalesce(ln.paper_links, []) AS paper_links,
+    coalesce(ln.github_links, []) AS github_links,
+    coalesce(cl.claims, 0) AS claims,
+    cl.claim_example,
+    cl.claims_hf_valid,
+    coalesce(bases.base_models, []) AS base_models,
+    coalesce(bases.base_relations, []) AS base_relations,
+    coalesce(bases.bases_in_scope, 0) AS bases_in_scope,
+    coalesce(bases.bases_missing, []) AS bases_missing,
+    coalesce(compat.license_conflict_any, false) AS license_conflict_any,
+    coalesce(compat.license_compatible_any, false) AS license_compatible_any,
+    compat.license_conflict,
+    coalesce(risk.ancestors, 0) AS ancestors,
+    risk.upstream_issue,
+    coalesce(derived.derived_models, 0) AS derived_models,
+    coalesce(derived.quantized_variants, 0) AS quantized_variants,
+    dl.downloads_pct,
+    lk.likes_pct,
+    org.is_verified AS org_verified,
+    org.name IS NOT NULL AS org_listed,
+    (SELECT known FROM org_known) AS orgs_known,
+    m.security_status IS NOT NULL AS hub_scan_known,
+    flagged.hub_flagged_files,
+    conf.confused_with,
+    NULL::BIGINT AS commits,
+    NULL::BIGINT AS signed_commits,
+    NULL::VARCHAR AS signature_example,
+    NULL::VARCHAR AS file_scan_verdict,
+    NULL::VARCHAR AS file_scan_evidence,
+    (SELECT count(*) FROM a_models WHERE downloads IS NOT NULL) > 0 AS popularity_known,
+    (SELECT count(*) FROM edges) > 0 AS lineage_known
+FROM m
+LEFT JOIN f USING (repo_id)
+LEFT JOIN tg USING (repo_id)
+LEFT JOIN lic USING (repo_id)
+LEFT JOIN ds USING (repo_id)
+LEFT JOIN ln USING (repo_id)
+LEFT JOIN cl USING (repo_id)
+LEFT JOIN cd USING (repo_id)
+LEFT JOIN sec USING (repo_id)
+LEFT JOIN bases USING (repo_id)
+LEFT JOIN compat USING (repo_id)
+LEFT JOIN risk USING (repo_id)
+LEFT JOIN derived USING (repo_id)
+LEFT JOIN dl USING (repo_id)
+LEFT JOIN lk USING (repo_id)
+LEFT JOIN flagged USING (repo_id)
+LEFT JOIN conf USING (repo_id)
+LEFT JOIN org ON org.name = m.namespace
+"""
+
+# Every column of the facts table; checks may read only these (the registry enforces it).
+FACT_COLUMNS: frozenset[str] = frozenset(
+    """
+    repo_id namespace name sha pipeline_tag library_name model_type downloads likes last_modified age_days gated
+    num_files files_known has_readme parameters has_auto_map quantization card_data_known has_config has_safetensors
+    has_pickle pickle_files has_onnx has_gguf has_tflite has_coreml has_tf has_flax has_training_logs
+    has_training_config has_environment_file has_model_code has_quantized_files tags custom_code_tag framework_tags
+    card_status card_text_known card_present card_known card_length card_placeholders mentions_hyperparameters
+    mentions_hardware has_results_table has_usage_code mentions_finetuning mentions_latency filled_sections
+    present_sections core_filled licenses spdx_licenses license_kinds datasets paper_links github_links claims
+    claim_example claims_hf_valid base_models base_relations bases_in_scope bases_missing license_conflict_any
+    license_compatible_any license_conflict ancestors upstream_issue derived_models quantized_variants downloads_pct
+    likes_pct org_verified org_listed orgs_known hub_scan_known hub_flagged_files confused_with commits
+    signed_commits signature_example file_scan_verdict file_scan_evidence popularity_known lineage_known
+    """.split()
+)
+
+# Lower-case SQL functions and words checks may use besides fact names.
+SQL_WORDS: frozenset[str] = frozenset(
+    """
+    len list_contains list_has_any list_filter list_transform list_distinct list_slice array_to_string coalesce
+    format printf round least greatest lower upper concat cast varchar integer double bigint true false null
+    lambda x s t strftime nullif string_agg contains starts_with suffix regexp_matches log10 ln abs floor ceil nullif
+    """.split()
+)
+
+
+def snapshot_scope(con: duckdb.DuckDBPyConnection, snapshot_id: int, schema: str = "main") -> None:
+    """Point the a_<table> views at one snapshot of the store."""
+    sid = int(snapshot_id)
+    for table in SCOPE_TABLES:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW a_{table} AS SELECT * FROM {schema}.{table} WHERE snapshot_id = {sid}"
+        )
+
+
+def overlay_scope(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    model_schema: str,
+    model_snapshot: int,
+    context_schema: str | None,
+    context_snapshot: int | None,
+) -> None:
+    """Views over a context snapshot with one scratch snapshot's models laid over it.
+
+    Context rows of a repo the scratch snapshot also holds are hidden, so the audited
+    version of a model replaces the context's version of it.
+    """
+    msid = int(model_snapshot)
+    for table in SCOPE_TABLES:
+        own = f"SELECT * FROM {model_schema}.{table} WHERE snapshot_id = {msid}"
+        if context_schema is None or context_snapshot is None:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW a_{table} AS {own}")
+            continue
+        csid = int(context_snapshot)
+        key = "name" if table == "organizations" else "repo_id"
+        context = (
+            f"SELECT * FROM {context_schema}.{table} WHERE snapshot_id = {csid} AND {key} NOT IN "
+            f"(SELECT {key} FROM {model_schema}.{table} WHERE snapshot_id = {msid})"
+            if table == "organizations"
+            else f"SELECT * FROM {context_schema}.{table} WHERE snapshot_id = {csid} AND repo_id NOT IN "
+            f"(SELECT repo_id FROM {model_schema}.models WHERE snapshot_id = {msid})"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW a_{table} AS {own} UNION ALL BY NAME {context}")
+
+
+def install_confusables(con: duckdb.DuckDBPyConnection) -> int:
+    """Fill the temp table ``confusables`` from the most popular models and organizations in scope."""
+    popular_models = [
+        r[0]
+        for r in con.execute(
+            "SELECT repo_id FROM a_models WHERE downloads IS NOT NULL ORDER BY downloads DESC, repo_id LIMIT ?",
+            [POPULAR_MODELS],
+        ).fetchall()
+    ]
+    popular_orgs = [
+        r[0]
+        for r in con.execute(
+            "SELECT namespace FROM a_models WHERE namespace IS NOT NULL AND downloads IS NOT NULL"
+            " GROUP BY namespace ORDER BY sum(downloads) DESC, namespace LIMIT ?",
+            [POPULAR_ORGS],
+        ).fetchall()
+    ]
+    con.execute("CREATE OR REPLACE TEMP TABLE popular (kind VARCHAR, name VARCHAR)")
+    con.executemany(
+        "INSERT INTO popular VALUES (?, ?)",
+        [("model", r.lower()) for r in popular_models] + [("org", o.lower()) for o in popular_orgs],
+    )
+    rows = names.confusables(popular_models, popular_orgs)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE confusables (variant VARCHAR, target VARCHAR, kind VARCHAR, transform VARCHAR)"
+    )
+    if rows:
+        import pyarrow as pa
+
+        table = pa.table(dict(zip(("variant", "target", "kind", "transform"), zip(*rows, strict=True), strict=True)))
+        con.register("_confusables", table)
+        try:
+            con.execute("INSERT INTO confusables SELECT * FROM _confusables")
+        finally:
+            con.unregister("_confusables")
+    return len(rows)
+
+
+def build_facts(con: duckdb.DuckDBPyConnection, focus: list[str] | None = None) -> int:
+    """Fill the temp table ``facts`` for the models in scope (or only those in ``focus``); return its row count."""
+    licenses.install(con)
+    install_confusables(con)
+    where = ""
+    if focus is not None:
+        con.execute("CREATE OR REPLACE TEMP TABLE focus_ids (repo_id VARCHAR)")
+        con.executemany("INSERT INTO focus_ids VALUES (?)", [(r,) for r in focus])
+        where = "WHERE repo_id IN (SELECT repo_id FROM focus_ids)"
+    quoted = lambda values: "(" + ", ".join(f"'{v}'" for v in values) + ")"  # noqa: E731 - constants only
+    sql = FACTS_SQL.format(
+        focus=where,
+        file_flags=FILE_FLAGS,
+        text_statuses=quoted(TEXT_STATUSES),
+        core=", ".join(f"'{s}'" for s in CORE_SECTIONS),
+    )
+    con.execute(sql)
+    return int(con.execute("SELECT count(*) FROM facts").fetchall()[0][0])

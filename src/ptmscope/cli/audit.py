@@ -1,0 +1,227 @@
+"""``ptmscope audit``: a model's reuse report card, or every model of a snapshot."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ptmscope.cli.options import db_option, emit_json, open_store, stderr_console
+
+
+@click.command()
+@click.argument("model", required=False)
+@click.option("--all", "audit_all", is_flag=True, help="Audit every model of the snapshot into the store.")
+@click.option(
+    "--snapshot",
+    "-s",
+    "snapshot_name",
+    metavar="NAME",
+    default="latest",
+    show_default=True,
+    help="The snapshot to look MODEL up in and to judge it against (popularity, lineage, names).",
+)
+@click.option("--repo-id", metavar="ID", help="The repo id of a local model folder (default: the folder name).")
+@click.option(
+    "--endpoint",
+    envvar="HF_ENDPOINT",
+    metavar="URL",
+    help="Hub endpoint for repo ids not in the snapshot (env HF_ENDPOINT; default the real Hub).",
+)
+@click.option(
+    "--token", envvar="HF_TOKEN", metavar="TOKEN", help="Hub token for gated or private models (env HF_TOKEN)."
+)
+@click.option("--offline", is_flag=True, help="Never contact a Hub: audit only what the store and local files hold.")
+@click.option(
+    "--scan/--no-scan",
+    default=None,
+    help="Statically scan the model files (default: yes for local folders, no for Hub models).",
+)
+@click.option(
+    "--weights",
+    "weights_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file overriding check weights (see src/ptmscope/data/weights.yaml).",
+)
+@click.option("--explain", is_flag=True, help="List every point gained or lost, with evidence and remediation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema ptmscope.audit/1) on stdout.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report card.",
+)
+@click.option(
+    "--sarif",
+    "sarif_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the findings as SARIF 2.1.0 ('-' for stdout).",
+)
+@click.option(
+    "--cyclonedx",
+    "bom_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a CycloneDX 1.6 ML-BOM (JSON) of the model ('-' for stdout).",
+)
+@click.option(
+    "--badges",
+    "badges_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one SVG badge per attribute into this folder.",
+)
+@db_option
+def audit(
+    model: str | None,
+    audit_all: bool,
+    snapshot_name: str,
+    repo_id: str | None,
+    endpoint: str | None,
+    token: str | None,
+    offline: bool,
+    scan: bool | None,
+    weights_file: Path | None,
+    explain: bool,
+    as_json: bool,
+    html_file: Path | None,
+    sarif_file: Path | None,
+    bom_file: Path | None,
+    badges_dir: Path | None,
+    db_path: Path | None,
+) -> None:
+    """Audit a model for reuse: provenance, reproducibility, portability, documentation,
+    popularity, maintenance and security, each scored 0-10 from explained findings.
+
+    \b
+    MODEL is a repo id (looked up in the snapshot, else fetched from the Hub), a local
+    model folder, or a Hugging Face cache folder (models--owner--name). Nothing in the
+    model is loaded or run; files are read statically.
+
+    \b
+    Examples:
+      ptmscope audit dslim/bert-base-NER --snapshot hub-2022-02
+      ptmscope audit ./my-model --repo-id me/my-model --explain
+      ptmscope audit ~/.cache/huggingface/hub/models--bert-base-uncased --json
+      ptmscope audit org/model --endpoint http://127.0.0.1:8080 --sarif audit.sarif --cyclonedx bom.json
+      ptmscope audit --all --snapshot hub-2022-02       # score every model into the store
+    """
+    from ptmscope.checks import CHECKS
+    from ptmscope.scores.policy import load_weights
+    from ptmscope.store.store import default_db_path
+
+    weights = load_weights(weights_file, known=set(CHECKS))
+    err = stderr_console()
+    if audit_all:
+        if model:
+            raise click.UsageError("give either MODEL or --all, not both")
+        _audit_all(db_path, snapshot_name, weights, as_json)
+        return
+    if not model:
+        raise click.UsageError("give a MODEL to audit (a repo id or a folder), or --all")
+
+    from ptmscope.audit.run import audit_model
+    from ptmscope.reports.audit_json import audit_document
+
+    with err.status("Auditing...", spinner="dots") if err.is_terminal else _nothing():
+        result = audit_model(
+            model,
+            db_path=db_path or default_db_path(),
+            context=snapshot_name,
+            repo_id=repo_id,
+            endpoint=endpoint,
+            offline=offline,
+            weights=weights,
+            scan=scan,
+            token=token,
+        )
+    document = audit_document(result)
+    if html_file is not None:
+        from ptmscope.reports.audit_html import write_audit_html
+
+        write_audit_html(document, html_file)
+        err.print(f"Wrote {html_file}")
+    if sarif_file is not None:
+        from ptmscope.reports.sarif import audit_sarif
+
+        _write_json(audit_sarif(document), sarif_file, err)
+    if bom_file is not None:
+        from ptmscope.reports.cyclonedx import audit_bom
+
+        _write_text(audit_bom(document, result), bom_file, err)
+    if badges_dir is not None:
+        from ptmscope.reports.badges import write_badges
+
+        written = write_badges(document, badges_dir)
+        err.print(f"Wrote {len(written)} badges into {badges_dir}")
+    stdout_taken = "-" in (str(sarif_file), str(bom_file))
+    if as_json:
+        emit_json(document)
+    elif not stdout_taken:
+        from ptmscope.reports.audit_terminal import print_audit
+
+        print_audit(document, explain=explain)
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _write_text(content: str, target: Path, err: object) -> None:
+    if str(target) == "-":
+        sys.stdout.write(content + "\n")
+        return
+    target.write_text(content, encoding="utf-8")
+    err.print(f"Wrote {target}")  # type: ignore[attr-defined]
+
+
+def _write_json(document: object, target: Path, err: object) -> None:
+    import json
+
+    _write_text(json.dumps(document, indent=2, ensure_ascii=False), target, err)
+
+
+def _audit_all(db_path: Path | None, snapshot_name: str, weights: object, as_json: bool) -> None:
+    from ptmscope.audit.run import audit_snapshot
+
+    err = stderr_console()
+    with open_store(db_path) as store:
+        snapshot = store.snapshot(snapshot_name)
+        with err.status(f"Auditing every model of {snapshot.name}...") if err.is_terminal else _nothing():
+            run = audit_snapshot(store, snapshot, weights=weights)  # type: ignore[arg-type]
+        summary = store.query(
+            "SELECT attribute, avg(score), median(score), count(score), count(*) FROM scores WHERE run_id = ?"
+            " GROUP BY attribute ORDER BY attribute",
+            [run.run_id],
+        )
+    document = {
+        "schema": "ptmscope.audit-run/1",
+        "run_id": run.run_id,
+        "snapshot": snapshot.name,
+        "models": run.models,
+        "seconds": round(run.seconds, 2),
+        "models_per_second": round(run.models / run.seconds) if run.seconds else None,
+        "scores": {
+            a: {"mean": mean, "median": median, "scored": scored, "inconclusive": total - scored}
+            for a, mean, median, scored, total in summary
+        },
+    }
+    if as_json:
+        emit_json(document)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"audit run {run.run_id}: {run.models:,} models of {snapshot.name} in {run.seconds:.1f} s "
+                  f"({document['models_per_second']:,} models/s)", title_justify="left")  # fmt: skip
+    for name, justify in (("attribute", "left"), ("mean", "right"), ("median", "right"), ("inconclusive", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for attribute, values in document["scores"].items():
+        mean, median = values["mean"], values["median"]
+        table.add_row(attribute, "–" if mean is None else f"{mean:.2f}", "–" if median is None else f"{median:.2f}",
+                      f"{values['inconclusive']:,}")  # fmt: skip
+    from rich.console import Console
+
+    Console().print(table)

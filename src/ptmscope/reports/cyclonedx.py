@@ -1,0 +1,134 @@
+"""The audited model as a CycloneDX 1.6 ML-BOM, built with cyclonedx-python-lib.
+
+The BOM's subject is the model (type ``machine-learning-model``) with its licences, its
+files as sub-components with sha256 hashes, its paper and code as external references,
+its training datasets as ``data`` components and its base models as components it
+depends on. cyclonedx-python-lib does not model CycloneDX's ``modelCard`` yet, so that
+object (task, architecture, datasets, the claimed performance metrics) is added to the
+serialised JSON, following the 1.6 schema; tests validate the result against it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ptmscope import __version__
+
+ML_MODEL_REF = "model:"
+DATASET_REF = "dataset:"
+
+
+def _licenses(doc: dict[str, Any]) -> list[Any]:
+    from cyclonedx.factory.license import LicenseFactory
+
+    factory = LicenseFactory()
+    facts = doc["facts"]
+    spdx = facts.get("spdx_licenses") or []
+    names = [n for n in (facts.get("licenses") or []) if n not in {s.lower() for s in spdx}]
+    out = []
+    for value in [*spdx, *names]:
+        try:
+            out.append(factory.make_from_string(str(value)))
+        except ValueError:
+            continue
+    return out
+
+
+def audit_bom(doc: dict[str, Any], audit: Any = None) -> str:
+    """The ML-BOM of an audited model, as CycloneDX 1.6 JSON text."""
+    from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.output.json import JsonV1Dot6
+
+    model_info = doc["model"]
+    facts = doc["facts"]
+    repo_id = model_info["repo_id"]
+    files = getattr(audit, "files", None) or []
+    file_components = []
+    for f in files:
+        digest = f.get("sha256")
+        hashes = [HashType(alg=HashAlgorithm.SHA_256, content=digest)] if digest and len(digest) == 64 else []
+        file_components.append(
+            Component(name=f["path"], type=ComponentType.FILE, hashes=hashes, bom_ref=f"file:{repo_id}/{f['path']}")
+        )
+    references = []
+    for link in facts.get("paper_links") or []:
+        kind, _, target = str(link).partition(":")
+        url = f"https://arxiv.org/abs/{target}" if kind == "arxiv" else f"https://doi.org/{target}"
+        references.append(ExternalReference(type=ExternalReferenceType.CITATION, url=XsUri(url)))
+    for repo in facts.get("github_links") or []:
+        references.append(ExternalReference(type=ExternalReferenceType.VCS, url=XsUri(f"https://github.com/{repo}")))
+    properties = [
+        Property(name=f"ptmscope:score:{attribute}", value="inconclusive" if s["score"] is None else str(s["score"]))
+        for attribute, s in doc["scores"].items()
+    ]
+    properties += [Property(name="ptmscope:risk", value=f"{''.join(r['stride'])}: {r['check']}") for r in doc["risks"]]
+    model = Component(
+        name=repo_id,
+        type=ComponentType.MACHINE_LEARNING_MODEL,
+        version=model_info["sha"] or None,
+        bom_ref=f"{ML_MODEL_REF}{repo_id}",
+        group=repo_id.split("/")[0] if "/" in repo_id else None,
+        licenses=_licenses(doc),
+        external_references=references,
+        properties=properties,
+        components=file_components,
+    )
+    bom = Bom()
+    bom.metadata.component = model
+    bom.metadata.properties.add(Property(name="ptmscope:version", value=__version__))
+    datasets = []
+    for name in facts.get("datasets") or []:
+        dataset = Component(name=str(name), type=ComponentType.DATA, bom_ref=f"{DATASET_REF}{name}")
+        bom.components.add(dataset)
+        datasets.append(dataset)
+    bases = []
+    for link in doc["lineage"]["ancestors"]:
+        if link["depth"] != 1:
+            continue
+        base = Component(
+            name=link["base"],
+            type=ComponentType.MACHINE_LEARNING_MODEL,
+            bom_ref=f"{ML_MODEL_REF}{link['base']}",
+            properties=[Property(name="ptmscope:relation", value=link["relation"] or "unspecified")],
+        )
+        bom.components.add(base)
+        bases.append(base)
+    bom.register_dependency(model, [*bases, *datasets])
+    for component in [*bases, *datasets]:
+        bom.register_dependency(component, [])
+    document = json.loads(JsonV1Dot6(bom).output_as_string())
+    document["metadata"]["component"]["modelCard"] = _model_card(doc, audit)
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def _model_card(doc: dict[str, Any], audit: Any) -> dict[str, Any]:
+    facts = doc["facts"]
+    parameters: dict[str, Any] = {}
+    if facts.get("pipeline_tag"):
+        parameters["task"] = facts["pipeline_tag"]
+    if facts.get("model_type"):
+        parameters["architectureFamily"] = facts["model_type"]
+    if facts.get("datasets"):
+        parameters["datasets"] = [{"ref": f"{DATASET_REF}{d}"} for d in facts["datasets"]]
+    card: dict[str, Any] = {"modelParameters": parameters}
+    metrics = []
+    for claim in getattr(audit, "claims", None) or []:
+        value = claim.get("value_text")
+        if value is None:
+            continue
+        metric: dict[str, Any] = {"type": str(claim.get("metric_type") or claim.get("metric_name") or "metric"),
+                                  "value": str(value)}  # fmt: skip
+        slice_ = " ".join(str(v) for v in (claim.get("dataset_type") or claim.get("dataset_name"),
+                                           claim.get("dataset_split")) if v)  # fmt: skip
+        if slice_:
+            metric["slice"] = slice_
+        metrics.append(metric)
+    if metrics:
+        card["quantitativeAnalysis"] = {"performanceMetrics": metrics}
+    limitations = [f"{r['check']}: {r['evidence'] or r['question']}" for r in doc["risks"]]
+    if limitations:
+        card["considerations"] = {"technicalLimitations": limitations}
+    return card
