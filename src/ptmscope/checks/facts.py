@@ -167,22 +167,24 @@ lk AS (
     FROM a_models WHERE likes IS NOT NULL),
 org AS (SELECT name, is_verified FROM a_organizations),
 org_known AS (SELECT count(is_verified) > 0 AS known FROM a_organizations),
+ns_downloads AS (SELECT namespace, sum(downloads) AS downloads FROM a_models GROUP BY namespace),
 conf AS (
+    -- A look-alike is a squatting risk when it is far less used than what it resembles;
+    -- an established name one edit from another (UBC-NLP, unc-nlp) is not flagged.
     SELECT repo_id, min(target || ' (' || transform || ')') AS confused_with FROM (
-        SELECT m.repo_id, c.target, c.transform, m.namespace,
-               CASE WHEN position('/' IN c.target) > 0 THEN split_part(c.target, '/', 1) ELSE '' END AS target_owner,
-               position('/' IN c.target) > 0 AS namespaced
+        SELECT m.repo_id, c.target, c.transform, m.namespace, coalesce(m.downloads, 0) AS own, c.target_downloads,
+               CASE WHEN position('/' IN c.target) > 0 THEN split_part(c.target, '/', 1) ELSE '' END AS target_owner
         FROM m JOIN confusables c ON c.kind = 'model' AND c.variant = lower(m.repo_id)
         UNION ALL
-        SELECT m.repo_id, c.target, c.transform, m.namespace, '' AS target_owner, false
+        SELECT m.repo_id, c.target, c.transform, m.namespace, coalesce(m.downloads, 0), c.target_downloads, ''
         FROM m JOIN confusables c ON c.kind = 'model' AND position('/' IN c.target) = 0
              AND c.variant = lower(regexp_extract(m.repo_id, '[^/]*$'))
         UNION ALL
-        SELECT m.repo_id, c.target || '/*', c.transform, m.namespace, c.target, true
-        FROM m JOIN confusables c ON c.kind = 'org' AND c.variant = lower(m.namespace))
-    WHERE lower(coalesce(namespace, '')) <> lower(target_owner)
-      AND lower(repo_id) NOT IN (SELECT name FROM popular WHERE kind = 'model')
-      AND lower(coalesce(namespace, '')) NOT IN (SELECT name FROM popular WHERE kind = 'org')
+        SELECT m.repo_id, c.target || '/*', c.transform, m.namespace, coalesce(n.downloads, 0), c.target_downloads,
+               c.target
+        FROM m JOIN confusables c ON c.kind = 'org' AND c.variant = lower(m.namespace)
+        LEFT JOIN ns_downloads n ON n.namespace = m.namespace)
+    WHERE lower(coalesce(namespace, '')) <> lower(target_owner) AND own < 0.01 * target_downloads
     GROUP BY repo_id)
 SELECT
     m.repo_id,
@@ -367,34 +369,29 @@ def overlay_scope(
 
 def install_confusables(con: duckdb.DuckDBPyConnection) -> int:
     """Fill the temp table ``confusables`` from the most popular models and organizations in scope."""
-    popular_models = [
-        r[0]
-        for r in con.execute(
-            "SELECT repo_id FROM a_models WHERE downloads IS NOT NULL ORDER BY downloads DESC, repo_id LIMIT ?",
-            [POPULAR_MODELS],
-        ).fetchall()
+    popular_models = con.execute(
+        "SELECT repo_id, downloads FROM a_models WHERE downloads > 0 ORDER BY downloads DESC, repo_id LIMIT ?",
+        [POPULAR_MODELS],
+    ).fetchall()
+    popular_orgs = con.execute(
+        "SELECT namespace, sum(downloads) FROM a_models WHERE namespace IS NOT NULL AND downloads > 0"
+        " GROUP BY namespace ORDER BY sum(downloads) DESC, namespace LIMIT ?",
+        [POPULAR_ORGS],
+    ).fetchall()
+    downloads = {("model", r): d for r, d in popular_models} | {("org", o): d for o, d in popular_orgs}
+    rows = [
+        (*row, int(downloads[(row[2], row[1])]))
+        for row in names.confusables([r for r, _ in popular_models], [o for o, _ in popular_orgs])
     ]
-    popular_orgs = [
-        r[0]
-        for r in con.execute(
-            "SELECT namespace FROM a_models WHERE namespace IS NOT NULL AND downloads IS NOT NULL"
-            " GROUP BY namespace ORDER BY sum(downloads) DESC, namespace LIMIT ?",
-            [POPULAR_ORGS],
-        ).fetchall()
-    ]
-    con.execute("CREATE OR REPLACE TEMP TABLE popular (kind VARCHAR, name VARCHAR)")
-    con.executemany(
-        "INSERT INTO popular VALUES (?, ?)",
-        [("model", r.lower()) for r in popular_models] + [("org", o.lower()) for o in popular_orgs],
-    )
-    rows = names.confusables(popular_models, popular_orgs)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE confusables (variant VARCHAR, target VARCHAR, kind VARCHAR, transform VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE confusables (variant VARCHAR, target VARCHAR, kind VARCHAR, transform VARCHAR,"
+        " target_downloads BIGINT)"
     )
     if rows:
         import pyarrow as pa
 
-        table = pa.table(dict(zip(("variant", "target", "kind", "transform"), zip(*rows, strict=True), strict=True)))
+        columns = ("variant", "target", "kind", "transform", "target_downloads")
+        table = pa.table(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)))
         con.register("_confusables", table)
         try:
             con.execute("INSERT INTO confusables SELECT * FROM _confusables")
@@ -410,7 +407,8 @@ def build_facts(con: duckdb.DuckDBPyConnection, focus: list[str] | None = None) 
     where = ""
     if focus is not None:
         con.execute("CREATE OR REPLACE TEMP TABLE focus_ids (repo_id VARCHAR)")
-        con.executemany("INSERT INTO focus_ids VALUES (?)", [(r,) for r in focus])
+        if focus:
+            con.executemany("INSERT INTO focus_ids VALUES (?)", [(r,) for r in focus])
         where = "WHERE repo_id IN (SELECT repo_id FROM focus_ids)"
     quoted = lambda values: "(" + ", ".join(f"'{v}'" for v in values) + ")"  # noqa: E731 - constants only
     sql = FACTS_SQL.format(

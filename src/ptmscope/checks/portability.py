@@ -41,9 +41,7 @@ def license_is_permissive() -> Rule:
     )
 
 
-@check(
-    "license_compatible_with_base", attribute="portability", needs={"metadata", "card"}, tags=("license", "lineage")
-)
+@check("license_compatible_with_base", attribute="portability", needs={"metadata", "card"}, tags=("license", "lineage"))
 def license_compatible_with_base() -> Rule:
     """Is the model's licence compatible with the licence of the model it derives from?"""
     return Rule(

@@ -20,7 +20,10 @@ DATASET_REF = "dataset:"
 
 
 def _licenses(doc: dict[str, Any]) -> list[Any]:
-    from cyclonedx.factory.license import LicenseFactory
+    try:
+        from cyclonedx.contrib.license.factories import LicenseFactory
+    except ImportError:  # cyclonedx-python-lib < 11.x kept it here
+        from cyclonedx.factory.license import LicenseFactory
 
     factory = LicenseFactory()
     facts = doc["facts"]

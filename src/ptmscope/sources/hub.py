@@ -22,6 +22,10 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 MAX_README_BYTES = 16 * 1024**2
 
 
+# The HTTP stacks huggingface_hub has used (httpx, its httpx2 fork, requests): their transport errors.
+_TRANSPORT_MODULES = ("httpx", "httpcore", "requests", "urllib3")
+
+
 class ModelNotFoundError(SourceError):
     """The Hub has no such model (or it is private or gated for this token)."""
 
@@ -67,7 +71,7 @@ def fetch_model(repo_id: str, *, endpoint: str | None = None, revision: str | No
     except OSError as error:  # connection refused, DNS, timeouts (httpx and requests errors are OSErrors)
         raise SourceUnreachableError(f"cannot reach {base}: {error}") from error
     except Exception as error:  # the HTTP client's own transport errors
-        if type(error).__module__.split(".")[0] in ("httpx", "httpcore", "requests", "urllib3"):
+        if type(error).__module__.startswith(_TRANSPORT_MODULES):
             raise SourceUnreachableError(f"cannot reach {base}: {error}") from error
         raise
     if not isinstance(data, dict):
