@@ -159,3 +159,18 @@ def test_compare_two_snapshots(small, tmp_path):
     assert doc["headline"]["models"] == {"a": 10, "b": 10}
     assert doc["headline"]["models_with_claims"] == {"a": 4, "b": 0}
     assert doc["claims_by_task"]["token-classification"]["b"] == {"with_claims": 0, "total": 2, "claims_unknown": 1}
+
+
+def test_score_distributions_after_an_audit_run(small):
+    store, snap = small
+    before = run_study(store, snap).data["measurements"]["scores"]
+    assert before["run_id"] is None and "audit --all" in before["note"]
+    from ptmscope.audit.run import audit_snapshot
+
+    run = audit_snapshot(store, snap)
+    after = run_study(store, snap).data["measurements"]["scores"]
+    assert after["run_id"] == run.run_id
+    assert after["overall"]["documentation"]["scored"] == 10
+    assert set(after["by_task"]) <= {"text-classification", "token-classification", "text-generation",
+                                     "automatic-speech-recognition"}  # fmt: skip
+    assert 0 <= after["overall"]["security"]["mean"] <= 10

@@ -1,8 +1,11 @@
 """Evaluating checks: every registered check, as one vectorised SQL pass over the facts table.
 
-``evaluate`` turns ``facts`` into the temp table ``check_findings`` (one row per model
-and check). A check whose SQL fails at run time on some row yields ``error`` for that
-row (``TRY``), never a crashed audit.
+``evaluate`` turns ``facts`` into the temp table ``check_wide``: one row per model, with
+each check's outcome, grade and evidence as columns (``o3``, ``g3``, ``e3``). From it,
+``FINDINGS`` unnests one row per model and check, and ``scores_sql`` computes every
+attribute's score by arithmetic across the row, with no join or group-by, so a million
+models score in seconds. A check whose SQL fails at run time on some row yields
+``error`` for that row (``TRY``), never a crashed audit.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ptmscope.checks import CHECKS, Check, Finding, Outcome
+from ptmscope.checks import ATTRIBUTES, CHECKS, Check, Finding, Outcome
 from ptmscope.scores.policy import Weights
 
 if TYPE_CHECKING:
@@ -21,54 +24,79 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, checks: Iterable[Check] | None = None, *, evidence: bool = True) -> None:
-    """Fill the temp table ``check_findings (repo_id, sha, check_id, outcome, evidence, grade)`` from ``facts``.
+def evaluated_checks() -> list[Check]:
+    """The checks in column order of ``check_wide`` (registry order)."""
+    return list(CHECKS.values())
 
-    One projection computes every check's outcome, evidence and raw grade as columns;
-    a second packs them into one list per model, which is unnested into rows.
+
+def evaluate(con: duckdb.DuckDBPyConnection, checks: Iterable[Check] | None = None, *, evidence: bool = True) -> None:
+    """Fill ``check_wide`` from ``facts``, and the temp view ``check_findings`` over it.
+
+    ``evidence=False`` leaves evidence out for outcomes that are true (a bulk audit stores
+    what to act on; one model's report recomputes the rest).
     """
-    selected = list(checks) if checks is not None else list(CHECKS.values())
-    columns, structs = [], []
+    selected = list(checks) if checks is not None else evaluated_checks()
+    raw, final = [], []
     for i, c in enumerate(selected):
-        columns.append(f"coalesce(TRY(({c.outcome_sql})::VARCHAR), 'error') AS o{i}")
-        columns.append(f"left(TRY(({c.evidence_sql})::VARCHAR), 500) AS e{i}" if evidence else f"NULL::VARCHAR AS e{i}")
-        columns.append(f"TRY(({c.grade_sql})::DOUBLE) AS g{i}" if c.grade_sql else f"NULL::DOUBLE AS g{i}")
-        grade = (
-            f"CASE WHEN o{i} IN ('true', 'false') THEN greatest(0.0, least(1.0, coalesce(g{i},"
-            f" CASE o{i} WHEN 'true' THEN 1.0 ELSE 0.0 END))) END"
+        raw.append(f"coalesce(TRY(({c.outcome_sql})::VARCHAR), 'error') AS o{i}")
+        raw.append(f"left(TRY(({c.evidence_sql})::VARCHAR), 500) AS e{i}")
+        raw.append(f"TRY(({c.grade_sql})::DOUBLE) AS g{i}" if c.grade_sql else f"NULL::DOUBLE AS g{i}")
+        final.append(f"o{i}")
+        final.append(
+            f"nullif(e{i}, '') AS e{i}" if evidence else f"CASE WHEN o{i} <> 'true' THEN nullif(e{i}, '') END AS e{i}"
         )
-        structs.append(f"struct_pack(check_id := {_quote(c.id)}, outcome := o{i}, evidence := e{i}, grade := {grade})")
+        final.append(
+            f"CASE WHEN o{i} IN ('true', 'false') THEN greatest(0.0, least(1.0, coalesce(g{i},"
+            f" CASE o{i} WHEN 'true' THEN 1.0 ELSE 0.0 END))) END AS g{i}"
+        )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE check_findings AS
-        WITH raw AS (SELECT repo_id, sha, {", ".join(columns)} FROM facts)
-        SELECT repo_id, sha, r.check_id, r.outcome, nullif(r.evidence, '') AS evidence, r.grade
-        FROM (SELECT repo_id, sha, unnest([{", ".join(structs)}]) AS r FROM raw)
+        CREATE OR REPLACE TEMP TABLE check_wide AS
+        SELECT repo_id, sha, {", ".join(final)}
+        FROM (SELECT repo_id, sha, {", ".join(raw)} FROM facts)
+        """
+    )
+    structs = ", ".join(
+        f"struct_pack(check_id := {_quote(c.id)}, outcome := o{i}, evidence := e{i}, grade := g{i})"
+        for i, c in enumerate(selected)
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW check_findings AS
+        SELECT repo_id, sha, r.check_id, r.outcome, r.evidence, r.grade
+        FROM (SELECT repo_id, sha, unnest([{structs}]) AS r FROM check_wide)
         """
     )
 
 
-def install_weights(con: duckdb.DuckDBPyConnection, weights: Weights) -> None:
-    """The temp table ``check_weights (check_id, attribute, weight)`` for scoring in SQL."""
-    con.execute("CREATE OR REPLACE TEMP TABLE check_weights (check_id VARCHAR, attribute VARCHAR, weight DOUBLE)")
-    con.executemany(
-        "INSERT INTO check_weights VALUES (?, ?, ?)", [(c.id, c.attribute, weights.weight(c)) for c in CHECKS.values()]
-    )
+def scores_sql(weights: Weights, checks: Iterable[Check] | None = None) -> str:
+    """SQL giving ``(repo_id, attribute, score, earned, possible, conclusive, inconclusive)`` from ``check_wide``.
 
-
-SCORES_SQL = """
-SELECT f.repo_id, w.attribute,
-       CASE WHEN sum(w.weight) FILTER (WHERE f.outcome IN ('true', 'false')) > 0
-            THEN 10 * sum(w.weight * f.grade) FILTER (WHERE f.outcome IN ('true', 'false'))
-                 / sum(w.weight) FILTER (WHERE f.outcome IN ('true', 'false')) END AS score,
-       coalesce(sum(w.weight * f.grade) FILTER (WHERE f.outcome IN ('true', 'false')), 0) AS earned,
-       coalesce(sum(w.weight) FILTER (WHERE f.outcome IN ('true', 'false')), 0) AS possible,
-       count(*) FILTER (WHERE f.outcome IN ('true', 'false')) AS conclusive,
-       count(*) FILTER (WHERE f.outcome NOT IN ('true', 'false')) AS inconclusive
-FROM check_findings f JOIN check_weights w USING (check_id)
-WHERE w.weight > 0
-GROUP BY f.repo_id, w.attribute
-"""
+    Per attribute: earned = sum of weight x grade over conclusive checks, possible = sum
+    of their weights, score = 10 x earned / possible (NULL when nothing was conclusive).
+    Attributes without any weighted check give no row. The same arithmetic as
+    ``ptmscope.scores.policy.score`` (a test holds the two equal).
+    """
+    selected = list(checks) if checks is not None else evaluated_checks()
+    structs = []
+    for attribute in ATTRIBUTES:
+        members = [(i, weights.weight(c)) for i, c in enumerate(selected) if c.attribute == attribute]
+        members = [(i, w) for i, w in members if w > 0]
+        if not members:
+            continue
+        earned = " + ".join(f"coalesce({w!r} * g{i}, 0)" for i, w in members)
+        possible = " + ".join(f"CASE WHEN o{i} IN ('true', 'false') THEN {w!r} ELSE 0 END" for i, w in members)
+        conclusive = " + ".join(f"(o{i} IN ('true', 'false'))::INTEGER" for i, _ in members)
+        structs.append(
+            f"struct_pack(attribute := {_quote(attribute)}, earned := ({earned})::DOUBLE,"
+            f" possible := ({possible})::DOUBLE, conclusive := {conclusive}, members := {len(members)})"
+        )
+    return f"""
+        SELECT repo_id, s.attribute,
+               CASE WHEN s.possible > 0 THEN 10 * s.earned / s.possible END AS score,
+               s.earned, s.possible, s.conclusive, s.members - s.conclusive AS inconclusive
+        FROM (SELECT repo_id, unnest([{", ".join(structs)}]) AS s FROM check_wide)
+    """
 
 
 def findings_of(con: duckdb.DuckDBPyConnection, repo_id: str) -> list[tuple[Check, Finding]]:

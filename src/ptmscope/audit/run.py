@@ -346,15 +346,18 @@ def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, end
 
 
 def audit_snapshot(store: Store, snapshot: Snapshot, *, weights: Weights | None = None,
-                   evidence: bool = True) -> AuditRun:  # fmt: skip
-    """Run every metadata check on every model of ``snapshot`` and store findings and scores."""
+                   evidence: bool = False) -> AuditRun:  # fmt: skip
+    """Run every metadata check on every model of ``snapshot`` and store findings and scores.
+
+    Evidence is stored for every outcome but true unless ``evidence`` (``audit MODEL
+    --explain`` recomputes a model's full evidence on demand).
+    """
     weights = weights or load_weights()
     started = time.perf_counter()
     con = store.con
     facts_module.snapshot_scope(con, snapshot.snapshot_id)
     models = facts_module.build_facts(con)
     engine.evaluate(con, evidence=evidence)
-    engine.install_weights(con, weights)
     checks = [{"id": c.id, "version": c.version, "attribute": c.attribute} for c in CHECKS.values()]
     con.execute("BEGIN TRANSACTION")
     try:
@@ -377,7 +380,7 @@ def audit_snapshot(store: Store, snapshot: Snapshot, *, weights: Weights | None 
             f"INSERT INTO findings SELECT {sid}, {run_id}, repo_id, sha, check_id, outcome, grade, evidence"
             " FROM check_findings"
         )
-        con.execute(f"INSERT INTO scores SELECT {sid}, {run_id}, * FROM ({engine.SCORES_SQL})")
+        con.execute(f"INSERT INTO scores SELECT {sid}, {run_id}, * FROM ({engine.scores_sql(weights)})")
         seconds = time.perf_counter() - started
         con.execute("UPDATE audit_runs SET seconds = ? WHERE run_id = ?", [seconds, run_id])
         con.execute("COMMIT")

@@ -213,6 +213,17 @@ def render_study(data: dict[str, Any]) -> RenderableType:
         parts.append(Text(f"relations: {relations}; chain depth inside the snapshot: {depths}", style="dim"))
     else:
         parts.append(Text("Base models: no model in this snapshot declares one.", style="dim"))
+    sc = ms["scores"]
+    if sc["run_id"] is not None:
+        table = _table(f"Attribute scores (audit run {sc['run_id']})", ("attribute", "left"), ("scored", "right"),
+                       ("inconclusive", "right"), ("mean", "right"), ("q1", "right"), ("median", "right"),
+                       ("q3", "right"))  # fmt: skip
+        for attribute, v in sc["overall"].items():
+            table.add_row(attribute, num(v["scored"]), num(v["inconclusive"]), *(
+                "–" if v[k] is None else f"{v[k]:.2f}" for k in ("mean", "q1", "median", "q3")))  # fmt: skip
+        parts.append(table)
+    else:
+        parts.append(Text(f"Attribute scores: {sc['note']}.", style="dim"))
     if ov["import_errors"]:
         errors = "; ".join(f"{reason} ({n:,})" for reason, n in ov["import_errors"].items())
         parts.append(Text.assemble("Records skipped at import: ", text(errors, 600), style="dim"))

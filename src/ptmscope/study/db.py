@@ -32,7 +32,8 @@ class StudyDB:
         if self.recording:
             self.recorded.append((self.current, sql.strip()))
             return []
-        return self.con.execute(sql, {"sid": self.snapshot_id, **params}).fetchall()
+        bound = {name: value for name, value in {"sid": self.snapshot_id, **params}.items() if f"${name}" in sql}
+        return self.con.execute(sql, bound).fetchall()
 
     def one(self, sql: str, **params: Any) -> tuple[Any, ...] | None:
         """The first row of ``sql``, or None."""

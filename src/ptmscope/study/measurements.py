@@ -568,3 +568,57 @@ def hub_scan(db: StudyDB, top: int) -> Data:
     ) or (0, 0)
     known, flagged = (int(v or 0) for v in row)
     return {"status_known": known, "flagged": flagged, "share_flagged": share(flagged, known)}
+
+
+@measurement("scores", "Attribute scores, overall and per task (from the snapshot's latest audit run)")
+def scores(db: StudyDB, top: int) -> Data:
+    """Score distributions from the newest ``ptmscope audit --all`` run of the snapshot.
+
+    Per attribute: models scored, inconclusive, mean and quartiles, overall and for the
+    ``top`` largest tasks. Not measured until ``audit --all`` has run.
+    """
+    run = db.one(
+        "SELECT run_id, created_at, tool_version FROM audit_runs WHERE snapshot_id = $sid AND scope = 'snapshot'"
+        " ORDER BY run_id DESC LIMIT 1"
+    )
+    if run is None:
+        return {"run_id": None, "note": "not measured in this snapshot: run 'ptmscope audit --all' first"}
+    run_id = int(run[0])
+    stats = """
+        count(s.score), count(*) - count(s.score), avg(s.score),
+        quantile_cont(s.score, 0.25), quantile_cont(s.score, 0.5), quantile_cont(s.score, 0.75)
+    """
+    overall = db.rows(
+        f"SELECT s.attribute, {stats} FROM scores s WHERE s.run_id = $run GROUP BY s.attribute ORDER BY 1", run=run_id
+    )
+    per_task = db.rows(
+        f"""
+        WITH tasks AS (SELECT pipeline_tag FROM models WHERE snapshot_id = $sid AND pipeline_tag IS NOT NULL
+                       GROUP BY pipeline_tag ORDER BY count(*) DESC, pipeline_tag LIMIT $top)
+        SELECT m.pipeline_tag, s.attribute, {stats}
+        FROM scores s JOIN models m ON m.snapshot_id = $sid AND m.repo_id = s.repo_id
+        WHERE s.run_id = $run AND m.pipeline_tag IN (SELECT pipeline_tag FROM tasks)
+        GROUP BY m.pipeline_tag, s.attribute ORDER BY 1, 2
+        """,
+        run=run_id,
+        top=top,
+    )
+
+    def summary(row: tuple[Any, ...]) -> Data:
+        scored, inconclusive, mean, q1, median, q3 = row
+        rounded = [None if v is None else round(float(v), 2) for v in (mean, q1, median, q3)]
+        return dict(zip(("mean", "q1", "median", "q3"), rounded, strict=True)) | {
+            "scored": int(scored),
+            "inconclusive": int(inconclusive),
+        }
+
+    by_task: dict[str, Data] = {}
+    for task, attribute, *values in per_task:
+        by_task.setdefault(str(task), {})[attribute] = summary(tuple(values))
+    return {
+        "run_id": run_id,
+        "created_at": run[1].isoformat() if run[1] else None,
+        "tool_version": run[2],
+        "overall": {attribute: summary(tuple(values)) for attribute, *values in overall},
+        "by_task": by_task,
+    }
