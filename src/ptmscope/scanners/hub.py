@@ -75,6 +75,11 @@ def wants(filename: str) -> bool:
     return not lower.endswith(SKIP_SUFFIXES)
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:200]
+
+
 def scan_repo(
     ref: RepoRef,
     options: ScanOptions,
@@ -96,7 +101,7 @@ def scan_repo(
         the listing or a download.
     """
     from huggingface_hub import HfApi, hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     api = HfApi(endpoint=endpoint)
     results: list[FileResult] = []
@@ -106,8 +111,8 @@ def scan_repo(
         info = api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=ref.revision, files_metadata=True)
     except (RepositoryNotFoundError, RevisionNotFoundError) as error:
         return results, [f"{label}: repository or revision not found ({type(error).__name__})"]
-    except (HfHubHTTPError, OSError, ValueError) as error:
-        return results, [f"{label}: cannot list files: {str(error).splitlines()[0][:200]}"]
+    except Exception as error:
+        return results, [f"{label}: cannot list files: {_first_line(error)}"]
     siblings = getattr(info, "siblings", None) or []
     for sibling in sorted(siblings, key=lambda s: s.rfilename):
         name = sibling.rfilename
@@ -129,10 +134,8 @@ def scan_repo(
                 endpoint=endpoint,
                 cache_dir=cache_dir,
             )
-        except (HfHubHTTPError, OSError, ValueError) as error:
-            results.append(
-                SkippedFile(shown, f"download failed: {str(error).splitlines()[0][:200]}", error=True)
-            )
+        except Exception as error:
+            results.append(SkippedFile(shown, f"download failed: {_first_line(error)}", error=True))
             continue
         result = scan_file(local, options, shown)
         results.append(result)
