@@ -48,8 +48,8 @@ def _from_import_machinery() -> bool:
 
 def _hook(event: str, args: tuple) -> None:
     if _WATCHING["on"] and event in _EVENTS:
-        if event == "marshal.loads" and _from_import_machinery():
-            return  # .pyc files of lazily imported modules
+        if event != "pickle.find_class" and _from_import_machinery():
+            return  # lazily imported dependencies (py7zr, ...) being imported: not the scanned input
         if event == "import" and not str(args[0]).startswith(
             ("os", "subprocess", "posix", "nt", "pty", "runpy")
         ):
