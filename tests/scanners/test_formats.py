@@ -73,6 +73,15 @@ def test_tampered_zips_are_still_read(patch):
     assert worst(findings) == "dangerous", (patch, findings)
 
 
+def test_random_storages_of_a_torch_zip_are_not_misread():
+    rng = np.random.default_rng(1)
+    members = {"archive/data.pkl": GOOD, "archive/version": b"3\n"}
+    members.update({f"archive/data/{i}": rng.bytes(4096) for i in range(300)})
+    fmt, findings = scan_bytes(make_zip(members))
+    assert fmt == "pytorch-zip"
+    assert findings == []
+
+
 def test_zip_with_prepended_bytes_and_zip64_records():
     data = b"junk" * 100 + make_zip({"x/data.pkl": EVIL})
     _, findings = scan_bytes(data)

@@ -8,13 +8,13 @@ members through the same dispatcher. Any failure on one file becomes data (a fin
 
 from __future__ import annotations
 
+import importlib
 import mmap
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ptmscope.scanners import archives, gguf, joblib, keras, npy, onnxfile, safetensors, savedmodel
 from ptmscope.scanners.detect import detect
 from ptmscope.scanners.interface import (
     FileResult,
@@ -31,6 +31,15 @@ Progress = Callable[[str, int], None]
 """Called after each file with its path and size (the CLI drives a progress bar with it)."""
 
 _COMPRESSED = ("gzip", "bz2", "xz", "lzma", "zlib", "joblib-zfile")
+# format -> (module in ptmscope.scanners, function(buf, start, end, ctx, member))
+_SIMPLE: dict[str, tuple[str, str]] = {
+    "npy": ("npy", "scan_npy"),
+    "hdf5": ("keras", "scan_hdf5"),
+    "gguf": ("gguf", "scan_gguf"),
+    "safetensors": ("safetensors", "scan_safetensors"),
+    "onnx": ("onnxfile", "scan_onnx"),
+    "tf-savedmodel": ("savedmodel", "scan_saved_model"),
+}
 
 
 def scan_buffer(
@@ -43,38 +52,32 @@ def scan_buffer(
     depth: int = 0,
 ) -> str:
     """Detect the format of ``buf[start:end]``, scan it into ``ctx``, and return the format id."""
-    fmt = detect(buf, start, end, name)
+    fmt = detect(buf, start, end, name, nested=depth > 0)
 
     def recurse(b: BufferLike, s: int, e: int, where: str, nm: str, d: int) -> str:
         return scan_buffer(b, s, e, ctx, where, nm, d)
 
+    # format modules are imported on first use: a scan of pickles never pays for tarfile or py7zr
     if fmt == "pickle":
         analyze_pickle(buf, start, end, ctx, member)
-    elif fmt == "zip":
-        return archives.scan_zip(buf, start, end, ctx, member, depth, recurse)
-    elif fmt == "tar":
-        archives.scan_tar(buf, start, end, ctx, member, depth, recurse)
-    elif fmt == "7z":
-        archives.scan_7z(buf, start, end, ctx, member, depth, recurse)
+    elif fmt in ("zip", "tar", "7z"):
+        from ptmscope.scanners import archives
+
+        scanner = {"zip": archives.scan_zip, "tar": archives.scan_tar, "7z": archives.scan_7z}[fmt]
+        return scanner(buf, start, end, ctx, member, depth, recurse)
     elif fmt in _COMPRESSED:
+        from ptmscope.scanners import joblib
+
         if depth + 1 > ctx.max_depth:
             ctx.add("suspicious", "archive-too-deep", "compressed streams nest deeper than the limit", member)
             return fmt
         data = joblib.inflate(buf, start, end, fmt, ctx, member)
         if data is not None:
             return f"{fmt}+{scan_buffer(data, 0, len(data), ctx, member, name, depth + 1)}"
-    elif fmt == "npy":
-        npy.scan_npy(buf, start, end, ctx, member)
-    elif fmt == "hdf5":
-        keras.scan_hdf5(buf, start, end, ctx, member)
-    elif fmt == "gguf":
-        gguf.scan_gguf(buf, start, end, ctx, member)
-    elif fmt == "safetensors":
-        safetensors.scan_safetensors(buf, start, end, ctx, member)
-    elif fmt == "onnx":
-        onnxfile.scan_onnx(buf, start, end, ctx, member)
-    elif fmt == "tf-savedmodel":
-        savedmodel.scan_saved_model(buf, start, end, ctx, member)
+    elif fmt in _SIMPLE:
+        module_name, function = _SIMPLE[fmt]
+        module = importlib.import_module(f"ptmscope.scanners.{module_name}")
+        getattr(module, function)(buf, start, end, ctx, member)
     return fmt
 
 

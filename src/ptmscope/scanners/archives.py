@@ -17,7 +17,6 @@ import bz2
 import lzma
 import posixpath
 import re
-import tarfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from ptmscope.scanners.pickle import BufferLike, PickleContext
 Recurse = Callable[[BufferLike, int, int, str, str, int], str]
 
 _CHUNK = 1 << 20
+_STORAGE = re.compile(r"(^|/)data/\d+$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class ZipMember:
     compressed_size: int
     size: int
     data_offset: int
+    """Where the member's bytes start; -1 until the local header has been read."""
+    header_offset: int = -1
+    """Where the member's local header starts."""
 
 
 def join_member(parent: str | None, name: str) -> str:
@@ -130,12 +133,9 @@ def _central_directory(buf: BufferLike, start: int, end: int) -> list[ZipMember]
         extra = bytes(buf[pos + 46 + nlen : pos + 46 + nlen + elen])
         usize, csize, local = _zip64_extra(extra, usize, csize, local)
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-        local_pos = start + local + delta
-        if local_pos + 30 <= end and bytes(buf[local_pos : local_pos + 4]) == b"PK\x03\x04":
-            data = local_pos + 30 + _u16(buf, local_pos + 26) + _u16(buf, local_pos + 28)
-        else:
-            data = -1
-        members.append(ZipMember(name, method, flags, csize, usize, data))
+        # the local header is read later, only for members that are scanned: touching every
+        # header of a checkpoint with thousands of storages would page in the whole file
+        members.append(ZipMember(name, method, flags, csize, usize, -1, start + local + delta))
         pos += 46 + nlen + elen + clen
     return members if members or count == 0 else None
 
@@ -157,18 +157,47 @@ def _local_headers(buf: BufferLike, start: int, end: int) -> list[ZipMember]:
             nxt = bytes(buf[data : min(end, data + (64 << 20))]).find(b"PK\x07\x08")
             csize = nxt if nxt >= 0 else end - data
             usize = csize if method == 0 else usize
-        members.append(ZipMember(name, method, flags, csize, usize, data))
+        members.append(ZipMember(name, method, flags, csize, usize, data, pos))
         pos = data + csize
         if bytes(buf[pos : pos + 4]) == b"PK\x07\x08":
             pos += 16
     return members
 
 
+def _with_data_offset(buf: BufferLike, m: ZipMember, end: int) -> ZipMember | None:
+    pos = m.header_offset
+    if pos < 0 or pos + 30 > end or bytes(buf[pos : pos + 4]) != b"PK\x03\x04":
+        return None
+    data = pos + 30 + _u16(buf, pos + 26) + _u16(buf, pos + 28)
+    return ZipMember(m.name, m.method, m.flags, m.compressed_size, m.size, data, pos)
+
+
+def is_storage(flavour: str, name: str) -> bool:
+    """True for the raw tensor storages of a PyTorch/TorchScript zip (``.../data/<n>``)."""
+    return flavour in ("pytorch-zip", "torchscript") and _STORAGE.search(name) is not None
+
+
 def read_zip(buf: BufferLike, start: int, end: int) -> tuple[list[ZipMember], bool]:
-    """List the members of the zip in ``[start, end)``; the flag tells if the central directory was used."""
+    """List the members of the zip in ``[start, end)``; the flag tells if the central directory was used.
+
+    Data offsets are resolved for every member except PyTorch storages (which are never
+    scanned). If a local header is missing where the central directory points, the
+    directory is not trusted and local headers are walked from the start instead.
+    """
     members = _central_directory(buf, start, end)
-    if members is not None and all(m.data_offset >= 0 for m in members):
-        return members, True
+    if members is not None:
+        flavour = zip_flavour([m.name for m in members])
+        resolved: list[ZipMember] = []
+        for m in members:
+            if is_storage(flavour, m.name):
+                resolved.append(m)
+                continue
+            r = _with_data_offset(buf, m, end)
+            if r is None:
+                break
+            resolved.append(r)
+        else:
+            return resolved, True
     return _local_headers(buf, start, end), False
 
 
@@ -202,7 +231,13 @@ def _inflate(ctx: PickleContext, buf: BufferLike, m: ZipMember, where: str) -> b
         )
         d = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[filt])
         m = ZipMember(
-            m.name, m.method, m.flags, m.compressed_size - 4 - psize, m.size, m.data_offset + 4 + psize
+            m.name,
+            m.method,
+            m.flags,
+            m.compressed_size - 4 - psize,
+            m.size,
+            m.data_offset + 4 + psize,
+            m.header_offset,
         )
     else:
         ctx.add(
@@ -260,9 +295,13 @@ def scan_zip(
                 "archive-path-traversal",
                 f"member name has an {reason}; extracting it writes outside the target folder",
                 where,
-                m.data_offset,
+                m.header_offset,
                 m.name,
             )
+        if is_storage(flavour, m.name):
+            # raw tensor bytes: torch.load never interprets a storage as anything but numbers,
+            # and random floats can look like any magic number, so they are not probed
+            continue
         if m.data_offset < 0 or m.data_offset + m.compressed_size > end:
             ctx.add("unparseable", "archive-member-unreadable", "member data lies outside the archive", where)
             continue
@@ -357,6 +396,8 @@ def scan_tar(
     recurse: Recurse,
 ) -> str:
     """Scan a tar archive's members in place; report traversal, links and device files."""
+    import tarfile
+
     try:
         tar = tarfile.open(fileobj=_RangeReader(buf, start, end), mode="r:")  # type: ignore[call-overload]  # noqa: SIM115 - closed by the with below
     except (tarfile.TarError, OSError, ValueError) as error:

@@ -7,7 +7,10 @@ shapes, never to decide that a file is safe: a pickle named ``config.txt`` is a 
 
 from __future__ import annotations
 
-from typing import Literal
+import lzma
+import zlib
+from collections.abc import Callable
+from typing import Any, Literal
 
 from ptmscope.scanners.pickle import BufferLike, probe_pickle
 from ptmscope.scanners.protobuf import looks_like_onnx, looks_like_saved_model
@@ -46,12 +49,23 @@ def _safetensors_header(head: bytes, size: int) -> bool:
     return 2 <= n <= size - 8 and head[8:9] == b"{"
 
 
+def _inflates(head: bytes, make: Callable[[], Any]) -> bool:
+    """True when the first bytes decompress without error (a real stream, not a lucky prefix)."""
+    try:
+        make().decompress(head)
+    except (zlib.error, lzma.LZMAError, OSError, ValueError, EOFError):
+        return False
+    return True
+
+
 def _is_zlib(head: bytes) -> bool:
-    # RFC 1950: CMF 0x78 (deflate, 32K window) and (CMF*256 + FLG) % 31 == 0
-    return len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0
+    # RFC 1950: CMF 0x78 (deflate, 32K window) and (CMF*256 + FLG) % 31 == 0, and it inflates
+    if len(head) < 2 or head[0] != 0x78 or (head[0] * 256 + head[1]) % 31:
+        return False
+    return _inflates(head, zlib.decompressobj)
 
 
-def detect(buf: BufferLike, start: int, end: int, name: str = "") -> Format:
+def detect(buf: BufferLike, start: int, end: int, name: str = "", nested: bool = False) -> Format:
     """Return the format of the bytes ``buf[start:end]``.
 
     Args:
@@ -59,6 +73,7 @@ def detect(buf: BufferLike, start: int, end: int, name: str = "") -> Format:
         start: where the file starts in ``buf``.
         end: where it ends.
         name: the file or member name, used only to prefer SavedModel over ONNX for ``*.pb``.
+        nested: True for archive members, where the costly "prepended data" probes are skipped.
     """
     size = end - start
     if size <= 0:
@@ -74,9 +89,9 @@ def detect(buf: BufferLike, start: int, end: int, name: str = "") -> Format:
         return "gguf"
     if head.startswith(SEVENZIP_MAGIC):
         return "7z"
-    if head.startswith(b"\x1f\x8b"):
+    if head.startswith(b"\x1f\x8b\x08") and _inflates(head, lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)):
         return "gzip"
-    if head.startswith(b"BZh") and len(head) > 3 and head[3:4].isdigit():
+    if head.startswith(b"BZh") and head[3:4].isdigit() and head[4:10] == b"\x31\x41\x59\x26\x53\x59":
         return "bz2"
     if head.startswith(XZ_MAGIC):
         return "xz"
@@ -88,7 +103,7 @@ def detect(buf: BufferLike, start: int, end: int, name: str = "") -> Format:
         return "safetensors"
     if _is_zlib(head):
         return "zlib"
-    if head.startswith(b"\x5d\x00\x00") and len(head) >= 13:
+    if head.startswith(b"\x5d\x00\x00") and len(head) >= 13 and _inflates(head, lzma.LZMADecompressor):
         return "lzma"
     if probe_pickle(buf, start, end):
         return "pickle"
@@ -98,6 +113,8 @@ def detect(buf: BufferLike, start: int, end: int, name: str = "") -> Format:
         return "onnx"
     if looks_like_saved_model(buf, start, end):
         return "tf-savedmodel"
+    if nested:
+        return "unknown"
     if size > 22 and _has_zip_trailer(buf, start, end):
         return "zip"  # data prepended to a zip (self-extracting style): loaders still find the archive
     if size > 512 + 8 and _hdf5_at_offset(buf, start, end):

@@ -885,8 +885,7 @@ def probe_pickle(buf: BufferLike, start: int, end: int) -> bool:
     try:
         Walker(buf, ctx, None).run_one(start, window)
     except PickleParseError as error:
-        cut = window < end and ("truncated" in str(error) or "without STOP" in str(error))
-        return cut or error.ops >= 8 or bool(ctx.imports)
+        return error.ops >= 8 or bool(ctx.imports)
     except ScanTimeout:
         return True
     return True
