@@ -53,12 +53,17 @@ class BufferLike(Protocol):
 
 
 class PickleParseError(Exception):
-    """The opcode stream is malformed at ``offset``; ``ops`` opcodes were read before."""
+    """The opcode stream is malformed at ``offset``; the pickle being read began at ``start``."""
 
-    def __init__(self, message: str, offset: int, ops: int = 0) -> None:
+    def __init__(self, message: str, offset: int) -> None:
         super().__init__(message)
         self.offset = offset
-        self.ops = ops
+        self.start = offset
+
+    @property
+    def progress(self) -> int:
+        """Bytes of this pickle that parsed before the failing opcode (0: the first opcode failed)."""
+        return self.offset - self.start
 
 
 class ScanTimeout(Exception):
@@ -109,30 +114,12 @@ class Call:
         return f"{self.func!r}(...)"
 
 
-class Container:
-    """A list, dict or set built by the pickle; only the first items are kept."""
-
-    __slots__ = ("items", "kind")
-
-    def __init__(self, kind: str, items: list[Any] | None = None) -> None:
-        self.kind = kind
-        self.items: list[Any] = items[:CONTAINER_KEEP] if items else []
-
-    def add(self, values: list[Any]) -> None:
-        room = CONTAINER_KEEP - len(self.items)
-        if room > 0:
-            self.items.extend(values[:room])
-
-    def __repr__(self) -> str:
-        return f"<{self.kind}>"
-
-    def get(self, key: str) -> Any:
-        """For dicts (items stored as alternating key, value): the value of ``key``."""
-        items = self.items
-        for i in range(0, len(items) - 1, 2):
-            if items[i] == key:
-                return items[i + 1]
-        return None
+def _dict_get(items: list[Any], key: str) -> Any:
+    """In a pickled dict kept as a list of alternating keys and values: the value of ``key``."""
+    for i in range(0, len(items) - 1, 2):
+        if items[i] == key:
+            return items[i + 1]
+    return None
 
 
 class Blob:
@@ -237,7 +224,7 @@ _OPNAMES: dict[int, str] = {
 
 
 def _mark_slice(stack: list[Any], marks: list[int]) -> list[Any]:
-    m = marks.pop() if marks else 0
+    m = marks.pop()  # IndexError without a MARK: a parse error, as in pickle
     if m > len(stack):
         m = len(stack)
     items = stack[m:]
@@ -298,107 +285,133 @@ class Walker:
     # The hot loop. Opcodes are tested roughly in the order of how often they occur in real
     # checkpoints and vocabularies; everything rare goes through ``_slow``.
     def run_one(self, pos: int, end: int) -> tuple[int, Any]:
-        """Walk one pickle from ``pos`` to its STOP; return (offset after STOP, top value)."""
+        """Walk one pickle from ``pos`` to its STOP; return (offset after STOP, top value).
+
+        The dispatch splits opcodes by value range first and tests the frequent ones
+        (memo, strings, small ints, marks, container fills) before the rest, which go
+        through ``_slow``. Containers are plain lists holding at most CONTAINER_KEEP items.
+        """
         buf = self.buf
         stack: list[Any] = []
         marks: list[int] = []
         memo: dict[int, Any] = {}
         push = stack.append
         pop = stack.pop
-        ops = 0
-        start_op = pos
+        first = start_op = pos
         ctx = self.ctx
+        keep = CONTAINER_KEEP
         try:
             while True:
                 chunk_end = pos + CHUNK
                 if chunk_end > end:
                     chunk_end = end
                 if pos >= end:
-                    raise PickleParseError("pickle ends without STOP", pos, ops)
+                    raise PickleParseError("pickle ends without STOP", pos)
                 while pos < chunk_end:
                     start_op = pos
                     op = buf[pos]
                     pos += 1
-                    ops += 1
-                    if op == 0x94:  # MEMOIZE
-                        memo[len(memo)] = stack[-1]
-                    elif op == 0x8C:  # SHORT_BINUNICODE
-                        n = buf[pos]
-                        pos += 1 + n
-                        if pos > end:
-                            raise PickleParseError("truncated string", start_op, ops)
-                        push(_decode_utf8(buf[pos - n : pos]))
-                    elif op == 0x71:  # BINPUT
-                        memo[buf[pos]] = stack[-1]
-                        pos += 1
-                    elif op == 0x68:  # BINGET
-                        push(memo[buf[pos]])
-                        pos += 1
+                    if op >= 0x80:
+                        if op == 0x94:  # MEMOIZE
+                            memo[len(memo)] = stack[-1]
+                        elif op == 0x8C:  # SHORT_BINUNICODE (+ the MEMOIZE that usually follows)
+                            n = buf[pos]
+                            pos += 1 + n
+                            if pos >= end:
+                                raise PickleParseError("truncated string", start_op)
+                            text = buf[pos - n : pos].decode("utf-8", "surrogatepass")
+                            push(text)
+                            if buf[pos] == 0x94:
+                                memo[len(memo)] = text
+                                pos += 1
+                        elif op == 0x86:  # TUPLE2
+                            b = pop()
+                            stack[-1] = (stack[-1], b)
+                        elif op == 0x85:  # TUPLE1
+                            stack[-1] = (stack[-1],)
+                        elif op == 0x87:  # TUPLE3
+                            c = pop()
+                            b = pop()
+                            stack[-1] = (stack[-1], b, c)
+                        elif op == 0x88:  # NEWTRUE
+                            push(True)
+                        elif op == 0x89:  # NEWFALSE
+                            push(False)
+                        elif op == 0x95:  # FRAME
+                            pos += 8
+                        else:
+                            pos = self._slow(op, pos, end, stack, marks, memo, start_op)
+                    elif op >= 0x60:
+                        if op == 0x71:  # BINPUT
+                            memo[buf[pos]] = stack[-1]
+                            pos += 1
+                        elif op == 0x68:  # BINGET
+                            push(memo[buf[pos]])
+                            pos += 1
+                        elif op == 0x75 or op == 0x65:  # SETITEMS, APPENDS
+                            m = marks.pop()  # IndexError (no MARK) -> parse error, as in pickle
+                            if m == 0:
+                                raise PickleParseError("no container below the MARK", start_op)
+                            target = stack[m - 1]
+                            if type(target) is list:
+                                room = keep - len(target)
+                                if room > 0:
+                                    target += stack[m : m + room]
+                            else:
+                                self._mutate(target, start_op)
+                            del stack[m:]
+                        elif op == 0x7D:  # EMPTY_DICT (+ MEMOIZE)
+                            items: list[Any] = []
+                            push(items)
+                            if pos < end and buf[pos] == 0x94:
+                                memo[len(memo)] = items
+                                pos += 1
+                        elif op == 0x72:  # LONG_BINPUT
+                            memo[int.from_bytes(buf[pos : pos + 4], "little")] = stack[-1]
+                            pos += 4
+                        elif op == 0x6A:  # LONG_BINGET
+                            push(memo[int.from_bytes(buf[pos : pos + 4], "little")])
+                            pos += 4
+                        else:
+                            pos = self._slow(op, pos, end, stack, marks, memo, start_op)
                     elif op == 0x4B:  # BININT1
                         push(buf[pos])
                         pos += 1
                     elif op == 0x28:  # MARK
                         marks.append(len(stack))
+                    elif op == 0x58:  # BINUNICODE
+                        n = int.from_bytes(buf[pos : pos + 4], "little")
+                        pos += 4 + n
+                        if pos > end:
+                            raise PickleParseError("truncated string", start_op)
+                        push(buf[pos - n : pos].decode("utf-8", "surrogatepass") if n <= STR_KEEP else OPAQUE)
                     elif op == 0x4A:  # BININT
                         push(int.from_bytes(buf[pos : pos + 4], "little", signed=True))
                         pos += 4
                     elif op == 0x4D:  # BININT2
                         push(buf[pos] | (buf[pos + 1] << 8))
                         pos += 2
-                    elif op == 0x58:  # BINUNICODE
-                        n = int.from_bytes(buf[pos : pos + 4], "little")
-                        pos += 4 + n
-                        if pos > end:
-                            raise PickleParseError("truncated string", start_op, ops)
-                        push(_decode_utf8(buf[pos - n : pos]) if n <= STR_KEEP else OPAQUE)
                     elif op == 0x47:  # BINFLOAT
                         push(0.0)
                         pos += 8
-                    elif op == 0x75 or op == 0x65 or op == 0x90:  # SETITEMS, APPENDS, ADDITEMS
-                        items = _mark_slice(stack, marks)
-                        target = stack[-1]
-                        if type(target) is Container:
-                            if len(target.items) < CONTAINER_KEEP:
-                                target.add(items)
-                        else:
-                            self._mutate(target, start_op)
-                    elif op == 0x86:  # TUPLE2
-                        b = pop()
-                        stack[-1] = (stack[-1], b)
-                    elif op == 0x85:  # TUPLE1
-                        stack[-1] = (stack[-1],)
-                    elif op == 0x87:  # TUPLE3
-                        c = pop()
-                        b = pop()
-                        stack[-1] = (stack[-1], b, c)
+                    elif op == 0x5D:  # EMPTY_LIST (+ MEMOIZE)
+                        items = []
+                        push(items)
+                        if pos < end and buf[pos] == 0x94:
+                            memo[len(memo)] = items
+                            pos += 1
                     elif op == 0x4E:  # NONE
                         push(None)
-                    elif op == 0x88:  # NEWTRUE
-                        push(True)
-                    elif op == 0x89:  # NEWFALSE
-                        push(False)
                     elif op == 0x29:  # EMPTY_TUPLE
                         push(())
-                    elif op == 0x5D:  # EMPTY_LIST
-                        push(Container("list"))
-                    elif op == 0x7D:  # EMPTY_DICT
-                        push(Container("dict"))
-                    elif op == 0x72:  # LONG_BINPUT
-                        memo[int.from_bytes(buf[pos : pos + 4], "little")] = stack[-1]
-                        pos += 4
-                    elif op == 0x6A:  # LONG_BINGET
-                        push(memo[int.from_bytes(buf[pos : pos + 4], "little")])
-                        pos += 4
                     elif op == 0x2E:  # STOP
                         self.ctx.pickles += 1
                         return pos, (stack[-1] if stack else None)
-                    elif op == 0x95:  # FRAME
-                        pos += 8
                     else:
                         pos = self._slow(op, pos, end, stack, marks, memo, start_op)
                 ctx.check_time()
         except PickleParseError as error:
-            error.ops = ops
+            error.start = first
             raise
         except (
             IndexError,
@@ -415,7 +428,9 @@ class Walker:
                 KeyError: "memo key missing",
             }
             kind = kinds.get(type(error), type(error).__name__)
-            raise PickleParseError(f"{kind} at opcode {buf[start_op]:#04x}", start_op, ops) from None
+            failure = PickleParseError(f"{kind} at opcode {buf[start_op]:#04x}", start_op)
+            failure.start = first
+            raise failure from None
 
     def _bytes_value(self, start: int, n: int, end: int, op_at: int) -> Any:
         if start + n > end:
@@ -470,7 +485,7 @@ class Walker:
                 func = target.func
                 if isinstance(func, Global) and func.name == "NumpyArrayWrapper":
                     return self._joblib_array(target, pos, end)
-            elif not isinstance(target, Container | tuple):
+            elif type(target) is not list and type(target) is not tuple:
                 self._mutate(target, at)
             return pos
         if op == 0x81:  # NEWOBJ
@@ -551,37 +566,34 @@ class Walker:
         if op == 0x32:  # DUP
             push(stack[-1])
             return pos
-        if op == 0x73:  # SETITEM
-            value = stack.pop()
-            key = stack.pop()
+        if op == 0x73 or op == 0x61:  # SETITEM, APPEND
+            values = [stack.pop()] if op == 0x61 else [stack.pop(-2), stack.pop()]
             target = stack[-1]
-            if isinstance(target, Container):
-                target.add([key, value])
+            if type(target) is list:
+                if len(target) < CONTAINER_KEEP:
+                    target += values
             else:
                 self._mutate(target, at)
             return pos
-        if op == 0x61:  # APPEND
-            value = stack.pop()
-            target = stack[-1]
-            if isinstance(target, Container):
-                target.add([value])
+        if op == 0x90:  # ADDITEMS
+            m = marks.pop()
+            if m == 0:
+                raise PickleParseError("no set below the MARK", at)
+            target = stack[m - 1]
+            if type(target) is list:
+                target += stack[m : m + max(0, CONTAINER_KEEP - len(target))]
             else:
                 self._mutate(target, at)
+            del stack[m:]
             return pos
         if op == 0x74:  # TUPLE
             push(tuple(_mark_slice(stack, marks)))
             return pos
-        if op == 0x6C:  # LIST
-            push(Container("list", _mark_slice(stack, marks)))
-            return pos
-        if op == 0x64:  # DICT
-            push(Container("dict", _mark_slice(stack, marks)))
+        if op == 0x6C or op == 0x64 or op == 0x91:  # LIST, DICT, FROZENSET
+            push(_mark_slice(stack, marks)[:CONTAINER_KEEP])
             return pos
         if op == 0x8F:  # EMPTY_SET
-            push(Container("set"))
-            return pos
-        if op == 0x91:  # FROZENSET
-            push(Container("set", _mark_slice(stack, marks)))
+            push([])
             return pos
         if op == 0x43:  # SHORT_BINBYTES
             n = buf[pos]
@@ -697,7 +709,7 @@ class Walker:
                 at,
                 repr(target),
             )
-        elif isinstance(target, Call | Container | _Opaque):
+        elif isinstance(target, Call | list | _Opaque):
             return
         else:
             raise PickleParseError(f"cannot add items to {_show(target)}", at)
@@ -745,10 +757,10 @@ class Walker:
     def _joblib_array(self, wrapper: Call, pos: int, end: int) -> int:
         """Skip the raw array bytes joblib writes right after a NumpyArrayWrapper's BUILD."""
         state = wrapper.state
-        if not isinstance(state, Container):
+        if type(state) is not list:
             raise PickleParseError("NumpyArrayWrapper state is not a dict", pos)
-        shape = state.get("shape")
-        size = _itemsize(state.get("dtype"))
+        shape = _dict_get(state, "shape")
+        size = _itemsize(_dict_get(state, "dtype"))
         if (
             not isinstance(shape, tuple)
             or not all(isinstance(d, int) and d >= 0 for d in shape)
@@ -760,7 +772,7 @@ class Walker:
             # joblib pickles object arrays with pickle.dump right here: a nested pickle stream
             new_pos, _ = self.run_one(pos, end)
             return new_pos
-        if state.get("numpy_array_alignment_bytes") is not None:
+        if _dict_get(state, "numpy_array_alignment_bytes") is not None:
             pos += 1 + self.buf[pos]
         count = 1
         for d in shape:
@@ -822,7 +834,7 @@ def analyze_stream(walker: Walker, start: int, end: int) -> None:
         try:
             pos, top = walker.run_one(pos, end)
         except PickleParseError as error:
-            if index > 0 and error.ops <= 1:
+            if index > 0 and error.progress == 0:
                 ctx.add(
                     "info",
                     "pickle-trailing-data",
@@ -872,7 +884,7 @@ _START_OPS = frozenset(b"(cNIJKLMFGSTUVX}])P\x88\x89\x8a\x8c\x8d\x8e\x95BC\x93\x
 def probe_pickle(buf: BufferLike, start: int, end: int) -> bool:
     """True when ``buf`` starts like a pickle: its first opcodes parse (no findings are kept).
 
-    A real pickle reaches STOP, imports something, or runs for at least 8 opcodes; text
+    A real pickle reaches STOP, imports something, or parses for at least 16 bytes; text
     that merely starts with an opcode letter (``(c) 2020``, ``I think``) fails sooner.
     """
     head = bytes(buf[start : start + 2])
@@ -885,7 +897,7 @@ def probe_pickle(buf: BufferLike, start: int, end: int) -> bool:
     try:
         Walker(buf, ctx, None).run_one(start, window)
     except PickleParseError as error:
-        return error.ops >= 8 or bool(ctx.imports)
+        return error.progress >= 16 or bool(ctx.imports)
     except ScanTimeout:
         return True
     return True
