@@ -121,3 +121,24 @@ def test_timeout_gives_a_verdict(tmp_path):
     assert time.monotonic() - started < 2.0
     assert isinstance(result, ScannedFile)
     assert any(f.rule == "scan-timeout" for f in result.findings)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+    | st.sampled_from(["Lambda", "class_name", "module", "config", "os", "keras.layers", "a>b"]),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
+        st.sampled_from(["class_name", "module", "config", "registered_name", "function", "name", "layers"]),
+        inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON)
+def test_keras_configs_of_any_shape_never_crash(config):
+    from ptmscope.scanners.keras import check_config
+    from ptmscope.scanners.pickle import PickleContext
+
+    ctx = PickleContext(deadline=time.monotonic() + 5)
+    check_config(ctx, config, None)
+    assert all(f.severity in ("dangerous", "suspicious") for f in ctx.findings)

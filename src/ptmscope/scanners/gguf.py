@@ -77,6 +77,8 @@ class _Reader:
             if etype in _FIXED:
                 self.take(n * struct.calcsize(_FIXED[etype]))
                 return None
+            if n * 8 > self.end - self.pos:  # every non-fixed item takes at least 8 bytes
+                raise GGUFError(f"array of {n} items cannot fit in the rest of the file")
             for _ in range(n):
                 self.value(etype, False)
             return None

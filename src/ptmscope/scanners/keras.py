@@ -44,19 +44,17 @@ def check_config(ctx: PickleContext, config: Any, member: str | None, offset: in
         todo.extend(node.values())
         class_name = node.get("class_name")
         module = node.get("module")
-        if class_name == "Lambda" or (class_name == "TFOpLambda" and "function" in node.get("config", {})):
-            cfg = node.get("config") if isinstance(node.get("config"), dict) else {}
+        if class_name == "Lambda":
+            cfg = node.get("config")
             fn = cfg.get("function") if isinstance(cfg, dict) else None
-            shown = str(fn)[:120] if fn is not None else "?"
-            if class_name == "Lambda":
-                ctx.add(
-                    "dangerous",
-                    "keras-lambda",
-                    "Lambda layer: its Python function is deserialised and runs when the model loads or runs",
-                    member,
-                    offset,
-                    shown,
-                )
+            ctx.add(
+                "dangerous",
+                "keras-lambda",
+                "Lambda layer: its Python function is deserialised and runs when the model loads or runs",
+                member,
+                offset,
+                str(fn)[:120] if fn is not None else "?",
+            )
         if isinstance(module, str) and not _is_keras_module(module):
             name = node.get("class_name") or node.get("function_name") or node.get("name") or "?"
             verdict, reason = policy.classify(module, str(name))
