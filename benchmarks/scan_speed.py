@@ -168,7 +168,7 @@ def generate(root: Path, scale: float) -> dict[str, Path]:
 TIME = "/usr/bin/time"
 
 
-def _run(cmd: list[str]) -> tuple[float, int, int, str]:
+def _run(cmd: list[str], cwd: Path) -> tuple[float, int, int, str]:
     """Run ``cmd``; return (seconds, exit code, peak RSS in KiB, output).
 
     Peak memory comes from ``/usr/bin/time -f %M`` when present: a child's ``ru_maxrss``
@@ -176,7 +176,8 @@ def _run(cmd: list[str]) -> tuple[float, int, int, str]:
     """
     wrapped = [TIME, "-f", "BENCH_MAXRSS_KB=%M", *cmd] if Path(TIME).exists() else cmd
     started = time.perf_counter()
-    proc = subprocess.Popen(wrapped, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # cwd: fickling writes safety_results.json into the current folder
+    proc = subprocess.Popen(wrapped, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
     out_chunks: list[bytes] = []
     assert proc.stdout is not None
     for chunk in iter(lambda: proc.stdout.read(65536), b""):  # type: ignore[union-attr]
@@ -204,8 +205,14 @@ def _flagged(tool: str, code: int, output: str) -> str:
             if line.startswith("Infected files:"):
                 return "none flagged" if line.split(":")[1].strip() == "0" else line.strip()
         return f"exit {code}"
+    if "Traceback (most recent call last)" in output:
+        return "tool crashed"
     if tool == "modelscan":
         return "none flagged" if code == 0 else f"exit {code} (see output)"
+    if tool == "fickling":
+        if "please report the error" in output or "not a valid pickle" in output.lower():
+            return "cannot read"
+        return "none flagged" if code == 0 else "flagged or failed (exit 1)"
     return "none flagged" if code == 0 else f"exit {code}"
 
 
@@ -299,7 +306,7 @@ def main() -> None:
                 for _ in range(args.repeat):
                     total, peak, verdicts = 0.0, 0, []
                     for cmd in command(tool, exe, folder):
-                        seconds, code, rss, out = _run(cmd)
+                        seconds, code, rss, out = _run(cmd, root)
                         total += seconds
                         peak = max(peak, rss)
                         verdicts.append(_flagged(tool, code, out))

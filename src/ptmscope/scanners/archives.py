@@ -62,6 +62,20 @@ def unsafe_path(name: str) -> str | None:
     return None
 
 
+def check_member_name(ctx: PickleContext, where: str, name: str, offset: int | None) -> None:
+    """Report a member name that would escape the extraction folder."""
+    reason = unsafe_path(name)
+    if reason:
+        ctx.add(
+            "dangerous",
+            "archive-path-traversal",
+            f"member name has an {reason}; extracting it writes outside the target folder",
+            where,
+            offset,
+            name,
+        )
+
+
 # --- zip -------------------------------------------------------------------------------
 
 
@@ -288,16 +302,7 @@ def scan_zip(
     total_in = total_out = 0
     for m in members:
         where = join_member(member, m.name)
-        reason = unsafe_path(m.name)
-        if reason:
-            ctx.add(
-                "dangerous",
-                "archive-path-traversal",
-                f"member name has an {reason}; extracting it writes outside the target folder",
-                where,
-                m.header_offset,
-                m.name,
-            )
+        check_member_name(ctx, where, m.name, m.header_offset)
         if is_storage(flavour, m.name):
             # raw tensor bytes: torch.load never interprets a storage as anything but numbers,
             # and random floats can look like any magic number, so they are not probed
@@ -408,16 +413,7 @@ def scan_tar(
             for info in tar:
                 ctx.check_time()
                 where = join_member(member, info.name)
-                reason = unsafe_path(info.name)
-                if reason:
-                    ctx.add(
-                        "dangerous",
-                        "archive-path-traversal",
-                        f"member name has an {reason}; extracting it writes outside the target folder",
-                        where,
-                        None,
-                        info.name,
-                    )
+                check_member_name(ctx, where, info.name, None)
                 if info.issym() or info.islnk():
                     target = posixpath.normpath(posixpath.join(posixpath.dirname(info.name), info.linkname))
                     if info.linkname.startswith("/") or target.startswith(".."):
@@ -474,16 +470,7 @@ def scan_7z(
             infos = archive.list()
             for info in infos:
                 where = join_member(member, info.filename)
-                reason = unsafe_path(info.filename)
-                if reason:
-                    ctx.add(
-                        "dangerous",
-                        "archive-path-traversal",
-                        f"member name has an {reason}; extracting it writes outside the target folder",
-                        where,
-                        None,
-                        info.filename,
-                    )
+                check_member_name(ctx, where, info.filename, None)
                 if (
                     info.uncompressed
                     and info.compressed

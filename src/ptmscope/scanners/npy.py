@@ -1,7 +1,7 @@
 """NumPy ``.npy`` files: parse the header as a literal; object arrays hold a pickle, analysed statically.
 
-``numpy.load`` only unpickles with ``allow_pickle=True``, but code that reuses models often
-passes it. The header is a Python dict literal, read with ``ast.literal_eval`` (literals
+``numpy.load`` only unpickles when its ``allow_pickle`` flag is set, but code that reuses
+models often sets it. The header is a Python dict literal, read with ``ast.literal_eval`` (literals
 only, no names or calls), and bounded in size.
 """
 
@@ -78,7 +78,7 @@ def scan_npy(buf: BufferLike, start: int, end: int, ctx: PickleContext, member: 
         ctx.add(
             "info",
             "npy-object-array",
-            "object array: numpy.load(allow_pickle=True) unpickles it; the pickle was analysed",
+            "object array: numpy.load unpickles it when allow_pickle is set; the pickle was analysed",
             member,
             data,
         )

@@ -6,7 +6,7 @@ classified here:
 
 * **safe**: on ``SAFE_GLOBALS`` / ``SAFE_PATTERNS``: what real checkpoints import (torch
   rebuild helpers and storages, numpy reconstruct and dtypes, collections, plain builtins
-  constructors). Modelled on ``torch.load(weights_only=True)``'s allowlist.
+  constructors). Modelled on the allowlist of torch's ``weights_only`` loader.
 * **dangerous**: on ``DANGEROUS_MODULES`` (the module or any submodule) or
   ``DANGEROUS_GLOBALS`` (one name in a module): code execution, process, file, network or
   import machinery, nested unpicklers. It covers every GHSA sample in the test corpora.
