@@ -37,12 +37,15 @@ def run(*args: str) -> tuple[int, str, str]:
 def test_exit_codes(models: Path):
     assert run(str(models / "good.pkl"))[0] == 0
     assert run(str(models / "evil.bin"))[0] == 1
-    assert run(str(models / "odd.pkl"))[0] == 1  # suspicious is the default threshold
+    assert run(str(models / "odd.pkl"))[0] == 1  # suspicious is above the default threshold
     assert run(str(models / "odd.pkl"), "--fail-on", "dangerous")[0] == 0
     assert run(str(models / "missing.pkl"))[0] == 2
     # a finding is never masked by an error elsewhere in the run
     assert run(str(models / "evil.bin"), str(models / "missing.pkl"))[0] == 1
     assert run("--fail-on", "nonsense", str(models))[0] == 2
+    (models / "broken.pkl").write_bytes(b"\x80\x04K\x01")  # no STOP: unparseable
+    assert run(str(models / "broken.pkl"))[0] == 1
+    assert run(str(models / "broken.pkl"), "--fail-on", "suspicious")[0] == 0
 
 
 def test_main_maps_ctx_exit_to_the_process_status(models: Path):

@@ -175,6 +175,15 @@ def test_malformed_pickles_are_unparseable_not_clean(data):
     assert worst(findings) == "unparseable", findings
 
 
+def test_long_text_arguments_are_not_copied():
+    _, findings = scan_bytes(b"\x80\x02c" + b"m" * 70_000 + b"\nname\n.")
+    assert "pickle-unresolved-import" in rules(findings)
+    _, findings = scan_bytes(b"\x80\x02S'" + b"a" * 70_000 + b"'\n.")
+    assert worst(findings) == "clean"
+    _, findings = scan_bytes(b"\x80\x02I" + b"1" * 70_000 + b"\n.")
+    assert worst(findings) == "unparseable"
+
+
 def test_findings_before_a_parse_error_are_kept():
     data = b"cos\nsystem\n(S'id'\ntR\xff\xff"
     _, findings = scan_bytes(data)

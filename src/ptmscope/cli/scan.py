@@ -107,9 +107,10 @@ def _summary(report: ScanReport) -> str:
 @click.option(
     "--fail-on",
     type=click.Choice(list(get_args(FailOn))),
-    default="suspicious",
+    default="unparseable",
     show_default=True,
-    help="Exit 1 when a file has a finding at this severity or worse (dangerous > suspicious > unparseable).",
+    help="Exit 1 when a file has a finding at this severity or worse (dangerous > suspicious > "
+    "unparseable). The default also fails on files ptmscope cannot vouch for (malformed, timed out).",
 )
 @click.option(
     "--max-file-size",

@@ -111,7 +111,6 @@ def to_sarif(report: ScanReport) -> str:
                     "name": "".join(part.title() for part in f.rule.split("-")),
                     "shortDescription": {"text": f.rule.replace("-", " ")},
                     "fullDescription": {"text": f"ptmscope scanner rule {f.rule}; see docs/scanner.md."},
-                    "helpUri": "https://github.com/ptmscope/ptmscope/blob/main/docs/scanner.md",
                     "defaultConfiguration": {"level": _LEVEL[f.severity]},
                     "properties": {
                         "tags": ["security", "model-file"],
@@ -159,7 +158,6 @@ def to_sarif(report: ScanReport) -> str:
                 "name": "ptmscope",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": "https://github.com/ptmscope/ptmscope",
                 "rules": list(rules.values()),
             }
         },

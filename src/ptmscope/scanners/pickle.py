@@ -236,11 +236,23 @@ def _decode_utf8(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogatepass")
 
 
-def _readline(buf: BufferLike, pos: int, end: int) -> tuple[bytes, int]:
+LINE_KEEP = 1 << 16
+
+
+def _readline(buf: BufferLike, pos: int, end: int) -> tuple[bytes | None, int]:
+    """A protocol-0 text argument, or None (not copied) when it is longer than LINE_KEEP."""
     nl = buf.find(b"\n", pos, end)
     if nl < 0:
         raise PickleParseError("no newline found for a text argument", pos)
-    return bytes(buf[pos:nl]), nl + 1
+    return (bytes(buf[pos:nl]) if nl - pos <= LINE_KEEP else None), nl + 1
+
+
+def _short_line(buf: BufferLike, pos: int, end: int) -> tuple[bytes, int]:
+    """A text argument that must be short (numbers, memo keys)."""
+    line, pos = _readline(buf, pos, end)
+    if line is None:
+        raise PickleParseError("text argument is implausibly long", pos)
+    return line, pos
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -519,9 +531,19 @@ class Walker:
         if op == 0x63 or op == 0x69:  # GLOBAL, INST
             raw_mod, pos = _readline(buf, pos, end)
             raw_name, pos = _readline(buf, pos, end)
-            module = raw_mod.decode("utf-8")
-            name = raw_name.decode("utf-8")
-            g = ctx.record_import(member, module, name, at, _OPNAMES[op])
+            if raw_mod is None or raw_name is None:
+                ctx.add(
+                    "suspicious",
+                    "pickle-unresolved-import",
+                    f"{_OPNAMES[op]} names a global longer than {LINE_KEEP} bytes",
+                    member,
+                    at,
+                )
+                g = Global("?", "?", at)
+            else:
+                g = ctx.record_import(
+                    member, raw_mod.decode("utf-8"), raw_name.decode("utf-8"), at, _OPNAMES[op]
+                )
             if op == 0x63:
                 push(g)
             else:
@@ -632,6 +654,9 @@ class Walker:
             return pos + 4 + n
         if op == 0x53:  # STRING
             line, pos = _readline(buf, pos, end)
+            if line is None:
+                push(OPAQUE)
+                return pos
             if len(line) < 2 or line[0] != line[-1] or line[:1] not in (b"'", b'"'):
                 raise PickleParseError("STRING argument is not quoted", at)
             raw = codecs.escape_decode(line[1:-1])[0]
@@ -639,27 +664,27 @@ class Walker:
             return pos
         if op == 0x56:  # UNICODE
             line, pos = _readline(buf, pos, end)
-            push(line.decode("raw-unicode-escape") if len(line) <= STR_KEEP else OPAQUE)
+            push(line.decode("raw-unicode-escape") if line is not None and len(line) <= STR_KEEP else OPAQUE)
             return pos
         if op == 0x49:  # INT
-            line, pos = _readline(buf, pos, end)
+            line, pos = _short_line(buf, pos, end)
             push(True if line == b"01" else False if line == b"00" else int(line))
             return pos
         if op == 0x4C:  # LONG
-            line, pos = _readline(buf, pos, end)
+            line, pos = _short_line(buf, pos, end)
             push(int(line[:-1] if line.endswith(b"L") else line))
             return pos
         if op == 0x46:  # FLOAT
-            line, pos = _readline(buf, pos, end)
+            line, pos = _short_line(buf, pos, end)
             float(line)
             push(0.0)
             return pos
         if op == 0x70:  # PUT
-            line, pos = _readline(buf, pos, end)
+            line, pos = _short_line(buf, pos, end)
             memo[int(line)] = stack[-1]
             return pos
         if op == 0x67:  # GET
-            line, pos = _readline(buf, pos, end)
+            line, pos = _short_line(buf, pos, end)
             push(memo[int(line)])
             return pos
         if op == 0x50:  # PERSID
