@@ -178,6 +178,13 @@ def scan(
       OWNER/NAME[@REV] a Hub repository: only files worth scanning are downloaded
 
     \b
+    Severities, worst first:
+      dangerous    runs code or reaches files, processes or the network on load
+      suspicious   imports or calls something outside the allowlist of real checkpoints
+      unparseable  malformed, truncated or timed out: cannot be vouched for
+      info         worth knowing, no risk on load (shown with --show-info)
+
+    \b
     Exit status:
       0  no file has a finding at or above --fail-on
       1  at least one does (reported even when other files had errors)
@@ -188,7 +195,7 @@ def scan(
       ptmscope scan pytorch_model.bin
       ptmscope scan ~/.cache/huggingface/hub --fail-on dangerous
       ptmscope scan models/ --format sarif -o ptmscope.sarif   # upload to GitHub code scanning
-      ptmscope scan gpt2 openai-community/gpt2@main --max-file-size 2G
+      ptmscope scan openai-community/gpt2@main --max-file-size 2G
       HF_ENDPOINT=http://127.0.0.1:8000 ptmscope scan org/model --format json
     """
     from ptmscope.scanners.api import iter_files, scan_file
