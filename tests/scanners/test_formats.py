@@ -82,6 +82,13 @@ def test_random_storages_of_a_torch_zip_are_not_misread():
     assert findings == []
 
 
+def test_a_pickle_with_a_zip_appended_is_scanned_as_both():
+    fmt, findings = scan_bytes(GOOD + make_zip({"archive/data.pkl": EVIL}))
+    assert fmt == "pickle"
+    assert "polyglot-zip" in rules(findings)
+    assert worst(findings) == "dangerous"
+
+
 def test_zip_with_prepended_bytes_and_zip64_records():
     data = b"junk" * 100 + make_zip({"x/data.pkl": EVIL})
     _, findings = scan_bytes(data)

@@ -53,6 +53,8 @@ def scan_buffer(
 ) -> str:
     """Detect the format of ``buf[start:end]``, scan it into ``ctx``, and return the format id."""
     fmt = detect(buf, start, end, name, nested=depth > 0)
+    if depth == 0 and fmt not in ("zip", "empty", "unknown"):
+        _check_polyglot(buf, start, end, ctx, member, depth)
 
     def recurse(b: BufferLike, s: int, e: int, where: str, nm: str, d: int) -> str:
         return scan_buffer(b, s, e, ctx, where, nm, d)
@@ -79,6 +81,31 @@ def scan_buffer(
         module = importlib.import_module(f"ptmscope.scanners.{module_name}")
         getattr(module, function)(buf, start, end, ctx, member)
     return fmt
+
+
+def _check_polyglot(
+    buf: BufferLike, start: int, end: int, ctx: PickleContext, member: str | None, depth: int
+) -> None:
+    """A file that is also a zip (central directory at its end) is scanned as a zip too.
+
+    ``torch.load`` decides by the first bytes, but ``zipfile``-based loaders (numpy, Keras,
+    skops) look at the end: a pickle with a zip appended would hide the zip's members.
+    """
+    if end - start < 22 or bytes(buf[max(start, end - 65557) : end]).rfind(b"PK\x05\x06") < 0:
+        return
+    from ptmscope.scanners import archives
+
+    members, used_cd = archives.read_zip(buf, start, end)
+    if not used_cd or not members:
+        return
+    ctx.add(
+        "suspicious", "polyglot-zip", "the file is also a zip archive; its members were scanned too", member
+    )
+
+    def recurse(b: BufferLike, s: int, e: int, where: str, nm: str, d: int) -> str:
+        return scan_buffer(b, s, e, ctx, where, nm, d)
+
+    archives.scan_zip(buf, start, end, ctx, member, depth, recurse)
 
 
 def _sorted_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:

@@ -903,7 +903,7 @@ def looks_like_pickle(head: bytes) -> bool:
 
 
 # Opcodes that can start a pickle (they need nothing on the stack).
-_START_OPS = frozenset(b"(cNIJKLMFGSTUVX}])P\x88\x89\x8a\x8c\x8d\x8e\x95BC\x93\x82\x83\x84gh")
+_START_OPS = frozenset(b"(cNIJKLMFGSTUVX}])P\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x95\x96BC\x93\x82\x83\x84ghj")
 
 
 def probe_pickle(buf: BufferLike, start: int, end: int) -> bool:

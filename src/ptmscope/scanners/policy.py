@@ -125,6 +125,19 @@ DANGEROUS_MODULES: dict[str, str] = {
     "yaml": "unsafe YAML loaders construct objects",
     "jinja2": "template code execution",
     "mailcap": "runs commands",
+    "logging.config": "dictConfig/fileConfig call factories and listen on sockets",
+    "site": "processes .pth files, which run code",
+    "_imp": "import machinery",
+    "_frozen_importlib": "import machinery",
+    "_frozen_importlib_external": "import machinery",
+    "_winapi": "Windows process creation",
+    "msvcrt": "Windows runtime access",
+    "winreg": "Windows registry access",
+    "_winreg": "Windows registry access (Python 2)",
+    "cffi": "calls native code",
+    "numpy.ctypeslib": "loads native libraries (load_library)",
+    "pandas.io.pickle": "nested unpickling (read_pickle)",
+    "antigravity": "opens a web browser on import",
 }
 
 # module -> names in it that are dangerous while the module as a whole is not.
@@ -166,6 +179,7 @@ DANGEROUS_GLOBALS: dict[str, frozenset[str]] = {
     "numpy": frozenset({"load", "loadtxt", "fromfile", "genfromtxt", "save", "savez", "savetxt", "tofile"}),
     "numpy.lib.npyio": frozenset({"load", "loadtxt", "genfromtxt", "NpzFile"}),
     "joblib": frozenset({"load"}),
+    "pandas": frozenset({"read_pickle", "eval"}),
     "joblib.numpy_pickle": frozenset({"load"}),
     "uuid": frozenset({"_get_command_stdout", "_popen"}),
     "platform": frozenset({"popen", "_syscmd_file", "_syscmd_ver"}),
