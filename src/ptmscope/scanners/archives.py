@@ -69,7 +69,7 @@ def check_member_name(ctx: PickleContext, where: str, name: str, offset: int | N
         ctx.add(
             "dangerous",
             "archive-path-traversal",
-            f"member name has an {reason}; extracting it writes outside the target folder",
+            f"unsafe member name ({reason}): extracting it writes outside the target folder",
             where,
             offset,
             name,

@@ -48,7 +48,7 @@ class _Onnx:
                         self.ctx.add(
                             "dangerous",
                             "onnx-external-data-escape",
-                            f"external data location {value!r} has an {reason}: loading reads files "
+                            f"external data location {value!r} is unsafe ({reason}): loading reads files "
                             "outside the model folder",
                             self.member,
                             x - self.base,
