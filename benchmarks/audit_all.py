@@ -49,7 +49,9 @@ def main() -> None:
         print(f"models audited                 {run_doc['models']:>12,}")
         print(f"audit --all (whole process)    {seconds:>10.1f} s   peak {peak / 2**30:.2f} GiB   target < 4 GiB")
         print(f"audit run inside the process   {run_doc['seconds']:>10.1f} s")
-        print(f"models per second              {run_doc['models'] / seconds:>12,.0f}   (whole process; target >= 20,000)")
+        print(
+            f"models per second              {run_doc['models'] / seconds:>12,.0f}   (whole process; target >= 20,000)"
+        )
         print(f"findings written               {findings:>12,}")
         for attribute, values in run_doc["scores"].items():
             mean = "–" if values["mean"] is None else f"{values['mean']:.2f}"

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "import": "ptmscope.cli.importing:import_",
     "snapshots": "ptmscope.cli.snapshots:snapshots",
     "export": "ptmscope.cli.export:export",
+    "scan": "ptmscope.cli.scan:scan",
     "audit": "ptmscope.cli.audit:audit",
 }
 
@@ -107,7 +108,10 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning library errors into a message, a hint and exit code 2."""
     try:
-        cli.main(args=argv, prog_name="ptmscope", standalone_mode=False)
+        # In non-standalone mode click *returns* the code of ctx.exit(code) instead of raising.
+        code = cli.main(args=argv, prog_name="ptmscope", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
     except click.ClickException as error:

@@ -1,0 +1,249 @@
+"""The scanner as a library: ``scan_file`` and ``scan_paths`` (``audit`` calls these).
+
+Each file is memory-mapped and its format detected by content; the matching module
+scans it and writes findings into one ``PickleContext``. Archives recurse into their
+members through the same dispatcher. Any failure on one file becomes data (a finding or a
+``SkippedFile``), never an exception out of ``scan_paths``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import mmap
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from ptmscope.scanners.detect import detect
+from ptmscope.scanners.interface import (
+    FileResult,
+    Finding,
+    ScannedFile,
+    ScanOptions,
+    ScanReport,
+    SkippedFile,
+    severity_rank,
+)
+from ptmscope.scanners.pickle import BufferLike, PickleContext, ScanTimeout, analyze_pickle
+
+Progress = Callable[[str, int], None]
+"""Called after each file with its path and size (the CLI drives a progress bar with it)."""
+
+_COMPRESSED = ("gzip", "bz2", "xz", "lzma", "zlib", "joblib-zfile")
+# format -> (module in ptmscope.scanners, function(buf, start, end, ctx, member))
+_SIMPLE: dict[str, tuple[str, str]] = {
+    "npy": ("npy", "scan_npy"),
+    "hdf5": ("keras", "scan_hdf5"),
+    "gguf": ("gguf", "scan_gguf"),
+    "safetensors": ("safetensors", "scan_safetensors"),
+    "onnx": ("onnxfile", "scan_onnx"),
+    "tf-savedmodel": ("savedmodel", "scan_saved_model"),
+}
+
+
+def scan_buffer(
+    buf: BufferLike,
+    start: int,
+    end: int,
+    ctx: PickleContext,
+    member: str | None = None,
+    name: str = "",
+    depth: int = 0,
+) -> str:
+    """Detect the format of ``buf[start:end]``, scan it into ``ctx``, and return the format id."""
+    fmt = detect(buf, start, end, name, nested=depth > 0)
+    if depth == 0 and fmt not in ("zip", "empty", "unknown"):
+        _check_polyglot(buf, start, end, ctx, member, depth)
+
+    def recurse(b: BufferLike, s: int, e: int, where: str, nm: str, d: int) -> str:
+        return scan_buffer(b, s, e, ctx, where, nm, d)
+
+    # format modules are imported on first use: a scan of pickles never pays for tarfile or py7zr
+    if fmt == "pickle":
+        analyze_pickle(buf, start, end, ctx, member)
+    elif fmt in ("zip", "tar", "7z"):
+        from ptmscope.scanners import archives
+
+        scanner = {"zip": archives.scan_zip, "tar": archives.scan_tar, "7z": archives.scan_7z}[fmt]
+        return scanner(buf, start, end, ctx, member, depth, recurse)
+    elif fmt in _COMPRESSED:
+        from ptmscope.scanners import joblib
+
+        if depth + 1 > ctx.max_depth:
+            ctx.add("suspicious", "archive-too-deep", "compressed streams nest deeper than the limit", member)
+            return fmt
+        data = joblib.inflate(buf, start, end, fmt, ctx, member)
+        if data is not None:
+            return f"{fmt}+{scan_buffer(data, 0, len(data), ctx, member, name, depth + 1)}"
+    elif fmt in _SIMPLE:
+        module_name, function = _SIMPLE[fmt]
+        module = importlib.import_module(f"ptmscope.scanners.{module_name}")
+        getattr(module, function)(buf, start, end, ctx, member)
+    return fmt
+
+
+def _check_polyglot(
+    buf: BufferLike, start: int, end: int, ctx: PickleContext, member: str | None, depth: int
+) -> None:
+    """A file that is also a zip (central directory at its end) is scanned as a zip too.
+
+    ``torch.load`` decides by the first bytes, but ``zipfile``-based loaders (numpy, Keras,
+    skops) look at the end: a pickle with a zip appended would hide the zip's members.
+    """
+    if end - start < 22 or bytes(buf[max(start, end - 65557) : end]).rfind(b"PK\x05\x06") < 0:
+        return
+    from ptmscope.scanners import archives
+
+    members, used_cd = archives.read_zip(buf, start, end)
+    if not used_cd or not members:
+        return
+    ctx.add(
+        "suspicious", "polyglot-zip", "the file is also a zip archive; its members were scanned too", member
+    )
+
+    def recurse(b: BufferLike, s: int, e: int, where: str, nm: str, d: int) -> str:
+        return scan_buffer(b, s, e, ctx, where, nm, d)
+
+    archives.scan_zip(buf, start, end, ctx, member, depth, recurse)
+
+
+def _sorted_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    unique = list(dict.fromkeys(findings))
+    return tuple(sorted(unique, key=lambda f: (-severity_rank(f.severity), f.member or "", f.offset or 0)))
+
+
+def scan_file(
+    path: str | os.PathLike[str], options: ScanOptions | None = None, display: str | None = None
+) -> FileResult:
+    """Scan one file statically and return what was found.
+
+    Args:
+        path: the file to read; it is memory-mapped read-only and never executed.
+        options: limits (size, time, depth); defaults to ``ScanOptions()``.
+        display: the path to show in results (defaults to ``str(path)``).
+
+    Returns:
+        A ``ScannedFile`` with findings, or a ``SkippedFile`` when the file was too large,
+        unreadable (``error=True``) or of a format ptmscope does not read.
+    """
+    options = options or ScanOptions()
+    shown = display or str(path)
+    started = time.monotonic()
+    try:
+        size = Path(path).stat().st_size
+    except OSError as error:
+        return SkippedFile(shown, f"cannot read: {error.strerror or error}", error=True)
+    if options.max_file_size is not None and size > options.max_file_size:
+        return SkippedFile(
+            shown, f"larger than --max-file-size ({size} > {options.max_file_size} bytes)", size=size
+        )
+    if size == 0:
+        return SkippedFile(shown, "empty file", size=0)
+    ctx = PickleContext(
+        deadline=started + options.timeout,
+        max_depth=options.max_depth,
+        max_member_size=options.max_member_size,
+        max_ratio=options.max_ratio,
+    )
+    fmt = "unknown"
+    try:
+        with Path(path).open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            try:
+                fmt = scan_buffer(mm, 0, size, ctx, None, Path(path).name)
+            except ScanTimeout:
+                ctx.add(
+                    "unparseable",
+                    "scan-timeout",
+                    f"scanning stopped after the {options.timeout:g}s per-file limit; findings are partial",
+                    None,
+                )
+            except (MemoryError, RecursionError) as error:
+                ctx.add(
+                    "unparseable", "scan-resource-limit", f"scanning ran out of {type(error).__name__}", None
+                )
+            except Exception as error:
+                ctx.add(
+                    "unparseable",
+                    "scanner-error",
+                    f"internal scanner error ({type(error).__name__}: {str(error)[:200]}); please report it",
+                    None,
+                )
+    except OSError as error:
+        return SkippedFile(shown, f"cannot read: {error.strerror or error}", error=True, size=size)
+    findings = _sorted_findings([*ctx.findings, *ctx.import_findings()])
+    if fmt == "unknown" and not findings and not options.scan_unknown:
+        return SkippedFile(shown, "not a model file format ptmscope reads", size=size)
+    return ScannedFile(shown, fmt, size, findings, time.monotonic() - started)
+
+
+def _is_hf_blobs_dir(dirpath: str, name: str) -> bool:
+    parent = Path(dirpath).name
+    return name == "blobs" and parent.startswith(("models--", "datasets--", "spaces--"))
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]], errors: list[str]) -> Iterator[tuple[Path, str]]:
+    """Yield ``(file, display path)`` for files and folders (recursively), each file once.
+
+    In a Hugging Face cache, ``snapshots/<rev>/`` symlinks point into ``blobs/``; snapshot
+    paths are visited first so results show file names, and each blob is scanned once.
+    Missing paths are appended to ``errors``.
+    """
+    seen: set[tuple[int, int]] = set()
+
+    def once(p: Path) -> bool:
+        try:
+            st = p.stat()
+        except OSError:
+            return True
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    for raw in paths:
+        root = Path(raw)
+        if root.is_file():
+            if once(root):
+                yield root, str(raw)
+            continue
+        if not root.is_dir():
+            errors.append(f"{raw}: no such file or folder")
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort(key=lambda d: (_is_hf_blobs_dir(dirpath, d), d))
+            dirnames[:] = [d for d in dirnames if d not in (".git", "__pycache__")]
+            for filename in sorted(filenames):
+                p = Path(dirpath) / filename
+                if p.is_file() and once(p):
+                    yield p, str(p)
+
+
+def scan_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    options: ScanOptions | None = None,
+    progress: Progress | None = None,
+) -> ScanReport:
+    """Scan files and folders (recursively) and return one report.
+
+    Args:
+        paths: files and folders; folders are walked recursively (Hugging Face cache folders
+            included). Nothing is executed and nothing is written.
+        options: limits per file.
+        progress: optional callback after each file (for progress bars).
+
+    Returns:
+        A ``ScanReport``; paths that do not exist are listed in ``report.errors``.
+    """
+    options = options or ScanOptions()
+    started_wall = time.time()
+    started = time.monotonic()
+    errors: list[str] = []
+    results: list[FileResult] = []
+    for file, shown in iter_files(paths, errors):
+        result = scan_file(file, options, shown)
+        results.append(result)
+        if progress is not None:
+            progress(shown, result.size or 0)
+    return ScanReport(tuple(results), tuple(errors), started_wall, time.monotonic() - started)

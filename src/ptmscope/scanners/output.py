@@ -1,0 +1,171 @@
+"""Machine-readable scan reports: JSON and SARIF 2.1.0 (GitHub code scanning).
+
+These functions only format a ``ScanReport``; they compute nothing. Untrusted strings
+(file names, pickle strings) are data here: ``json`` escapes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ptmscope import __version__
+from ptmscope.scanners.interface import ScannedFile, ScanReport, Severity, SkippedFile
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL: dict[Severity, str] = {
+    "dangerous": "error",
+    "suspicious": "warning",
+    "unparseable": "warning",
+    "info": "note",
+}
+# GitHub sorts alerts by this number (critical >= 9.0, high >= 7.0, medium >= 4.0).
+_SECURITY_SEVERITY: dict[Severity, str] = {
+    "dangerous": "9.5",
+    "suspicious": "7.0",
+    "unparseable": "5.0",
+    "info": "1.0",
+}
+
+
+def to_dict(report: ScanReport) -> dict[str, Any]:
+    """The report as plain JSON-ready data (one entry per file)."""
+    files: list[dict[str, Any]] = []
+    for result in report.results:
+        if isinstance(result, ScannedFile):
+            files.append(
+                {
+                    "path": result.path,
+                    "status": "scanned",
+                    "format": result.format,
+                    "size": result.size,
+                    "verdict": result.verdict,
+                    "seconds": round(result.seconds, 4),
+                    "findings": [
+                        {
+                            "severity": f.severity,
+                            "rule": f.rule,
+                            "message": f.message,
+                            "member": f.member,
+                            "offset": f.offset,
+                            "evidence": f.evidence,
+                        }
+                        for f in result.findings
+                    ],
+                }
+            )
+        else:
+            files.append(
+                {
+                    "path": result.path,
+                    "status": "error" if result.error else "skipped",
+                    "reason": result.skip_reason,
+                    "size": result.size,
+                }
+            )
+    return {
+        "tool": "ptmscope",
+        "version": __version__,
+        "started": datetime.fromtimestamp(report.started, UTC).isoformat(),
+        "seconds": round(report.seconds, 3),
+        "summary": {
+            "files": len(report.results),
+            "scanned": len(report.scanned),
+            "skipped": len(report.skipped),
+            "dangerous": report.count_at_least("dangerous"),
+            "suspicious_or_worse": report.count_at_least("suspicious"),
+            "errors": list(report.errors) + [s.path for s in report.skipped if s.error],
+        },
+        "files": files,
+    }
+
+
+def to_json(report: ScanReport) -> str:
+    """The report as indented JSON text."""
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False)
+
+
+def _uri(path: str) -> str:
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return p.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return p.as_uri()
+    return p.as_posix() if os.sep == "/" else path.replace(os.sep, "/")
+
+
+def to_sarif(report: ScanReport) -> str:
+    """The report as SARIF 2.1.0, in the subset GitHub code scanning accepts."""
+    rules: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    for result in report.scanned:
+        for f in result.findings:
+            rule = rules.setdefault(
+                f.rule,
+                {
+                    "id": f.rule,
+                    "name": "".join(part.title() for part in f.rule.split("-")),
+                    "shortDescription": {"text": f.rule.replace("-", " ")},
+                    "fullDescription": {"text": f"ptmscope scanner rule {f.rule}; see docs/scanner.md."},
+                    "defaultConfiguration": {"level": _LEVEL[f.severity]},
+                    "properties": {
+                        "tags": ["security", "model-file"],
+                        "security-severity": _SECURITY_SEVERITY[f.severity],
+                    },
+                },
+            )
+            if float(_SECURITY_SEVERITY[f.severity]) > float(rule["properties"]["security-severity"]):
+                rule["properties"]["security-severity"] = _SECURITY_SEVERITY[f.severity]
+                rule["defaultConfiguration"]["level"] = _LEVEL[f.severity]
+            where = f" (in {f.member})" if f.member else ""
+            results.append(
+                {
+                    "ruleId": f.rule,
+                    "level": _LEVEL[f.severity],
+                    "message": {"text": f"{f.message}{where}"},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": _uri(result.path)},
+                                "region": {"startLine": 1},
+                            }
+                        }
+                    ],
+                    "partialFingerprints": {
+                        "ptmscope/v1": f"{f.rule}:{f.member or ''}:{f.evidence or ''}:{f.offset}"
+                    },
+                    "properties": {
+                        "severity": f.severity,
+                        "member": f.member,
+                        "offset": f.offset,
+                        "evidence": f.evidence,
+                        "format": result.format,
+                    },
+                }
+            )
+    notifications = [
+        {"level": "error" if s.error else "note", "message": {"text": f"{s.path}: {s.skip_reason}"}}
+        for s in report.results
+        if isinstance(s, SkippedFile)
+    ] + [{"level": "error", "message": {"text": e}} for e in report.errors]
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "ptmscope",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": list(rules.values()),
+            }
+        },
+        "results": results,
+        "invocations": [
+            {"executionSuccessful": not report.has_errors(), "toolExecutionNotifications": notifications}
+        ],
+    }
+    return json.dumps(
+        {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2, ensure_ascii=False
+    )
