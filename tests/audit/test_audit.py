@@ -309,3 +309,37 @@ def _validate_cyclonedx(path: Path) -> None:
         pytest.fail("cyclonedx-python-lib[json-validation] is a test dependency")
     errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(path.read_text())
     assert errors is None, errors
+
+
+class _Evil:
+    """Pickles to a call of os.system (the test writes it, nothing ever loads it)."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch /tmp/ptmscope-canary-should-never-exist",))
+
+
+def test_local_folder_files_are_scanned_and_verdicts_scored(tmp_path):
+    import pickle
+
+    folder = tmp_path / "evil-model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps({"weights": _Evil()}))
+    (folder / "README.md").write_text("---\nlicense: mit\n---\n# evil\n")
+    audit = audit_model(str(folder), repo_id="mallory/evil-model", context=None)
+    scan = audit.finding("passes_file_scan")
+    assert str(scan.outcome) == "false"
+    assert "dangerous" in scan.evidence and "pytorch_model.bin" in scan.evidence
+    doc = audit_document(audit)
+    assert doc["scan"]["files"] and any(r["check"] == "passes_file_scan" for r in doc["risks"])
+    assert not Path("/tmp/ptmscope-canary-should-never-exist").exists()
+
+    clean = tmp_path / "clean-model"
+    clean.mkdir()
+    (clean / "model.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    audit = audit_model(str(clean), repo_id="alice/clean", context=None)
+    assert str(audit.finding("passes_file_scan").outcome) == "true"
+    assert str(audit_model(str(clean), repo_id="alice/clean", context=None, scan=False)
+               .finding("passes_file_scan").outcome) == "not_available"  # fmt: skip

@@ -34,9 +34,7 @@ def corpus_rows() -> list[dict[str, str]]:
     return rows
 
 
-needs_corpus = pytest.mark.skipif(
-    not (CORPORA / "MANIFEST.tsv").exists(), reason="../shared/corpora not present"
-)
+needs_corpus = pytest.mark.skipif(not (CORPORA / "MANIFEST.tsv").exists(), reason="../shared/corpora not present")
 
 
 def scan_bytes(data: bytes, name: str = "blob") -> tuple[str, list]:

@@ -55,8 +55,13 @@ def test_unknown_files_are_skipped_or_reported_on_request(tmp_path: Path):
 
 def test_every_rule_is_documented():
     source = "\n".join(p.read_text() for p in (REPO_ROOT / "src" / "ptmscope" / "scanners").glob("*.py"))
-    rules = set(re.findall(r'"((?:pickle|archive|zip|npy|keras|hdf5|savedmodel|onnx|safetensors|gguf|'
-                           r'torchscript|compressed|scan|scanner|polyglot)-[a-z0-9-]+)"', source))
+    rules = set(
+        re.findall(
+            r'"((?:pickle|archive|zip|npy|keras|hdf5|savedmodel|onnx|safetensors|gguf|'
+            r'torchscript|compressed|scan|scanner|polyglot)-[a-z0-9-]+)"',
+            source,
+        )
+    )
     rules |= {"pickle-dangerous-import", "pickle-suspicious-import"}
     doc = (REPO_ROOT / "docs" / "scanner.md").read_text()
     missing = sorted(r for r in rules if f"`{r}`" not in doc)

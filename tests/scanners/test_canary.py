@@ -50,9 +50,7 @@ def _hook(event: str, args: tuple) -> None:
     if _WATCHING["on"] and event in _EVENTS:
         if event != "pickle.find_class" and _from_import_machinery():
             return  # lazily imported dependencies (py7zr, ...) being imported: not the scanned input
-        if event == "import" and not str(args[0]).startswith(
-            ("os", "subprocess", "posix", "nt", "pty", "runpy")
-        ):
+        if event == "import" and not str(args[0]).startswith(("os", "subprocess", "posix", "nt", "pty", "runpy")):
             return
         _WATCHING["events"].append((event, repr(args)[:200]))
 

@@ -36,9 +36,7 @@ def make_zip(members: dict[str, bytes], method: int = zipfile.ZIP_STORED) -> byt
 # --- zip ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
-)
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
 def test_zip_member_pickles_are_found_by_content_whatever_the_name(method):
     data = make_zip({"archive/data.pkl": GOOD, "archive/version": b"3\n", "notes.txt": EVIL}, method)
     fmt, findings = scan_bytes(data)
@@ -64,9 +62,7 @@ def _tamper(data: bytes, **patch: int) -> bytes:
     return bytes(raw)
 
 
-@pytest.mark.parametrize(
-    "patch", [{"flags": 0x20}, {"flags": 0x40}, {"crc": 0}, {"drop_cd": 1}, {"local_name": 1}]
-)
+@pytest.mark.parametrize("patch", [{"flags": 0x20}, {"flags": 0x40}, {"crc": 0}, {"drop_cd": 1}, {"local_name": 1}])
 def test_tampered_zips_are_still_read(patch):
     data = _tamper(make_zip({"data.pkl": EVIL}), **patch)
     _, findings = scan_bytes(data)
@@ -148,8 +144,7 @@ def test_zip_flavours(names, flavour):
 
 
 def test_torchscript_code_with_file_ops():
-    code = (b"def forward(self, x):\n  y = torch.ops.aten.from_file('/etc/passwd')\n"
-            b"  return torch.ops.evil.run(x)\n")
+    code = b"def forward(self, x):\n  y = torch.ops.aten.from_file('/etc/passwd')\n  return torch.ops.evil.run(x)\n"
     data = make_zip({"m/code/__torch__/m.py": code, "m/constants.pkl": GOOD, "m/data.pkl": GOOD})
     fmt, findings = scan_bytes(data)
     assert fmt == "torchscript"
@@ -301,9 +296,7 @@ SAFETENSORS_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("label", "data", "verdict"), SAFETENSORS_CASES, ids=[c[0] for c in SAFETENSORS_CASES]
-)
+@pytest.mark.parametrize(("label", "data", "verdict"), SAFETENSORS_CASES, ids=[c[0] for c in SAFETENSORS_CASES])
 def test_safetensors_headers(label, data, verdict):
     fmt, findings = scan_bytes(data)
     if label == "header too big":
@@ -427,11 +420,7 @@ def test_truncated_saved_model_still_names_its_ops():
 
 LAMBDA_CONFIG = {
     "class_name": "Sequential",
-    "config": {
-        "layers": [
-            {"class_name": "Lambda", "config": {"function": ["4wEAAAAAAAAA", None, None], "name": "l"}}
-        ]
-    },
+    "config": {"layers": [{"class_name": "Lambda", "config": {"function": ["4wEAAAAAAAAA", None, None], "name": "l"}}]},
 }
 SAFE_CONFIG = {
     "class_name": "Sequential",

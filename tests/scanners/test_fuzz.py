@@ -41,9 +41,7 @@ def _seeds() -> list[bytes]:
     seeds.append(buf.getvalue())
     header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
     seeds.append(len(header).to_bytes(8, "little") + header + b"\0" * 8)
-    seeds.append(
-        b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"k" + struct.pack("<IQ", 8, 1) + b"v"
-    )
+    seeds.append(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"k" + struct.pack("<IQ", 8, 1) + b"v")
     npy = io.BytesIO()
     np.save(npy, np.array([1, "a"], dtype=object), allow_pickle=True)
     seeds.append(npy.getvalue())
@@ -124,11 +122,19 @@ def test_timeout_gives_a_verdict(tmp_path):
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
     | st.sampled_from(["Lambda", "class_name", "module", "config", "os", "keras.layers", "a>b"]),
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
-        st.sampled_from(["class_name", "module", "config", "registered_name", "function", "name", "layers"]),
-        inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(["class_name", "module", "config", "registered_name", "function", "name", "layers"]),
+            inner,
+            max_size=5,
+        )
+    ),
     max_leaves=25,
 )
 

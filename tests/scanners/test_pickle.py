@@ -220,9 +220,7 @@ def test_pickle_before_the_legacy_magic_is_still_checked():
 def test_joblib_arrays_between_opcodes(tmp_path):
     joblib = pytest.importorskip("joblib")
     path = tmp_path / "m.joblib"
-    joblib.dump(
-        {"a": np.arange(1000.0), "s": np.array(["x", "yy"]), "o": np.array([1, "a"], dtype=object)}, path
-    )
+    joblib.dump({"a": np.arange(1000.0), "s": np.array(["x", "yy"]), "o": np.array([1, "a"], dtype=object)}, path)
     _, findings = scan_bytes(path.read_bytes())
     assert worst(findings) == "clean", findings
 

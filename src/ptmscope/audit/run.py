@@ -16,7 +16,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,6 +28,9 @@ from ptmscope.checks import facts as facts_module
 from ptmscope.errors import InputError, PtmscopeError
 from ptmscope.scores.policy import AttributeScore, Weights, load_weights, score
 from ptmscope.store.store import Snapshot, Store
+
+if TYPE_CHECKING:
+    from ptmscope.scanners.interface import ScanReport
 
 SCRATCH_SNAPSHOT = "audit"
 
@@ -62,7 +65,7 @@ class ModelAudit:
     lineage: Lineage
     weights: Weights
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    scan: Any = None
+    scan: ScanReport | None = None
     """The static scan of the model's files, when they were scanned."""
     claims: list[dict[str, Any]] = field(default_factory=list)
     """The model-index claims (task, dataset, split, metric, value)."""
@@ -142,7 +145,7 @@ def _facts_row(con: Any, repo_id: str) -> dict[str, Any]:
 
 
 def _judge(con: Any, repo_id: str, target: Target, context: Snapshot | None, weights: Weights,
-           scan: Any = None) -> ModelAudit:  # fmt: skip
+           scan: ScanReport | None = None) -> ModelAudit:  # fmt: skip
     facts_module.build_facts(con, focus=[repo_id])
     if scan is not None:
         verdict, evidence = scan_verdict(scan)
@@ -191,12 +194,26 @@ def _rows(con: Any, sql: str, repo_id: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def scan_verdict(report: Any) -> tuple[str, str | None]:
-    """('clean' | 'dangerous' | 'suspicious' | 'unparseable' | 'error', evidence) from a scan report."""
-    worst = getattr(report, "worst", None)
-    verdict = str(worst) if worst else "clean"
-    evidence = getattr(report, "summary", None)
-    return verdict, evidence if isinstance(evidence, str) else None
+def scan_verdict(report: ScanReport) -> tuple[str, str | None]:
+    """The facts a scan gives the audit: a verdict and its evidence.
+
+    The verdict is the worst finding at or above ``unparseable`` (dangerous, suspicious,
+    unparseable); ``clean`` when there is none (info findings do not count); ``error``
+    when files could not be read and nothing worse was found.
+    """
+    from ptmscope.scanners.interface import severity_rank
+
+    floor = severity_rank("unparseable")
+    bad = [(f, r.path) for r in report.scanned for f in r.findings if severity_rank(f.severity) >= floor]
+    scanned = len(report.scanned)
+    if bad:
+        bad.sort(key=lambda pair: -severity_rank(pair[0].severity))
+        worst = bad[0][0].severity
+        shown = "; ".join(f"{Path(path).name}: {f.severity} {f.rule} ({f.message})" for f, path in bad[:3])
+        return worst, f"{len(bad)} finding(s) in {scanned} file(s) scanned: {shown}"[:500]
+    if report.has_errors():
+        return "error", f"{len(report.skipped)} file(s) could not be read"
+    return "clean", f"{scanned} file(s) scanned, nothing found" if scanned else "no model files to scan"
 
 
 def _context(store: Store, name: str | None) -> Snapshot | None:
@@ -311,13 +328,24 @@ def _audit_scratch(target: Target, db_file: Path | None, context: str | None, we
         scratch.close()
 
 
-def scan_folder(path: Path) -> Any:
-    """Statically scan the model files under ``path`` (None when the scanner is not installed)."""
-    try:
-        from ptmscope.scanners.api import ScanOptions, scan_paths
-    except ImportError:
-        return None
+def scan_folder(path: Path) -> ScanReport:
+    """Statically scan the model files under ``path`` (never loading them)."""
+    from ptmscope.scanners.api import scan_paths
+    from ptmscope.scanners.interface import ScanOptions
+
     return scan_paths([path], ScanOptions())
+
+
+def scan_hub_repo(repo_id: str, revision: str | None, endpoint: str | None) -> ScanReport:
+    """Download a Hub repo's non-text files into a temporary cache and scan them statically."""
+    import tempfile
+
+    from ptmscope.scanners.hub import RepoRef, scan_repo
+    from ptmscope.scanners.interface import ScanOptions, ScanReport
+
+    with tempfile.TemporaryDirectory(prefix="ptmscope-audit-scan-") as cache:
+        results, errors = scan_repo(RepoRef(repo_id, "model", revision), ScanOptions(), endpoint, cache)
+    return ScanReport(tuple(results), tuple(errors))
 
 
 def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, endpoint: str | None,
@@ -337,7 +365,8 @@ def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, end
         scratch.finish_snapshot(own)
         _overlay(scratch, snap)
         target = Target("hub", model.record.repo_id, None, model.record.sha)
-        return _judge(scratch.con, model.record.repo_id, target, snap, weights, None)
+        report = scan_hub_repo(model.record.repo_id, model.record.sha, model.endpoint) if scan else None
+        return _judge(scratch.con, model.record.repo_id, target, snap, weights, report)
     finally:
         scratch.close()
 

@@ -47,9 +47,7 @@ def _render_text(report: ScanReport, show_info: bool) -> str:
         if isinstance(result, SkippedFile):
             if result.error:
                 console.print(
-                    Text.assemble(
-                        ("ERROR ", "bold red"), clean(result.path), f"  {clean(result.skip_reason)}"
-                    )
+                    Text.assemble(("ERROR ", "bold red"), clean(result.path), f"  {clean(result.skip_reason)}")
                 )
             continue
         shown = [f for f in result.findings if show_info or f.severity != "info"]
@@ -81,10 +79,7 @@ def _render_text(report: ScanReport, show_info: bool) -> str:
 
 def _summary(report: ScanReport) -> str:
     scanned, skipped = len(report.scanned), len(report.skipped)
-    counts = {
-        s: sum(1 for r in report.scanned if r.verdict == s)
-        for s in ("dangerous", "suspicious", "unparseable")
-    }
+    counts = {s: sum(1 for r in report.scanned if r.verdict == s) for s in ("dangerous", "suspicious", "unparseable")}
     errors = len(report.errors) + sum(1 for s in report.skipped if s.error)
     return (
         f"Scanned {scanned} file(s), skipped {skipped}, in {report.seconds:.1f}s: "
@@ -101,8 +96,7 @@ def _summary(report: ScanReport) -> str:
     type=click.Choice(["text", "json", "sarif"]),
     default="text",
     show_default=True,
-    help="Report format on stdout (or --output): text for people, json for scripts, "
-    "sarif for GitHub code scanning.",
+    help="Report format on stdout (or --output): text for people, json for scripts, sarif for GitHub code scanning.",
 )
 @click.option(
     "--fail-on",

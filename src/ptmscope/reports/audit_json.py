@@ -120,8 +120,9 @@ def audit_document(audit: ModelAudit) -> dict[str, Any]:
 
 
 def scan_summary(report: Any) -> dict[str, Any] | None:
-    """The scan report's own JSON form, when the files were scanned."""
+    """The scan report in ``ptmscope scan --format json`` form, when the files were scanned."""
     if report is None:
         return None
-    to_json = getattr(report, "to_json", None)
-    return to_json() if callable(to_json) else {"summary": str(report)}
+    from ptmscope.scanners.output import to_dict
+
+    return to_dict(report)

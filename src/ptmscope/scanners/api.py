@@ -83,9 +83,7 @@ def scan_buffer(
     return fmt
 
 
-def _check_polyglot(
-    buf: BufferLike, start: int, end: int, ctx: PickleContext, member: str | None, depth: int
-) -> None:
+def _check_polyglot(buf: BufferLike, start: int, end: int, ctx: PickleContext, member: str | None, depth: int) -> None:
     """A file that is also a zip (central directory at its end) is scanned as a zip too.
 
     ``torch.load`` decides by the first bytes, but ``zipfile``-based loaders (numpy, Keras,
@@ -98,9 +96,7 @@ def _check_polyglot(
     members, used_cd = archives.read_zip(buf, start, end)
     if not used_cd or not members:
         return
-    ctx.add(
-        "suspicious", "polyglot-zip", "the file is also a zip archive; its members were scanned too", member
-    )
+    ctx.add("suspicious", "polyglot-zip", "the file is also a zip archive; its members were scanned too", member)
 
     def recurse(b: BufferLike, s: int, e: int, where: str, nm: str, d: int) -> str:
         return scan_buffer(b, s, e, ctx, where, nm, d)
@@ -135,9 +131,7 @@ def scan_file(
     except OSError as error:
         return SkippedFile(shown, f"cannot read: {error.strerror or error}", error=True)
     if options.max_file_size is not None and size > options.max_file_size:
-        return SkippedFile(
-            shown, f"larger than --max-file-size ({size} > {options.max_file_size} bytes)", size=size
-        )
+        return SkippedFile(shown, f"larger than --max-file-size ({size} > {options.max_file_size} bytes)", size=size)
     if size == 0:
         return SkippedFile(shown, "empty file", size=0)
     ctx = PickleContext(
@@ -159,9 +153,7 @@ def scan_file(
                     None,
                 )
             except (MemoryError, RecursionError) as error:
-                ctx.add(
-                    "unparseable", "scan-resource-limit", f"scanning ran out of {type(error).__name__}", None
-                )
+                ctx.add("unparseable", "scan-resource-limit", f"scanning ran out of {type(error).__name__}", None)
             except Exception as error:
                 ctx.add(
                     "unparseable",

@@ -334,9 +334,7 @@ def scan_zip(
             try:
                 data = _inflate(ctx, buf, m, where)
             except (zlib.error, OSError, lzma.LZMAError, ValueError, EOFError) as error:
-                ctx.add(
-                    "unparseable", "archive-member-corrupt", f"member does not decompress: {error}", where
-                )
+                ctx.add("unparseable", "archive-member-corrupt", f"member does not decompress: {error}", where)
                 continue
             if data is None:
                 continue
@@ -458,9 +456,7 @@ def scan_7z(
         import py7zr
         from py7zr.io import BytesIOFactory
     except ImportError:  # pragma: no cover - a dependency
-        ctx.add(
-            "unparseable", "archive-unsupported", "py7zr is not installed; 7z archive not scanned", member
-        )
+        ctx.add("unparseable", "archive-unsupported", "py7zr is not installed; 7z archive not scanned", member)
         return "7z"
     import io
 

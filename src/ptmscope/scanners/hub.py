@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from ptmscope.scanners.api import scan_file
 from ptmscope.scanners.interface import FileResult, ScanOptions, SkippedFile
 
-REPO_ID = re.compile(
-    r"^(?:(?P<kind>models|datasets|spaces)/)?(?P<id>[\w.\-]+/[\w.\-]+)(?:@(?P<rev>[\w.\-/]+))?$"
-)
+REPO_ID = re.compile(r"^(?:(?P<kind>models|datasets|spaces)/)?(?P<id>[\w.\-]+/[\w.\-]+)(?:@(?P<rev>[\w.\-/]+))?$")
 
 # Files that are never model weights: documentation, configs, tokenizer text, images, code.
 # Everything else is downloaded and detected by content (a pickle renamed .txt still counts,
@@ -63,9 +61,7 @@ def parse_repo_ref(text: str) -> RepoRef | None:
     match = REPO_ID.match(text)
     if match is None:
         return None
-    kind = {"models": "model", "datasets": "dataset", "spaces": "space"}.get(
-        match.group("kind") or "", "model"
-    )
+    kind = {"models": "model", "datasets": "dataset", "spaces": "space"}.get(match.group("kind") or "", "model")
     return RepoRef(match.group("id"), kind, match.group("rev"))
 
 
@@ -121,9 +117,7 @@ def scan_repo(
             continue
         size = sibling.size
         if options.max_file_size is not None and size is not None and size > options.max_file_size:
-            results.append(
-                SkippedFile(shown, f"larger than --max-file-size ({size} bytes); not downloaded", size=size)
-            )
+            results.append(SkippedFile(shown, f"larger than --max-file-size ({size} bytes); not downloaded", size=size))
             continue
         try:
             local = hf_hub_download(

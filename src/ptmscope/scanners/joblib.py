@@ -31,9 +31,7 @@ def _decompressor(fmt: str) -> Any:
     raise ValueError(fmt)
 
 
-def inflate(
-    buf: BufferLike, start: int, end: int, fmt: str, ctx: PickleContext, member: str | None
-) -> bytes | None:
+def inflate(buf: BufferLike, start: int, end: int, fmt: str, ctx: PickleContext, member: str | None) -> bytes | None:
     """Decompress ``buf[start:end]`` (format ``fmt``) into memory, bounded by ``max_member_size``.
 
     Returns None (after recording a finding) when the stream is corrupt or too large.
@@ -75,7 +73,5 @@ def inflate(
         )
         return None
     if end - start and len(out) / max(1, end - start) > ctx.max_ratio and len(out) > (64 << 20):
-        ctx.add(
-            "suspicious", "archive-bomb", f"{fmt} stream inflates {len(out) / (end - start):.0f}:1", member
-        )
+        ctx.add("suspicious", "archive-bomb", f"{fmt} stream inflates {len(out) / (end - start):.0f}:1", member)
     return bytes(out)

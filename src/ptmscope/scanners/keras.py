@@ -116,6 +116,4 @@ def scan_hdf5(buf: BufferLike, start: int, end: int, ctx: PickleContext, member:
             break
         pos += window - 64  # overlap so a config start split across windows is seen
     if found == 0:
-        ctx.add(
-            "info", "hdf5-no-keras-config", "HDF5 file without a Keras model config (weights only?)", member
-        )
+        ctx.add("info", "hdf5-no-keras-config", "HDF5 file without a Keras model config (weights only?)", member)

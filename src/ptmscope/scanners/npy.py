@@ -65,9 +65,7 @@ def scan_npy(buf: BufferLike, start: int, end: int, ctx: PickleContext, member: 
     try:
         header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin-1"))
     except (ValueError, SyntaxError, MemoryError, RecursionError, UnicodeDecodeError) as error:
-        ctx.add(
-            "unparseable", "npy-bad-header", f"header is not a literal dict: {type(error).__name__}", member
-        )
+        ctx.add("unparseable", "npy-bad-header", f"header is not a literal dict: {type(error).__name__}", member)
         return
     if not isinstance(header, dict) or not {"descr", "shape", "fortran_order"} <= header.keys():
         ctx.add("unparseable", "npy-bad-header", "header lacks descr, shape or fortran_order", member)
@@ -86,9 +84,7 @@ def scan_npy(buf: BufferLike, start: int, end: int, ctx: PickleContext, member: 
         return
     size = _itemsize(descr)
     if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape) or size is None:
-        ctx.add(
-            "unparseable", "npy-bad-header", f"cannot size an array of {descr!r} with shape {shape!r}", member
-        )
+        ctx.add("unparseable", "npy-bad-header", f"cannot size an array of {descr!r} with shape {shape!r}", member)
         return
     count = 1
     for d in shape:

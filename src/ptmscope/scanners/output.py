@@ -135,9 +135,7 @@ def to_sarif(report: ScanReport) -> str:
                             }
                         }
                     ],
-                    "partialFingerprints": {
-                        "ptmscope/v1": f"{f.rule}:{f.member or ''}:{f.evidence or ''}:{f.offset}"
-                    },
+                    "partialFingerprints": {"ptmscope/v1": f"{f.rule}:{f.member or ''}:{f.evidence or ''}:{f.offset}"},
                     "properties": {
                         "severity": f.severity,
                         "member": f.member,
@@ -162,10 +160,6 @@ def to_sarif(report: ScanReport) -> str:
             }
         },
         "results": results,
-        "invocations": [
-            {"executionSuccessful": not report.has_errors(), "toolExecutionNotifications": notifications}
-        ],
+        "invocations": [{"executionSuccessful": not report.has_errors(), "toolExecutionNotifications": notifications}],
     }
-    return json.dumps(
-        {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2, ensure_ascii=False
-    )
+    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2, ensure_ascii=False)

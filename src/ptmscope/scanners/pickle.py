@@ -458,9 +458,7 @@ class Walker:
         """Bytes in the data that are themselves a pickle: not run at load, but a staged payload."""
         sub = PickleContext(self.ctx.deadline, self.ctx.max_depth)
         analyze_stream(Walker(data, sub, None, self.depth + 1), 0, len(data))
-        risky = sorted(
-            {f.evidence or f.rule for f in sub.import_findings() + sub.findings if f.severity != "info"}
-        )
+        risky = sorted({f.evidence or f.rule for f in sub.import_findings() + sub.findings if f.severity != "info"})
         if risky:
             self.ctx.add(
                 "info",
@@ -541,9 +539,7 @@ class Walker:
                 )
                 g = Global("?", "?", at)
             else:
-                g = ctx.record_import(
-                    member, raw_mod.decode("utf-8"), raw_name.decode("utf-8"), at, _OPNAMES[op]
-                )
+                g = ctx.record_import(member, raw_mod.decode("utf-8"), raw_name.decode("utf-8"), at, _OPNAMES[op])
             if op == 0x63:
                 push(g)
             else:
@@ -564,8 +560,7 @@ class Walker:
                 ctx.add(
                     "suspicious",
                     "pickle-unresolved-import",
-                    f"extension code {code} is not registered here; the loading process may map it "
-                    "to any global",
+                    f"extension code {code} is not registered here; the loading process may map it to any global",
                     member,
                     at,
                     f"EXT {code}",
@@ -786,11 +781,7 @@ class Walker:
             raise PickleParseError("NumpyArrayWrapper state is not a dict", pos)
         shape = _dict_get(state, "shape")
         size = _itemsize(_dict_get(state, "dtype"))
-        if (
-            not isinstance(shape, tuple)
-            or not all(isinstance(d, int) and d >= 0 for d in shape)
-            or size is None
-        ):
+        if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape) or size is None:
             raise PickleParseError("cannot size the array that follows a NumpyArrayWrapper", pos)
         itemsize, hasobject = size
         if hasobject:
@@ -820,11 +811,7 @@ def _constant_bytes(value: Any) -> bytes | None:
     if isinstance(value, Call) and isinstance(value.func, Global) and isinstance(value.args, tuple):
         module, name = policy.normalize(value.func.module, value.func.name)
         args = value.args
-        if (
-            (module, name) in (("_codecs", "encode"), ("codecs", "encode"))
-            and args
-            and isinstance(args[0], str)
-        ):
+        if (module, name) in (("_codecs", "encode"), ("codecs", "encode")) and args and isinstance(args[0], str):
             encoding = args[1] if len(args) > 1 and isinstance(args[1], str) else "utf-8"
             if encoding.replace("-", "").replace("_", "").lower() in ("latin1", "iso88591", "utf8", "ascii"):
                 try:

@@ -40,9 +40,7 @@ class Truncation:
         self.clipped = False
 
 
-def fields(
-    buf: Any, start: int, end: int, clip: Truncation | None = None
-) -> Iterator[tuple[int, int, int, int]]:
+def fields(buf: Any, start: int, end: int, clip: Truncation | None = None) -> Iterator[tuple[int, int, int, int]]:
     """Yield ``(field number, wire type, a, b)`` for each field of the message in ``[start, end)``.
 
     For VARINT, ``a`` is the value; for LEN, ``[a, b)`` is the payload range; for fixed-size

@@ -56,9 +56,7 @@ def _check_tensor(name: str, info: Any, data_len: int) -> str | tuple[int, int]:
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if dtype not in DTYPE_SIZES:
         return f"tensor {name!r}: unknown dtype {str(dtype)[:40]!r}"
-    if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-    ):
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         return f"tensor {name!r}: shape is not a list of non-negative integers"
     if (
         not isinstance(offsets, list)
