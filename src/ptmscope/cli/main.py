@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "export": "ptmscope.cli.export:export",
     "scan": "ptmscope.cli.scan:scan",
     "audit": "ptmscope.cli.audit:audit",
+    "select": "ptmscope.cli.select:select",
 }
 
 # Subclasses before their bases: the first match wins.

@@ -1,0 +1,141 @@
+"""``ptmscope select``: rank a snapshot's models against your requirements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ptmscope.cli.options import db_option, emit_json, open_store, stderr_console
+
+
+def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
+    out = {}
+    for value in values:
+        key, sep, number = value.partition("=")
+        try:
+            out[key.strip()] = float(number)
+        except ValueError:
+            raise click.BadParameter(f"{value!r}: expected ATTRIBUTE=NUMBER", param_hint=name) from None
+        if not sep:
+            raise click.BadParameter(f"{value!r}: expected ATTRIBUTE=NUMBER", param_hint=name)
+    return out
+
+
+@click.command("select")
+@click.option("--snapshot", "-s", "snapshot_name", default="latest", show_default=True, metavar="NAME")
+@click.option(
+    "--requirements",
+    "-r",
+    "requirements_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of requirements (see docs/select.md); options below override it.",
+)
+@click.option("--task", metavar="TASK", help="Pipeline task, e.g. text-classification.")
+@click.option(
+    "--license",
+    "license_",
+    metavar="POLICY",
+    help="permissive | commercial | non-commercial | any, or a comma-separated list of licence ids.",
+)
+@click.option("--max-params", type=int, metavar="N", help="At most N parameters.")
+@click.option("--max-memory", type=float, metavar="GB", help="Weights must fit in GB at --dtype.")
+@click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16", "int8", "int4"]), help="For --max-memory (fp16).")
+@click.option("--allow-unknown-size", is_flag=True, default=None, help="Keep models whose size is unknown.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="FMT",
+    help="Required weight format (repeatable): safetensors onnx gguf tflite coreml pytorch tensorflow flax.",
+)
+@click.option("--framework", "frameworks", multiple=True, metavar="FW", help="Any of these frameworks (repeatable).")
+@click.option("--language", "languages", multiple=True, metavar="LANG", help="Any of these languages (repeatable).")
+@click.option("--dataset", "datasets", multiple=True, metavar="DS", help="Trained on any of these (repeatable).")
+@click.option("--claim", metavar="DATASET:METRIC", help="Must claim METRIC on DATASET in its model-index.")
+@click.option("--min-claim", type=float, metavar="X", help="... with a value of at least X.")
+@click.option("--min-score", multiple=True, metavar="ATTR=N", help="Minimum audit score, e.g. security=6 (repeatable).")
+@click.option("--exclude-unsafe", is_flag=True, default=None, help="Exclude Hub-flagged files and pickle-only weights.")
+@click.option("--verified-owner", is_flag=True, default=None, help="Only models of verified organizations.")
+@click.option("--rank-weight", multiple=True, metavar="COMP=W", help="Override a ranking weight, e.g. claim=5.")
+@click.option("--top", type=click.IntRange(1, 10_000), help="Shortlist length (10).")
+@click.option("--explain", is_flag=True, help="Also list every excluded candidate and the rule that excluded it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema ptmscope.select/1).")
+@db_option
+def select(snapshot_name: str, requirements_file: Path | None, task: str | None, license_: str | None,
+           max_params: int | None, max_memory: float | None, dtype: str | None, allow_unknown_size: bool | None,
+           formats: tuple[str, ...], frameworks: tuple[str, ...], languages: tuple[str, ...],
+           datasets: tuple[str, ...], claim: str | None, min_claim: float | None, min_score: tuple[str, ...],
+           exclude_unsafe: bool | None, verified_owner: bool | None, rank_weight: tuple[str, ...], top: int | None,
+           explain: bool, as_json: bool, db_path: Path | None) -> None:  # fmt: skip
+    """Find the models that meet your requirements and rank them, explaining both (paper Fig. 4).
+
+    \b
+    Filters the snapshot's models by task, licence policy, size, weight formats, frameworks,
+    languages, training datasets, a claimed result on your dataset, minimum audit scores,
+    unsafe files and owner verification, then ranks what is left by download percentile
+    within the task, the claimed metric, and the audit's attribute scores (weights in
+    src/ptmscope/data/select.yaml). Audit scores come from the snapshot's latest
+    `ptmscope audit --all` run, which select runs first when there is none.
+
+    \b
+    Examples:
+      ptmscope select --task text-classification --license permissive --format safetensors
+      ptmscope select -r needs.yaml --explain
+      ptmscope select --task token-classification --claim conll2003:f1 --min-claim 0.9 --json
+      ptmscope select --task fill-mask --max-memory 1 --dtype fp16 --min-score security=7
+    """
+    from ptmscope.audit.run import audit_snapshot
+    from ptmscope.selection import requirements as reqs
+    from ptmscope.selection.engine import latest_run
+    from ptmscope.selection.engine import select as run_select
+
+    overrides: dict[str, Any] = {
+        "task": task, "license": license_, "max_parameters": max_params, "max_memory_gb": max_memory, "dtype": dtype,
+        "allow_unknown_size": allow_unknown_size, "formats": list(formats), "frameworks": list(frameworks),
+        "languages": list(languages), "datasets": list(datasets), "min_scores": _kv(min_score, "--min-score"),
+        "exclude_unsafe": exclude_unsafe, "verified_owner": verified_owner, "top": top,
+        "rank_weights": _kv(rank_weight, "--rank-weight"),
+    }  # fmt: skip
+    if claim:
+        dataset, _, metric = claim.partition(":")
+        if not metric:
+            raise click.BadParameter("expected DATASET:METRIC", param_hint="--claim")
+        overrides["claim"] = {"dataset": dataset, "metric": metric, "min": min_claim}
+    elif min_claim is not None:
+        raise click.UsageError("--min-claim needs --claim")
+    requirements = reqs.load(requirements_file, overrides)
+    err = stderr_console()
+    with open_store(db_path) as store:
+        snapshot = store.snapshot(snapshot_name)
+        run_id = latest_run(store, snapshot)
+        if run_id is None:
+            err.print(f"No audit run for {snapshot.name} yet: auditing every model first (once)...")
+            run_id = audit_snapshot(store, snapshot).run_id
+        result = run_select(store, snapshot, requirements, run_id=run_id, explain=explain)
+    document = selection_document(result)
+    if as_json:
+        emit_json(document)
+        return
+    from ptmscope.reports.select_terminal import print_selection
+
+    print_selection(document, explain=explain)
+
+
+def selection_document(result: Any) -> dict[str, Any]:
+    """The selection as JSON (schema ptmscope.select/1)."""
+    from ptmscope.study.run import snapshot_json
+
+    return {
+        "schema": "ptmscope.select/1",
+        "snapshot": snapshot_json(result.snapshot),
+        "audit_run": result.run_id,
+        "requirements": result.requirements.as_json(),
+        "candidates": result.candidates,
+        "eligible": result.eligible,
+        "excluded_by_rule": result.excluded_by_rule,
+        "shortlist": result.shortlist,
+        "excluded": result.excluded,
+        "seconds": round(result.seconds, 3),
+    }
