@@ -343,3 +343,22 @@ def test_local_folder_files_are_scanned_and_verdicts_scored(tmp_path):
     assert str(audit.finding("passes_file_scan").outcome) == "true"
     assert str(audit_model(str(clean), repo_id="alice/clean", context=None, scan=False)
                .finding("passes_file_scan").outcome) == "not_available"  # fmt: skip
+
+
+def test_hub_rate_limits_and_server_errors_are_retried(fake_hub, tmp_path, monkeypatch):
+    from ptmscope.sources.hub import fetch_model
+
+    answers = iter([(429, {"Retry-After": "0"}), (503, {})])
+    original = _FakeHub.do_GET
+
+    def flaky(self):
+        if self.path.startswith("/api/models/acme/remote"):
+            status = next(answers, None)
+            if status is not None:
+                self._send(status[0], b'{"error": "slow down"}', extra=status[1])
+                return
+        original(self)
+
+    monkeypatch.setattr(_FakeHub, "do_GET", flaky)
+    model = fetch_model("acme/remote", endpoint=fake_hub)
+    assert model.record.repo_id == "acme/remote" and model.readme is not None

@@ -46,19 +46,23 @@ class HubModel:
 
 
 def fetch_model(repo_id: str, *, endpoint: str | None = None, revision: str | None = None, token: str | None = None,
-                timeout: float = 30.0) -> HubModel:  # fmt: skip
+                timeout: float = 30.0, retries: int = 4) -> HubModel:  # fmt: skip
     """Read one model's API record (with file sizes and the Hub's scan status) and its README."""
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
 
     base = endpoint_or_default(endpoint)
     path = f"{base}/api/models/{repo_id}" + (f"/revision/{revision}" if revision else "")
     try:
-        response = get_session().get(
+        # huggingface_hub's backoff retries 429 and 5xx (and dropped connections) with exponential waits.
+        response = http_backoff(
+            "GET",
             path,
             headers=build_hf_headers(token=token),
             params={"blobs": True, "securityStatus": True},
             timeout=timeout,
+            max_retries=retries,
+            base_wait_time=0.5,
         )
         hf_raise_for_status(response)
         data: Any = response.json()
