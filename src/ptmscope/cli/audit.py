@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -122,7 +123,7 @@ def audit(
     from ptmscope.audit.run import audit_model
     from ptmscope.reports.audit_json import audit_document
 
-    with err.status("Auditing...", spinner="dots") if err.is_terminal else _nothing():
+    with err.status("Auditing...", spinner="dots") if err.is_terminal else nullcontext():
         result = audit_model(
             model,
             db_path=db_path or default_db_path(),
@@ -162,14 +163,6 @@ def audit(
         print_audit(document, explain=explain)
 
 
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def _write_text(content: str, target: Path, err: object) -> None:
     if str(target) == "-":
         sys.stdout.write(content + "\n")
@@ -190,7 +183,7 @@ def _audit_all(db_path: Path | None, snapshot_name: str, weights: object, as_jso
     err = stderr_console()
     with open_store(db_path) as store:
         snapshot = store.snapshot(snapshot_name)
-        with err.status(f"Auditing every model of {snapshot.name}...") if err.is_terminal else _nothing():
+        with err.status(f"Auditing every model of {snapshot.name}...") if err.is_terminal else nullcontext():
             run = audit_snapshot(store, snapshot, weights=weights)  # type: ignore[arg-type]
         summary = store.query(
             "SELECT attribute, avg(score), median(score), count(score), count(*) FROM scores WHERE run_id = ?"
