@@ -199,7 +199,6 @@ COLOURS = ["red", "green", "blue"]
 
 def image_rows(n: int, rng, noise: float = 0.1) -> list[dict]:
     """8x8 PNG images whose dominant channel is the class; a share ``noise`` of labels flipped."""
-    import numpy as np
     from PIL import Image
 
     rows = []

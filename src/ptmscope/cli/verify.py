@@ -188,12 +188,12 @@ def verify(model: str | None, dataset: str, split: str, task: str | None, metric
         from ptmscope.reports.verify import csv_text
 
         csv_file.write_text(csv_text(documents), encoding="utf-8")
-        err.print(f"Wrote {csv_file}")
+        err.print(f"Wrote {csv_file}", markup=False)
     if plot_file is not None:
         from ptmscope.reports.verify import write_figure
 
         write_figure(documents, plot_file, title)
-        err.print(f"Wrote {plot_file}")
+        err.print(f"Wrote {plot_file}", markup=False)
     if as_json:
         emit_json(document)
         return
@@ -206,7 +206,7 @@ def verify(model: str | None, dataset: str, split: str, task: str | None, metric
         out.print(results_table(documents, title))
         summary = _summary(documents)
         counts = ", ".join(f"{n} {verdict.replace('_', ' ')}" for verdict, n in summary.items() if n)
-        out.print(f"{len(documents)} model(s): {counts or 'none matched'}")
+        out.print(f"{len(documents)} model(s): {counts or 'none matched'}", markup=False)
     else:
         print_result(documents[0], out)
     if run_id is not None:

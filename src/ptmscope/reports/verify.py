@@ -76,7 +76,7 @@ def print_result(result: dict[str, Any], console: Console | None = None) -> None
 
 def results_table(results: Sequence[dict[str, Any]], title: str) -> Table:
     """The discrepancy table of a --snapshot run."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=text(title, 200), title_justify="left")
     for name, justify in (("model", "left"), ("claimed", "right"), ("measured", "right"), ("95% CI", "right"),
                           ("gap", "right"), ("n", "right"), ("verdict", "left"), ("why", "left")):  # fmt: skip
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]

@@ -41,10 +41,6 @@ SNAPSHOT_TABLES: tuple[str, ...] = (
     "scores",
 )
 
-# Tables that hold facts about model revisions (repo_id + sha) rather than a snapshot's rows;
-# `export` writes them whole and `snapshots delete` leaves them.
-REVISION_TABLES: tuple[str, ...] = ("verifications",)
-
 
 @migrations()
 def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:

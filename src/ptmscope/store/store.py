@@ -20,7 +20,7 @@ from ptmscope.errors import (
     StoreError,
     StoreLockedError,
 )
-from ptmscope.store.schema import REVISION_TABLES, SNAPSHOT_TABLES, apply_migrations
+from ptmscope.store.schema import SNAPSHOT_TABLES, apply_migrations
 
 if TYPE_CHECKING:
     import duckdb
@@ -220,10 +220,9 @@ class Store:
         """Write every table (optionally one snapshot's rows) as Parquet files under ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
-        for table in ("snapshots", *SNAPSHOT_TABLES, *REVISION_TABLES):
+        for table in ("snapshots", *SNAPSHOT_TABLES):
             target = directory / f"{table}.parquet"
-            per_snapshot = snapshot is not None and table not in REVISION_TABLES
-            where = f"WHERE snapshot_id = {int(snapshot.snapshot_id)}" if per_snapshot and snapshot else ""
+            where = f"WHERE snapshot_id = {int(snapshot.snapshot_id)}" if snapshot else ""
             escaped = str(target).replace("'", "''")
             self.con.execute(f"COPY (SELECT * FROM {table} {where}) TO '{escaped}' (FORMAT PARQUET, COMPRESSION ZSTD)")
             written[table] = target

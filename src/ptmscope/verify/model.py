@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,18 +100,40 @@ def resolve_model(
         return ModelSource(local.repo_id, local.revision, local.kind, local.path)
     if not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", target):
         raise InputError(f"{target}: not a model folder, and not a repo id (owner/name)")
-    from huggingface_hub import snapshot_download
-
-    try:  # LocalEntryNotFoundError is an OSError (older releases) or a ValueError-free HF error (newer ones)
-        folder = snapshot_download(target, revision=revision, cache_dir=cache_dir, local_files_only=True)
-    except Exception:  # noqa: S110 - not cached: fall through to the Hub
-        pass
-    else:
-        path = Path(folder)
-        return ModelSource(repo_id or target, path.name, "hf-cache", path)
+    cached = cached_snapshot(target, revision, cache_dir)
+    if cached is not None:
+        return ModelSource(repo_id or target, cached.name, "hf-cache", cached)
     if offline:
         raise ModelLoadError(f"{target}: not in the local Hugging Face cache, and --offline forbids downloading it")
     return _download(target, repo_id or target, revision, endpoint, token, cache_dir, allow_pickle)
+
+
+def hub_cache_dir(cache_dir: Path | None = None) -> Path:
+    """The Hugging Face hub cache: ``cache_dir``, else ``$HF_HUB_CACHE``, else ``$HF_HOME/hub`` (read now)."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    from ptmscope.verify.data import hf_home
+
+    value = os.environ.get("HF_HUB_CACHE")
+    return Path(value).expanduser() if value else hf_home() / "hub"
+
+
+def cached_snapshot(repo_id: str, revision: str | None, cache_dir: Path | None) -> Path | None:
+    """The cache folder of ``repo_id`` at ``revision`` (a ref such as main, or a commit), when cached.
+
+    Read from the cache layout itself (refs/<ref> -> snapshots/<commit>), so a snapshot that
+    another tool cached only in part is still found; the weights check comes after.
+    """
+    repo = hub_cache_dir(cache_dir) / f"models--{repo_id.replace('/', '--')}"
+    ref = revision or "main"
+    commit = ref
+    ref_file = repo / "refs" / ref
+    if ref_file.is_file():
+        commit = ref_file.read_text(encoding="utf-8").strip()
+    folder = repo / "snapshots" / commit
+    if commit and "/" not in commit and ".." not in commit and folder.is_dir():
+        return folder
+    return None
 
 
 def _download(target: str, repo_id: str, revision: str | None, endpoint: str | None, token: str | None,
@@ -128,7 +151,9 @@ def _download(target: str, repo_id: str, revision: str | None, endpoint: str | N
         names = [s.rfilename for s in info.siblings or []]
         check_weights(names, target, allow_pickle)
         patterns = [*SAFE_PATTERNS, *(PICKLE_PATTERNS if allow_pickle else ())]
-        folder = snapshot_download(target, revision=info.sha or revision, endpoint=base, token=token,
+        # The revision asked for (not info.sha), so the cache records the ref and finds it again offline;
+        # the snapshot folder is named by the commit actually downloaded.
+        folder = snapshot_download(target, revision=revision, endpoint=base, token=token,
                                    cache_dir=cache_dir, allow_patterns=patterns)  # fmt: skip
     except (RepositoryNotFoundError, RevisionNotFoundError) as error:
         raise ModelLoadError(f"{target}: no such model (or revision) at {base}, or it is private/gated") from error
@@ -140,7 +165,7 @@ def _download(target: str, repo_id: str, revision: str | None, endpoint: str | N
         if type(error).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
             raise SourceUnreachableError(f"cannot reach {base}: {error}") from error
         raise
-    return ModelSource(repo_id, info.sha or revision, "hub", Path(folder))
+    return ModelSource(repo_id, Path(folder).name, "hub", Path(folder))
 
 
 def check_weights(names: list[str], where: str, allow_pickle: bool) -> list[str]:
@@ -301,7 +326,7 @@ def _check_code(config: dict[str, Any], folder: Path, trust_remote_code: bool) -
 
     model_type = config.get("model_type")
     known = isinstance(model_type, str) and model_type in CONFIG_MAPPING
-    needs_code = not known or (bool(config.get("auto_map")) and not known)
+    needs_code = not known
     tokenizer_map = _json(folder / "tokenizer_config.json").get("auto_map")
     if needs_code and not trust_remote_code:
         raise UnsafeModelError(
@@ -354,7 +379,7 @@ def load_model(
                 pre = transformers.AutoTokenizer.from_pretrained(
                     folder, local_files_only=True, trust_remote_code=trust_remote_code
                 )
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError, ImportError) as error:
+        except Exception as error:  # hostile or broken files raise anything (IndexError from a bad pickle...)
             reason = _first(error)
             raise ModelLoadError(f"{source.repo_id}: transformers cannot load it for {task}: {reason}") from error
     missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith("pooler."))
