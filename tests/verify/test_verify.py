@@ -230,7 +230,6 @@ def _cache_model(cache, repo_id, sha, folder):
     (repo / "refs" / "main").write_text(sha)
 
 
-@pytest.mark.slow
 def test_snapshot_run_writes_table_csv_plot_and_records_failures(text_model, sentiment_test, tmp_path, capsys):
     db = tmp_path / "store.duckdb"
     honest_card = card([{**SENTIMENT, "value": round(text_model.accuracy, 4)}], pipeline_tag="text-classification")

@@ -409,13 +409,13 @@ def verify_snapshot(store: Store, snapshot: Snapshot, options: VerifyOptions, *,
     if options.task is None:
         raise InputError("verify --snapshot needs --task")
     require_extra()
-    chosen = candidates(store, snapshot, options.task, options.dataset_name or options.dataset, max_models)
-    data_cache: dict[str, EvalData] = {}
     # Read the data first: bad data is the user's error, not every model's failure.
-    data_cache[options.task] = load_eval_data(
+    data = load_eval_data(
         options.dataset, options.task, split=options.split, config=options.dataset_config,
         name=options.dataset_name, columns=options.columns, limit=options.limit, seed=options.seed,
     )  # fmt: skip
+    data_cache = {options.task: data}
+    chosen = candidates(store, snapshot, options.task, data.name, max_models)
     results: list[Verification] = []
     progress("models", 0, len(chosen))
     for repo_id, snapshot_sha in chosen:
