@@ -149,7 +149,7 @@ def write_figure(results: Sequence[dict[str, Any]], target: Path, title: str) ->
                         capsize=3, markersize=4, label="measured (CI)" if y == 0 else None)  # fmt: skip
             claimed = (r["claim"] or {}).get("value")
             if claimed is not None:
-                ax.plot([claimed], [y], marker="D", color="#e07b39", markersize=5, linestyle="none",
+                ax.plot([claimed], [y], marker="D", color="#e07b39", markersize=5, linestyle="none", zorder=3,
                         label="claimed" if y == 0 else None)  # fmt: skip
         ax.set_yticks(range(len(shown)), [clean(r["repo_id"], 50) for r in shown])
         ax.invert_yaxis()

@@ -92,10 +92,6 @@ class VerifyOptions:
         if task is not None and task not in TASKS:
             raise InputError(f"--task {self.task}: verify knows {', '.join(TASKS)}")
         metric = METRIC_ALIASES.get(self.metric.lower(), self.metric.lower()) if self.metric else None
-        if task == "token-classification" and self.metric and self.metric.lower() in ("f1", "acc"):
-            metric = {"f1": "f1", "acc": "accuracy"}[self.metric.lower()]
-        if task and metric and metric not in METRICS[task]:
-            raise InputError(f"--metric {self.metric}: {task} measures {', '.join(METRICS[task])}")
         if self.batch_size < 1 or self.resamples < 1:
             raise InputError("--batch-size and --resamples must be positive")
         if not 0 < self.confidence < 1:
@@ -104,13 +100,16 @@ class VerifyOptions:
             raise InputError("--tolerance cannot be negative")
         if self.limit is not None and self.limit < 1:
             raise InputError("--limit must be positive")
-        return replace(self, task=task, metric=metric)
+        options = replace(self, task=task, metric=metric)
+        if task is not None:
+            options.metric_for(task)  # raises on a metric the task does not measure
+        return options
 
     def metric_for(self, task: str) -> str:
         """The metric to measure for ``task``."""
         if self.metric is None:
             return DEFAULT_METRIC[task]
-        if task == "token-classification" and self.metric in ("f1_macro",):
+        if task == "token-classification" and self.metric == "f1_macro":  # "f1" means entity F1 for tokens
             return "f1"
         if self.metric not in METRICS[task]:
             raise InputError(f"--metric {self.metric}: {task} measures {', '.join(METRICS[task])}")
