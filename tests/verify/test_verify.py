@@ -23,22 +23,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ptmscope.cli.main import main
 from ptmscope.store import Store
 from ptmscope.verify.run import VerifyOptions, verify_model
+from tests.cli.test_cli import run_main
 from tests.conftest import FIXTURES
 from tests.verify.conftest import model_copy
 from tests.verify.tiny import card
 
 SENTIMENT = {"task": "text-classification", "dataset": "sentiment", "split": "test", "metric": "accuracy"}
-
-
-def run_main(args, capsys):
-    try:
-        main(args)
-    except SystemExit as exit_:
-        return exit_.code, capsys.readouterr()
-    return 0, capsys.readouterr()
 
 
 @pytest.fixture

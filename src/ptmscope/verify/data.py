@@ -96,9 +96,15 @@ def _split_files(folder: Path, split: str) -> list[Path]:
     return chosen
 
 
-def _hub_cache_folder(name: str, revision: str | None) -> Path | None:
-    cache = _env_dir("HF_HUB_CACHE", hf_home() / "hub")
-    repo = cache / f"datasets--{name.replace('/', '--')}"
+def hub_cache_snapshot(kind: str, name: str, revision: str | None, cache_dir: Path | None = None) -> Path | None:
+    """The Hub-cache folder of a ``kind`` ('models' or 'datasets') repo at ``revision``, when cached.
+
+    Read from the cache layout (``refs/<ref>`` -> ``snapshots/<commit>``; without a ref, the
+    newest snapshot), so a snapshot another tool cached only in part is still found.
+    The cache is ``cache_dir``, else ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, read now.
+    """
+    cache = Path(cache_dir) if cache_dir is not None else _env_dir("HF_HUB_CACHE", hf_home() / "hub")
+    repo = cache / f"{kind}--{name.replace('/', '--')}"
     if not repo.is_dir():
         return None
     ref = revision or "main"
@@ -107,7 +113,7 @@ def _hub_cache_folder(name: str, revision: str | None) -> Path | None:
     if ref_file.is_file():
         commit = ref_file.read_text(encoding="utf-8").strip()
     folder = repo / "snapshots" / commit
-    if folder.is_dir():
+    if commit and "/" not in commit and ".." not in commit and folder.is_dir():
         return folder
     snapshots = sorted((repo / "snapshots").glob("*")) if (repo / "snapshots").is_dir() else []
     return snapshots[-1] if snapshots and revision is None else None
@@ -272,7 +278,7 @@ def _locate(spec: str, split: str, config: str | None, revision: str | None) -> 
     if spec.startswith((".", "/", "~")) or spec.endswith(_FILE_SUFFIXES):
         raise DatasetError(f"{spec}: no such file or folder")
     # A name: the local caches only.
-    cached = _hub_cache_folder(spec, revision)
+    cached = hub_cache_snapshot("datasets", spec, revision)
     if cached is not None:
         base = cached / config if config and (cached / config).is_dir() else cached
         files = _split_files(base, split)

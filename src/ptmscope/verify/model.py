@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,40 +99,14 @@ def resolve_model(
         return ModelSource(local.repo_id, local.revision, local.kind, local.path)
     if not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", target):
         raise InputError(f"{target}: not a model folder, and not a repo id (owner/name)")
-    cached = cached_snapshot(target, revision, cache_dir)
+    from ptmscope.verify.data import hub_cache_snapshot
+
+    cached = hub_cache_snapshot("models", target, revision, cache_dir)
     if cached is not None:
         return ModelSource(repo_id or target, cached.name, "hf-cache", cached)
     if offline:
         raise ModelLoadError(f"{target}: not in the local Hugging Face cache, and --offline forbids downloading it")
     return _download(target, repo_id or target, revision, endpoint, token, cache_dir, allow_pickle)
-
-
-def hub_cache_dir(cache_dir: Path | None = None) -> Path:
-    """The Hugging Face hub cache: ``cache_dir``, else ``$HF_HUB_CACHE``, else ``$HF_HOME/hub`` (read now)."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    from ptmscope.verify.data import hf_home
-
-    value = os.environ.get("HF_HUB_CACHE")
-    return Path(value).expanduser() if value else hf_home() / "hub"
-
-
-def cached_snapshot(repo_id: str, revision: str | None, cache_dir: Path | None) -> Path | None:
-    """The cache folder of ``repo_id`` at ``revision`` (a ref such as main, or a commit), when cached.
-
-    Read from the cache layout itself (refs/<ref> -> snapshots/<commit>), so a snapshot that
-    another tool cached only in part is still found; the weights check comes after.
-    """
-    repo = hub_cache_dir(cache_dir) / f"models--{repo_id.replace('/', '--')}"
-    ref = revision or "main"
-    commit = ref
-    ref_file = repo / "refs" / ref
-    if ref_file.is_file():
-        commit = ref_file.read_text(encoding="utf-8").strip()
-    folder = repo / "snapshots" / commit
-    if commit and "/" not in commit and ".." not in commit and folder.is_dir():
-        return folder
-    return None
 
 
 def _download(target: str, repo_id: str, revision: str | None, endpoint: str | None, token: str | None,
