@@ -422,3 +422,43 @@ def test_a_repo_id_is_downloaded_from_the_endpoint_without_its_pickles(fake_hub,
     # Now cached: found again with the endpoint unreachable.
     again = verify_model("acme/tiny", replace(options, endpoint="http://127.0.0.1:9", offline=True))
     assert again.model_source == "hf-cache" and again.measured == result.measured
+
+
+def test_an_interrupted_snapshot_run_keeps_what_it_measured(text_model, sentiment_test, tmp_path, capsys,
+                                                             monkeypatch):  # fmt: skip
+    import ptmscope.verify.run as run_module
+
+    db = tmp_path / "store.duckdb"
+    readme = card([{**SENTIMENT, "value": 0.99}], pipeline_tag="text-classification")
+    _snapshot(db, {"acme/first": ("a" * 40, readme), "acme/second": ("b" * 40, readme)})
+    cache = tmp_path / "hub"
+    for name in ("first", "second"):
+        _cache_model(cache, f"acme/{name}", "a" * 40, model_copy(text_model.folder, tmp_path / name, readme))
+    real = run_module.run_loaded
+
+    def interrupt_second(source, *args, **kwargs):
+        if source.repo_id == "acme/second":
+            raise KeyboardInterrupt
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(run_module, "run_loaded", interrupt_second)
+    code, _ = run_main(["verify", "--snapshot", "hub", "--task", "text-classification", "--dataset",
+                        str(sentiment_test), "--dataset-name", "sentiment", "--cache-dir", str(cache), "--offline",
+                        "--db", str(db)], capsys)  # fmt: skip
+    assert code == 130  # click reports the interrupt as "Aborted."
+    with Store(db) as store:
+        assert store.query("SELECT repo_id, verdict FROM verifications") == [("acme/first", "discrepancy")]
+
+
+def test_unusable_heads_and_images_are_clear_errors(text_model, image_model, sentiment_test, tmp_path, capsys):
+    multi = model_copy(text_model.folder, tmp_path / "multi", None)
+    config = json.loads((multi / "config.json").read_text())
+    (multi / "config.json").write_text(json.dumps({**config, "problem_type": "multi_label_classification"}))
+    code, out = run_main(["verify", str(multi), "--dataset", str(sentiment_test), "--no-store"], capsys)
+    assert code == 2 and "multi-label classifier" in out.err
+
+    broken = tmp_path / "broken.parquet"
+    rows = [{"image": {"bytes": b"not an image", "path": None}, "label": "red"}]
+    pq.write_table(pa.Table.from_pylist(rows), broken)
+    code, out = run_main(["verify", str(image_model.folder), "--dataset", str(broken), "--no-store"], capsys)
+    assert code == 2 and "row 0: cannot decode the image" in out.err and "Traceback" not in out.err

@@ -164,12 +164,19 @@ def verify(model: str | None, dataset: str, split: str, task: str | None, metric
         if snapshot_name:
             if options.task is None:
                 raise click.UsageError("--snapshot needs --task")
+            from ptmscope.verify.results import new_run_id, save
             from ptmscope.verify.run import verify_snapshot
 
             with open_store(db_path) as store:
                 snapshot = store.snapshot(snapshot_name)
-                results = verify_snapshot(store, snapshot, options, max_models=max_models, progress=bar)
-                run_id = _store(store, results, tolerance) if not no_store else None
+                run_id = None if no_store else new_run_id(store.con)
+
+                def keep(result: Any) -> None:  # each result is stored as it comes: an interrupt loses nothing
+                    if run_id is not None:
+                        save(store.con, [result], run_id=run_id, tolerance=tolerance)
+
+                results = verify_snapshot(store, snapshot, options, max_models=max_models, progress=bar,
+                                          on_result=keep)  # fmt: skip
         else:
             from ptmscope.verify.run import verify_model
 

@@ -366,6 +366,12 @@ def load_model(
     model.eval()
     config = model.config
     id2label = {int(k): str(v) for k, v in (getattr(config, "id2label", None) or {}).items()}
+    if task != "sentence-similarity":
+        problem = getattr(config, "problem_type", None)
+        if problem == "multi_label_classification":
+            raise ModelLoadError(f"{source.repo_id}: a multi-label classifier; verify measures single-label tasks")
+        if problem == "regression" or len(id2label) < 2:
+            raise ModelLoadError(f"{source.repo_id}: a regression head (fewer than two labels), not a classifier")
     if task == "token-classification" and not getattr(pre, "is_fast", False):
         raise ModelLoadError(f"{source.repo_id}: token classification needs a fast tokenizer (tokenizer.json)")
     return LoadedModel(task, model, pre, id2label, layout, _max_length(pre, config, layout), notes)

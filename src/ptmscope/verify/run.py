@@ -395,12 +395,15 @@ def candidates(store: Store, snapshot: Snapshot, task: str, dataset: str,
 
 
 def verify_snapshot(store: Store, snapshot: Snapshot, options: VerifyOptions, *, max_models: int | None = 20,
-                    progress: Progress = _no_progress) -> list[Verification]:  # fmt: skip
+                    progress: Progress = _no_progress,
+                    on_result: Callable[[Verification], None] | None = None) -> list[Verification]:  # fmt: skip
     """Verify every model of ``snapshot`` claiming results on ``options.dataset`` for ``options.task``.
 
     Each model is found in the local Hugging Face cache, else (unless offline) on the Hub
     endpoint. A model that cannot be found, loaded or run becomes a ``failed``
     verification with the reason; the run goes on. The dataset is read once per task.
+    ``on_result`` sees each verification as soon as it is done (the CLI stores it then,
+    so an interrupted run keeps what it measured).
     """
     from ptmscope.verify.model import require_extra, resolve_model
 
@@ -437,6 +440,8 @@ def verify_snapshot(store: Store, snapshot: Snapshot, options: VerifyOptions, *,
             verification.seconds = time.perf_counter() - started
         verification.selected_from = snapshot.name
         results.append(verification)
+        if on_result is not None:
+            on_result(verification)
         progress("models", len(results), len(chosen))
     return results
 
