@@ -78,7 +78,9 @@ def test_config_must_agree_when_both_name_one():
     ("metric_type", "metric_name", "measured"),
     [
         ("f1", None, "f1_macro"),
+        ("f1", None, "f1_weighted"),
         ("f1", "F1 (weighted)", "f1_weighted"),
+        ("f1", "macro f1", "f1_macro"),
         ("f1_weighted", None, "f1_weighted"),
         ("f1", "micro f1", "f1_micro"),
         ("acc", None, "accuracy"),
@@ -88,6 +90,12 @@ def test_config_must_agree_when_both_name_one():
 def test_f1_averaging_is_read_from_type_and_name(metric_type, metric_name, measured):
     found = match([claim(metric=metric_type, name=metric_name)], metric=measured)
     assert found.claim is not None
+
+
+def test_stated_f1_averages_do_not_cross_and_a_bare_f1_says_so():
+    assert match([claim(metric="f1", name="F1 (weighted)")], metric="f1_macro").claim is None
+    found = match([claim(metric="f1")], metric="f1_weighted")
+    assert "does not say how its F1 is averaged; compared with f1_weighted" in found.explanation
 
 
 def test_similarity_claims_in_mteb_form_are_normalised_and_other_distances_rejected():

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ptmscope.errors import ModelLoadError
 from ptmscope.store import Store
 from ptmscope.verify.run import VerifyOptions, verify_model
 from tests.cli.test_cli import run_main
@@ -137,6 +138,14 @@ def test_real_minilm_embeddings_spearman(minilm, tmp_path):
     cosine = st.util.pairwise_cos_sim(a, b).tolist()
     expected = float(stats.spearmanr(cosine, [float(r["score"]) for r in rows])[0])
     assert result.measured == pytest.approx(expected, abs=1e-6)
+
+    # A pipeline with a module verify does not apply is refused, not measured wrongly.
+    dense = model_copy(minilm, tmp_path / "dense", None)
+    modules = json.loads((dense / "modules.json").read_text())
+    modules.append({"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"})
+    (dense / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ModelLoadError, match=r"modules verify does not apply \(Dense\)"):
+        verify_model(str(dense), options)
 
     # A card claiming that correlation MTEB-style (x100) is consistent.
     claimed = {"task": "STS", "dataset": "sts-pairs", "split": "test", "metric": "cos_sim_spearman",

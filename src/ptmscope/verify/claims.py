@@ -12,10 +12,12 @@ A claim *matches* a verification when all four agree:
 - **split**: the claim's ``dataset.split`` equals ``--split``; a claim without a split
   matches, with a note;
 - **metric**: the claim's metric type (or, without a type, its name) denotes the
-  measured metric: ``accuracy``/``acc``; ``f1`` is macro-F1 for classification unless
-  the type or name says ``weighted`` or ``micro``, and entity F1 for token
-  classification; ``spearman``/``cos_sim_spearman`` (cosine only; Euclidean, Manhattan
-  and dot-product variants do not match) and likewise ``pearson``.
+  measured metric: ``accuracy``/``acc``; for classification an F1 whose type or name
+  says ``macro``, ``weighted`` or ``micro`` is that average, and a bare ``f1`` matches
+  whichever F1 was measured, with a note (Trainer-generated cards write weighted F1 as
+  plain ``f1``); for token classification ``f1`` is entity F1; ``spearman`` and
+  ``cos_sim_spearman`` (cosine only; Euclidean, Manhattan and dot-product variants do
+  not match), and likewise ``pearson``.
 
 Among several matching claims the most specific wins (fewest notes), then a
 Hub-verified one, then the first in the card.
@@ -96,7 +98,9 @@ def claim_metric(claim: Claim, task: str) -> str | None:
             return "f1_weighted"
         if "micro" in text:
             return "f1_micro"
-        return "f1_macro"
+        if "macro" in text:
+            return "f1_macro"
+        return "f1"  # the averaging is not stated
     return None
 
 
@@ -177,7 +181,10 @@ def _judge(claim: Claim, task: str, dataset: str, config: str | None, split: str
             reasons.append(f"split {claim.dataset_split!r} is not {split!r}")
     else:
         notes.append("the claim names no split")
-    if claim_metric(claim, task) != metric:
+    denoted = claim_metric(claim, task)
+    if denoted == "f1" and task != "token-classification" and metric.startswith("f1_"):
+        notes.append(f"the claim does not say how its F1 is averaged; compared with {metric}")
+    elif denoted != metric:
         reasons.append(f"metric {claim.metric_type or claim.metric_name!r} is not {metric}")
     return reasons, notes
 

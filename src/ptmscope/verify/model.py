@@ -183,6 +183,8 @@ class Layout:
     """'mean', 'cls' or 'max' (sentence-transformers Pooling module; mean otherwise)."""
     max_seq_length: int | None
     weights: list[str] = field(default_factory=list)
+    other_modules: list[str] = field(default_factory=list)
+    """sentence-transformers modules verify does not apply (Dense, ...): embeddings would differ."""
 
 
 def read_layout(root: Path, allow_pickle: bool = False) -> Layout:
@@ -190,6 +192,7 @@ def read_layout(root: Path, allow_pickle: bool = False) -> Layout:
     modules = root / "modules.json"
     folder, pooling, is_st = root, "mean", False
     max_seq: int | None = None
+    others: list[str] = []
     if modules.is_file():
         is_st = True
         try:
@@ -204,6 +207,8 @@ def read_layout(root: Path, allow_pickle: bool = False) -> Layout:
                 raise ModelLoadError(f"{modules}: module path {sub!r} leaves the model folder")
             if kind.endswith("Transformer") and sub:
                 folder = root / sub
+            if not kind.endswith(("Transformer", "Pooling", "Normalize")):
+                others.append(kind.rsplit(".", 1)[-1] or "?")
             if kind.endswith("Pooling"):
                 pooling_config = _json(root / sub / "config.json")
                 if pooling_config.get("pooling_mode_cls_token"):
@@ -218,7 +223,7 @@ def read_layout(root: Path, allow_pickle: bool = False) -> Layout:
         raise ModelLoadError(f"{folder}: no config.json (not a transformers model folder)")
     names = [p.name for p in folder.iterdir() if p.is_file()]
     weights = check_weights(names, str(folder), allow_pickle)
-    return Layout(folder, config, is_st, pooling, max_seq, weights)
+    return Layout(folder, config, is_st, pooling, max_seq, weights, others)
 
 
 def detect_task(layout: Layout) -> str:
@@ -330,6 +335,11 @@ def load_model(
     import transformers
 
     layout = read_layout(source.folder, allow_pickle)
+    if task == "sentence-similarity" and layout.other_modules:
+        raise ModelLoadError(
+            f"{source.repo_id}: its sentence-transformers pipeline has modules verify does not apply "
+            f"({', '.join(layout.other_modules[:3])}); its embeddings could not be reproduced"
+        )
     notes = _check_code(layout.config, layout.folder, trust_remote_code)
     if not any(w.endswith(".safetensors") for w in layout.weights):
         notes.append(f"pickle-based weights were loaded (--allow-pickle): {', '.join(layout.weights[:3])}")
