@@ -62,3 +62,30 @@ class SourceError(PtmscopeError):
 
 class SourceUnreachableError(SourceError):
     """The registry endpoint could not be reached at all."""
+
+
+# VERIFY ERRORS
+
+
+class VerifyError(PtmscopeError):
+    """``ptmscope verify`` could not re-run a model's evaluation. Concrete failures subclass this."""
+
+
+class MissingExtraError(VerifyError):
+    """torch or transformers is not installed (they are the optional ``verify`` extra)."""
+
+
+class DatasetError(VerifyError):
+    """The evaluation data cannot be found or read, lacks a column, or is empty."""
+
+
+class ModelLoadError(VerifyError):
+    """The model cannot be loaded: no config, unknown architecture, missing weights or heads."""
+
+
+class UnsafeModelError(ModelLoadError):
+    """Loading the model would unpickle weights or run its code, and the user did not allow it."""
+
+
+class LabelMappingError(VerifyError):
+    """The dataset's labels do not map onto the model's labels (config.json id2label/label2id)."""

@@ -17,7 +17,10 @@ import click
 
 from ptmscope import __version__
 from ptmscope.errors import (
+    DatasetError,
     InputError,
+    LabelMappingError,
+    MissingExtraError,
     PtmscopeError,
     SnapshotExistsError,
     SnapshotNotFoundError,
@@ -26,6 +29,7 @@ from ptmscope.errors import (
     StoreError,
     StoreLockedError,
     UnknownFormatError,
+    UnsafeModelError,
 )
 
 # name -> "module:attribute"; the order is the order of `ptmscope --help`.
@@ -37,10 +41,21 @@ COMMANDS: dict[str, str] = {
     "scan": "ptmscope.cli.scan:scan",
     "audit": "ptmscope.cli.audit:audit",
     "select": "ptmscope.cli.select:select",
+    "verify": "ptmscope.cli.verify:verify",
 }
 
 # Subclasses before their bases: the first match wins.
 ERROR_HINTS: list[tuple[type[BaseException], Callable[[BaseException], str | None]]] = [
+    (MissingExtraError, lambda e: "Install the optional extra: pip install 'ptmscope[verify]'"),
+    (
+        UnsafeModelError,
+        lambda e: (
+            "Prefer a revision with safetensors weights; --allow-pickle and --trust-remote-code are for models "
+            "you trust (scan them first with 'ptmscope scan')."
+        ),
+    ),
+    (DatasetError, lambda e: "See 'ptmscope verify --help' for the data shapes; --column ROLE=COLUMN names columns."),
+    (LabelMappingError, lambda e: "Compare the model's config.json id2label with the dataset's labels."),
     (
         SnapshotNotFoundError,
         lambda e: (

@@ -227,6 +227,64 @@ def m0003_audit(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migrations()
+def m0004_verify_results(con: duckdb.DuckDBPyConnection) -> None:
+    """``ptmscope verify`` results: one row per model revision, dataset split and metric re-checked.
+
+    Keyed by ``repo_id`` + ``sha`` (the revision run), not by snapshot: a measurement
+    of a model's files is a fact about that revision whichever snapshot lists it, so
+    deleting a snapshot keeps it and any snapshot's study can read it.
+    """
+    con.execute("CREATE SEQUENCE verification_ids START 1")
+    con.execute("CREATE SEQUENCE verify_run_ids START 1")
+    con.execute(
+        """
+        CREATE TABLE verifications (
+            verification_id INTEGER PRIMARY KEY DEFAULT nextval('verification_ids'),
+            run_id          INTEGER NOT NULL,  -- one verify invocation (--snapshot runs verify many models)
+            repo_id         VARCHAR NOT NULL,
+            sha             VARCHAR,           -- the revision run; NULL for a plain folder
+            weights_sha256  VARCHAR,           -- sha256 of the weights file (as the Hub's LFS pointer has it)
+            model_source    VARCHAR NOT NULL,  -- folder | hf-cache | hub | unresolved
+            task            VARCHAR,           -- text-classification | token-classification |
+                                               -- image-classification | sentence-similarity
+            metric          VARCHAR,           -- accuracy | f1_macro | f1_weighted | f1_micro | f1 | precision |
+                                               -- recall | spearman | pearson
+            dataset         VARCHAR NOT NULL,  -- as given (a path, or a name in the local HF cache)
+            dataset_name    VARCHAR,           -- the identity claims were matched against
+            dataset_config  VARCHAR,
+            split           VARCHAR NOT NULL,
+            examples        INTEGER,           -- examples evaluated (after --limit)
+            examples_total  INTEGER,           -- examples in the split
+            measured        DOUBLE,            -- 0-1 (correlations -1..1)
+            ci_low          DOUBLE,            -- bootstrap percentile interval
+            ci_high         DOUBLE,
+            confidence      DOUBLE,
+            resamples       INTEGER,
+            seed            INTEGER,
+            tolerance       DOUBLE,
+            claimed         DOUBLE,            -- the matched claim, normalised to the measured scale
+            claimed_text    VARCHAR,           -- the claim's value as written
+            claim_task      VARCHAR,
+            claim_dataset   VARCHAR,
+            claim_config    VARCHAR,
+            claim_split     VARCHAR,
+            claim_metric    VARCHAR,           -- metric type (or name) as written
+            claim_verified  BOOLEAN,           -- the Hub's own 'verified' flag on the claim
+            gap             DOUBLE,            -- claimed - measured
+            verdict         VARCHAR NOT NULL,  -- consistent | discrepancy | no_matching_claim | failed
+            explanation     VARCHAR,           -- why this claim matched, why none did, or why it failed
+            notes           VARCHAR[],
+            selected_from   VARCHAR,           -- the snapshot a --snapshot run picked the model from
+            created_at      TIMESTAMPTZ NOT NULL,
+            seconds         DOUBLE,
+            tool_version    VARCHAR NOT NULL,
+            runtime         JSON               -- torch and transformers versions, device
+        )
+        """
+    )
+
+
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Bring a connection's schema up to date; return the migrations that ran."""
     return migrations.apply(con)

@@ -622,3 +622,74 @@ def scores(db: StudyDB, top: int) -> Data:
         "overall": {attribute: summary(tuple(values)) for attribute, *values in overall},
         "by_task": by_task,
     }
+
+
+# -- discrepancies (ptmscope verify) -----------------------------------------------------------------
+
+# The verification that speaks for each model of the snapshot and (task, dataset, split, metric):
+# one of the snapshot's own revision when there is one, else the newest; failures only when
+# nothing else was measured.
+_VERIFIED = """
+    WITH m AS (SELECT repo_id, sha AS snapshot_sha FROM models WHERE snapshot_id = $sid),
+    ranked AS (
+        SELECT v.*, m.snapshot_sha, row_number() OVER (
+            PARTITION BY v.repo_id, v.task, coalesce(v.dataset_name, v.dataset), v.split, v.metric
+            ORDER BY (v.sha IS NOT NULL AND v.sha = m.snapshot_sha) DESC, (v.verdict = 'failed'),
+                     v.created_at DESC, v.verification_id DESC) AS rank
+        FROM verifications v JOIN m USING (repo_id))
+    SELECT * FROM ranked WHERE rank = 1
+"""
+_VERDICT_COUNTS = """
+    count(DISTINCT repo_id), count(*),
+    count(*) FILTER (WHERE verdict = 'consistent'), count(*) FILTER (WHERE verdict = 'discrepancy'),
+    count(*) FILTER (WHERE verdict = 'no_matching_claim'), count(*) FILTER (WHERE verdict = 'failed'),
+    count(*) FILTER (WHERE verdict = 'discrepancy' AND gap > 0),
+    median(gap) FILTER (WHERE verdict IN ('consistent', 'discrepancy')),
+    avg(abs(gap)) FILTER (WHERE verdict IN ('consistent', 'discrepancy'))
+"""
+
+
+def _verdicts(row: tuple[Any, ...]) -> Data:
+    models, checks, consistent, discrepant, unmatched, failed, over, median_gap, mean_abs_gap = row
+    compared = int(consistent or 0) + int(discrepant or 0)
+    return {
+        "models": int(models or 0),
+        "verifications": int(checks or 0),
+        "consistent": int(consistent or 0),
+        "discrepancy": int(discrepant or 0),
+        "overclaimed": int(over or 0),
+        "no_matching_claim": int(unmatched or 0),
+        "failed": int(failed or 0),
+        "discrepancy_rate": share(discrepant, compared),
+        "median_gap": None if median_gap is None else round(float(median_gap), 4),
+        "mean_abs_gap": None if mean_abs_gap is None else round(float(mean_abs_gap), 4),
+    }
+
+
+@measurement("discrepancies", "Claimed vs measured performance (ptmscope verify)", "Table III (discrepancies)")
+def discrepancies(db: StudyDB, top: int) -> Data:
+    """Verdicts of ``ptmscope verify`` on the snapshot's models, and the discrepancy rate.
+
+    Per model and (task, dataset, split, metric), the verification of the snapshot's
+    own revision when there is one, else the newest. ``discrepancy_rate`` is
+    discrepancies over claims compared (consistent + discrepancy); ``gap`` is claimed
+    minus measured on a 0-1 scale. Not measured until ``ptmscope verify`` has run on
+    models of the snapshot.
+    """
+    row = db.one(f"SELECT {_VERDICT_COUNTS}, count(*) FILTER (WHERE sha = snapshot_sha) FROM ({_VERIFIED})")
+    if row is None or not row[0]:
+        return {"models": 0, "note": "not measured in this snapshot: run 'ptmscope verify' on its models first"}
+    data = _verdicts(tuple(row[:-1]))
+    data["at_snapshot_revision"] = int(row[-1] or 0)
+    by_dataset = db.rows(
+        f"""
+        SELECT task, coalesce(dataset_name, dataset), split, metric, {_VERDICT_COUNTS}
+        FROM ({_VERIFIED}) GROUP BY 1, 2, 3, 4 ORDER BY count(*) DESC, 1, 2, 3, 4 LIMIT $top
+        """,
+        top=top,
+    )
+    data["by_dataset"] = [
+        {"task": task, "dataset": dataset, "split": split, "metric": metric, **_verdicts(tuple(values))}
+        for task, dataset, split, metric, *values in by_dataset
+    ]
+    return data

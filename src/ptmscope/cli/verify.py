@@ -1,0 +1,232 @@
+"""``ptmscope verify``: re-run a model's claimed evaluation on local data and judge the claim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ptmscope.cli.options import db_option, emit_json, open_store, stderr_console
+
+SCHEMA = "ptmscope.verify/1"
+
+
+def _columns(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        role, sep, name = value.partition("=")
+        if not sep or not role.strip() or not name.strip():
+            raise click.BadParameter(f"{value!r}: write ROLE=COLUMN, e.g. text=sentence", param_hint="--column")
+        out[role.strip()] = name.strip()
+    return out
+
+
+class _Bar:
+    """A rich progress bar on stderr fed by the library's ``progress(stage, done, total)`` callback."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=stderr_console(), transient=True, disable=not enabled,
+        )  # fmt: skip
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Bar:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        label = {"examples": "evaluating", "models": "models", "loading": "loading model"}.get(stage, stage)
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+        if stage == "examples" and done == 0:
+            self.progress.reset(self.tasks[stage], total=total)
+
+
+@click.command()
+@click.argument("model", required=False)
+@click.option("--dataset", "-d", required=True, metavar="PATH_OR_NAME",
+              help="Evaluation data: a datasets save_to_disk folder, a Parquet/CSV/JSONL file or folder, or a dataset "
+                   "name already in the local Hugging Face cache (never downloaded).")  # fmt: skip
+@click.option("--split", default="test", show_default=True, help="The split to evaluate.")
+@click.option("--task", "-t", type=click.Choice(["text-classification", "token-classification", "image-classification",
+                                                 "sentence-similarity", "feature-extraction"]),
+              help="The task (default: from the model's architectures).")  # fmt: skip
+@click.option("--metric", "-m", help="accuracy, f1 (macro; entity F1 for tokens), f1_weighted, f1_micro, "
+                                     "precision, recall, spearman, pearson (default: accuracy / entity f1 / "
+                                     "spearman).")  # fmt: skip
+@click.option("--dataset-name", metavar="NAME", help="The dataset's name in claims (default: its own info, else the "
+                                                     "file or folder name), e.g. emotion.")  # fmt: skip
+@click.option("--dataset-config", metavar="CONFIG", help="The dataset configuration (cache look-up, claim matching).")
+@click.option("--column", "columns", multiple=True, metavar="ROLE=COLUMN",
+              help="Name a column: text=sentence, label=coarse_label, tokens=words, tags=ner_tags, image=img, "
+                   "sentence1=..., sentence2=..., score=...")  # fmt: skip
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Evaluate a seeded random sample of N examples (a quick check; the interval widens).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--resamples", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Bootstrap resamples for the confidence interval.")  # fmt: skip
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="Coverage of the interval.")  # fmt: skip
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    default=0.01,
+    show_default=True,
+    help="Absolute slack around the interval before a claim is a discrepancy (0.01 = one point).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and of --limit.")
+@click.option(
+    "--allow-pickle",
+    is_flag=True,
+    help="Also load pickle-based weights (.bin) when there are no safetensors. Pickles can run code.",
+)
+@click.option("--trust-remote-code", is_flag=True,
+              help="Run the repository's own Python code when transformers lacks its architecture. Only for authors "
+                   "you trust.")  # fmt: skip
+@click.option("--repo-id", metavar="ID", help="The repo id of a local model folder (default: the folder name).")
+@click.option("--revision", metavar="REV", help="The revision of a repo id to verify.")
+@click.option("--endpoint", envvar="HF_ENDPOINT", metavar="URL",
+              help="Hub endpoint for models not in the local cache (env HF_ENDPOINT).")  # fmt: skip
+@click.option("--token", envvar="HF_TOKEN", metavar="TOKEN", help="Hub token (env HF_TOKEN).")
+@click.option("--offline", is_flag=True, help="Never download: use local folders and the Hugging Face cache only.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Hugging Face hub cache for downloaded models (default: the usual one).")  # fmt: skip
+@click.option(
+    "--snapshot",
+    "-s",
+    "snapshot_name",
+    metavar="NAME",
+    help="Verify every model of this snapshot that claims results on --dataset for --task.",
+)
+@click.option("--max-models", type=click.IntRange(min=1), default=20, show_default=True,
+              help="With --snapshot: verify at most this many models (most downloaded first).")  # fmt: skip
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the results as CSV.")
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a claimed-vs-measured figure (.svg or .png).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document (schema ptmscope.verify/1) on stdout.")
+@click.option("--no-store", is_flag=True, help="Do not record the results in the store.")
+@db_option
+def verify(model: str | None, dataset: str, split: str, task: str | None, metric: str | None,
+           dataset_name: str | None, dataset_config: str | None, columns: tuple[str, ...], limit: int | None,
+           batch_size: int, resamples: int, confidence: float, tolerance: float, seed: int, allow_pickle: bool,
+           trust_remote_code: bool, repo_id: str | None, revision: str | None, endpoint: str | None,
+           token: str | None, offline: bool, cache_dir: Path | None, snapshot_name: str | None, max_models: int,
+           csv_file: Path | None, plot_file: Path | None, as_json: bool, no_store: bool,
+           db_path: Path | None) -> None:  # fmt: skip
+    """Re-run a model's claimed evaluation on local data; report claimed vs measured.
+
+    \b
+    MODEL is a model folder, a Hugging Face cache folder, or a repo id (the local cache,
+    else the Hub at --endpoint). Only safetensors weights are loaded unless
+    --allow-pickle; repository code runs only with --trust-remote-code. The metric gets
+    a seeded bootstrap confidence interval; the card's model-index claim that matches
+    the task, dataset, split and metric is judged consistent when it lies within the
+    interval widened by --tolerance, else a discrepancy. Results go to the store.
+    Needs the optional extra: pip install 'ptmscope[verify]'.
+
+    \b
+    Examples:
+      ptmscope verify ./my-model --dataset ./emotion_test.parquet --dataset-name emotion
+      ptmscope verify bhadresh-savani/distilbert-base-uncased-emotion --dataset dair-ai/emotion --limit 500
+      ptmscope verify ./ner-model --dataset conll.jsonl --task token-classification --metric f1
+      ptmscope verify ./minilm --dataset pairs.csv --task sentence-similarity --dataset-name stsb
+      ptmscope verify --snapshot hub-2022-02 --task text-classification --dataset emotion --max-models 10 \\
+          --csv emotion.csv --plot emotion.svg
+    """
+    from ptmscope.verify.results import as_json as result_json
+    from ptmscope.verify.run import VerifyOptions
+
+    if bool(model) == bool(snapshot_name):
+        raise click.UsageError("give a MODEL to verify, or --snapshot NAME (with --task) to verify many")
+    if plot_file is not None and plot_file.suffix.lower() not in (".svg", ".png"):
+        raise click.BadParameter("write the plot as .svg or .png", param_hint="--plot")
+    options = VerifyOptions(
+        dataset=dataset, task=task, dataset_name=dataset_name, dataset_config=dataset_config, split=split,
+        metric=metric, columns=_columns(columns), limit=limit, batch_size=batch_size, resamples=resamples,
+        confidence=confidence, tolerance=tolerance, seed=seed, allow_pickle=allow_pickle,
+        trust_remote_code=trust_remote_code, revision=revision, endpoint=endpoint, token=token, offline=offline,
+        cache_dir=cache_dir,
+    ).validated()  # fmt: skip
+    err = stderr_console()
+    with _Bar(err.is_terminal) as bar:
+        if snapshot_name:
+            if options.task is None:
+                raise click.UsageError("--snapshot needs --task")
+            from ptmscope.verify.results import new_run_id, save
+            from ptmscope.verify.run import verify_snapshot
+
+            with open_store(db_path) as store:
+                snapshot = store.snapshot(snapshot_name)
+                run_id = None if no_store else new_run_id(store.con)
+
+                def keep(result: Any) -> None:  # each result is stored as it comes: an interrupt loses nothing
+                    if run_id is not None:
+                        save(store.con, [result], run_id=run_id, tolerance=tolerance)
+
+                results = verify_snapshot(store, snapshot, options, max_models=max_models, progress=bar,
+                                          on_result=keep)  # fmt: skip
+        else:
+            from ptmscope.verify.run import verify_model
+
+            assert model is not None
+            results = [verify_model(model, options, repo_id=repo_id, progress=bar)]
+            run_id = None
+            if not no_store:
+                with open_store(db_path) as store:
+                    run_id = _store(store, results, tolerance)
+    documents = [result_json(r, tolerance) for r in results]
+    document = {"schema": SCHEMA, "run_id": run_id, "snapshot": snapshot_name, "results": documents,
+                "summary": _summary(documents)}  # fmt: skip
+    title = (f"verify: {options.task} on {options.dataset_name or dataset} [{split}]"
+             + (f", models of {snapshot_name}" if snapshot_name else ""))  # fmt: skip
+    if csv_file is not None:
+        from ptmscope.reports.verify import csv_text
+
+        csv_file.write_text(csv_text(documents), encoding="utf-8")
+        err.print(f"Wrote {csv_file}", markup=False)
+    if plot_file is not None:
+        from ptmscope.reports.verify import write_figure
+
+        write_figure(documents, plot_file, title)
+        err.print(f"Wrote {plot_file}", markup=False)
+    if as_json:
+        emit_json(document)
+        return
+    from rich.console import Console
+
+    from ptmscope.reports.verify import print_result, results_table
+
+    out = Console()
+    if snapshot_name:
+        out.print(results_table(documents, title))
+        summary = _summary(documents)
+        counts = ", ".join(f"{n} {verdict.replace('_', ' ')}" for verdict, n in summary.items() if n)
+        out.print(f"{len(documents)} model(s): {counts or 'none matched'}", markup=False)
+    else:
+        print_result(documents[0], out)
+    if run_id is not None:
+        err.print(f"[dim]stored as verify run {run_id} in the store[/dim]")
+
+
+def _store(store: Any, results: list[Any], tolerance: float) -> int:
+    from ptmscope.verify.results import save
+
+    return save(store.con, results, tolerance=tolerance)
+
+
+def _summary(documents: list[dict[str, Any]]) -> dict[str, int]:
+    from ptmscope.verify.claims import VERDICTS
+
+    return {verdict: sum(1 for d in documents if d["verdict"] == verdict) for verdict in VERDICTS}
