@@ -362,3 +362,22 @@ def test_hub_rate_limits_and_server_errors_are_retried(fake_hub, tmp_path, monke
     monkeypatch.setattr(_FakeHub, "do_GET", flaky)
     model = fetch_model("acme/remote", endpoint=fake_hub)
     assert model.record.repo_id == "acme/remote" and model.readme is not None
+
+
+def test_rechecked_claims_are_the_strongest_provenance_evidence(risky):
+    with Store(risky) as store:
+        store.con.execute(
+            """
+            INSERT INTO verifications (run_id, repo_id, sha, model_source, task, metric, dataset, dataset_name, split,
+                                       measured, ci_low, ci_high, claimed, claimed_text, gap, verdict, created_at,
+                                       tool_version)
+            VALUES (1, 'someone/derived', NULL, 'hub', 'text-classification', 'accuracy', 'emo.parquet', 'emotion',
+                    'test', 0.71, 0.68, 0.74, 0.93, '93.0', 0.22, 'discrepancy', now(), 'test')
+            """
+        )
+    audit = audit_model("someone/derived", db_path=risky, context="risky", offline=True)
+    finding = audit.finding("claims_hold_when_rechecked")
+    assert str(finding.outcome) == "false"
+    assert "measured 0.7100" in finding.evidence and "claimed 93.0" in finding.evidence
+    untouched = audit_model("facebook/bart-large", db_path=risky, context="risky", offline=True)
+    assert str(untouched.finding("claims_hold_when_rechecked").outcome) == "not_available"

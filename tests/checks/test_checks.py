@@ -39,7 +39,9 @@ BASE: dict = {
     "upstream_issue": None, "derived_models": 3, "quantized_variants": 1, "downloads_pct": 0.9, "likes_pct": 0.8,
     "org_verified": True, "org_listed": True, "orgs_known": True, "hub_scan_known": True, "hub_flagged_files": None,
     "confused_with": None, "commits": 5, "signed_commits": 2, "signature_example": "ssh", "file_scan_verdict": "clean",
-    "file_scan_evidence": None, "popularity_known": True, "lineage_known": True,
+    "file_scan_evidence": None, "popularity_known": True, "lineage_known": True, "rechecks_consistent": 1,
+    "rechecks_discrepant": 0, "recheck_worst_gap": None, "recheck_same_revision": True,
+    "recheck_evidence": "consistent: accuracy on glue [test] measured 0.9100 (0.8900-0.9300), claimed 0.91",
 }  # fmt: skip
 
 NO_CARD = {"card_status": "missing", "card_text_known": False, "card_present": False, "card_known": True,
@@ -68,6 +70,8 @@ CASES: list[tuple[str, dict, str]] = [
     ("has_architecture_config", {**NO_FILES, "model_type": None}, "not_available"),
     ("reports_performance", {"claims": 0, "has_results_table": False}, "false"),
     ("reports_performance", UNKNOWN_CARD, "not_available"),
+    ("claims_hold_when_rechecked", {"rechecks_discrepant": 1, "recheck_worst_gap": 0.14}, "false"),
+    ("claims_hold_when_rechecked", {"rechecks_consistent": 0}, "not_available"),
     ("ships_training_logs", {"has_training_logs": False}, "false"),
     ("ships_training_logs", NO_FILES, "not_available"),
     # reproducibility

@@ -246,6 +246,8 @@ def audit_model(
     weights = weights or load_weights()
     local = resolve_target(target, repo_id=repo_id)
     db_file = Path(db_path) if db_path is not None else None
+    if db_file is not None and db_file.exists():
+        _upgrade(db_file)
     if local is None and db_file is not None and db_file.exists():
         with Store(db_file, read_only=True) as store:
             snap = _context(store, context)
@@ -260,6 +262,16 @@ def audit_model(
             raise ModelNotInSnapshotError(f"{target} is not in {where}, and --offline forbids fetching it")
         return _audit_from_hub(target, db_file, context, endpoint, weights, bool(scan), token)
     return _audit_scratch(local, db_file, context, weights, scan=scan is not False)
+
+
+def _upgrade(db_file: Path) -> None:
+    """Apply pending migrations to a store an older ptmscope wrote (skipped when another process holds it)."""
+    from contextlib import suppress
+
+    from ptmscope.errors import StoreLockedError
+
+    with suppress(StoreLockedError):
+        Store(db_file).close()
 
 
 def _scratch_with_context(db_file: Path | None, context: str | None) -> tuple[Store, Snapshot | None]:

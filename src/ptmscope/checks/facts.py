@@ -167,6 +167,14 @@ lk AS (
     FROM a_models WHERE likes IS NOT NULL),
 org AS (SELECT name, is_verified FROM a_organizations),
 org_known AS (SELECT count(is_verified) > 0 AS known FROM a_organizations),
+rc AS (
+    SELECT m.repo_id, sum(v.consistent) AS rechecks_consistent, sum(v.discrepancies) AS rechecks_discrepant,
+           max(v.worst_gap) AS recheck_worst_gap, bool_or(v.sha IS NOT DISTINCT FROM m.sha) AS recheck_same_revision,
+           string_agg(v.evidence || CASE WHEN v.sha IS NOT DISTINCT FROM m.sha THEN ''
+                                         ELSE ' (revision ' || coalesce(left(v.sha, 12), 'unknown') || ')' END, '; ')
+               AS recheck_evidence
+    FROM m JOIN ({rechecked}) v ON v.repo_id = m.repo_id
+    GROUP BY m.repo_id),
 ns_downloads AS (SELECT namespace, sum(downloads) AS downloads FROM a_models GROUP BY namespace),
 conf AS (
     -- A look-alike is a squatting risk when it is far less used than what it resembles;
@@ -279,7 +287,12 @@ SELECT
     NULL::VARCHAR AS file_scan_verdict,
     NULL::VARCHAR AS file_scan_evidence,
     (SELECT count(*) FROM a_models WHERE downloads IS NOT NULL) > 0 AS popularity_known,
-    (SELECT count(*) FROM edges) > 0 AS lineage_known
+    (SELECT count(*) FROM edges) > 0 AS lineage_known,
+    coalesce(rc.rechecks_consistent, 0) AS rechecks_consistent,
+    coalesce(rc.rechecks_discrepant, 0) AS rechecks_discrepant,
+    rc.recheck_worst_gap,
+    rc.recheck_same_revision,
+    rc.recheck_evidence
 FROM m
 LEFT JOIN f USING (repo_id)
 LEFT JOIN tg USING (repo_id)
@@ -297,6 +310,7 @@ LEFT JOIN dl USING (repo_id)
 LEFT JOIN lk USING (repo_id)
 LEFT JOIN flagged USING (repo_id)
 LEFT JOIN conf USING (repo_id)
+LEFT JOIN rc USING (repo_id)
 LEFT JOIN org ON org.name = m.namespace
 """
 
@@ -314,6 +328,7 @@ FACT_COLUMNS: frozenset[str] = frozenset(
     license_compatible_any license_conflict ancestors upstream_issue derived_models quantized_variants downloads_pct
     likes_pct org_verified org_listed orgs_known hub_scan_known hub_flagged_files confused_with commits
     signed_commits signature_example file_scan_verdict file_scan_evidence popularity_known lineage_known
+    rechecks_consistent rechecks_discrepant recheck_worst_gap recheck_same_revision recheck_evidence
     """.split()
 )
 
@@ -327,6 +342,32 @@ SQL_WORDS: frozenset[str] = frozenset(
 )
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE (database_name = ? OR (? = 'main' AND schema_name = 'main'"
+        " AND database_name = current_database())) AND table_name = ?",
+        [catalog, catalog, table],
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def _verifications_view(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
+    """``a_verifications``: ``ptmscope verify`` results (keyed by revision, not by snapshot).
+
+    A context store from before verify existed has no such table: the view is then empty.
+    """
+    if _has_table(con, catalog, "verifications"):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW a_verifications AS SELECT * FROM {catalog}.verifications")
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW a_verifications AS SELECT NULL::VARCHAR AS repo_id, NULL::VARCHAR AS sha,"
+            " NULL::VARCHAR AS task, NULL::VARCHAR AS dataset, NULL::VARCHAR AS dataset_name, NULL::VARCHAR AS split,"
+            " NULL::VARCHAR AS metric, NULL::VARCHAR AS verdict, NULL::DOUBLE AS gap, NULL::DOUBLE AS measured,"
+            " NULL::DOUBLE AS ci_low, NULL::DOUBLE AS ci_high, NULL::VARCHAR AS claimed_text,"
+            " NULL::TIMESTAMPTZ AS created_at, NULL::INTEGER AS verification_id WHERE false"
+        )
+
+
 def snapshot_scope(con: duckdb.DuckDBPyConnection, snapshot_id: int, schema: str = "main") -> None:
     """Point the a_<table> views at one snapshot of the store."""
     sid = int(snapshot_id)
@@ -334,6 +375,7 @@ def snapshot_scope(con: duckdb.DuckDBPyConnection, snapshot_id: int, schema: str
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW a_{table} AS SELECT * FROM {schema}.{table} WHERE snapshot_id = {sid}"
         )
+    _verifications_view(con, schema)
 
 
 def overlay_scope(
@@ -365,6 +407,7 @@ def overlay_scope(
             f"(SELECT repo_id FROM {model_schema}.models WHERE snapshot_id = {msid})"
         )
         con.execute(f"CREATE OR REPLACE TEMP VIEW a_{table} AS {own} UNION ALL BY NAME {context}")
+    _verifications_view(con, context_schema or model_schema)
 
 
 def install_confusables(con: duckdb.DuckDBPyConnection) -> int:
@@ -411,7 +454,10 @@ def build_facts(con: duckdb.DuckDBPyConnection, focus: list[str] | None = None) 
             con.executemany("INSERT INTO focus_ids VALUES (?)", [(r,) for r in focus])
         where = "WHERE repo_id IN (SELECT repo_id FROM focus_ids)"
     quoted = lambda values: "(" + ", ".join(f"'{v}'" for v in values) + ")"  # noqa: E731 - constants only
+    from ptmscope.verify.results import rechecked_sql
+
     sql = FACTS_SQL.format(
+        rechecked=rechecked_sql("a_"),
         focus=where,
         file_flags=FILE_FLAGS,
         text_statuses=quoted(TEXT_STATUSES),

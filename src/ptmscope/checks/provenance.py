@@ -77,3 +77,13 @@ def ships_training_logs() -> Rule:
     return Rule(
         outcome="CASE WHEN NOT files_known THEN 'not_available' WHEN has_training_logs THEN 'true' ELSE 'false' END",
     )
+
+
+@check("claims_hold_when_rechecked", attribute="provenance", needs={"bytes"}, stride=("R",))
+def claims_hold_when_rechecked() -> Rule:
+    """Do the card's claims hold when the model is re-run on the data (ptmscope verify)?"""
+    return Rule(
+        outcome="""CASE WHEN rechecks_consistent + rechecks_discrepant = 0 THEN 'not_available'
+                       WHEN rechecks_discrepant > 0 THEN 'false' ELSE 'true' END""",
+        evidence="recheck_evidence",
+    )

@@ -217,12 +217,30 @@ class Store:
     # -- export --------------------------------------------------------------------
 
     def export_parquet(self, directory: Path, snapshot: Snapshot | None = None) -> dict[str, Path]:
-        """Write every table (optionally one snapshot's rows) as Parquet files under ``directory``."""
+        """Write every table as a Parquet file under ``directory``.
+
+        With ``snapshot``, tables keyed by snapshot hold only its rows; tables keyed
+        otherwise (``verifications``, by model revision) are written whole.
+        """
         directory.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
-        for table in ("snapshots", *SNAPSHOT_TABLES):
+        keyed = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT table_name FROM duckdb_columns() WHERE column_name = 'snapshot_id'"
+                " AND database_name = current_database() AND schema_name = 'main'"
+            ).fetchall()
+        }
+        tables = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+                " AND schema_name = 'main' AND NOT starts_with(table_name, '_') ORDER BY table_name"
+            ).fetchall()
+        ]
+        for table in tables:
             target = directory / f"{table}.parquet"
-            where = f"WHERE snapshot_id = {int(snapshot.snapshot_id)}" if snapshot else ""
+            where = f"WHERE snapshot_id = {int(snapshot.snapshot_id)}" if snapshot and table in keyed else ""
             escaped = str(target).replace("'", "''")
             self.con.execute(f"COPY (SELECT * FROM {table} {where}) TO '{escaped}' (FORMAT PARQUET, COMPRESSION ZSTD)")
             written[table] = target
