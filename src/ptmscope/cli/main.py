@@ -112,10 +112,16 @@ def cli() -> None:
     """Measure pre-trained model registries and audit models for reuse.
 
     \b
-    Start here:
-      ptmscope study                      the ICSE'23 measurements on the bundled Feb-2022 Hub snapshot
-      ptmscope import FILE --snapshot S   load a Hub dump (JSON, JSONL, gzip, cards) into the store
-      ptmscope study --snapshot S --html out/   the same measurements on your data, as a report
+    Researchers:
+      ptmscope study                        the ICSE'23 measurements on the bundled Feb-2022 Hub snapshot
+      ptmscope import FILE --snapshot S     load Hub dumps (JSON, JSONL, gzip, cards) into a snapshot
+      ptmscope study --snapshot S --html out/
+    Engineers reusing a model:
+      ptmscope audit ORG/MODEL              a report card: attribute scores, STRIDE risks, lineage
+      ptmscope select --task T --license permissive
+      ptmscope verify ./model --dataset test.parquet
+    Security teams:
+      ptmscope scan PATH --format sarif     static scan of model files; exit 1 on findings
 
     The store is a DuckDB file (default: your user cache directory; --db or PTMSCOPE_DB to choose).
     """
