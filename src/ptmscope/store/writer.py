@@ -62,7 +62,13 @@ class SnapshotWriter:
     """Appends batches of rows to one snapshot, keeping ids unique across batches."""
 
     def __init__(
-        self, store: Store, snapshot: Snapshot, *, batch_rows: int = 50_000, commit_rows: int = 500_000
+        self,
+        store: Store,
+        snapshot: Snapshot,
+        *,
+        batch_rows: int = 50_000,
+        commit_rows: int = 500_000,
+        keep_files: bool = False,
     ) -> None:
         self.store = store
         self.snapshot = snapshot
@@ -71,7 +77,7 @@ class SnapshotWriter:
         self._in_transaction = False
         self._uncommitted = 0
         self.stats = WriteStats()
-        self.builder = RowBuilder()
+        self.builder = RowBuilder(keep_files=keep_files)
         self._sid = snapshot.snapshot_id
         self._model_ids: set[str] = set()
         self._card_ids: set[str] = set()
@@ -106,6 +112,12 @@ class SnapshotWriter:
             self.write(self.builder.take())
         self.commit()
 
+    def begin(self) -> None:
+        """Open the writer's transaction now, so that other statements can join it before ``commit()``."""
+        if not self._in_transaction:
+            self.store.con.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
+
     def commit(self) -> None:
         """Commit the open transaction, if any."""
         if self._in_transaction:
@@ -135,9 +147,7 @@ class SnapshotWriter:
             previous = tables.get("import_errors")
             tables["import_errors"] = pa.concat_tables([previous, extra]) if previous is not None else extra
         con = self.store.con
-        if not self._in_transaction:
-            con.execute("BEGIN TRANSACTION")
-            self._in_transaction = True
+        self.begin()
         try:
             for table, data in tables.items():
                 if data.num_rows:
@@ -188,7 +198,7 @@ class SnapshotWriter:
             stats.cards -= len(duplicates)
             for status in dropped.column("status").to_pylist():
                 stats.card_status[status] -= 1
-            drop_from, keep_source = ("card_sections", *_SHARED), None
+            drop_from, keep_source = ("card_sections", "repo_files", *_SHARED), None
         else:
             stats.organizations -= len(duplicates)
             return
