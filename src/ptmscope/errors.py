@@ -62,3 +62,15 @@ class SourceError(PtmscopeError):
 
 class SourceUnreachableError(SourceError):
     """The registry endpoint could not be reached at all."""
+
+
+class ListingFailedError(SourceError):
+    """The registry's model listing failed after retries; a rerun continues from the page that failed."""
+
+
+class CrawlMismatchError(SourceError):
+    """A crawl was asked to continue a snapshot that is not the same crawl (another endpoint or query)."""
+
+
+class CloneError(SourceError):
+    """Cloning could not run at all (no git, an unusable destination); per-repo failures are stored instead."""

@@ -205,7 +205,9 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             try:
                 for first, lines in chunks():
-                    pending.append((first, pool.submit(build_jsonl_chunk, name, first, lines, writer.builder.keep_files)))
+                    pending.append(
+                        (first, pool.submit(build_jsonl_chunk, name, first, lines, writer.builder.keep_files))
+                    )
                     while len(pending) >= 2 * jobs:
                         chunk_first, future = pending.popleft()
                         collect(chunk_first, future.result())
