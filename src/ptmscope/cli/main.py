@@ -17,7 +17,10 @@ import click
 
 from ptmscope import __version__
 from ptmscope.errors import (
+    CloneError,
+    CrawlMismatchError,
     InputError,
+    ListingFailedError,
     PtmscopeError,
     SnapshotExistsError,
     SnapshotNotFoundError,
@@ -34,6 +37,9 @@ COMMANDS: dict[str, str] = {
     "import": "ptmscope.cli.importing:import_",
     "snapshots": "ptmscope.cli.snapshots:snapshots",
     "export": "ptmscope.cli.export:export",
+    "crawl": "ptmscope.cli.crawl:crawl",
+    "clone": "ptmscope.cli.clone:clone",
+    "serve-hub": "ptmscope.cli.serve_hub:serve_hub",
 }
 
 # Subclasses before their bases: the first match wins.
@@ -49,7 +55,10 @@ ERROR_HINTS: list[tuple[type[BaseException], Callable[[BaseException], str | Non
     (StoreError, lambda e: "Check the --db path (or PTMSCOPE_DB) and that the disk is writable."),
     (UnknownFormatError, lambda e: "See 'ptmscope import --help' for the shapes ptmscope reads."),
     (InputError, lambda e: None),
-    (SourceUnreachableError, lambda e: "Check --endpoint (or HF_ENDPOINT) and your network."),
+    (SourceUnreachableError, lambda e: "Check --endpoint (or HF_ENDPOINT) and your network; rerun to continue."),
+    (ListingFailedError, lambda e: "Run the same command again: the crawl continues from the page that failed."),
+    (CrawlMismatchError, lambda e: "List snapshots with 'ptmscope snapshots'; pick a new --snapshot name."),
+    (CloneError, lambda e: "Run the same command again to continue; finished clones are kept."),
     (SourceError, lambda e: None),
     (PtmscopeError, lambda e: None),
 ]
