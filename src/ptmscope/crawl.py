@@ -79,6 +79,8 @@ class CrawlOptions:
     token: str | None = None
     timeout: float = 30.0
     max_retries: int = 8
+    backoff_base: float = 0.5
+    """Seconds before the first retry of a 5xx or dropped connection (doubling, with jitter)."""
     chunk: int = 500
     """Cards or organizations committed per transaction."""
     page_size: int = PAGE_SIZE
@@ -160,6 +162,7 @@ def crawl(
         token=options.token,
         timeout=options.timeout,
         max_retries=options.max_retries,
+        backoff_base=options.backoff_base,
     )
     started = time.perf_counter()
     snapshot, resumed = _open_snapshot(store, endpoint, snapshot_name, options)

@@ -43,6 +43,9 @@ from ptmscope.cli.options import (
 @rate_limit_option
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Requests in flight.")
 @click.option("--token", envvar="PTMSCOPE_HF_TOKEN", help="A Hub token (sent to --endpoint only).")
+@click.option(
+    "--page-size", default=1000, show_default=True, type=click.IntRange(1, 1000), help="Models per listing page."
+)
 @json_option
 @db_option
 def crawl(
@@ -59,6 +62,7 @@ def crawl(
     rate_limit: str,
     concurrency: int,
     token: str | None,
+    page_size: int,
     as_json: bool,
     db_path: Path | None,
 ) -> None:
@@ -97,6 +101,7 @@ def crawl(
         budgets=parse_rate_limit(rate_limit),
         concurrency=concurrency,
         token=token,
+        page_size=page_size,
     )
     err = stderr_console()
     with open_store(db_path) as store, stage_progress(enabled=err.is_terminal) as progress:
