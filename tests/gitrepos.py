@@ -75,7 +75,9 @@ def make_bare_repo(path: Path, signers: Signers, commits: list[str], *, work: Pa
     expected: list[tuple[str, str | None]] = []
     for index, how in enumerate(commits):
         (work / "README.md").write_text(f"---\nlicense: mit\n---\n# commit {index}\n")
-        (work / "model.safetensors").write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{index:064x}\n")
+        (work / "model.safetensors").write_text(
+            f"version https://git-lfs.github.com/spec/v1\noid sha256:{index:064x}\n"
+        )
         git("add", "-A")
         message = f"commit {index} <script>alert(1)</script>"
         if how == "gpg":

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from ptmscope.hub.ratelimit import Budget
 from ptmscope.hub.server import FaultPlan, HubServer, serve
 from ptmscope.importer import import_paths
 from ptmscope.store import Store
 from tests.conftest import FIXTURES
 
+FAST_BUDGETS = {b: Budget(b, 100_000, 10) for b in ("api", "resolvers", "pages")}
 SMALL = [FIXTURES / "dumps" / "small_listing.jsonl", FIXTURES / "dumps" / "small_cards.jsonl"]
 
 
@@ -25,7 +27,11 @@ def small_store(path: Path, name: str = "src") -> Path:
 
 @contextlib.contextmanager
 def running_hub(db: Path, snapshot: str | None = None, **kwargs: object) -> Iterator[HubServer]:
-    """A serve-hub on a free loopback port, in a thread, for the duration of the block."""
+    """A serve-hub on a free loopback port, in a thread, for the duration of the block.
+
+    Its budget is generous (tests are not about waiting) unless ``rate_limits`` says otherwise.
+    """
+    kwargs.setdefault("rate_limits", FAST_BUDGETS)
     server = serve(db, snapshot, **kwargs)  # type: ignore[arg-type]
     server.serve_in_thread()
     try:

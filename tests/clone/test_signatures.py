@@ -29,7 +29,8 @@ def test_real_openpgp_and_ssh_signatures(signers, tmp_path):
     assert classify(gpg) == ("openpgp", signers.gpg_key_id)
     subprocess.run(
         ["ssh-keygen", "-Y", "sign", "-q", "-f", str(signers.ssh_key), "-n", "git", str(payload)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     ssh = (tmp_path / "payload.sig").read_bytes()
     assert classify(ssh) == ("ssh", signers.ssh_fingerprint)

@@ -26,8 +26,10 @@ def test_huggingface_hub_lists_and_reads_models(db, online):
         assert [s.rfilename for s in by_id["org1/tc-a"].siblings] == ["README.md", "pytorch_model.bin"]
         assert by_id["org1/tc-a"].pipeline_tag == "text-classification"
         info = api.model_info("org1/tc-a")
-        assert info.downloads == 1000 and info.config == {"model_type": "bert",
-                                                          "architectures": ["BertForSequenceClassification"]}
+        assert info.downloads == 1000 and info.config == {
+            "model_type": "bert",
+            "architectures": ["BertForSequenceClassification"],
+        }
         assert [m.id for m in api.list_models(author="org4")] == ["org4/asr", "org4/ft", "org4/untagged"]
         assert [m.id for m in api.list_models(filter="dataset:glue")] == ["legacy-gen", "org1/tc-a"]
         assert [m.id for m in api.list_models(sort="downloads", limit=2)] == ["legacy-gen", "org1/tc-a"]

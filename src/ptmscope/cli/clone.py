@@ -77,10 +77,8 @@ def clone(
 
     budgets = parse_rate_limit(rate_limit)
     ctx = click.get_current_context()
-    explicit = ctx.get_parameter_source("endpoint") not in (
-        click.core.ParameterSource.DEFAULT,
-        click.core.ParameterSource.DEFAULT_MAP,
-    )
+    # A crawl snapshot is cloned from where it was crawled unless --endpoint is given on the command line.
+    explicit = ctx.get_parameter_source("endpoint") == click.core.ParameterSource.COMMANDLINE
     options = CloneOptions(
         executor=executor,
         scheduler=scheduler,
