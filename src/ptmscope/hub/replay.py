@@ -165,6 +165,11 @@ class ReplayData:
         with self._lock:
             return self._con.cursor()
 
+    def close(self) -> None:
+        """Free the in-memory copy (requests still in flight then fail with a 500)."""
+        with self._lock:
+            self._con.close()
+
     # -- models ----------------------------------------------------------------------
 
     def has_model(self, repo_id: str) -> bool:

@@ -145,6 +145,14 @@ class HubServer(ThreadingHTTPServer):
         with self._counts_lock:
             self.counts[key] += 1
 
+    def server_close(self) -> None:
+        """Stop listening and free the snapshot's in-memory copy here, not in whichever thread drops it last.
+
+        (A DuckDB connection freed by a daemon thread while the interpreter exits aborts the process.)
+        """
+        super().server_close()
+        self.data.close()
+
     def serve_in_thread(self) -> threading.Thread:
         """Serve from a daemon thread (tests, benchmarks); stop with ``shutdown()``."""
         thread = threading.Thread(target=self.serve_forever, name="ptmscope-serve-hub", daemon=True)
@@ -155,6 +163,7 @@ class HubServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: HubServer
     protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle keep-alive connection is closed after this many seconds
     server_version = "ptmscope-serve-hub"
 
     # -- plumbing -----------------------------------------------------------------------
