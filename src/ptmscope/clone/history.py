@@ -71,10 +71,13 @@ def read_history(path: Path, repo_id: str) -> History:
         for name in repo.references:
             if not name.startswith(("refs/heads/", "refs/tags/")):
                 continue
+            reference = repo.references[name].resolve()
+            if repo.get(reference.target) is None:
+                raise HistoryError(f"{name[:200]} points to a missing object (a broken or truncated clone)")
             try:
-                target = repo.references[name].peel(pygit2.Commit)
-            except (pygit2.GitError, ValueError, KeyError, pygit2.InvalidSpecError):
-                continue  # a tag of a tree or blob, or a dangling ref
+                target = reference.peel(pygit2.Commit)
+            except (ValueError, pygit2.InvalidSpecError):
+                continue  # a tag of a tree or a blob
             tips.append(target.id)
         if not tips:
             return history
@@ -101,7 +104,7 @@ def read_history(path: Path, repo_id: str) -> History:
             if len(cols["sha"]) >= MAX_COMMITS:
                 break
     except (pygit2.GitError, KeyError, ValueError, OSError) as error:
-        raise HistoryError(f"history could not be read: {error}") from error
+        raise HistoryError(f"history could not be read: {error}"[:1_000]) from error
     return history
 
 

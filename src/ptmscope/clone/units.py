@@ -54,7 +54,7 @@ _PERMANENT = re.compile(r"error: (40[0134]|410)\b|not found|Authentication faile
 
 def repo_path(root: Path, repo_id: str) -> Path | None:
     """Where the bare clone of ``repo_id`` lives under ``root``, or None for an id that is not safe as a path."""
-    if len(repo_id) > 200 or not _REPO_ID.match(repo_id) or ".." in repo_id:
+    if len(repo_id) > 200 or not _REPO_ID.fullmatch(repo_id) or ".." in repo_id:
         return None
     owner, _, name = repo_id.rpartition("/")
     return root / (owner or LEGACY_DIR) / f"{name}.git"
