@@ -122,6 +122,8 @@ class CrawlReport:
     requests: dict[str, dict[str, float]] = field(default_factory=dict)
     base: str | None = None
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time of each stage that ran (models, cards, organizations)."""
     total_models: int = 0
 
 
@@ -174,11 +176,11 @@ def crawl(
     else:
         try:
             if not state["listing_done"]:
-                run.list_models()
+                run.timed("models", run.list_models)
             if options.cards:
-                run.cards()
+                run.timed("cards", run.cards)
             if options.orgs:
-                run.organizations()
+                run.timed("organizations", run.organizations)
         except BaseException:
             run.save_requests()
             status = "partial"
@@ -314,6 +316,13 @@ class _Run:
         self._requests_saved: dict[str, dict[str, float]] = {}
 
     # -- state -------------------------------------------------------------------------
+
+    def timed(self, stage: str, fn: Callable[[], None]) -> None:
+        started = time.perf_counter()
+        try:
+            fn()
+        finally:
+            self.report.stage_seconds[stage] = round(time.perf_counter() - started, 3)
 
     def state(self) -> dict[str, Any]:
         rows = self.con.execute(

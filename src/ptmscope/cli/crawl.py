@@ -122,6 +122,7 @@ def report_json(report: Any) -> dict[str, Any]:
         "already_complete": report.already_complete,
         "base": report.base,
         "seconds": round(report.seconds, 3),
+        "stage_seconds": report.stage_seconds,
         "models": report.total_models,
         "run": {
             "pages": report.pages,
