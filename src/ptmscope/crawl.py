@@ -25,7 +25,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -124,6 +124,8 @@ class CrawlReport:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     """Wall time of each stage that ran (models, cards, organizations)."""
+    stage_requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Requests each stage sent, per bucket (retries included)."""
     total_models: int = 0
 
 
@@ -319,10 +321,13 @@ class _Run:
 
     def timed(self, stage: str, fn: Callable[[], None]) -> None:
         started = time.perf_counter()
+        before = {b: p.stats.requests for b, p in self.client.pacers.items()}
         try:
             fn()
         finally:
             self.report.stage_seconds[stage] = round(time.perf_counter() - started, 3)
+            sent = {b: p.stats.requests - before.get(b, 0) for b, p in self.client.pacers.items()}
+            self.report.stage_requests[stage] = {b: n for b, n in sent.items() if n}
 
     def state(self) -> dict[str, Any]:
         rows = self.con.execute(
@@ -451,50 +456,62 @@ class _Run:
                 [self.sid],
             ).fetchall()[0][0]
         )
-        done = 0
+
         # Pass 1: every model without a card (failures from earlier runs included, unless final);
         # pass 2: what failed in pass 1 and may succeed on a second try.
-        for only_failed in (False, True):
-            last = ""
-            while True:
-                rows = self.con.execute(
-                    "SELECT repo_id, sha, has_readme FROM models m WHERE snapshot_id = $sid AND repo_id > $last"
-                    " AND NOT EXISTS (SELECT 1 FROM cards c WHERE c.snapshot_id = $sid AND c.repo_id = m.repo_id)"
-                    " AND NOT EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'card'"
-                    "   AND f.item = m.repo_id AND NOT f.retryable)"
-                    + (
-                        " AND EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'card'"
-                        "   AND f.item = m.repo_id)"
-                        if only_failed
-                        else ""
-                    )
-                    + " ORDER BY repo_id LIMIT $n",
-                    {"sid": self.sid, "last": last, "n": self.options.chunk},
-                ).fetchall()
-                if not rows:
-                    break
-                last = rows[-1][0]
-                self._card_chunk(rows)
-                if not only_failed:
-                    done += len(rows)
-                    self.progress("cards", done, total)
+        def select(only_failed: bool, last: str) -> list[tuple[Any, ...]]:
+            return self.con.execute(
+                "SELECT repo_id, sha, has_readme FROM models m WHERE snapshot_id = $sid AND repo_id > $last"
+                " AND NOT EXISTS (SELECT 1 FROM cards c WHERE c.snapshot_id = $sid AND c.repo_id = m.repo_id)"
+                " AND NOT EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'card'"
+                "   AND f.item = m.repo_id AND NOT f.retryable)"
+                + (
+                    " AND EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'card'"
+                    "   AND f.item = m.repo_id)"
+                    if only_failed
+                    else ""
+                )
+                + " ORDER BY repo_id LIMIT $n",
+                {"sid": self.sid, "last": last, "n": self.options.chunk},
+            ).fetchall()
+
+        self._pipeline("cards", total, select, self._start_cards, self._finish_cards)
         self.set_state(cards_done=True)
 
-    def _card_chunk(self, rows: list[tuple[str, str | None, bool | None]]) -> None:
+    def _pipeline(
+        self,
+        stage: str,
+        total: int | None,
+        select: Callable[[bool, str], list[tuple[Any, ...]]],
+        start: Callable[[list[tuple[Any, ...]], ThreadPoolExecutor], list[Future[Any]]],
+        finish: Callable[[list[tuple[Any, ...]], list[Future[Any]]], None],
+    ) -> None:
+        """Two passes over ``select``'s chunks; the next chunk's requests fly while the last one is written."""
+        done = 0
+        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+            for only_failed in (False, True):
+                last = ""
+                previous: tuple[list[tuple[Any, ...]], list[Future[Any]]] | None = None
+                while True:
+                    rows = select(only_failed, last)
+                    if not rows:
+                        break
+                    last = rows[-1][0]
+                    started = start(rows, pool)
+                    if previous is not None:
+                        finish(*previous)
+                        done += 0 if only_failed else len(previous[0])
+                        self.progress(stage, done, total)
+                    previous = (rows, started)
+                if previous is not None:
+                    finish(*previous)
+                    done += 0 if only_failed else len(previous[0])
+                    self.progress(stage, done, total)
+
+    def _start_cards(self, rows: list[tuple[Any, ...]], pool: ThreadPoolExecutor) -> list[Future[Any]]:
         from huggingface_hub import hf_hub_url
 
         from ptmscope.hub.client import FetchFailed
-
-        writer = self._writer()
-        source = f"{self.endpoint}/resolve"
-        to_fetch = [(rid, sha, listed) for rid, sha, listed in rows if listed is not False]
-        succeeded: list[str] = []
-        failed: list[tuple[str, FetchFailed]] = []
-        for rid, _, listed in rows:
-            if listed is False:  # the file list has no README: the model has no card
-                writer.builder.add_card(rid, None, source, "no README.md in the file list")
-                self.report.cards_missing += 1
-                succeeded.append(rid)
 
         def fetch(item: tuple[str, str | None, bool | None]) -> tuple[str, bool | None, bytes | FetchFailed]:
             rid, sha, listed = item
@@ -504,9 +521,22 @@ class _Run:
             except FetchFailed as error:
                 return rid, listed, error
 
-        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
-            results = list(pool.map(fetch, to_fetch))
-        for rid, listed, outcome in results:
+        return [pool.submit(fetch, row) for row in rows if row[2] is not False]
+
+    def _finish_cards(self, rows: list[tuple[Any, ...]], futures: list[Future[Any]]) -> None:
+        from ptmscope.hub.client import FetchFailed
+
+        writer = self._writer()
+        source = f"{self.endpoint}/resolve"
+        succeeded: list[str] = []
+        failed: list[tuple[str, FetchFailed]] = []
+        for rid, _, listed in rows:
+            if listed is False:  # the file list has no README: the model has no card
+                writer.builder.add_card(rid, None, source, "no README.md in the file list")
+                self.report.cards_missing += 1
+                succeeded.append(rid)
+        for future in futures:
+            rid, listed, outcome = future.result()
             if isinstance(outcome, bytes):
                 writer.builder.add_card(rid, _card_content(outcome), source, "README.md")
                 self.report.cards_fetched += 1
@@ -565,40 +595,28 @@ class _Run:
     # -- stage 3: organizations -------------------------------------------------------------
 
     def organizations(self) -> None:
-        total = None
-        done = 0
-        for only_failed in (False, True):
-            last = ""
-            while True:
-                rows = self.con.execute(
-                    "SELECT DISTINCT namespace FROM models m WHERE snapshot_id = $sid AND namespace > $last"
-                    " AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.snapshot_id = $sid"
-                    "   AND o.name = m.namespace)"
-                    " AND NOT EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'org'"
-                    "   AND f.item = m.namespace AND NOT f.retryable)"
-                    + (
-                        " AND EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'org'"
-                        "   AND f.item = m.namespace)"
-                        if only_failed
-                        else ""
-                    )
-                    + " ORDER BY namespace LIMIT $n",
-                    {"sid": self.sid, "last": last, "n": self.options.chunk},
-                ).fetchall()
-                if not rows:
-                    break
-                last = rows[-1][0]
-                self._org_chunk([r[0] for r in rows])
-                if not only_failed:
-                    done += len(rows)
-                    self.progress("organizations", done, total)
+        def select(only_failed: bool, last: str) -> list[tuple[Any, ...]]:
+            return self.con.execute(
+                "SELECT DISTINCT namespace FROM models m WHERE snapshot_id = $sid AND namespace > $last"
+                " AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.snapshot_id = $sid"
+                "   AND o.name = m.namespace)"
+                " AND NOT EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'org'"
+                "   AND f.item = m.namespace AND NOT f.retryable)"
+                + (
+                    " AND EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'org'"
+                    "   AND f.item = m.namespace)"
+                    if only_failed
+                    else ""
+                )
+                + " ORDER BY namespace LIMIT $n",
+                {"sid": self.sid, "last": last, "n": self.options.chunk},
+            ).fetchall()
+
+        self._pipeline("organizations", None, select, self._start_orgs, self._finish_orgs)
         self.set_state(orgs_done=True)
 
-    def _org_chunk(self, names: list[str]) -> None:
+    def _start_orgs(self, rows: list[tuple[Any, ...]], pool: ThreadPoolExecutor) -> list[Future[Any]]:
         from ptmscope.hub.client import FetchFailed
-
-        writer = self._writer()
-        source = f"{self.endpoint}/api/organizations"
 
         def fetch(name: str) -> tuple[str, Any]:
             url = f"{self.endpoint}/api/organizations/{quote(name, safe='')}/overview"
@@ -607,8 +625,14 @@ class _Run:
             except FetchFailed as error:
                 return name, error
 
-        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
-            results = list(pool.map(fetch, names))
+        return [pool.submit(fetch, row[0]) for row in rows]
+
+    def _finish_orgs(self, rows: list[tuple[Any, ...]], futures: list[Future[Any]]) -> None:
+        from ptmscope.hub.client import FetchFailed
+
+        writer = self._writer()
+        source = f"{self.endpoint}/api/organizations"
+        results = [future.result() for future in futures]
         succeeded: list[str] = []
         failed: list[tuple[str, FetchFailed]] = []
         for name, outcome in results:

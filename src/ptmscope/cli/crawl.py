@@ -123,6 +123,7 @@ def report_json(report: Any) -> dict[str, Any]:
         "base": report.base,
         "seconds": round(report.seconds, 3),
         "stage_seconds": report.stage_seconds,
+        "stage_requests": report.stage_requests,
         "models": report.total_models,
         "run": {
             "pages": report.pages,

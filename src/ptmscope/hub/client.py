@@ -130,6 +130,7 @@ class HubClient:
             attempts += 1
             pacer.acquire()
             response = None
+            own_wait: float | None = None
             try:
                 response = get_session().get(url, params=params, headers=self.headers, timeout=self.timeout)
                 body = response.content
@@ -148,7 +149,7 @@ class HubClient:
                     if down:
                         raise SourceUnreachableError(f"cannot connect to {self.endpoint}: {error}") from error
             else:
-                pacer.release(response.headers, response.status_code)
+                own_wait = pacer.release(response.headers, response.status_code)
                 with self._lock:
                     self._connect_failures = 0
                 status = response.status_code
@@ -181,8 +182,10 @@ class HubClient:
                         raise FetchFailed(last_reason, status=status, retryable=False, attempts=attempts)
             if attempts > self.max_retries:
                 raise FetchFailed(last_reason, status=last_status, retryable=True, attempts=attempts)
-            if response is None or response.status_code != 429:
-                # 429 waits in the pacer (Retry-After / RateLimit reset); the rest back off exponentially.
+            if own_wait is not None:  # Retry-After for this request only
+                time.sleep(own_wait)
+            elif response is None or response.status_code != 429:
+                # A spent budget waits in the pacer (RateLimit reset); the rest back off exponentially.
                 delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
                 time.sleep(delay * (0.5 + self._random.random() / 2))
 

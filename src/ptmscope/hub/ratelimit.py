@@ -148,8 +148,13 @@ class Pacer:
         if wait > 0:
             self._sleep(wait)
 
-    def release(self, headers: Mapping[str, str] | None, status: int | None) -> None:
-        """Account a finished request, learning from its headers (None: no response at all)."""
+    def release(self, headers: Mapping[str, str] | None, status: int | None) -> float | None:
+        """Account a finished request, learning from its headers (None: no response at all).
+
+        Returns the seconds this one request should wait before its retry when the server said
+        ``Retry-After`` but not that the bucket's budget is spent (a transient 429 or 503): then
+        only that request waits and the others go on. A spent budget (``r=0``) pauses the bucket.
+        """
         from huggingface_hub.utils import parse_ratelimit_headers
 
         info = parse_ratelimit_headers(headers) if headers is not None else None
@@ -171,7 +176,11 @@ class Pacer:
                     self._interval = max(info.reset_in_seconds, 0.001) / left
                     self._next = min(self._next, now + self._interval)
             if retry_after is not None and status in (429, 503):
-                self._paused_until = max(self._paused_until, now + retry_after)
+                if info is None and status == 429:  # no budget information: assume the bucket is spent
+                    self._paused_until = max(self._paused_until, now + retry_after)
+                    return None
+                return retry_after
+        return None
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
