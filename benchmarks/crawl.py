@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument(
         "--steps", type=int, default=3, help="crawl sizes: models/4, models/2, models (3) or models (1)"
     )
-    parser.add_argument("--rate-limit", default="api=200/10,resolvers=800/10")
+    parser.add_argument("--rate-limit", default="api=300/10,resolvers=600/10")
     parser.add_argument("--faults", default="429=0.02,500=0.01,slow=0.01,drop=0.005,badjson=0.005")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()

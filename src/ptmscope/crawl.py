@@ -509,17 +509,20 @@ class _Run:
                     self.progress(stage, done, total)
 
     def _start_cards(self, rows: list[tuple[Any, ...]], pool: ThreadPoolExecutor) -> list[Future[Any]]:
-        from huggingface_hub import hf_hub_url
-
         from ptmscope.hub.client import FetchFailed
 
         def fetch(item: tuple[str, str | None, bool | None]) -> tuple[str, bool | None, bytes | FetchFailed]:
             rid, sha, listed = item
-            url = hf_hub_url(rid, "README.md", revision=sha or "main", endpoint=self.endpoint)
+            # Built here, not with hf_hub_url: that validates ids against today's rules and would
+            # refuse real older ids (names over 96 characters).
+            url = f"{self.endpoint}/{quote(rid, safe='/')}/resolve/{quote(sha or 'main', safe='')}/README.md"
             try:
                 return rid, listed, self.client.get("resolvers", url, check=_etag_matches).body
             except FetchFailed as error:
                 return rid, listed, error
+            except Exception as error:  # a bug must not stop 2M models: it is stored with the model
+                return rid, listed, FetchFailed(f"{type(error).__name__}: {error}", status=None, retryable=True,
+                                                attempts=1)  # fmt: skip
 
         return [pool.submit(fetch, row) for row in rows if row[2] is not False]
 
@@ -624,6 +627,8 @@ class _Run:
                 return name, self.client.get_json("api", url)[0]
             except FetchFailed as error:
                 return name, error
+            except Exception as error:  # a bug must not stop the crawl: it is stored with the namespace
+                return name, FetchFailed(f"{type(error).__name__}: {error}", status=None, retryable=True, attempts=1)
 
         return [pool.submit(fetch, row[0]) for row in rows]
 

@@ -14,7 +14,7 @@ from tests.gitrepos import make_bare_repo, make_signers
 
 
 @pytest.mark.parametrize(
-    "repo_id", ["../x", "a/../../b", "a/b/c", ".hidden", "-rf", "a/.git", "", "a" * 200, "x/y\n", "a/ b", "a\\b"]
+    "repo_id", ["../x", "a/../../b", "a/b/c", ".hidden", "-rf", "a/.git", "", "a" * 201, "x/y\n", "a/ b", "a\\b"]
 )
 def test_hostile_repo_ids_never_name_a_path(repo_id, tmp_path):
     assert repo_path(tmp_path, repo_id) is None

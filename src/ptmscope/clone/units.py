@@ -26,8 +26,9 @@ from pathlib import Path
 
 from ptmscope.clone.history import COMMIT_COLUMNS, HistoryError, read_history
 
-# Hub repo ids: an optional namespace and a name of letters, digits, '-', '_', '.', at most 96 each.
-_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_-])?"
+# Hub repo ids: an optional namespace and a name of letters, digits, '-', '_', '.' (today at most 96
+# characters each; older ids are longer, so up to 200, within a file name's 255 bytes).
+_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9_-])?"
 _REPO_ID = re.compile(rf"^(?:{_PART}/)?{_PART}$")
 LEGACY_DIR = "_legacy"
 PARTS_DIR = ".ptmscope-parts"
@@ -54,7 +55,7 @@ _PERMANENT = re.compile(r"error: (40[0134]|410)\b|not found|Authentication faile
 
 def repo_path(root: Path, repo_id: str) -> Path | None:
     """Where the bare clone of ``repo_id`` lives under ``root``, or None for an id that is not safe as a path."""
-    if len(repo_id) > 200 or not _REPO_ID.fullmatch(repo_id) or ".." in repo_id:
+    if len(repo_id) > 401 or not _REPO_ID.fullmatch(repo_id) or ".." in repo_id:
         return None
     owner, _, name = repo_id.rpartition("/")
     return root / (owner or LEGACY_DIR) / f"{name}.git"

@@ -159,7 +159,7 @@ class ReplayData:
             con.execute("DETACH src")
         self.models = int(con.execute("SELECT count(*) FROM models").fetchall()[0][0])
         self._clones = {r[0]: Path(r[1]) for r in con.execute("SELECT repo_id, path FROM clones").fetchall()}
-        self._ids = {r[0] for r in con.execute("SELECT repo_id FROM models").fetchall()}
+        self._shas: dict[str, str | None] = dict(con.execute("SELECT repo_id, sha FROM models").fetchall())
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -174,7 +174,7 @@ class ReplayData:
 
     def has_model(self, repo_id: str) -> bool:
         """True when the snapshot holds this model."""
-        return repo_id in self._ids
+        return repo_id in self._shas
 
     def list_models(
         self,
@@ -235,8 +235,7 @@ class ReplayData:
 
     def model_sha(self, repo_id: str) -> str | None:
         """The revision of a model in the snapshot."""
-        rows = self._cursor().execute("SELECT sha FROM models WHERE repo_id = ?", [repo_id]).fetchall()
-        return rows[0][0] if rows else None
+        return self._shas.get(repo_id)
 
     # -- files, organizations, commits, clones ------------------------------------------
 
