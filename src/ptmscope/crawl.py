@@ -320,6 +320,7 @@ class _Run:
     # -- state -------------------------------------------------------------------------
 
     def timed(self, stage: str, fn: Callable[[], None]) -> None:
+        """Run a stage, recording its wall time and requests per bucket."""
         started = time.perf_counter()
         before = {b: p.stats.requests for b, p in self.client.pacers.items()}
         try:
@@ -330,6 +331,7 @@ class _Run:
             self.report.stage_requests[stage] = {b: n for b, n in sent.items() if n}
 
     def state(self) -> dict[str, Any]:
+        """The snapshot's crawl_state row."""
         rows = self.con.execute(
             "SELECT next_url, pages, listing_done, cards_done, orgs_done, base_snapshot_id FROM crawl_state"
             " WHERE snapshot_id = ?",
@@ -339,6 +341,7 @@ class _Run:
         return dict(zip(keys, rows[0], strict=True))
 
     def set_state(self, **values: Any) -> None:
+        """Update crawl_state columns (inside the open transaction, if any)."""
         columns = ", ".join(f"{k} = ?" for k in values)
         self.con.execute(
             f"UPDATE crawl_state SET {columns}, updated_at = ? WHERE snapshot_id = ?",
@@ -363,6 +366,7 @@ class _Run:
         )
 
     def open_retryable(self) -> int:
+        """Stored failures a rerun would try again."""
         rows = self.con.execute(
             "SELECT count(*) FROM crawl_failures WHERE snapshot_id = ? AND retryable", [self.sid]
         ).fetchall()
@@ -393,6 +397,7 @@ class _Run:
     # -- stage 1: the listing --------------------------------------------------------------
 
     def list_models(self) -> None:
+        """Stage 1: page through the listing from where it stopped, one transaction per page."""
         from ptmscope.hub.client import FetchFailed
 
         state = self.state()
@@ -445,6 +450,7 @@ class _Run:
     # -- stage 2: cards ----------------------------------------------------------------
 
     def cards(self) -> None:
+        """Stage 2: copy unchanged cards from the base, fetch the rest, in two passes."""
         state = self.state()
         base = state["base_snapshot_id"]
         if base is not None and base != self.sid:
@@ -598,6 +604,7 @@ class _Run:
     # -- stage 3: organizations -------------------------------------------------------------
 
     def organizations(self) -> None:
+        """Stage 3: every namespace's organization overview, in two passes."""
         def select(only_failed: bool, last: str) -> list[tuple[Any, ...]]:
             return self.con.execute(
                 "SELECT DISTINCT namespace FROM models m WHERE snapshot_id = $sid AND namespace > $last"

@@ -72,6 +72,9 @@ def test_files_organizations_and_errors(db):
         assert httpx2.get(f"{hub.url}/nobody/nothing/resolve/main/README.md").status_code == 404
         for hostile in ("a/%2e%2e/%2e%2e/etc/passwd", "%2e%2e/README.md", "a//b", "a%5c..%5cb", "a%00b"):
             assert httpx2.get(f"{hub.url}/org1/tc-a/resolve/main/{hostile}").status_code == 400, hostile
+        injected = httpx2.get(f"{hub.url}/org1/tc-a/resolve/x%0d%0aSet-Cookie:%20a=b/README.md")
+        assert injected.status_code == 404 and "set-cookie" not in injected.headers
+        assert "\n" not in injected.headers["X-Error-Message"]
         assert httpx2.get(f"{hub.url}/api/organizations/org1/overview").status_code == 404
         assert httpx2.post(f"{hub.url}/org1/tc-a/git-receive-pack", content=b"x").status_code in (403, 404)
         assert httpx2.get(f"{hub.url}/api/models/org1/tc-a/revision/main").json()["id"] == "org1/tc-a"

@@ -44,6 +44,12 @@ from ptmscope.hub.replay import BASIC_KEYS, EXPAND_KEYS, ReplayData
 FAULT_KINDS = ("429", "500", "slow", "drop", "badjson")
 MAX_REQUEST_BODY = 64 * 1024**2
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,255}$")
+_UNSAFE_HEADER = re.compile(r"[^\x20-\x7e]")
+
+
+def _header_value(value: str) -> str:
+    """A header value with anything but printable ASCII replaced (no CR/LF: no header injection)."""
+    return _UNSAFE_HEADER.sub("?", value)[:1_000]
 _GIT_SUFFIXES = ("/info/refs", "/git-upload-pack", "/git-receive-pack")
 
 
@@ -253,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
             for key, value in ratelimit_headers(self._bucket_name, remaining, reset, budget).items():
                 self.send_header(key, value)
         for key, value in (extra or {}).items():
-            self.send_header(key, value)
+            self.send_header(key, _header_value(value))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -273,7 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = dict(extra or {})
         if code:
             headers["X-Error-Code"] = code
-        headers["X-Error-Message"] = message[:200].encode("ascii", "replace").decode()
+        headers["X-Error-Message"] = message[:200]
         self._drain_body()
         body = orjson.dumps({"error": message})
         self._headers(status, "application/json; charset=utf-8", len(body), headers)
