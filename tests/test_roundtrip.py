@@ -252,3 +252,14 @@ def test_clone_on_a_dask_localcluster_gives_the_local_pool_rows(source, clean, t
     assert report.cloned == 6
     got, want = rows(db, "dask"), rows(clean["db"], "clean")
     assert got["repo_clones"] == want["repo_clones"] and got["commits"] == want["commits"]
+
+
+def test_huggingface_hub_reads_commits_and_organizations_from_the_replay(source):
+    from huggingface_hub import HfApi
+
+    with running_hub(source["db"], "source") as hub:
+        api = HfApi(endpoint=hub.url, token=False)
+        commits = api.list_repo_commits("SpanBERT/spanbert-large-cased")
+        assert [c.title for c in commits] == [f"commit {i} <script>alert(1)</script>" for i in (2, 1, 0)]
+        assert api.get_organization_overview("facebook").is_verified is True
+        assert api.get_organization_overview("SpanBERT").is_verified is False

@@ -605,6 +605,7 @@ class _Run:
 
     def organizations(self) -> None:
         """Stage 3: every namespace's organization overview, in two passes."""
+
         def select(only_failed: bool, last: str) -> list[tuple[Any, ...]]:
             return self.con.execute(
                 "SELECT DISTINCT namespace FROM models m WHERE snapshot_id = $sid AND namespace > $last"

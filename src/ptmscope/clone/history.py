@@ -20,7 +20,7 @@ MAX_NAME = 300
 MAX_COMMITS = 1_000_000
 
 COMMIT_COLUMNS = ("repo_id", "sha", "parents", "author", "authored_at", "committer", "committed_at", "signature",
-                  "key_id", "message")  # fmt: skip
+                  "key_id", "message", "position")  # fmt: skip
 
 
 @dataclass
@@ -81,7 +81,7 @@ def read_history(path: Path, repo_id: str) -> History:
             tips.append(target.id)
         if not tips:
             return history
-        walker = repo.walk(tips[0], SortMode.TIME)
+        walker = repo.walk(tips[0], SortMode.TOPOLOGICAL | SortMode.TIME)  # git log --date-order
         for tip in tips[1:]:
             walker.push(tip)
         cols = history.columns
@@ -101,6 +101,7 @@ def read_history(path: Path, repo_id: str) -> History:
             cols["signature"].append(kind)
             cols["key_id"].append(key_id)
             cols["message"].append(_text(commit.raw_message, MAX_MESSAGE))
+            cols["position"].append(len(cols["position"]))
             if len(cols["sha"]) >= MAX_COMMITS:
                 break
     except (pygit2.GitError, KeyError, ValueError, OSError) as error:

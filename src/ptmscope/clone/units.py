@@ -186,7 +186,7 @@ def _write_parts(
         schema = pa.schema([("repo_id", pa.string()), ("sha", pa.string()), ("parents", pa.int32()),
                             ("author", pa.string()), ("authored_at", ts), ("committer", pa.string()),
                             ("committed_at", ts), ("signature", pa.string()), ("key_id", pa.string()),
-                            ("message", pa.string())])  # fmt: skip
+                            ("message", pa.string()), ("position", pa.int32())])  # fmt: skip
         assert tuple(schema.names) == COMMIT_COLUMNS
         path = parts / "commits" / f"{key}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -273,7 +273,7 @@ class ReplayData:
             self._cursor()
             .execute(
                 "SELECT sha, author, committed_at, message FROM commits WHERE repo_id = ?"
-                " ORDER BY committed_at DESC, sha LIMIT ? OFFSET ?",
+                " ORDER BY position, committed_at DESC, sha LIMIT ? OFFSET ?",
                 [repo_id, per_page + 1, max(0, page) * per_page],
             )
             .fetchall()

@@ -50,6 +50,8 @@ _UNSAFE_HEADER = re.compile(r"[^\x20-\x7e]")
 def _header_value(value: str) -> str:
     """A header value with anything but printable ASCII replaced (no CR/LF: no header injection)."""
     return _UNSAFE_HEADER.sub("?", value)[:1_000]
+
+
 _GIT_SUFFIXES = ("/info/refs", "/git-upload-pack", "/git-receive-pack")
 
 

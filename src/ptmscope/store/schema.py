@@ -271,7 +271,8 @@ def m0002_crawl_tables(con: duckdb.DuckDBPyConnection) -> None:
             committed_at  TIMESTAMPTZ,
             signature     VARCHAR NOT NULL,
             key_id        VARCHAR,
-            message       VARCHAR             -- the first 1,000 characters
+            message       VARCHAR,            -- the first 1,000 characters
+            position      INTEGER             -- 0 for the newest, in git log --date-order
         )
         """
     )
