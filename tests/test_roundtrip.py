@@ -39,7 +39,8 @@ FAST = CrawlOptions(backoff_base=0.01, concurrency=8, budgets=FAST_BUDGETS)
 EXTRA = ["SpanBERT/spanbert-large-cased", "Jtisch7/bertFinancialSent", "osanseviero/test_tag",
          "facebook/wav2vec2-base-960h", "dslim/bert-base-NER", "Helsinki-NLP/opus-mt-zh-en",
          # a real id longer than huggingface_hub's 96-character rule of today
-         "diegor2/t5-tiny-random-length-128-learning_rate-2e-05-weight_decay-0.01-finetuned-en-to-ro-TRAIN_EPOCHS-1"]  # fmt: skip
+         "diegor2/t5-tiny-random-length-128-learning_rate-2e-05-weight_decay-0.01-finetuned-en-to-ro"
+         "-TRAIN_EPOCHS-1"]  # fmt: skip
 REPOS = {  # repo -> how each commit is signed, oldest first
     "facebook/wav2vec2-base-960h": ["none", "gpg"],
     "dslim/bert-base-NER": ["ssh"],
