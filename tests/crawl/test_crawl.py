@@ -118,3 +118,44 @@ def test_cli_crawl_and_clone_json(db, tmp_path, online):
         assert doc["endpoint"] == hub.url and doc["totals"]["repos_failed"] == 5  # the fixture has no clones
     result = CliRunner().invoke(cli, ["crawl", "--endpoint", "http://127.0.0.1:9", "--db", out, "--rate-limit", "x"])
     assert result.exit_code == 2 and "--rate-limit" in result.output
+
+
+def test_hostile_listing_items_and_links_are_recorded_not_followed(tmp_path, online):
+    """A listing with unusable items and a next link to another host: items stored as errors, link not followed."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Hostile(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path)
+            if self.path.startswith("/api/models"):
+                body = json.dumps([{"id": "ok/model", "sha": "a" * 40}, "not an object", {"id": 5}, {"id": "x\ny"}])
+                self.send_response(200)
+                self.send_header("Link", '<http://198.51.100.7/api/models?cursor=steal>; rel="next"')
+            else:
+                body = json.dumps({"error": "nope"})
+                self.send_response(404)
+            data = body.encode()
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Store(tmp_path / "out.duckdb") as store:
+            report = crawl(store, f"http://127.0.0.1:{server.server_address[1]}", "h", CrawlOptions(**FAST))
+            assert report.snapshot.status == "complete" and report.total_models == 1
+            reasons = [r[0] for r in store.query("SELECT reason FROM import_errors ORDER BY reason")]
+            assert len(reasons) == 4 and any("off the endpoint" in r for r in reasons)
+            assert store.query("SELECT status FROM cards") == [("missing",)]  # 404 and no file list
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not any("steal" in path for path in asked)
