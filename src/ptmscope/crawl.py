@@ -22,6 +22,7 @@ same command retries the retryable ones. Nothing is written outside the store.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -179,10 +180,10 @@ def crawl(
         try:
             if not state["listing_done"]:
                 run.timed("models", run.list_models)
-            if options.cards:
-                run.timed("cards", run.cards)
-            if options.orgs:
-                run.timed("organizations", run.organizations)
+            # Cards (resolver bucket) and organizations (API bucket) spend different budgets: run them side by side.
+            stages = [("cards", run.cards)] if options.cards else []
+            stages += [("organizations", run.organizations)] if options.orgs else []
+            run.side_by_side(stages)
         except BaseException:
             run.save_requests()
             status = "partial"
@@ -293,6 +294,10 @@ def _card_content(body: bytes) -> str | bytes:
         return body
 
 
+class _Stopped(Exception):
+    """Another stage failed: this one stops at a chunk boundary."""
+
+
 class _Run:
     """One run of a crawl: the stages, sharing the store, the client and the report."""
 
@@ -316,8 +321,42 @@ class _Run:
         self.report = report
         self.progress = progress
         self._requests_saved: dict[str, dict[str, float]] = {}
+        self.stop = threading.Event()
+        self.db_lock = threading.RLock()
+        """Held for every use of the store's connection once stages run side by side (a chunk's
+        transaction included), so two stages never interleave statements."""
 
     # -- state -------------------------------------------------------------------------
+
+    def side_by_side(self, stages: list[tuple[str, Callable[[], None]]]) -> None:
+        """Run stages in threads at once; the first error (or interrupt) is raised once all have stopped."""
+        if len(stages) <= 1:
+            for name, fn in stages:
+                self.timed(name, fn)
+            return
+        errors: list[BaseException] = []
+
+        def run(name: str, fn: Callable[[], None]) -> None:
+            try:
+                self.timed(name, fn)
+            except BaseException as error:  # handed to the main thread
+                errors.append(error)
+                self.stop.set()
+
+        threads = [threading.Thread(target=run, args=stage, name=f"crawl-{stage[0]}") for stage in stages]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except BaseException:  # Ctrl-C: let the stages stop at their next chunk, then re-raise
+            self.stop.set()
+            for thread in threads:
+                thread.join()
+            raise
+        if errors:
+            raise errors[0]
 
     def timed(self, stage: str, fn: Callable[[], None]) -> None:
         """Run a stage, recording its wall time and requests per bucket."""
@@ -332,11 +371,12 @@ class _Run:
 
     def state(self) -> dict[str, Any]:
         """The snapshot's crawl_state row."""
-        rows = self.con.execute(
-            "SELECT next_url, pages, listing_done, cards_done, orgs_done, base_snapshot_id FROM crawl_state"
-            " WHERE snapshot_id = ?",
-            [self.sid],
-        ).fetchall()
+        with self.db_lock:
+            rows = self.con.execute(
+                "SELECT next_url, pages, listing_done, cards_done, orgs_done, base_snapshot_id FROM crawl_state"
+                " WHERE snapshot_id = ?",
+                [self.sid],
+            ).fetchall()
         keys = ("next_url", "pages", "listing_done", "cards_done", "orgs_done", "base_snapshot_id")
         return dict(zip(keys, rows[0], strict=True))
 
@@ -454,14 +494,16 @@ class _Run:
         state = self.state()
         base = state["base_snapshot_id"]
         if base is not None and base != self.sid:
-            self.report.cards_copied += self._copy_cards(int(base))
-        total = int(
-            self.con.execute(
-                "SELECT count(*) FROM models m WHERE snapshot_id = ? AND NOT EXISTS"
-                " (SELECT 1 FROM cards c WHERE c.snapshot_id = m.snapshot_id AND c.repo_id = m.repo_id)",
-                [self.sid],
-            ).fetchall()[0][0]
-        )
+            with self.db_lock:
+                self.report.cards_copied += self._copy_cards(int(base))
+        with self.db_lock:
+            total = int(
+                self.con.execute(
+                    "SELECT count(*) FROM models m WHERE snapshot_id = ? AND NOT EXISTS"
+                    " (SELECT 1 FROM cards c WHERE c.snapshot_id = m.snapshot_id AND c.repo_id = m.repo_id)",
+                    [self.sid],
+                ).fetchall()[0][0]
+            )
 
         # Pass 1: every model without a card (failures from earlier runs included, unless final);
         # pass 2: what failed in pass 1 and may succeed on a second try.
@@ -482,7 +524,8 @@ class _Run:
             ).fetchall()
 
         self._pipeline("cards", total, select, self._start_cards, self._finish_cards)
-        self.set_state(cards_done=True)
+        with self.db_lock:
+            self.set_state(cards_done=True)
 
     def _pipeline(
         self,
@@ -499,18 +542,23 @@ class _Run:
                 last = ""
                 previous: tuple[list[tuple[Any, ...]], list[Future[Any]]] | None = None
                 while True:
-                    rows = select(only_failed, last)
+                    if self.stop.is_set():
+                        raise _Stopped
+                    with self.db_lock:
+                        rows = select(only_failed, last)
                     if not rows:
                         break
                     last = rows[-1][0]
                     started = start(rows, pool)
                     if previous is not None:
-                        finish(*previous)
+                        with self.db_lock:
+                            finish(*previous)
                         done += 0 if only_failed else len(previous[0])
                         self.progress(stage, done, total)
                     previous = (rows, started)
                 if previous is not None:
-                    finish(*previous)
+                    with self.db_lock:
+                        finish(*previous)
                     done += 0 if only_failed else len(previous[0])
                     self.progress(stage, done, total)
 
@@ -624,7 +672,8 @@ class _Run:
             ).fetchall()
 
         self._pipeline("organizations", None, select, self._start_orgs, self._finish_orgs)
-        self.set_state(orgs_done=True)
+        with self.db_lock:
+            self.set_state(orgs_done=True)
 
     def _start_orgs(self, rows: list[tuple[Any, ...]], pool: ThreadPoolExecutor) -> list[Future[Any]]:
         from ptmscope.hub.client import FetchFailed
