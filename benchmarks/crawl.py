@@ -117,7 +117,7 @@ def main() -> None:
     )
     parser.add_argument("--rate-limit", default="api=300/10,resolvers=600/10")
     parser.add_argument("--faults", default="429=0.02,500=0.01,slow=0.01,drop=0.005,badjson=0.005")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     exe = [sys.executable, "-m", "ptmscope"]
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "PYTHONPATH": str(ROOT / "src")}

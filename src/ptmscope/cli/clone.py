@@ -22,7 +22,15 @@ from ptmscope.cli.options import (
 
 @click.command()
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--snapshot", "-s", "snapshot_name", default="latest", show_default=True, metavar="NAME")
+@click.option(
+    "--snapshot",
+    "-s",
+    "snapshot_name",
+    default="latest",
+    show_default=True,
+    metavar="NAME",
+    help="The snapshot whose model repos to clone ('latest': the newest).",
+)
 @endpoint_option
 @click.option(
     "--executor",
