@@ -35,8 +35,17 @@ from urllib.parse import quote, urlencode, urlsplit
 import orjson
 
 from ptmscope.errors import CrawlMismatchError, ListingFailedError
-from ptmscope.records import BadRecord, OrgRecord, as_bool, as_int, clean_id, clean_text, model_record_from_api
-from ptmscope.store.rows import git_blob_id
+from ptmscope.records import (
+    BadRecord,
+    ModelRecord,
+    OrgRecord,
+    as_bool,
+    as_int,
+    clean_id,
+    clean_text,
+    model_record_from_api,
+)
+from ptmscope.store.rows import DUPLICATE_MODEL, git_blob_id
 from ptmscope.store.writer import SnapshotWriter
 
 if TYPE_CHECKING:
@@ -432,7 +441,11 @@ class _Run:
 
     def _writer(self) -> SnapshotWriter:
         # Commit only where this module says (a page, a chunk), so progress and rows commit together.
-        return SnapshotWriter(self.store, self.snapshot, batch_rows=10**9, commit_rows=10**9, keep_files=True)
+        # Ids are kept unique by asking the store (a page's ids; the pending queries), not by sets in
+        # memory, so the crawler's memory does not grow with the registry.
+        return SnapshotWriter(
+            self.store, self.snapshot, batch_rows=10**9, commit_rows=10**9, keep_files=True, track_ids=False
+        )
 
     # -- stage 1: the listing --------------------------------------------------------------
 
@@ -463,17 +476,27 @@ class _Run:
             if next_url is not None and not _same_endpoint(next_url, self.endpoint):
                 next_url = None
                 writer.bad(source, f"page {pages + 1}", "the next-page link points off the endpoint; listing stopped")
-            for index, item in enumerate(data):
+            records = [
+                model_record_from_api(item) if isinstance(item, dict) else BadRecord("listing item is not an object")
+                for item in data
+            ]
+            listed = [r.repo_id for r in records if isinstance(r, ModelRecord)]
+            stored: set[str] = set()
+            if listed:
+                query = "SELECT repo_id FROM models WHERE snapshot_id = ? AND list_contains(?, repo_id)"
+                stored = {row[0] for row in self.con.execute(query, [self.sid, listed]).fetchall()}
+            for index, record in enumerate(records):
                 if limit is not None and have >= limit:
                     break
-                record = (
-                    model_record_from_api(item)
-                    if isinstance(item, dict)
-                    else BadRecord("listing item is not an object")
-                )
-                writer.add(record, source, f"page {pages + 1} item {index}")
-                if not isinstance(record, BadRecord):
+                location = f"page {pages + 1} item {index}"
+                if isinstance(record, ModelRecord) and record.repo_id in stored:
+                    # The listing moved under us (a model listed on two pages): the first is kept.
+                    writer.bad(source, location, DUPLICATE_MODEL, record.repo_id)
+                    continue
+                writer.add(record, source, location)
+                if isinstance(record, ModelRecord):
                     have += 1
+                    stored.add(record.repo_id)
             pages += 1
             before = writer.stats.models
             batch = writer.builder.take()

@@ -69,6 +69,7 @@ class SnapshotWriter:
         batch_rows: int = 50_000,
         commit_rows: int = 500_000,
         keep_files: bool = False,
+        track_ids: bool = True,
     ) -> None:
         self.store = store
         self.snapshot = snapshot
@@ -82,11 +83,16 @@ class SnapshotWriter:
         self._model_ids: set[str] = set()
         self._card_ids: set[str] = set()
         self._org_names: set[str] = set()
+        # Without tracking, ids are unique within a batch only: the caller keeps them unique across
+        # batches (the crawler asks the store), and memory does not grow with the snapshot.
+        self._track = track_ids
         for table, column, seen in (  # ids already in the snapshot, when appending to it
             ("models", "repo_id", self._model_ids),
             ("cards", "repo_id", self._card_ids),
             ("organizations", "name", self._org_names),
         ):
+            if not track_ids:
+                break
             rows = store.con.execute(f"SELECT {column} FROM {table} WHERE snapshot_id = ?", [self._sid]).fetchall()
             seen.update(r[0] for r in rows)
 
@@ -173,7 +179,7 @@ class SnapshotWriter:
         stats: WriteStats,
     ) -> None:
         data = tables.get(table)
-        if data is None:
+        if data is None or not self._track:
             return
         ids = data.column(key).to_pylist()
         duplicates = seen.intersection(ids)
