@@ -556,7 +556,7 @@ class _Run:
         total: int | None,
         select: Callable[[bool, str], list[tuple[Any, ...]]],
         start: Callable[[list[tuple[Any, ...]], ThreadPoolExecutor], list[Future[Any]]],
-        finish: Callable[[list[tuple[Any, ...]], list[Future[Any]]], None],
+        finish: Callable[[list[tuple[Any, ...]], list[Any]], None],
     ) -> None:
         """Two passes over ``select``'s chunks; the next chunk's requests fly while the last one is written."""
         done = 0
@@ -574,14 +574,16 @@ class _Run:
                     last = rows[-1][0]
                     started = start(rows, pool)
                     if previous is not None:
+                        results = [future.result() for future in previous[1]]  # wait without the lock
                         with self.db_lock:
-                            finish(*previous)
+                            finish(previous[0], results)
                         done += 0 if only_failed else len(previous[0])
                         self.progress(stage, done, total)
                     previous = (rows, started)
                 if previous is not None:
+                    results = [future.result() for future in previous[1]]
                     with self.db_lock:
-                        finish(*previous)
+                        finish(previous[0], results)
                     done += 0 if only_failed else len(previous[0])
                     self.progress(stage, done, total)
 
@@ -603,7 +605,7 @@ class _Run:
 
         return [pool.submit(fetch, row) for row in rows if row[2] is not False]
 
-    def _finish_cards(self, rows: list[tuple[Any, ...]], futures: list[Future[Any]]) -> None:
+    def _finish_cards(self, rows: list[tuple[Any, ...]], results: list[Any]) -> None:
         from ptmscope.hub.client import FetchFailed
 
         writer = self._writer()
@@ -615,8 +617,7 @@ class _Run:
                 writer.builder.add_card(rid, None, source, "no README.md in the file list")
                 self.report.cards_missing += 1
                 succeeded.append(rid)
-        for future in futures:
-            rid, listed, outcome = future.result()
+        for rid, listed, outcome in results:
             if isinstance(outcome, bytes):
                 writer.builder.add_card(rid, _card_content(outcome), source, "README.md")
                 self.report.cards_fetched += 1
@@ -712,12 +713,11 @@ class _Run:
 
         return [pool.submit(fetch, row[0]) for row in rows]
 
-    def _finish_orgs(self, rows: list[tuple[Any, ...]], futures: list[Future[Any]]) -> None:
+    def _finish_orgs(self, rows: list[tuple[Any, ...]], results: list[Any]) -> None:
         from ptmscope.hub.client import FetchFailed
 
         writer = self._writer()
         source = f"{self.endpoint}/api/organizations"
-        results = [future.result() for future in futures]
         succeeded: list[str] = []
         failed: list[tuple[str, FetchFailed]] = []
         for name, outcome in results:

@@ -97,3 +97,6 @@ def serve_hub(
         server.server_close()
         if plan.injected:
             err.print(f"Faults injected: {dict(plan.injected)}", style="dim")
+        if budgets:
+            for name, window in server.windows.items():
+                err.print(f"{name}: {window.accepted:,} requests within the budget, {window.refused:,} refused (429)")
