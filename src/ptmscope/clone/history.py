@@ -57,10 +57,11 @@ def read_history(path: Path, repo_id: str) -> History:
         HistoryError: the repository cannot be opened or walked (broken, not a repository).
     """
     import pygit2
-    from pygit2.enums import SortMode
+    from pygit2.enums import RepositoryOpenFlag, SortMode
 
     try:
-        repo = pygit2.Repository(str(path))
+        # A bare repository at exactly this path: no discovery upwards (faster, and never another repo).
+        repo = pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH | RepositoryOpenFlag.BARE)
     except (pygit2.GitError, KeyError, OSError) as error:
         raise HistoryError(f"not a readable git repository: {error}") from error
     history = History()
@@ -68,16 +69,17 @@ def read_history(path: Path, repo_id: str) -> History:
         if not repo.head_is_unborn:
             history.head = str(repo.head.target)
         tips = []
-        for name in repo.references:
-            if not name.startswith(("refs/heads/", "refs/tags/")):
+        for raw_name in repo.raw_listall_references():
+            if not raw_name.startswith((b"refs/heads/", b"refs/tags/")):
                 continue
-            reference = repo.references[name].resolve()
-            if repo.get(reference.target) is None:
-                raise HistoryError(f"{name[:200]} points to a missing object (a broken or truncated clone)")
+            name = raw_name.decode("utf-8", errors="replace")
+            reference = repo.lookup_reference(name).resolve()
             try:
                 target = reference.peel(pygit2.Commit)
             except (ValueError, pygit2.InvalidSpecError):
                 continue  # a tag of a tree or a blob
+            except (pygit2.GitError, KeyError) as error:
+                raise HistoryError(f"{name[:200]} points to a missing object (a broken or truncated clone)") from error
             tips.append(target.id)
         if not tips:
             return history
