@@ -33,7 +33,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import orjson
@@ -509,22 +509,47 @@ class _Handler(BaseHTTPRequestHandler):
             value = self.headers.get(header)
             if value:
                 env[variable] = value
+        # The pack is streamed to the client as git writes it (a repository can be far bigger than memory).
         try:
-            done = subprocess.run(
-                ["git", "http-backend"], input=body, capture_output=True, env=env, timeout=600, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
+            process = subprocess.Popen(
+                ["git", "http-backend"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env,
+            )  # fmt: skip
+        except OSError as error:
             self._error(500, f"git http-backend failed: {type(error).__name__}")
             return
-        head, sep, payload = done.stdout.partition(b"\r\n\r\n")
-        if not sep:
-            head, sep, payload = done.stdout.partition(b"\n\n")
-        if not sep:
-            self._error(500, "git http-backend gave no response")
-            return
-        status, content_type, extra = 200, "application/octet-stream", {}
-        for line in head.decode("latin-1").splitlines():
-            key, _, value = line.partition(":")
+        assert process.stdin is not None and process.stdout is not None
+        feeder = threading.Thread(target=_feed, args=(process.stdin, body), daemon=True)
+        feeder.start()
+        try:
+            self._relay_cgi(process.stdout)
+        finally:
+            process.stdout.close()
+            try:
+                process.wait(timeout=600)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            feeder.join(timeout=5)
+
+    def _relay_cgi(self, out: IO[bytes]) -> None:
+        """Relay a CGI response: its headers (Status, Content-Type), then its body as it comes."""
+        head: list[str] = []
+        while True:
+            line = out.readline(8_192)
+            if not line:
+                self._error(500, "git http-backend gave no response")
+                return
+            if line in (b"\r\n", b"\n"):
+                break
+            head.append(line.decode("latin-1").strip())
+            if len(head) > 100:
+                self._error(500, "git http-backend sent too many headers")
+                return
+        status, content_type = 200, "application/octet-stream"
+        extra: dict[str, str] = {}
+        for text in head:
+            key, _, value = text.partition(":")
             key, value = key.strip(), value.strip()
             if key.lower() == "status":
                 status = int(value.split()[0]) if value.split() and value.split()[0].isdigit() else 500
@@ -532,9 +557,34 @@ class _Handler(BaseHTTPRequestHandler):
                 content_type = value
             elif key.lower() in ("cache-control", "expires", "pragma"):
                 extra[key] = value
-        self._headers(status, content_type, len(payload), extra)
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        # No length is known in advance: the body ends when the connection closes.
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", _header_value(content_type))
+        if self._rate is not None:
+            remaining, reset, budget = self._rate
+            for key, value in ratelimit_headers(self._bucket_name, remaining, reset, budget).items():
+                self.send_header(key, value)
+        for key, value in extra.items():
+            self.send_header(key, _header_value(value))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.server.count(f"{self._bucket_name}:{status}")
+        if self.command == "HEAD":
+            return
+        while chunk := out.read(64 * 1024):
+            self.wfile.write(chunk)
+
+
+def _feed(stdin: IO[bytes], body: bytes) -> None:
+    """Write a request body to git's stdin (in its own thread, so a big body cannot deadlock the pipes)."""
+    try:
+        stdin.write(body)
+    except OSError:
+        pass  # git stopped reading: its answer says why
+    finally:
+        with contextlib.suppress(OSError):
+            stdin.close()
 
 
 def _truthy(value: str | None) -> bool:
