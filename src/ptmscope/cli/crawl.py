@@ -46,6 +46,13 @@ from ptmscope.cli.options import (
 @click.option(
     "--page-size", default=1000, show_default=True, type=click.IntRange(1, 1000), help="Models per listing page."
 )
+@click.option(
+    "--memory-limit",
+    default="1GB",
+    show_default=True,
+    metavar="SIZE",
+    help="Cap on the store's (DuckDB's) memory for this run; it caches what it writes up to this, then spills.",
+)
 @json_option
 @db_option
 def crawl(
@@ -63,6 +70,7 @@ def crawl(
     concurrency: int,
     token: str | None,
     page_size: int,
+    memory_limit: str,
     as_json: bool,
     db_path: Path | None,
 ) -> None:
@@ -105,6 +113,10 @@ def crawl(
     )
     err = stderr_console()
     with open_store(db_path) as store, stage_progress(enabled=err.is_terminal) as progress:
+        try:
+            store.con.execute("SET memory_limit = ?", [memory_limit])
+        except Exception as error:  # duckdb.Error; duckdb is not imported at module level
+            raise click.BadParameter(str(error).splitlines()[0], param_hint="--memory-limit") from error
         report = run_crawl(store, endpoint, snapshot_name, options, progress=progress)
     document = report_json(report)
     if as_json:
