@@ -49,7 +49,7 @@ class CloneOptions:
     """The resolver budget clones are paced to (default: the anonymous plan)."""
     requests_per_clone: int = 3
     """HTTP requests one clone makes (info/refs, ls-refs, fetch), for pacing."""
-    max_retries: int = 4
+    max_retries: int = 6
     timeout: float = 600.0
     backoff: float = 1.0
     ingest_every: int = 200

@@ -72,7 +72,7 @@ class CloneTask:
     """Where the unit writes its Parquet partitions."""
     url: str | None
     """The clone URL; None reads an existing bare clone under ``root`` only."""
-    max_retries: int = 4
+    max_retries: int = 6
     timeout: float = 600.0
     backoff: float = 1.0
 
