@@ -96,7 +96,10 @@ def serve_hub(
     finally:
         server.server_close()
         if plan.injected:
-            err.print(f"Faults injected: {dict(plan.injected)}", style="dim")
+            err.print(f"Faults injected: {dict(plan.injected)}", style="dim", soft_wrap=True)
         if budgets:
             for name, window in server.windows.items():
-                err.print(f"{name}: {window.accepted:,} requests within the budget, {window.refused:,} refused (429)")
+                err.print(
+                    f"{name}: {window.accepted:,} requests within the budget, {window.refused:,} refused (429)",
+                    soft_wrap=True,
+                )
