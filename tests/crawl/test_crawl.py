@@ -160,3 +160,22 @@ def test_hostile_listing_items_and_links_are_recorded_not_followed(tmp_path, onl
         server.shutdown()
         server.server_close()
     assert not any("steal" in path for path in asked)
+
+
+def test_an_interrupted_crawl_is_partial_and_continues(db, tmp_path, online):
+    stops = {"left": 1}
+
+    def interrupt(stage, done, total):
+        if stage == "cards" and stops["left"]:
+            stops["left"] -= 1
+            raise KeyboardInterrupt
+
+    with running_hub(db) as hub, Store(tmp_path / "out.duckdb") as store:
+        options = CrawlOptions(**{**FAST, "concurrency": 1}, chunk=3, orgs=False)
+        with pytest.raises(KeyboardInterrupt):
+            crawl(store, hub.url, "ctrl-c", options, progress=interrupt)
+        assert store.snapshot("ctrl-c").status == "partial"
+        assert 0 < store.query("SELECT count(*) FROM cards")[0][0] < 9
+        report = crawl(store, hub.url, "ctrl-c", options)
+        assert report.resumed and report.snapshot.status == "complete"
+        assert store.query("SELECT count(*), count(DISTINCT repo_id) FROM cards")[0] == (9, 9)

@@ -99,3 +99,24 @@ def test_faults_are_seeded_and_budgets_enforced(db):
         assert codes == [200, 200, 429]
         refused = httpx2.get(f"{hub.url}/api/models")
         assert refused.headers["RateLimit"].startswith('"api";r=0') and int(refused.headers["Retry-After"]) >= 1
+
+
+def test_the_serve_hub_command_serves_until_interrupted(db):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ptmscope", "serve-hub", "--db", str(db), "--port", "0", "--rate-limit", "api=5/60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert [m["id"] for m in httpx2.get(f"{url}/api/models?limit=2").json()] == ["legacy-gen", "org1/tc-a"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert "api: 1 requests within the budget" in err
