@@ -117,6 +117,6 @@ def test_the_serve_hub_command_serves_until_interrupted(db):
         assert url.startswith("http://127.0.0.1:")
         assert [m["id"] for m in httpx2.get(f"{url}/api/models?limit=2").json()] == ["legacy-gen", "org1/tc-a"]
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert "api: 1 requests within the budget" in err

@@ -89,6 +89,12 @@ def serve_hub(
     )  # fmt: skip
     err.print("Press Ctrl-C to stop.", style="dim")
     click.echo(server.url)
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops it like Ctrl-C: the summary is printed, the copy freed
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
