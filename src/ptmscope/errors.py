@@ -89,3 +89,15 @@ class UnsafeModelError(ModelLoadError):
 
 class LabelMappingError(VerifyError):
     """The dataset's labels do not map onto the model's labels (config.json id2label/label2id)."""
+
+
+class ListingFailedError(SourceError):
+    """The registry's model listing failed after retries; a rerun continues from the page that failed."""
+
+
+class CrawlMismatchError(SourceError):
+    """A crawl was asked to continue a snapshot that is not the same crawl (another endpoint or query)."""
+
+
+class CloneError(SourceError):
+    """Cloning could not run at all (no git, an unusable destination); per-repo failures are stored instead."""

@@ -82,8 +82,12 @@ def import_paths(
     progress: ProgressFn | None = None,
     batch_rows: int = 50_000,
     jobs: int | None = None,
+    keep_files: bool = False,
 ) -> ImportReport:
     """Read every path into the snapshot ``snapshot_name`` (created unless ``append``).
+
+    With ``keep_files`` the cards' bytes are stored too (``repo_files``), so that
+    ``ptmscope serve-hub`` can serve the snapshot's README files.
 
     A file that cannot be read is reported and the import goes on with the next one.
     On KeyboardInterrupt what was read is written, the snapshot is marked 'partial'
@@ -97,7 +101,7 @@ def import_paths(
         if append
         else store.create_snapshot(snapshot_name, source=source, source_detail=detail)
     )
-    writer = SnapshotWriter(store, snapshot, batch_rows=batch_rows)
+    writer = SnapshotWriter(store, snapshot, batch_rows=batch_rows, keep_files=keep_files)
     report = ImportReport(snapshot=snapshot, stats=writer.stats)
     started = time.perf_counter()
     try:
@@ -153,9 +157,9 @@ def _import_one(
     return file_report
 
 
-def build_jsonl_chunk(source_file: str, first_line: int, lines: list[bytes]) -> Batch:
+def build_jsonl_chunk(source_file: str, first_line: int, lines: list[bytes], keep_files: bool = False) -> Batch:
     """Parse, normalise and analyse a chunk of JSON Lines into a batch (runs in a worker)."""
-    builder = RowBuilder()
+    builder = RowBuilder(keep_files=keep_files)
     for offset, line in enumerate(lines):
         for location, record in parse_jsonl_line(line, first_line + offset):
             builder.add(record, source_file, location)
@@ -201,7 +205,9 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             try:
                 for first, lines in chunks():
-                    pending.append((first, pool.submit(build_jsonl_chunk, name, first, lines)))
+                    pending.append(
+                        (first, pool.submit(build_jsonl_chunk, name, first, lines, writer.builder.keep_files))
+                    )
                     while len(pending) >= 2 * jobs:
                         chunk_first, future = pending.popleft()
                         collect(chunk_first, future.result())
@@ -216,5 +222,5 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
         # exhausted): parse the rest of the file here, from the first chunk not written.
         for first, lines in chunks():
             if first > done_through:
-                collect(first, build_jsonl_chunk(name, first, lines))
+                collect(first, build_jsonl_chunk(name, first, lines, writer.builder.keep_files))
     return file_report

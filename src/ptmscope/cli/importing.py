@@ -33,6 +33,11 @@ from ptmscope.cli.options import (
     type=click.Choice(["npm", "pypi", "huggingface"]),
     help="Registry of a package download table, when its file name does not say.",
 )
+@click.option(
+    "--keep-cards",
+    is_flag=True,
+    help="Also store each card's bytes, so that 'ptmscope serve-hub' can serve its README.md.",
+)
 @json_option
 @db_option
 def import_(
@@ -41,6 +46,7 @@ def import_(
     append: bool,
     repo_id: str | None,
     registry: str | None,
+    keep_cards: bool,
     as_json: bool,
     db_path: Path | None,
 ) -> None:
@@ -70,7 +76,14 @@ def import_(
     err = stderr_console()
     with open_store(db_path) as store, record_progress("importing", enabled=err.is_terminal) as progress:
         report = import_paths(
-            store, paths, snapshot_name, append=append, repo_id=repo_id, registry=registry, progress=progress
+            store,
+            paths,
+            snapshot_name,
+            append=append,
+            repo_id=repo_id,
+            registry=registry,
+            progress=progress,
+            keep_files=keep_cards,
         )
         counts = store.counts(report.snapshot)
     stats = report.stats

@@ -17,9 +17,12 @@ import click
 
 from ptmscope import __version__
 from ptmscope.errors import (
+    CloneError,
+    CrawlMismatchError,
     DatasetError,
     InputError,
     LabelMappingError,
+    ListingFailedError,
     MissingExtraError,
     PtmscopeError,
     SnapshotExistsError,
@@ -42,6 +45,9 @@ COMMANDS: dict[str, str] = {
     "audit": "ptmscope.cli.audit:audit",
     "select": "ptmscope.cli.select:select",
     "verify": "ptmscope.cli.verify:verify",
+    "crawl": "ptmscope.cli.crawl:crawl",
+    "clone": "ptmscope.cli.clone:clone",
+    "serve-hub": "ptmscope.cli.serve_hub:serve_hub",
 }
 
 # Subclasses before their bases: the first match wins.
@@ -67,7 +73,10 @@ ERROR_HINTS: list[tuple[type[BaseException], Callable[[BaseException], str | Non
     (StoreError, lambda e: "Check the --db path (or PTMSCOPE_DB) and that the disk is writable."),
     (UnknownFormatError, lambda e: "See 'ptmscope import --help' for the shapes ptmscope reads."),
     (InputError, lambda e: None),
-    (SourceUnreachableError, lambda e: "Check --endpoint (or HF_ENDPOINT) and your network."),
+    (SourceUnreachableError, lambda e: "Check --endpoint (or HF_ENDPOINT) and your network; rerun to continue."),
+    (ListingFailedError, lambda e: "Run the same command again: the crawl continues from the page that failed."),
+    (CrawlMismatchError, lambda e: "List snapshots with 'ptmscope snapshots'; pick a new --snapshot name."),
+    (CloneError, lambda e: "Run the same command again to continue; finished clones are kept."),
     (SourceError, lambda e: None),
     (PtmscopeError, lambda e: None),
 ]

@@ -28,6 +28,84 @@ def db_option(fn: F) -> F:
     )(fn)
 
 
+DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+def endpoint_option(fn: F) -> F:
+    """``--endpoint URL`` (env HF_ENDPOINT): the hub to talk to; the real Hub by default."""
+    return click.option(
+        "--endpoint",
+        metavar="URL",
+        envvar="HF_ENDPOINT",
+        show_envvar=True,
+        default=DEFAULT_ENDPOINT,
+        show_default=True,
+        help="A Hugging Face-compatible hub: the real Hub, a mirror, or 'ptmscope serve-hub'.",
+    )(fn)
+
+
+def rate_limit_option(fn: F) -> F:
+    """``--rate-limit SPEC``: per-bucket budgets, or a plan name."""
+    return click.option(
+        "--rate-limit",
+        "rate_limit",
+        metavar="SPEC",
+        default="anonymous",
+        show_default=True,
+        help="Budgets to pace to until the hub's RateLimit headers say otherwise: a plan (anonymous, free, pro) "
+        "or BUCKET=REQUESTS/SECONDS pairs, e.g. api=1000/300,resolvers=5000/300.",
+    )(fn)
+
+
+def parse_rate_limit(spec: str) -> Any:
+    """Budgets from a --rate-limit value, or a usage error."""
+    from ptmscope.hub.ratelimit import parse_budgets
+
+    try:
+        return parse_budgets(spec)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--rate-limit") from error
+
+
+@contextmanager
+def stage_progress(enabled: bool = True) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A progress bar per stage on stderr: done / total, rate and time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    if not enabled:
+        yield lambda stage, done, total: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[dim]{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr_console(),
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total, rate="")
+            task_id = tasks[stage]
+            elapsed = progress.tasks[task_id].elapsed or 0.0
+            rate = f"{done / elapsed:,.1f}/s" if elapsed > 0.5 else ""
+            progress.update(task_id, completed=done, total=total, rate=rate)
+
+        yield update
+
+
 def json_option(fn: F) -> F:
     """``--json``: machine-readable output on stdout."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of tables.")(fn)

@@ -100,6 +100,7 @@ def schemas() -> dict[str, pa.Schema]:
             ("registry", s), ("package", s), ("downloads", i64), ("period", s), ("source_file", s)
         ),
         "import_errors": schema(("source_file", s), ("location", s), ("repo_id", s), ("reason", s)),
+        "repo_files": schema(("repo_id", s), ("path", s), ("size", i64), ("blob_id", s), ("content", pa.binary())),
     }  # fmt: skip
 
 
@@ -150,10 +151,27 @@ def _dumps(value: Any) -> str | None:
 _MISSING_CARD = ("missing", *([None] * 17))
 
 
-class RowBuilder:
-    """Buffers the rows that records produce, column by column."""
+def card_bytes(content: str | bytes) -> bytes:
+    """A card's bytes as a server would send them (text as UTF-8; lone surrogates kept, never dropped)."""
+    return content if isinstance(content, bytes) else content.encode("utf-8", errors="surrogatepass")
 
-    def __init__(self) -> None:
+
+def git_blob_id(data: bytes) -> str:
+    """The git object id of a blob holding ``data`` (what the Hub sends as the ETag of a small file)."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+class RowBuilder:
+    """Buffers the rows that records produce, column by column.
+
+    With ``keep_files`` a card's bytes are kept too (table ``repo_files``, path README.md), so the
+    snapshot can be served again (``ptmscope serve-hub``).
+    """
+
+    def __init__(self, *, keep_files: bool = False) -> None:
+        self.keep_files = keep_files
         self._schemas = schemas()
         self._columns: dict[str, list[list[Any]]] = {
             table: [[] for _ in schema.names] for table, schema in self._schemas.items()
@@ -301,6 +319,9 @@ class RowBuilder:
             self.stats.card_status["missing"] += 1
             self._row("cards", repo_id, *_MISSING_CARD, source_file, location)
             return
+        if self.keep_files:
+            data = card_bytes(content)
+            self._row("repo_files", repo_id, "README.md", len(data), git_blob_id(data), data)
         analysis = analyze_card(content)
         self.stats.card_status[analysis.status] += 1
         self._add_analysis(repo_id, analysis, source_file, location)

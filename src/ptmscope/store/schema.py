@@ -39,6 +39,12 @@ SNAPSHOT_TABLES: tuple[str, ...] = (
     "audit_runs",
     "findings",
     "scores",
+    # crawl, clone and history (m0002_crawl_*)
+    "crawl_state",
+    "crawl_failures",
+    "repo_files",
+    "repo_clones",
+    "commits",
 )
 
 
@@ -189,6 +195,89 @@ def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE TABLE import_errors (snapshot_id INTEGER, source_file VARCHAR, location VARCHAR,"
         " repo_id VARCHAR, reason VARCHAR)"
+    )
+
+
+@migrations()
+def m0002_crawl_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Crawl progress and failures, stored small files, bare clones and their commit histories."""
+    # One row per crawl snapshot: where the crawl stands, so a rerun continues (see ptmscope.crawl).
+    con.execute(
+        """
+        CREATE TABLE crawl_state (
+            snapshot_id     INTEGER NOT NULL,
+            endpoint        VARCHAR NOT NULL,
+            params          JSON,             -- the listing's query (author, filter, limit, expand)
+            base_snapshot_id INTEGER,          -- incremental: cards of unchanged shas were copied from it
+            next_url        VARCHAR,          -- the listing page to fetch next (NULL: start, or done)
+            pages           INTEGER NOT NULL DEFAULT 0,
+            listing_done    BOOLEAN NOT NULL DEFAULT false,
+            cards_done      BOOLEAN NOT NULL DEFAULT false,
+            orgs_done       BOOLEAN NOT NULL DEFAULT false,
+            requests        JSON,             -- requests made per rate-limit bucket, over every run
+            updated_at      TIMESTAMPTZ
+        )
+        """
+    )
+    # One row per item that could not be fetched (the latest attempt); deleted when a retry succeeds.
+    # stage: list | card | org | clone | history; retryable false: a rerun will not try again (404).
+    con.execute(
+        """
+        CREATE TABLE crawl_failures (
+            snapshot_id  INTEGER NOT NULL,
+            stage        VARCHAR NOT NULL,
+            item         VARCHAR NOT NULL,    -- repo id, namespace or page URL
+            http_status  INTEGER,
+            reason       VARCHAR NOT NULL,
+            retryable    BOOLEAN NOT NULL,
+            attempts     INTEGER NOT NULL,
+            failed_at    TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    # Small repository files kept as fetched (README.md), so a snapshot can be served again.
+    con.execute(
+        "CREATE TABLE repo_files (snapshot_id INTEGER NOT NULL, repo_id VARCHAR NOT NULL, path VARCHAR NOT NULL,"
+        " size BIGINT, blob_id VARCHAR, content BLOB)"
+    )
+    # One row per repo that `ptmscope clone` tried: HFTorrent-style bare clones (LFS content never fetched).
+    con.execute(
+        """
+        CREATE TABLE repo_clones (
+            snapshot_id   INTEGER NOT NULL,
+            repo_id       VARCHAR NOT NULL,
+            status        VARCHAR NOT NULL,   -- ok | failed
+            path          VARCHAR,            -- the bare repository on disk
+            reason        VARCHAR,            -- why it failed
+            head          VARCHAR,            -- the commit HEAD names
+            commits       INTEGER,            -- commits reachable from branches and tags (NULL: not read)
+            signed_commits INTEGER,
+            history_error VARCHAR,            -- the history could not be read, and why
+            attempts      INTEGER,
+            seconds       DOUBLE,
+            cloned_at     TIMESTAMPTZ
+        )
+        """
+    )
+    # One row per commit of a cloned repo; signature: openpgp | ssh | x509 | none (what the gpgsig header holds,
+    # parsed, never verified); key_id: OpenPGP issuer key id (16 hex), SSH key fingerprint (SHA256:...), or NULL.
+    con.execute(
+        """
+        CREATE TABLE commits (
+            snapshot_id   INTEGER NOT NULL,
+            repo_id       VARCHAR NOT NULL,
+            sha           VARCHAR NOT NULL,
+            parents       INTEGER,
+            author        VARCHAR,
+            authored_at   TIMESTAMPTZ,
+            committer     VARCHAR,
+            committed_at  TIMESTAMPTZ,
+            signature     VARCHAR NOT NULL,
+            key_id        VARCHAR,
+            message       VARCHAR,            -- the first 1,000 characters
+            position      INTEGER             -- 0 for the newest, in git log --date-order
+        )
+        """
     )
 
 

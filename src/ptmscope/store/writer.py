@@ -62,7 +62,14 @@ class SnapshotWriter:
     """Appends batches of rows to one snapshot, keeping ids unique across batches."""
 
     def __init__(
-        self, store: Store, snapshot: Snapshot, *, batch_rows: int = 50_000, commit_rows: int = 500_000
+        self,
+        store: Store,
+        snapshot: Snapshot,
+        *,
+        batch_rows: int = 50_000,
+        commit_rows: int = 500_000,
+        keep_files: bool = False,
+        track_ids: bool = True,
     ) -> None:
         self.store = store
         self.snapshot = snapshot
@@ -71,16 +78,21 @@ class SnapshotWriter:
         self._in_transaction = False
         self._uncommitted = 0
         self.stats = WriteStats()
-        self.builder = RowBuilder()
+        self.builder = RowBuilder(keep_files=keep_files)
         self._sid = snapshot.snapshot_id
         self._model_ids: set[str] = set()
         self._card_ids: set[str] = set()
         self._org_names: set[str] = set()
+        # Without tracking, ids are unique within a batch only: the caller keeps them unique across
+        # batches (the crawler asks the store), and memory does not grow with the snapshot.
+        self._track = track_ids
         for table, column, seen in (  # ids already in the snapshot, when appending to it
             ("models", "repo_id", self._model_ids),
             ("cards", "repo_id", self._card_ids),
             ("organizations", "name", self._org_names),
         ):
+            if not track_ids:
+                break
             rows = store.con.execute(f"SELECT {column} FROM {table} WHERE snapshot_id = ?", [self._sid]).fetchall()
             seen.update(r[0] for r in rows)
 
@@ -105,6 +117,12 @@ class SnapshotWriter:
         if self.builder.pending:
             self.write(self.builder.take())
         self.commit()
+
+    def begin(self) -> None:
+        """Open the writer's transaction now, so that other statements can join it before ``commit()``."""
+        if not self._in_transaction:
+            self.store.con.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
 
     def commit(self) -> None:
         """Commit the open transaction, if any."""
@@ -135,9 +153,7 @@ class SnapshotWriter:
             previous = tables.get("import_errors")
             tables["import_errors"] = pa.concat_tables([previous, extra]) if previous is not None else extra
         con = self.store.con
-        if not self._in_transaction:
-            con.execute("BEGIN TRANSACTION")
-            self._in_transaction = True
+        self.begin()
         try:
             for table, data in tables.items():
                 if data.num_rows:
@@ -163,7 +179,7 @@ class SnapshotWriter:
         stats: WriteStats,
     ) -> None:
         data = tables.get(table)
-        if data is None:
+        if data is None or not self._track:
             return
         ids = data.column(key).to_pylist()
         duplicates = seen.intersection(ids)
@@ -188,7 +204,7 @@ class SnapshotWriter:
             stats.cards -= len(duplicates)
             for status in dropped.column("status").to_pylist():
                 stats.card_status[status] -= 1
-            drop_from, keep_source = ("card_sections", *_SHARED), None
+            drop_from, keep_source = ("card_sections", "repo_files", *_SHARED), None
         else:
             stats.organizations -= len(duplicates)
             return

@@ -693,3 +693,59 @@ def discrepancies(db: StudyDB, top: int) -> Data:
         for task, dataset, split, metric, *values in by_dataset
     ]
     return data
+
+
+@measurement("signing", "Commit signing in the cloned repositories", "Table IV")
+def signing(db: StudyDB, top: int) -> Data:
+    """Repos with at least one signed commit, the share of signed commits, and organizations with signed repos.
+
+    Population: repos of the snapshot whose bare clone's history was read (``ptmscope clone``).
+    A commit is signed when it carries a signature header (OpenPGP, SSH or X.509), verified or
+    not, as in the paper. Organizations count when they own a repo with a signed commit.
+    """
+    row = (
+        db.one(
+            """
+        SELECT count(*) FILTER (WHERE status = 'ok'), count(commits),
+               count(*) FILTER (WHERE signed_commits > 0), coalesce(sum(commits), 0),
+               coalesce(sum(signed_commits), 0), count(*) FILTER (WHERE status = 'failed'),
+               count(history_error)
+        FROM repo_clones WHERE snapshot_id = $sid
+        """
+        )
+        or (0,) * 7
+    )
+    cloned, read, signed_repos, commits, signed_commits, failed, history_errors = (int(v or 0) for v in row)
+    kinds = db.rows(
+        """
+        SELECT signature, count(*), count(DISTINCT repo_id) FROM commits
+        WHERE snapshot_id = $sid AND signature <> 'none' GROUP BY 1 ORDER BY 2 DESC, 1
+        """
+    )
+    keys = db.scalar("SELECT count(DISTINCT key_id) FROM commits WHERE snapshot_id = $sid AND key_id IS NOT NULL")
+    orgs = db.one(
+        """
+        SELECT count(DISTINCT o.name), count(DISTINCT o.name) FILTER (WHERE o.is_verified),
+               count(DISTINCT o.name) FILTER (WHERE o.is_verified IS NOT NULL)
+        FROM organizations o
+        JOIN models m ON m.snapshot_id = $sid AND m.namespace = o.name
+        JOIN repo_clones r ON r.snapshot_id = $sid AND r.repo_id = m.repo_id AND r.signed_commits > 0
+        WHERE o.snapshot_id = $sid
+        """
+    ) or (0, 0, 0)
+    verification_known = int(db.scalar("SELECT count(is_verified) FROM organizations WHERE snapshot_id = $sid") or 0)
+    return {
+        "repos_cloned": cloned,
+        "repos_read": read,
+        "clone_failures": failed,
+        "history_errors": history_errors,
+        "repos_with_signed_commits": signed_repos,
+        "share_repos_signed": share(signed_repos, read),
+        "commits": commits,
+        "signed_commits": signed_commits,
+        "share_commits_signed": share(signed_commits, commits),
+        "by_kind": {k: {"commits": int(n), "repos": int(r)} for k, n, r in kinds},
+        "distinct_keys": int(keys or 0),
+        "orgs_with_signed_repos": int(orgs[0] or 0),
+        "verified_orgs_with_signed_repos": int(orgs[1] or 0) if verification_known else None,
+    }

@@ -149,14 +149,33 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
             "token-classification 526/3,130 with claims; other tasks 12/26,192",
         )
     )
+    sig = results["signing"]
+    if sig["repos_read"]:
+        value = (
+            f"{sig['repos_with_signed_commits']:,} of {sig['repos_read']:,} repositories have signed commits "
+            f"({_pct(sig['share_repos_signed'])}); {sig['signed_commits']:,} of {sig['commits']:,} commits are signed "
+            f"({_pct(sig['share_commits_signed'])})"
+        )
+        if sig["verified_orgs_with_signed_repos"] is not None:
+            value += f"; {sig['verified_orgs_with_signed_repos']:,} verified organizations have a signed repository"
+        numbers = {
+            "repos_with_signed_commits": sig["repos_with_signed_commits"],
+            "repos": sig["repos_read"],
+            "signed_commits": sig["signed_commits"],
+            "commits": sig["commits"],
+            "verified_orgs_with_signed_repos": sig["verified_orgs_with_signed_repos"],
+            "clone_failures": sig["clone_failures"],
+        }
+    else:
+        value, numbers = None, None
     rows.append(
         _row(
             "Spoofing, Tampering, Repudiation",
             "GPG commit signing",
-            None,
-            None,
+            value,
+            numbers,
             "not measured in this snapshot: needs commit histories (ptmscope clone)",
-            "132 of 63,182 repositories (0.21%) have signed commits",
+            "132 of 63,182 repositories (0.21%) have signed commits; 2 verified organizations have signed repositories",
         )
     )
     rows.append(

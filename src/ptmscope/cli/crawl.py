@@ -1,0 +1,183 @@
+"""``ptmscope crawl``: list a registry's models, cards and organizations into a snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ptmscope.cli.options import (
+    db_option,
+    emit_json,
+    endpoint_option,
+    json_option,
+    open_store,
+    parse_rate_limit,
+    rate_limit_option,
+    stage_progress,
+    stderr_console,
+)
+
+
+@click.command()
+@endpoint_option
+@click.option(
+    "--snapshot",
+    "-s",
+    "snapshot_name",
+    metavar="NAME",
+    help="Snapshot to write (continued if it is an unfinished crawl). Default: continue the latest unfinished "
+    "crawl of this endpoint and query, or create crawl-<host>-<time>.",
+)
+@click.option("--limit", type=click.IntRange(1), help="Stop after this many models.")
+@click.option("--author", metavar="NAME", help="Only this user's or organization's models.")
+@click.option("--filter", "filters", multiple=True, metavar="TAG", help="Only models with this tag (repeatable).")
+@click.option("--search", metavar="TEXT", help="Only models whose id contains TEXT.")
+@click.option("--no-cards", is_flag=True, help="Skip README.md cards.")
+@click.option("--no-orgs", is_flag=True, help="Skip organization overviews.")
+@click.option(
+    "--full", "full_refetch", is_flag=True, help="Fetch every card, even those unchanged since the last crawl."
+)
+@click.option("--base", metavar="NAME", help="Copy unchanged cards from this snapshot (default: the last crawl).")
+@rate_limit_option
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Requests in flight.")
+@click.option("--token", envvar="PTMSCOPE_HF_TOKEN", help="A Hub token (sent to --endpoint only).")
+@click.option(
+    "--page-size", default=1000, show_default=True, type=click.IntRange(1, 1000), help="Models per listing page."
+)
+@click.option(
+    "--memory-limit",
+    default="1GB",
+    show_default=True,
+    metavar="SIZE",
+    help="Cap on the store's (DuckDB's) memory for this run; it caches what it writes up to this, then spills.",
+)
+@json_option
+@db_option
+def crawl(
+    endpoint: str,
+    snapshot_name: str | None,
+    limit: int | None,
+    author: str | None,
+    filters: tuple[str, ...],
+    search: str | None,
+    no_cards: bool,
+    no_orgs: bool,
+    full_refetch: bool,
+    base: str | None,
+    rate_limit: str,
+    concurrency: int,
+    token: str | None,
+    page_size: int,
+    memory_limit: str,
+    as_json: bool,
+    db_path: Path | None,
+) -> None:
+    """Crawl a Hugging Face-compatible hub into a snapshot: models, cards, organizations.
+
+    \b
+    Lists every model with its metadata in pages of 1,000 (one API request per thousand
+    models), fetches each model's README.md at the listed sha through the resolver bucket and
+    each namespace's organization overview. Each rate-limit bucket (api, resolvers) is paced
+    on its own from the hub's RateLimit headers; 429 and 5xx are retried with backoff that
+    honours Retry-After. A model that still fails is stored with its reason and the crawl
+    goes on. Kill it at any moment and run the same command again: it continues where it
+    stopped, with nothing lost or duplicated. A new crawl of the same endpoint copies the
+    cards of models whose sha did not change from the last complete crawl.
+    Without --token, your saved Hugging Face token is sent to the real Hub only.
+
+    \b
+    Examples:
+      ptmscope crawl --snapshot hub-2026-11                 # the real Hub (about 2M models)
+      ptmscope crawl --author google --limit 500 --snapshot google
+      ptmscope crawl --endpoint http://127.0.0.1:8080 --snapshot replay
+      ptmscope crawl --rate-limit free --concurrency 16 --snapshot hub-free
+    """
+    from ptmscope.crawl import CrawlOptions
+    from ptmscope.crawl import crawl as run_crawl
+
+    options = CrawlOptions(
+        limit=limit,
+        author=author,
+        filters=filters,
+        search=search,
+        cards=not no_cards,
+        orgs=not no_orgs,
+        incremental=not full_refetch,
+        base=base,
+        budgets=parse_rate_limit(rate_limit),
+        concurrency=concurrency,
+        token=token,
+        page_size=page_size,
+    )
+    err = stderr_console()
+    with open_store(db_path) as store, stage_progress(enabled=err.is_terminal) as progress:
+        try:
+            store.con.execute("SET memory_limit = ?", [memory_limit])
+        except Exception as error:  # duckdb.Error; duckdb is not imported at module level
+            raise click.BadParameter(str(error).splitlines()[0], param_hint="--memory-limit") from error
+        report = run_crawl(store, endpoint, snapshot_name, options, progress=progress)
+    document = report_json(report)
+    if as_json:
+        emit_json(document)
+    else:
+        _print(document)
+
+
+def report_json(report: Any) -> dict[str, Any]:
+    """The crawl report as JSON (the --json output)."""
+    return {
+        "snapshot": report.snapshot.name,
+        "status": report.snapshot.status,
+        "resumed": report.resumed,
+        "already_complete": report.already_complete,
+        "base": report.base,
+        "seconds": round(report.seconds, 3),
+        "stage_seconds": report.stage_seconds,
+        "stage_requests": report.stage_requests,
+        "models": report.total_models,
+        "run": {
+            "pages": report.pages,
+            "models": report.models,
+            "cards_fetched": report.cards_fetched,
+            "cards_copied": report.cards_copied,
+            "cards_missing": report.cards_missing,
+            "organizations": report.organizations,
+            "not_organizations": report.not_organizations,
+            "failures": dict(report.failures),
+        },
+        "failures": report.open_failures,
+        "requests": report.requests,
+    }
+
+
+def _print(doc: dict[str, Any]) -> None:
+    from rich.text import Text
+
+    from ptmscope.reports.safe import text
+
+    console = stderr_console()
+    run = doc["run"]
+    verb = "Already complete" if doc["already_complete"] else ("Continued" if doc["resumed"] else "Crawled")
+    console.print(
+        Text.assemble(
+            f"{verb}: snapshot ",
+            text(doc["snapshot"], 80, "bold cyan"),
+            f" ({doc['status']}): {doc['models']:,} models. This run: {run['models']:,} models in {run['pages']:,} "
+            f"pages, {run['cards_fetched']:,} cards fetched, {run['cards_copied']:,} copied"
+            + (" from " if doc["base"] else ""),
+            text(doc["base"] or "", 80),
+            f", {run['organizations']:,} organizations in {doc['seconds']:.1f} s.",
+        )
+    )
+    if doc["failures"]:
+        console.print(
+            "Stored failures: " + ", ".join(f"{k} {v:,}" for k, v in doc["failures"].items())
+            + " (organization 404s are user accounts). See the crawl_failures table.",
+            style="yellow",
+        )  # fmt: skip
+    for bucket, stats in doc["requests"].items():
+        console.print(
+            f"{bucket}: {int(stats['requests']):,} requests, {int(stats['throttled']):,} throttled (429)", style="dim"
+        )

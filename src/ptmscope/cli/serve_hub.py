@@ -1,0 +1,111 @@
+"""``ptmscope serve-hub``: serve a snapshot as a Hugging Face-compatible API (reproducible research, tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ptmscope.cli.options import db_option, parse_rate_limit, stderr_console
+
+
+@click.command("serve-hub")
+@click.option("--snapshot", "-s", "snapshot_name", metavar="NAME", help="The snapshot to serve. Default: the newest.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless you say).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free).")
+@click.option(
+    "--faults",
+    metavar="SPEC",
+    help="Inject errors at random, e.g. 429=0.1,500=0.05,slow=0.05,drop=0.02,badjson=0.01 (probabilities).",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the fault draws (same seed, same faults).")
+@click.option("--slow-seconds", default=1.5, show_default=True, help="Delay of a 'slow' fault.")
+@click.option(
+    "--rate-limit",
+    "rate_limit",
+    metavar="SPEC",
+    help="Enforce budgets per bucket, e.g. api=500/300,resolvers=3000/300, or a plan (anonymous, free, pro). "
+    "Default: headers only (the anonymous plan), nothing refused.",
+)
+@click.option("--verbose", is_flag=True, help="Log every request on stderr.")
+@db_option
+def serve_hub(
+    snapshot_name: str | None,
+    host: str,
+    port: int,
+    faults: str | None,
+    seed: int,
+    slow_seconds: float,
+    rate_limit: str | None,
+    verbose: bool,
+    db_path: Path | None,
+) -> None:
+    """Serve a snapshot as a Hugging Face Hub: the API, README files and git clones.
+
+    \b
+    Enough of the Hub for huggingface_hub (HfApi(endpoint=URL)), hf_hub_download and git clone:
+      GET /api/models (search, author, filter, sort, direction, limit, full, cardData, expand;
+          Link-header pagination), /api/models/ID[/revision/REV], /api/models/ID/commits/REV,
+          /api/organizations/NAME/overview, /ID/resolve/REV/README.md (cards kept by the crawl
+          or 'import --keep-cards'), and git smart HTTP for the snapshot's bare clones.
+    Responses carry the Hub's RateLimit headers. The snapshot is copied into memory at start,
+    so the store stays free for other commands (a crawl into the same store works).
+
+    \b
+    Examples:
+      ptmscope serve-hub --snapshot hub-2022-02 --port 8080
+      HF_ENDPOINT=http://127.0.0.1:8080 ptmscope crawl --snapshot replay
+      ptmscope serve-hub --faults 429=0.1,500=0.05,slow=0.05,drop=0.02,badjson=0.01 --seed 7
+      ptmscope serve-hub --rate-limit api=100/10,resolvers=600/10
+    """
+    from ptmscope.hub.server import FaultPlan, serve
+    from ptmscope.store.store import default_db_path
+
+    try:
+        plan = FaultPlan.parse(faults, seed=seed, slow_seconds=slow_seconds)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--faults") from error
+    budgets = parse_rate_limit(rate_limit) if rate_limit else None
+    err = stderr_console()
+    err.print("Loading the snapshot...")
+    try:
+        server = serve(
+            db_path or default_db_path(),
+            snapshot_name,
+            host=host,
+            port=port,
+            faults=plan,
+            rate_limits=budgets,
+            verbose=verbose,
+        )
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from error
+    data = server.data
+    from ptmscope.reports.safe import text
+
+    err.print(
+        "Serving snapshot ", text(data.snapshot.name, 80, "bold cyan"), f" ({data.models:,} models) at ",
+        text(server.url, 100, "bold"), sep="",
+    )  # fmt: skip
+    err.print("Press Ctrl-C to stop.", style="dim")
+    click.echo(server.url)
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops it like Ctrl-C: the summary is printed, the copy freed
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if plan.injected:
+            err.print(f"Faults injected: {dict(plan.injected)}", style="dim", soft_wrap=True)
+        if budgets:
+            for name, window in server.windows.items():
+                err.print(
+                    f"{name}: {window.accepted:,} requests within the budget, {window.refused:,} refused (429)",
+                    soft_wrap=True,
+                )

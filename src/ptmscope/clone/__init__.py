@@ -1,0 +1,1 @@
+"""HFTorrent-style bare clones, commit histories and signatures, run as per-repo units on an executor."""

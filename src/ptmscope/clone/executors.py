@@ -1,0 +1,155 @@
+"""Executors: where per-repo units run. One interface, a local process pool by default, Dask for clusters.
+
+``Executor.run(fn, items)`` yields results as units finish, keeping a bounded number in flight
+(so millions of repos never sit in memory as futures). The driver calls ``before_submit`` for
+each item first, which is where it paces submissions to the rate limit.
+
+- ``LocalExecutor``: a ``ProcessPoolExecutor`` with the spawn start method (the driver holds a
+  DuckDB connection; forking it is unsafe).
+- ``DaskExecutor``: ``distributed.Client(ADDRESS)``, e.g. ``tcp://scheduler:8786`` or a
+  ``dask-jobqueue`` SLURM cluster's address; workers must see the destination folder at the same path.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Executor(ABC):
+    """Runs independent units and yields their results in completion order."""
+
+    workers: int
+
+    @abstractmethod
+    def run(
+        self, fn: Callable[[T], R], items: Iterable[T], before_submit: Callable[[T], None] | None = None
+    ) -> Iterator[R]:
+        """Run ``fn`` on every item; yield each result as it arrives."""
+
+    def close(self) -> None:  # noqa: B027 - optional for executors that hold nothing
+        """Release the workers."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalExecutor(Executor):
+    """A local process pool (spawned workers); with one worker, units run in this process."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = max(1, workers)
+        self._pool = (
+            ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            if self.workers > 1
+            else None
+        )
+
+    def run(
+        self, fn: Callable[[T], R], items: Iterable[T], before_submit: Callable[[T], None] | None = None
+    ) -> Iterator[R]:
+        from concurrent.futures import FIRST_COMPLETED, Future, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self._pool is None:
+            for item in items:
+                if before_submit is not None:
+                    before_submit(item)
+                yield fn(item)
+            return
+        pending: set[Future[R]] = set()
+        try:
+            for item in items:
+                if before_submit is not None:
+                    before_submit(item)
+                pending.add(self._pool.submit(fn, item))
+                if len(pending) >= 2 * self.workers:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        except BrokenProcessPool as error:
+            from ptmscope.errors import CloneError
+
+            raise CloneError(
+                "the worker processes died or could not start (memory? a script run from stdin?); "
+                "what finished is kept: run again, or use --workers 1"
+            ) from error
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor(Executor):
+    """Units on a Dask distributed cluster.
+
+    Args:
+        scheduler: the scheduler's address (``tcp://HOST:8786``), or an existing ``distributed.Client``
+            or cluster object (``LocalCluster``) to connect to.
+    """
+
+    def __init__(self, scheduler: Any) -> None:
+        try:
+            from distributed import Client
+        except ImportError as error:  # pragma: no cover - depends on the install
+            from ptmscope.errors import CloneError
+
+            raise CloneError("--executor dask needs Dask: pip install 'ptmscope[dask]'") from error
+        self._own = not isinstance(scheduler, Client)
+        self._client = Client(scheduler) if self._own else scheduler
+        self.workers = max(1, sum(self._client.nthreads().values()))
+
+    def run(
+        self, fn: Callable[[T], R], items: Iterable[T], before_submit: Callable[[T], None] | None = None
+    ) -> Iterator[R]:
+        from distributed import as_completed
+
+        queue = as_completed()
+        in_flight = 0
+        try:
+            for item in items:
+                if before_submit is not None:
+                    before_submit(item)
+                queue.add(self._client.submit(fn, item, pure=False))
+                in_flight += 1
+                while in_flight >= 2 * self.workers:
+                    yield next(queue).result()
+                    in_flight -= 1
+            for future in queue:
+                yield future.result()
+        finally:
+            queue.clear()
+
+    def close(self) -> None:
+        if self._own:
+            self._client.close()
+
+
+def make_executor(kind: str, *, workers: int, scheduler: Any = None) -> Executor:
+    """The executor named ``kind`` ('local' or 'dask')."""
+    if kind == "local":
+        return LocalExecutor(workers)
+    if kind == "dask":
+        if scheduler is None:
+            from ptmscope.errors import CloneError
+
+            raise CloneError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+        return DaskExecutor(scheduler)
+    raise ValueError(f"unknown executor {kind!r}")

@@ -1,0 +1,771 @@
+"""``ptmscope crawl`` as a library function: a registry endpoint -> a snapshot, resumably.
+
+Three stages, each resumable on its own:
+
+1. **models**: the listing ``/api/models`` with ``expand`` in pages of 1,000 (one API request per
+   thousand models), each item converted by ``model_record_from_api``. A page's rows and the
+   URL of the next page are committed in one transaction, so a crawl killed at any moment
+   continues from the first page it had not committed, with no model lost or duplicated.
+2. **cards**: each model's README.md at its listed sha through the resolver bucket (skipped
+   for models whose file list has no README). The bytes are checked against the ETag (the git
+   blob id) and kept (``repo_files``) so the snapshot can be served again. Incremental: when a
+   base snapshot is known (the last complete crawl of the same endpoint, or ``base``), a model
+   whose sha did not change gets its card rows copied instead of fetched.
+3. **organizations**: ``/api/organizations/{namespace}/overview`` for every namespace
+   (verification, members, followers). A 404 means a user account (or a deleted organization).
+
+Requests are paced per rate-limit bucket and retried (``ptmscope.hub.client``). An item that
+still fails is stored in ``crawl_failures`` with its reason and the run goes on; a rerun of the
+same command retries the retryable ones. Nothing is written outside the store.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import orjson
+
+from ptmscope.errors import CrawlMismatchError, ListingFailedError
+from ptmscope.records import (
+    BadRecord,
+    ModelRecord,
+    OrgRecord,
+    as_bool,
+    as_int,
+    clean_id,
+    clean_text,
+    model_record_from_api,
+)
+from ptmscope.store.rows import DUPLICATE_MODEL, git_blob_id
+from ptmscope.store.writer import SnapshotWriter
+
+if TYPE_CHECKING:
+    from ptmscope.hub.client import Fetched, FetchFailed, HubClient
+    from ptmscope.hub.ratelimit import Budget
+    from ptmscope.store.store import Snapshot, Store
+
+ProgressFn = Callable[[str, int, int | None], None]
+"""Called as ``progress(stage, done, total)``; total is None while unknown."""
+
+# What the listing asks for: every model property the store has a column for.
+EXPAND = ("author", "cardData", "config", "createdAt", "disabled", "downloads", "downloadsAllTime", "gated",
+          "lastModified", "library_name", "likes", "pipeline_tag", "private", "safetensors", "sha", "siblings",
+          "tags", "usedStorage")  # fmt: skip
+PAGE_SIZE = 1_000
+NOT_AN_ORG = "no organization overview (HTTP 404): a user account, or a deleted organization"
+README_LISTED_NOT_SERVED = "README.md is in the file list but the resolver answered 404"
+_LINK_NEXT = re.compile(r'<([^>]{1,8000})>\s*;\s*rel="?next"?', re.IGNORECASE)
+_CARD_TABLES_BY_SOURCE = ("model_datasets", "model_licenses", "base_models", "model_links", "claims")
+
+
+@dataclass
+class CrawlOptions:
+    """What to crawl and how hard."""
+
+    limit: int | None = None
+    """Stop listing after this many models."""
+    author: str | None = None
+    filters: tuple[str, ...] = ()
+    search: str | None = None
+    cards: bool = True
+    orgs: bool = True
+    incremental: bool = True
+    """Copy the cards of models whose sha did not change from the base snapshot."""
+    base: str | None = None
+    """The base snapshot (default: the latest complete crawl of the same endpoint)."""
+    budgets: dict[str, Budget] = field(default_factory=dict)
+    """Starting budgets per bucket (the server's RateLimit headers take over)."""
+    concurrency: int = 8
+    """Requests in flight at once for cards and organizations."""
+    token: str | None = None
+    timeout: float = 30.0
+    max_retries: int = 8
+    backoff_base: float = 0.5
+    """Seconds before the first retry of a 5xx or dropped connection (doubling, with jitter)."""
+    chunk: int = 500
+    """Cards or organizations committed per transaction."""
+    page_size: int = PAGE_SIZE
+
+    def listing_params(self) -> dict[str, Any]:
+        """The listing's query: part of a crawl's identity (a rerun must ask the same)."""
+        params: dict[str, Any] = {"expand[]": list(EXPAND), "limit": self.page_size}
+        if self.author:
+            params["author"] = self.author
+        if self.filters:
+            params["filter"] = list(self.filters)
+        if self.search:
+            params["search"] = self.search
+        return params
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for a rerun to continue a crawl."""
+        return {"listing": self.listing_params(), "max_models": self.limit}
+
+
+@dataclass
+class CrawlReport:
+    """What one run of ``crawl`` did (counts are this run's unless named total)."""
+
+    snapshot: Snapshot
+    resumed: bool = False
+    already_complete: bool = False
+    pages: int = 0
+    models: int = 0
+    cards_fetched: int = 0
+    cards_copied: int = 0
+    cards_missing: int = 0
+    organizations: int = 0
+    not_organizations: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    """Failures recorded in this run, per stage."""
+    open_failures: dict[str, int] = field(default_factory=dict)
+    """Failures stored for the snapshot at the end, per stage (retryable or not)."""
+    requests: dict[str, dict[str, float]] = field(default_factory=dict)
+    base: str | None = None
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time of each stage that ran (models, cards, organizations)."""
+    stage_requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Requests each stage sent, per bucket (retries included)."""
+    total_models: int = 0
+
+
+def crawl(
+    store: Store,
+    endpoint: str,
+    snapshot_name: str | None = None,
+    options: CrawlOptions | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    client: HubClient | None = None,
+) -> CrawlReport:
+    """Crawl ``endpoint`` into the snapshot ``snapshot_name`` (created, or continued when it is an unfinished crawl).
+
+    Args:
+        store: the store to write into.
+        endpoint: a Hugging Face-compatible hub (``https://huggingface.co``, ``ptmscope serve-hub``).
+        snapshot_name: the snapshot; None continues the latest unfinished crawl of the same
+            endpoint and query, or creates ``crawl-<host>-<time>``.
+        options: what to crawl; the listing query must match when continuing.
+        progress: called with (stage, done, total) as work completes.
+        client: the HTTP client (default: a ``HubClient`` built from the options).
+
+    Returns:
+        A ``CrawlReport``; the snapshot is 'complete' once every stage has run through.
+
+    Raises:
+        CrawlMismatchError: the named snapshot exists but is not this crawl.
+        SourceUnreachableError: the endpoint cannot be reached (what was committed stays).
+    """
+    from ptmscope.hub.client import HubClient
+
+    options = options or CrawlOptions()
+    endpoint = endpoint.rstrip("/")
+    client = client or HubClient(
+        endpoint,
+        budgets=options.budgets,
+        token=options.token,
+        timeout=options.timeout,
+        max_retries=options.max_retries,
+        backoff_base=options.backoff_base,
+    )
+    started = time.perf_counter()
+    snapshot, resumed = _open_snapshot(store, endpoint, snapshot_name, options)
+    report = CrawlReport(snapshot=snapshot, resumed=resumed)
+    run = _Run(store, snapshot, endpoint, options, client, report, progress or (lambda stage, done, total: None))
+    state = run.state()
+    if snapshot.is_complete and not run.open_retryable():
+        report.already_complete = True
+    else:
+        try:
+            if not state["listing_done"]:
+                run.timed("models", run.list_models)
+            # Cards (resolver bucket) and organizations (API bucket) spend different budgets: run them side by side.
+            stages = [("cards", run.cards)] if options.cards else []
+            stages += [("organizations", run.organizations)] if options.orgs else []
+            run.side_by_side(stages)
+        except BaseException:
+            run.save_requests()
+            status = "partial"
+            store.finish_snapshot(snapshot, status=status)
+            raise
+        run.save_requests()
+        store.finish_snapshot(snapshot, status="complete", taken_at=datetime.now(UTC))
+    report.snapshot = store.snapshot(snapshot.name)
+    report.open_failures = {
+        stage: int(n)
+        for stage, n in store.query(
+            "SELECT stage, count(*) FROM crawl_failures WHERE snapshot_id = ? GROUP BY stage ORDER BY stage",
+            [snapshot.snapshot_id],
+        )
+    }
+    report.total_models = int(
+        store.query("SELECT count(*) FROM models WHERE snapshot_id = ?", [snapshot.snapshot_id])[0][0]
+    )
+    base_id = state["base_snapshot_id"]
+    if base_id is not None:
+        names = store.query("SELECT name FROM snapshots WHERE snapshot_id = ?", [base_id])
+        report.base = names[0][0] if names else None
+    report.requests = client.requests_per_bucket()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _open_snapshot(store: Store, endpoint: str, name: str | None, options: CrawlOptions) -> tuple[Snapshot, bool]:
+    identity = orjson.dumps(options.identity(), option=orjson.OPT_SORT_KEYS).decode()
+    if name is None:
+        rows = store.query(
+            "SELECT s.name FROM snapshots s JOIN crawl_state c USING (snapshot_id)"
+            " WHERE s.source = 'crawl' AND s.status <> 'complete' AND c.endpoint = ? AND c.params::VARCHAR = ?"
+            " ORDER BY s.snapshot_id DESC LIMIT 1",
+            [endpoint, identity],
+        )
+        if rows:
+            name = rows[0][0]
+        else:
+            host = re.sub(r"[^A-Za-z0-9.-]+", "-", urlsplit(endpoint).netloc or "hub")[:60]
+            name = f"crawl-{host}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    existing = store.find_snapshot(name)
+    if existing is not None:
+        rows = store.query(
+            "SELECT endpoint, params::VARCHAR FROM crawl_state WHERE snapshot_id = ?", [existing.snapshot_id]
+        )
+        if not rows:
+            raise CrawlMismatchError(f"snapshot {name!r} exists and is not a crawl (source: {existing.source})")
+        if rows[0][0] != endpoint or rows[0][1] != identity:
+            raise CrawlMismatchError(
+                f"snapshot {name!r} is a crawl of {rows[0][0]} with query {rows[0][1][:300]}; "
+                "continue it with the same --endpoint and options, or pick another --snapshot"
+            )
+        return existing, True
+    base_id = _base_snapshot(store, endpoint, options)
+    snapshot = store.create_snapshot(name, source="crawl", source_detail=endpoint)
+    store.con.execute(
+        "INSERT INTO crawl_state (snapshot_id, endpoint, params, base_snapshot_id, updated_at) VALUES (?, ?, ?, ?, ?)",
+        [snapshot.snapshot_id, endpoint, identity, base_id, datetime.now(UTC)],
+    )
+    return snapshot, False
+
+
+def _base_snapshot(store: Store, endpoint: str, options: CrawlOptions) -> int | None:
+    if not options.incremental:
+        return None
+    if options.base:
+        return store.snapshot(options.base).snapshot_id
+    rows = store.query(
+        "SELECT s.snapshot_id FROM snapshots s JOIN crawl_state c USING (snapshot_id)"
+        " WHERE s.source = 'crawl' AND s.status = 'complete' AND c.endpoint = ? AND c.cards_done"
+        " ORDER BY s.snapshot_id DESC LIMIT 1",
+        [endpoint],
+    )
+    return int(rows[0][0]) if rows else None
+
+
+def _same_endpoint(url: str, endpoint: str) -> bool:
+    a, b = urlsplit(url), urlsplit(endpoint)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+def _next_link(headers: dict[str, str]) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == "link":
+            match = _LINK_NEXT.search(value)
+            if match:
+                return match.group(1)
+    return None
+
+
+def _etag_matches(fetched: Fetched) -> str | None:
+    """Why a resolved file's bytes do not match its ETag (the git blob id of small files), or None."""
+    etag = next((v for k, v in fetched.headers.items() if k.lower() == "etag"), None)
+    if etag is None:
+        return None
+    etag = etag.removeprefix("W/").strip('"')
+    if re.fullmatch(r"[0-9a-f]{40}", etag) and git_blob_id(fetched.body) != etag:
+        return f"the bytes received do not match the ETag {etag}"
+    return None
+
+
+def _card_content(body: bytes) -> str | bytes:
+    """Text when the bytes are UTF-8 (as a dump would hold it), else the bytes for the card analysis to judge."""
+    try:
+        return body.decode("utf-8", errors="surrogatepass")
+    except UnicodeDecodeError:
+        return body
+
+
+class _Stopped(Exception):
+    """Another stage failed: this one stops at a chunk boundary."""
+
+
+class _Run:
+    """One run of a crawl: the stages, sharing the store, the client and the report."""
+
+    def __init__(
+        self,
+        store: Store,
+        snapshot: Snapshot,
+        endpoint: str,
+        options: CrawlOptions,
+        client: HubClient,
+        report: CrawlReport,
+        progress: ProgressFn,
+    ) -> None:
+        self.store = store
+        self.con = store.con
+        self.sid = snapshot.snapshot_id
+        self.snapshot = snapshot
+        self.endpoint = endpoint
+        self.options = options
+        self.client = client
+        self.report = report
+        self.progress = progress
+        self._requests_saved: dict[str, dict[str, float]] = {}
+        self.stop = threading.Event()
+        self.db_lock = threading.RLock()
+        """Held for every use of the store's connection once stages run side by side (a chunk's
+        transaction included), so two stages never interleave statements."""
+
+    # -- state -------------------------------------------------------------------------
+
+    def side_by_side(self, stages: list[tuple[str, Callable[[], None]]]) -> None:
+        """Run stages in threads at once; the first error (or interrupt) is raised once all have stopped."""
+        if len(stages) <= 1:
+            for name, fn in stages:
+                self.timed(name, fn)
+            return
+        errors: list[BaseException] = []
+
+        def run(name: str, fn: Callable[[], None]) -> None:
+            try:
+                self.timed(name, fn)
+            except BaseException as error:  # handed to the main thread
+                errors.append(error)
+                self.stop.set()
+
+        threads = [threading.Thread(target=run, args=stage, name=f"crawl-{stage[0]}") for stage in stages]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except BaseException:  # Ctrl-C: let the stages stop at their next chunk, then re-raise
+            self.stop.set()
+            for thread in threads:
+                thread.join()
+            raise
+        if errors:
+            raise errors[0]
+
+    def timed(self, stage: str, fn: Callable[[], None]) -> None:
+        """Run a stage, recording its wall time and requests per bucket."""
+        started = time.perf_counter()
+        before = {b: p.stats.requests for b, p in self.client.pacers.items()}
+        try:
+            fn()
+        finally:
+            self.report.stage_seconds[stage] = round(time.perf_counter() - started, 3)
+            sent = {b: p.stats.requests - before.get(b, 0) for b, p in self.client.pacers.items()}
+            self.report.stage_requests[stage] = {b: n for b, n in sent.items() if n}
+
+    def state(self) -> dict[str, Any]:
+        """The snapshot's crawl_state row."""
+        with self.db_lock:
+            rows = self.con.execute(
+                "SELECT next_url, pages, listing_done, cards_done, orgs_done, base_snapshot_id FROM crawl_state"
+                " WHERE snapshot_id = ?",
+                [self.sid],
+            ).fetchall()
+        keys = ("next_url", "pages", "listing_done", "cards_done", "orgs_done", "base_snapshot_id")
+        return dict(zip(keys, rows[0], strict=True))
+
+    def set_state(self, **values: Any) -> None:
+        """Update crawl_state columns (inside the open transaction, if any)."""
+        columns = ", ".join(f"{k} = ?" for k in values)
+        self.con.execute(
+            f"UPDATE crawl_state SET {columns}, updated_at = ? WHERE snapshot_id = ?",
+            [*values.values(), datetime.now(UTC), self.sid],
+        )
+
+    def save_requests(self) -> None:
+        """Add this run's requests per bucket to the snapshot's running total."""
+        now = self.client.requests_per_bucket()
+        rows = self.con.execute(
+            "SELECT requests::VARCHAR FROM crawl_state WHERE snapshot_id = ?", [self.sid]
+        ).fetchall()
+        total: dict[str, dict[str, float]] = orjson.loads(rows[0][0]) if rows and rows[0][0] else {}
+        for bucket, stats in now.items():
+            before = self._requests_saved.get(bucket, {})
+            into = total.setdefault(bucket, {})
+            for key, value in stats.items():
+                into[key] = round(into.get(key, 0) + value - before.get(key, 0), 3)
+        self._requests_saved = now
+        self.con.execute(
+            "UPDATE crawl_state SET requests = ? WHERE snapshot_id = ?", [orjson.dumps(total).decode(), self.sid]
+        )
+
+    def open_retryable(self) -> int:
+        """Stored failures a rerun would try again."""
+        rows = self.con.execute(
+            "SELECT count(*) FROM crawl_failures WHERE snapshot_id = ? AND retryable", [self.sid]
+        ).fetchall()
+        return int(rows[0][0])
+
+    def _failures(self, stage: str, failed: list[tuple[str, FetchFailed]], succeeded: Iterable[str]) -> None:
+        """Store a chunk's failures; forget earlier failures of items that now succeeded (in the open transaction)."""
+        done = [item for item in succeeded]
+        items = done + [item for item, _ in failed]
+        if items:
+            self.con.execute(
+                "DELETE FROM crawl_failures WHERE snapshot_id = ? AND stage = ? AND list_contains(?, item)",
+                [self.sid, stage, items],
+            )
+        now = datetime.now(UTC)
+        for item, error in failed:
+            self.con.execute(
+                "INSERT INTO crawl_failures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [self.sid, stage, item, error.status, error.reason, error.retryable, error.attempts, now],
+            )
+            if error.reason != NOT_AN_ORG:
+                self.report.failures[stage] += 1
+
+    def _writer(self) -> SnapshotWriter:
+        # Commit only where this module says (a page, a chunk), so progress and rows commit together.
+        # Ids are kept unique by asking the store (a page's ids; the pending queries), not by sets in
+        # memory, so the crawler's memory does not grow with the registry.
+        return SnapshotWriter(
+            self.store, self.snapshot, batch_rows=10**9, commit_rows=10**9, keep_files=True, track_ids=False
+        )
+
+    # -- stage 1: the listing --------------------------------------------------------------
+
+    def list_models(self) -> None:
+        """Stage 1: page through the listing from where it stopped, one transaction per page."""
+        from ptmscope.hub.client import FetchFailed
+
+        state = self.state()
+        writer = self._writer()
+        url = state["next_url"] or f"{self.endpoint}/api/models?{urlencode(self.options.listing_params(), doseq=True)}"
+        pages = int(state["pages"])
+        have = int(self.con.execute("SELECT count(*) FROM models WHERE snapshot_id = ?", [self.sid]).fetchall()[0][0])
+        limit = self.options.limit
+        source = f"{self.endpoint}/api/models"
+        while url is not None and (limit is None or have < limit):
+            try:
+                data, fetched = self.client.get_json("api", url)
+                if not isinstance(data, list):
+                    raise _not_a_list(fetched)
+            except FetchFailed as error:
+                writer.begin()
+                self._failures("list", [(url, error)], [])
+                writer.commit()
+                raise ListingFailedError(
+                    f"the model listing failed at page {pages + 1} ({error.reason}); rerun the same command to continue"
+                ) from error
+            next_url = _next_link(fetched.headers)
+            if next_url is not None and not _same_endpoint(next_url, self.endpoint):
+                next_url = None
+                writer.bad(source, f"page {pages + 1}", "the next-page link points off the endpoint; listing stopped")
+            records = [
+                model_record_from_api(item) if isinstance(item, dict) else BadRecord("listing item is not an object")
+                for item in data
+            ]
+            listed = [r.repo_id for r in records if isinstance(r, ModelRecord)]
+            stored: set[str] = set()
+            if listed:
+                query = "SELECT repo_id FROM models WHERE snapshot_id = ? AND list_contains(?, repo_id)"
+                stored = {row[0] for row in self.con.execute(query, [self.sid, listed]).fetchall()}
+            for index, record in enumerate(records):
+                if limit is not None and have >= limit:
+                    break
+                location = f"page {pages + 1} item {index}"
+                if isinstance(record, ModelRecord) and record.repo_id in stored:
+                    # The listing moved under us (a model listed on two pages): the first is kept.
+                    writer.bad(source, location, DUPLICATE_MODEL, record.repo_id)
+                    continue
+                writer.add(record, source, location)
+                if isinstance(record, ModelRecord):
+                    have += 1
+                    stored.add(record.repo_id)
+            pages += 1
+            before = writer.stats.models
+            batch = writer.builder.take()
+            writer.write(batch)
+            self.report.models += writer.stats.models - before
+            self._failures("list", [], [url])
+            url = next_url
+            self.set_state(next_url=url, pages=pages, listing_done=url is None or (limit is not None and have >= limit))
+            writer.commit()
+            self.report.pages += 1
+            self.progress("models", have, limit)
+        self.set_state(listing_done=True)
+
+    # -- stage 2: cards ----------------------------------------------------------------
+
+    def cards(self) -> None:
+        """Stage 2: copy unchanged cards from the base, fetch the rest, in two passes."""
+        state = self.state()
+        base = state["base_snapshot_id"]
+        if base is not None and base != self.sid:
+            with self.db_lock:
+                self.report.cards_copied += self._copy_cards(int(base))
+        with self.db_lock:
+            total = int(
+                self.con.execute(
+                    "SELECT count(*) FROM models m WHERE snapshot_id = ? AND NOT EXISTS"
+                    " (SELECT 1 FROM cards c WHERE c.snapshot_id = m.snapshot_id AND c.repo_id = m.repo_id)",
+                    [self.sid],
+                ).fetchall()[0][0]
+            )
+
+        # Pass 1: every model without a card (failures from earlier runs included, unless final);
+        # pass 2: what failed in pass 1 and may succeed on a second try.
+        def select(only_failed: bool, last: str) -> list[tuple[Any, ...]]:
+            return self.con.execute(
+                "SELECT repo_id, sha, has_readme FROM models m WHERE snapshot_id = $sid AND repo_id > $last"
+                " AND NOT EXISTS (SELECT 1 FROM cards c WHERE c.snapshot_id = $sid AND c.repo_id = m.repo_id)"
+                " AND NOT EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'card'"
+                "   AND f.item = m.repo_id AND NOT f.retryable)"
+                + (
+                    " AND EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'card'"
+                    "   AND f.item = m.repo_id)"
+                    if only_failed
+                    else ""
+                )
+                + " ORDER BY repo_id LIMIT $n",
+                {"sid": self.sid, "last": last, "n": self.options.chunk},
+            ).fetchall()
+
+        self._pipeline("cards", total, select, self._start_cards, self._finish_cards)
+        with self.db_lock:
+            self.set_state(cards_done=True)
+
+    def _pipeline(
+        self,
+        stage: str,
+        total: int | None,
+        select: Callable[[bool, str], list[tuple[Any, ...]]],
+        start: Callable[[list[tuple[Any, ...]], ThreadPoolExecutor], list[Future[Any]]],
+        finish: Callable[[list[tuple[Any, ...]], list[Any]], None],
+    ) -> None:
+        """Two passes over ``select``'s chunks; the next chunk's requests fly while the last one is written."""
+        done = 0
+        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+            for only_failed in (False, True):
+                last = ""
+                previous: tuple[list[tuple[Any, ...]], list[Future[Any]]] | None = None
+                while True:
+                    if self.stop.is_set():
+                        raise _Stopped
+                    with self.db_lock:
+                        rows = select(only_failed, last)
+                    if not rows:
+                        break
+                    last = rows[-1][0]
+                    started = start(rows, pool)
+                    if previous is not None:
+                        results = [future.result() for future in previous[1]]  # wait without the lock
+                        with self.db_lock:
+                            finish(previous[0], results)
+                        done += 0 if only_failed else len(previous[0])
+                        self.progress(stage, done, total)
+                    previous = (rows, started)
+                if previous is not None:
+                    results = [future.result() for future in previous[1]]
+                    with self.db_lock:
+                        finish(previous[0], results)
+                    done += 0 if only_failed else len(previous[0])
+                    self.progress(stage, done, total)
+
+    def _start_cards(self, rows: list[tuple[Any, ...]], pool: ThreadPoolExecutor) -> list[Future[Any]]:
+        from ptmscope.hub.client import FetchFailed
+
+        def fetch(item: tuple[str, str | None, bool | None]) -> tuple[str, bool | None, bytes | FetchFailed]:
+            rid, sha, listed = item
+            # Built here, not with hf_hub_url: that validates ids against today's rules and would
+            # refuse real older ids (names over 96 characters).
+            url = f"{self.endpoint}/{quote(rid, safe='/')}/resolve/{quote(sha or 'main', safe='')}/README.md"
+            try:
+                return rid, listed, self.client.get("resolvers", url, check=_etag_matches).body
+            except FetchFailed as error:
+                return rid, listed, error
+            except Exception as error:  # a bug must not stop 2M models: it is stored with the model
+                return rid, listed, FetchFailed(f"{type(error).__name__}: {error}", status=None, retryable=True,
+                                                attempts=1)  # fmt: skip
+
+        return [pool.submit(fetch, row) for row in rows if row[2] is not False]
+
+    def _finish_cards(self, rows: list[tuple[Any, ...]], results: list[Any]) -> None:
+        from ptmscope.hub.client import FetchFailed
+
+        writer = self._writer()
+        source = f"{self.endpoint}/resolve"
+        succeeded: list[str] = []
+        failed: list[tuple[str, FetchFailed]] = []
+        for rid, _, listed in rows:
+            if listed is False:  # the file list has no README: the model has no card
+                writer.builder.add_card(rid, None, source, "no README.md in the file list")
+                self.report.cards_missing += 1
+                succeeded.append(rid)
+        for rid, listed, outcome in results:
+            if isinstance(outcome, bytes):
+                writer.builder.add_card(rid, _card_content(outcome), source, "README.md")
+                self.report.cards_fetched += 1
+                succeeded.append(rid)
+            elif outcome.status == 404 and listed is None:  # no file list to say otherwise: no README
+                writer.builder.add_card(rid, None, source, "README.md: 404")
+                self.report.cards_missing += 1
+                succeeded.append(rid)
+            else:
+                if outcome.status == 404:
+                    outcome = FetchFailed(
+                        f"{README_LISTED_NOT_SERVED} ({outcome.reason})"[:1_000],
+                        status=404,
+                        retryable=False,
+                        attempts=outcome.attempts,
+                    )
+                failed.append((rid, outcome))
+        writer.write(writer.builder.take())
+        writer.begin()
+        self._failures("card", failed, succeeded)
+        writer.commit()
+
+    def _copy_cards(self, base: int) -> int:
+        """Copy the card rows of models whose sha is the same in ``base``; return how many."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _ptmscope_copy AS"
+                " SELECT m.repo_id FROM models m JOIN models b ON b.repo_id = m.repo_id AND b.snapshot_id = $base"
+                " WHERE m.snapshot_id = $sid AND m.sha IS NOT NULL AND m.sha = b.sha"
+                " AND EXISTS (SELECT 1 FROM cards c WHERE c.snapshot_id = $base AND c.repo_id = m.repo_id)"
+                " AND NOT EXISTS (SELECT 1 FROM cards c WHERE c.snapshot_id = $sid AND c.repo_id = m.repo_id)",
+                {"base": base, "sid": self.sid},
+            )
+            copied = int(con.execute("SELECT count(*) FROM _ptmscope_copy").fetchall()[0][0])
+            where = "snapshot_id = $base AND repo_id IN (SELECT repo_id FROM _ptmscope_copy)"
+            for table in ("cards", "card_sections", "repo_files"):
+                con.execute(
+                    f"INSERT INTO {table} SELECT $sid, * EXCLUDE (snapshot_id) FROM {table} WHERE {where}",
+                    {"base": base, "sid": self.sid},
+                )
+            for table in _CARD_TABLES_BY_SOURCE:
+                con.execute(
+                    f"INSERT INTO {table} SELECT $sid, * EXCLUDE (snapshot_id) FROM {table}"
+                    f" WHERE {where} AND source = 'card'",
+                    {"base": base, "sid": self.sid},
+                )
+            con.execute("DROP TABLE _ptmscope_copy")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return copied
+
+    # -- stage 3: organizations -------------------------------------------------------------
+
+    def organizations(self) -> None:
+        """Stage 3: every namespace's organization overview, in two passes."""
+
+        def select(only_failed: bool, last: str) -> list[tuple[Any, ...]]:
+            return self.con.execute(
+                "SELECT DISTINCT namespace FROM models m WHERE snapshot_id = $sid AND namespace > $last"
+                " AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.snapshot_id = $sid"
+                "   AND o.name = m.namespace)"
+                " AND NOT EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'org'"
+                "   AND f.item = m.namespace AND NOT f.retryable)"
+                + (
+                    " AND EXISTS (SELECT 1 FROM crawl_failures f WHERE f.snapshot_id = $sid AND f.stage = 'org'"
+                    "   AND f.item = m.namespace)"
+                    if only_failed
+                    else ""
+                )
+                + " ORDER BY namespace LIMIT $n",
+                {"sid": self.sid, "last": last, "n": self.options.chunk},
+            ).fetchall()
+
+        self._pipeline("organizations", None, select, self._start_orgs, self._finish_orgs)
+        with self.db_lock:
+            self.set_state(orgs_done=True)
+
+    def _start_orgs(self, rows: list[tuple[Any, ...]], pool: ThreadPoolExecutor) -> list[Future[Any]]:
+        from ptmscope.hub.client import FetchFailed
+
+        def fetch(name: str) -> tuple[str, Any]:
+            url = f"{self.endpoint}/api/organizations/{quote(name, safe='')}/overview"
+            try:
+                return name, self.client.get_json("api", url)[0]
+            except FetchFailed as error:
+                return name, error
+            except Exception as error:  # a bug must not stop the crawl: it is stored with the namespace
+                return name, FetchFailed(f"{type(error).__name__}: {error}", status=None, retryable=True, attempts=1)
+
+        return [pool.submit(fetch, row[0]) for row in rows]
+
+    def _finish_orgs(self, rows: list[tuple[Any, ...]], results: list[Any]) -> None:
+        from ptmscope.hub.client import FetchFailed
+
+        writer = self._writer()
+        source = f"{self.endpoint}/api/organizations"
+        succeeded: list[str] = []
+        failed: list[tuple[str, FetchFailed]] = []
+        for name, outcome in results:
+            if isinstance(outcome, FetchFailed):
+                if outcome.status == 404:
+                    outcome = FetchFailed(NOT_AN_ORG, status=404, retryable=False, attempts=outcome.attempts)
+                    self.report.not_organizations += 1
+                failed.append((name, outcome))
+                continue
+            org = _org_record(name, outcome)
+            if org is None:
+                failed.append(
+                    (
+                        name,
+                        FetchFailed("organization overview is not an object", status=200, retryable=True, attempts=1),
+                    )
+                )
+                continue
+            writer.add(org, source, name)
+            self.report.organizations += 1
+            succeeded.append(name)
+        writer.write(writer.builder.take())
+        writer.begin()
+        # A 404 (a user account) is not a failure of the crawl; it is stored so no rerun asks again.
+        self._failures("org", failed, succeeded)
+        writer.commit()
+
+
+def _not_a_list(fetched: Fetched) -> Exception:
+    from ptmscope.hub.client import FetchFailed
+
+    return FetchFailed(
+        "the listing page is not a JSON list", status=fetched.status, retryable=True, attempts=fetched.attempts
+    )
+
+
+def _org_record(name: str, data: Any) -> OrgRecord | None:
+    """An organization overview (``isVerified``, ``numUsers``...) as an ``OrgRecord``; the name asked for is kept."""
+    if not isinstance(data, dict):
+        return None
+    if clean_id(data.get("name")) not in (None, name):
+        return None
+    return OrgRecord(
+        name=name,
+        fullname=clean_text(data.get("fullname"), 500),
+        kind=None,
+        is_verified=as_bool(data.get("isVerified")),
+        num_users=as_int(data.get("numUsers")),
+        num_models=as_int(data.get("numModels")),
+        num_followers=as_int(data.get("numFollowers")),
+    )

@@ -1,0 +1,376 @@
+"""A snapshot as the Hub API would describe it: the data half of ``ptmscope serve-hub``.
+
+``ReplayData`` copies one snapshot out of the store into an in-memory DuckDB database when the
+server starts (so the store file stays free for a crawler to write into) and answers the
+questions the HTTP layer asks: a page of the model listing, one model, an organization's
+overview, a stored file, a repo's commits, where a repo's bare clone lives. It builds the JSON
+the Hub sends (camelCase keys, ``siblings``, ``cardData``...) from stored rows only; a field the
+snapshot does not hold is left out, never invented.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ptmscope.store.store import Snapshot
+
+MAX_PAGE = 1_000
+
+# Sort keys the listing accepts (the Hub's names) -> column.
+SORT_COLUMNS = {
+    "downloads": "downloads",
+    "likes": "likes",
+    "lastModified": "last_modified",
+    "last_modified": "last_modified",
+    "createdAt": "created_at",
+    "created_at": "created_at",
+    "id": "repo_id",
+    "modelId": "repo_id",
+}
+
+# What a plain listing returns (no full, no expand), as the Hub does.
+BASIC_KEYS = frozenset({"id", "modelId", "likes", "downloads", "private", "tags", "pipeline_tag", "library_name",
+                        "createdAt"})  # fmt: skip
+# Expand names -> our JSON keys (names the snapshot cannot serve are accepted and ignored).
+EXPAND_KEYS = {
+    "author": "author",
+    "cardData": "cardData",
+    "config": "config",
+    "createdAt": "createdAt",
+    "disabled": "disabled",
+    "downloads": "downloads",
+    "downloadsAllTime": "downloadsAllTime",
+    "gated": "gated",
+    "lastModified": "lastModified",
+    "library_name": "library_name",
+    "likes": "likes",
+    "pipeline_tag": "pipeline_tag",
+    "private": "private",
+    "safetensors": "safetensors",
+    "securityRepoStatus": "securityRepoStatus",
+    "sha": "sha",
+    "siblings": "siblings",
+    "tags": "tags",
+    "usedStorage": "usedStorage",
+}
+
+_MODEL_COLUMNS = (
+    "repo_id, author, sha, last_modified, created_at, private, gated, disabled, downloads, downloads_all_time,"
+    " likes, pipeline_tag, library_name, model_type, architectures, has_auto_map, quantization, num_files,"
+    " parameters, used_storage,"
+    " security_status::VARCHAR, card_data::VARCHAR, tags, files"
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    """A timestamp as the Hub writes it (``2022-01-20T12:13:34.000Z``), keeping microseconds when there are any."""
+    if value is None:
+        return None
+    spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+    text = value.isoformat(timespec=spec)
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the model listing."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A small file the snapshot holds."""
+
+    content: bytes
+    blob_id: str | None
+    sha: str | None
+    """The repo revision the file belongs to."""
+
+
+class ReplayData:
+    """One snapshot, copied into memory, answering Hub API questions. Thread-safe (a cursor per call)."""
+
+    def __init__(self, db_path: str | Path, snapshot_name: str | None = None) -> None:
+        import duckdb
+
+        from ptmscope.store.store import Store
+
+        with Store(db_path, read_only=True) as store:
+            self.snapshot: Snapshot = store.snapshot(snapshot_name or "latest")
+        self._con = duckdb.connect(":memory:")
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._lock = threading.Lock()
+        self._load(Path(db_path), self.snapshot.snapshot_id)
+
+    def _load(self, path: Path, sid: int) -> None:
+        con = self._con
+        escaped = str(path).replace("'", "''")
+        con.execute(f"ATTACH '{escaped}' AS src (READ_ONLY)")
+        try:
+            con.execute(
+                "CREATE TABLE tags AS SELECT repo_id, list(tag ORDER BY rowid) AS tags FROM src.model_tags"
+                " WHERE snapshot_id = ? GROUP BY repo_id",
+                [sid],
+            )
+            con.execute(
+                "CREATE TABLE files AS SELECT repo_id, list({'path': path, 'size': size, 'blob': blob_id,"
+                " 'lfs': lfs_sha256} ORDER BY rowid) AS files FROM src.model_files WHERE snapshot_id = ?"
+                " GROUP BY repo_id",
+                [sid],
+            )
+            con.execute(
+                "CREATE TABLE models AS SELECT m.* EXCLUDE (snapshot_id, source_file), t.tags, f.files"
+                " FROM src.models m LEFT JOIN tags t USING (repo_id) LEFT JOIN files f USING (repo_id)"
+                " WHERE m.snapshot_id = ? ORDER BY m.repo_id",
+                [sid],
+            )
+            con.execute("DROP TABLE tags")
+            con.execute("DROP TABLE files")
+            con.execute(
+                "CREATE TABLE orgs AS SELECT * EXCLUDE (snapshot_id) FROM src.organizations WHERE snapshot_id = ?",
+                [sid],
+            )
+            con.execute(
+                "CREATE TABLE repo_files AS SELECT repo_id, path, blob_id, content FROM src.repo_files"
+                " WHERE snapshot_id = ?",
+                [sid],
+            )
+            con.execute(
+                "CREATE TABLE clones AS SELECT repo_id, path FROM src.repo_clones WHERE snapshot_id = ?"
+                " AND status = 'ok' AND path IS NOT NULL",
+                [sid],
+            )
+            con.execute(
+                "CREATE TABLE commits AS SELECT * EXCLUDE (snapshot_id) FROM src.commits WHERE snapshot_id = ?",
+                [sid],
+            )
+        finally:
+            con.execute("DETACH src")
+        self.models = int(con.execute("SELECT count(*) FROM models").fetchall()[0][0])
+        self._clones = {r[0]: Path(r[1]) for r in con.execute("SELECT repo_id, path FROM clones").fetchall()}
+        self._shas: dict[str, str | None] = dict(con.execute("SELECT repo_id, sha FROM models").fetchall())
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            return self._con.cursor()
+
+    def close(self) -> None:
+        """Free the in-memory copy (requests still in flight then fail with a 500)."""
+        with self._lock:
+            self._con.close()
+
+    # -- models ----------------------------------------------------------------------
+
+    def has_model(self, repo_id: str) -> bool:
+        """True when the snapshot holds this model."""
+        return repo_id in self._shas
+
+    def list_models(
+        self,
+        *,
+        search: str | None = None,
+        author: str | None = None,
+        filters: list[str] | None = None,
+        sort: str | None = None,
+        descending: bool = True,
+        limit: int | None = None,
+        cursor: str | None = None,
+        keys: frozenset[str] | None = None,
+    ) -> Page:
+        """One page of models matching the query, and the cursor of the next page (None at the end)."""
+        where, params = ["true"], []
+        if search:
+            where.append("contains(lower(repo_id), lower(?))")
+            params.append(search[:200])
+        if author:
+            where.append("(namespace = ? OR author = ?)")
+            params += [author[:200], author[:200]]
+        for value in (filters or [])[:20]:
+            where.append("(list_contains(tags, ?) OR pipeline_tag = ? OR library_name = ?)")
+            params += [value[:200]] * 3
+        size = max(1, min(limit or MAX_PAGE, MAX_PAGE))
+        state = _decode_cursor(cursor)
+        column = SORT_COLUMNS.get(sort or "")
+        keyset = column is None or column == "repo_id"
+        if keyset:
+            # Keyset pagination on the id: constant cost per page however deep.
+            order = "repo_id DESC" if column and descending else "repo_id"
+            after = state.get("k")
+            if isinstance(after, str):
+                where.append("repo_id < ?" if column and descending else "repo_id > ?")
+                params.append(after)
+            offset = 0
+        else:
+            order = f"{column} {'DESC' if descending else 'ASC'} NULLS LAST, repo_id"
+            raw = state.get("o")
+            offset = raw if isinstance(raw, int) else 0
+        sql = (
+            f"SELECT {_MODEL_COLUMNS} FROM models WHERE {' AND '.join(where)} ORDER BY {order}"
+            f" LIMIT {size + 1} OFFSET {max(0, int(offset))}"
+        )
+        rows = self._cursor().execute(sql, params).fetchall()
+        more = len(rows) > size
+        rows = rows[:size]
+        items = [model_json(row, keys) for row in rows]
+        next_cursor = None
+        if more and rows:
+            next_cursor = _encode_cursor({"k": rows[-1][0]} if keyset else {"o": offset + size})
+        return Page(items, next_cursor)
+
+    def model(self, repo_id: str, keys: frozenset[str] | None = None) -> dict[str, Any] | None:
+        """One model, with everything the snapshot holds about it (or the expanded keys)."""
+        rows = self._cursor().execute(f"SELECT {_MODEL_COLUMNS} FROM models WHERE repo_id = ?", [repo_id]).fetchall()
+        return model_json(rows[0], keys) if rows else None
+
+    def model_sha(self, repo_id: str) -> str | None:
+        """The revision of a model in the snapshot."""
+        return self._shas.get(repo_id)
+
+    # -- files, organizations, commits, clones ------------------------------------------
+
+    def file(self, repo_id: str, path: str) -> StoredFile | None:
+        """A stored file of a model, or None."""
+        rows = (
+            self._cursor()
+            .execute("SELECT content, blob_id FROM repo_files WHERE repo_id = ? AND path = ? LIMIT 1", [repo_id, path])
+            .fetchall()
+        )
+        if not rows or rows[0][0] is None:
+            return None
+        return StoredFile(bytes(rows[0][0]), rows[0][1], self.model_sha(repo_id))
+
+    def organization(self, name: str) -> dict[str, Any] | None:
+        """An organization's overview as the Hub sends it."""
+        rows = (
+            self._cursor()
+            .execute(
+                "SELECT name, fullname, is_verified, num_users, num_models, num_followers FROM orgs WHERE name = ?",
+                [name],
+            )
+            .fetchall()
+        )
+        if not rows:
+            return None
+        name_, fullname, verified, users, models, followers = rows[0]
+        out = {"name": name_, "fullname": fullname, "isVerified": verified, "numUsers": users,
+               "numModels": models, "numFollowers": followers, "type": "org"}  # fmt: skip
+        return {k: v for k, v in out.items() if v is not None}
+
+    def commits(self, repo_id: str, page: int, per_page: int = 100) -> tuple[list[dict[str, Any]], bool]:
+        """A page of a repo's commits, newest first, as ``/api/models/{id}/commits/{rev}`` sends them."""
+        rows = (
+            self._cursor()
+            .execute(
+                "SELECT sha, author, committed_at, message FROM commits WHERE repo_id = ?"
+                " ORDER BY position, committed_at DESC, sha LIMIT ? OFFSET ?",
+                [repo_id, per_page + 1, max(0, page) * per_page],
+            )
+            .fetchall()
+        )
+        items = []
+        for sha, author, committed_at, message in rows[:per_page]:
+            text = message or ""
+            items.append(
+                {
+                    "id": sha,
+                    "title": text.split("\n", 1)[0],
+                    "message": text,
+                    "authors": [{"user": author or ""}],
+                    "date": iso(committed_at),
+                }
+            )
+        return items, len(rows) > per_page
+
+    def clone_path(self, repo_id: str) -> Path | None:
+        """Where the bare clone of a repo lives, when the snapshot has one."""
+        return self._clones.get(repo_id)
+
+
+def model_json(row: tuple[Any, ...], keys: frozenset[str] | None = None) -> dict[str, Any]:
+    """The Hub's JSON for one model row; ``keys`` limits it (None: everything known). Unknown values are left out."""
+    (repo_id, author, sha, last_modified, created_at, private, gated, disabled, downloads, downloads_all_time,
+     likes, pipeline_tag, library_name, model_type, architectures, has_auto_map, quantization, num_files,
+     parameters, used_storage, security, card_data, tags, files) = row  # fmt: skip
+    out: dict[str, Any] = {"_id": repo_id, "id": repo_id, "modelId": repo_id}
+    config: dict[str, Any] | None = None
+    if model_type is not None or architectures is not None or has_auto_map is not None or quantization is not None:
+        # The store keeps what ptmscope reads from config.json, not the file: serve that much back.
+        config = {}
+        if model_type is not None:
+            config["model_type"] = model_type
+        if architectures is not None:
+            config["architectures"] = list(architectures)
+        if has_auto_map:
+            config["auto_map"] = {"AutoModel": "(the mapping is not stored in the snapshot)"}
+        if quantization is not None:
+            bits = quantization.removesuffix("-bit")
+            config["quantization_config"] = (
+                {"bits": int(bits)} if bits.isdigit() else {} if quantization == "unspecified"
+                else {"quant_method": quantization}
+            )  # fmt: skip
+    siblings = None
+    if files:
+        siblings = []
+        for f in files:
+            entry: dict[str, Any] = {"rfilename": f["path"]}
+            if f["size"] is not None:
+                entry["size"] = f["size"]
+            if f["blob"] is not None:
+                entry["blobId"] = f["blob"]
+            if f["lfs"] is not None:
+                entry["lfs"] = {"sha256": f["lfs"]}
+            siblings.append(entry)
+    elif num_files == 0:
+        siblings = []
+    values = {
+        "author": author,
+        "sha": sha,
+        "lastModified": iso(last_modified),
+        "createdAt": iso(created_at),
+        "private": private,
+        "gated": None if gated is None else (False if gated == "no" else gated),
+        "disabled": disabled,
+        "downloads": downloads,
+        "downloadsAllTime": downloads_all_time,
+        "likes": likes,
+        "pipeline_tag": pipeline_tag,
+        "library_name": library_name,
+        "tags": list(tags) if tags is not None else None,
+        "siblings": siblings,
+        "config": config,
+        "cardData": orjson.loads(card_data) if card_data is not None else None,
+        "safetensors": {"total": parameters} if parameters is not None else None,
+        "usedStorage": used_storage,
+        "securityRepoStatus": orjson.loads(security) if security is not None else None,
+    }
+    for key, value in values.items():
+        if value is not None and (keys is None or key in keys):
+            out[key] = value
+    return out
+
+
+def _encode_cursor(state: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(state)).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any]:
+    """The listing position a cursor names; a cursor that is not ours means the first page."""
+    if not cursor or len(cursor) > 4_000:
+        return {}
+    try:
+        state = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        return {}
+    return state if isinstance(state, dict) else {}

@@ -1,0 +1,606 @@
+"""``ptmscope serve-hub``: a Hugging Face-compatible HTTP API over one snapshot, with seeded faults.
+
+Enough of the Hub for ``huggingface_hub.HfApi(endpoint=...)``, ``hf_hub_download`` and
+``git clone`` to work against a frozen snapshot:
+
+- ``GET /api/models`` (search, author, filter, sort, direction, limit, full, cardData, config,
+  expand; ``Link`` header pagination with an opaque cursor),
+- ``GET /api/models/{repo_id}`` and ``/api/models/{repo_id}/revision/{rev}``,
+- ``GET /api/models/{repo_id}/commits/{rev}``, ``GET /api/organizations/{name}/overview``,
+- ``GET|HEAD /{repo_id}/resolve/{rev}/{path}`` for stored small files (README.md),
+- git smart HTTP (fetch only) for stored bare clones, through the real ``git http-backend``.
+
+Every response carries the Hub's ``RateLimit`` / ``RateLimit-Policy`` headers for its bucket
+(api, resolvers, pages; git counts as resolvers) and, with ``rate_limits``, the budget is
+enforced (429 + ``Retry-After``). ``faults`` injects errors at seeded random: ``429``, ``500``,
+``slow`` (a delayed answer), ``drop`` (the connection closes with no answer) and ``badjson``
+(a truncated JSON body; for files, corrupted bytes under the right ETag).
+
+Names in requests are looked up, never used to build file-system paths; file paths with
+``..``, empty or absolute segments are refused with 400. It binds 127.0.0.1 unless told.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+import orjson
+
+from ptmscope.hub.ratelimit import PLANS, WINDOW_SECONDS, Budget, FixedWindow, ratelimit_headers
+from ptmscope.hub.replay import BASIC_KEYS, EXPAND_KEYS, ReplayData
+
+FAULT_KINDS = ("429", "500", "slow", "drop", "badjson")
+MAX_REQUEST_BODY = 64 * 1024**2
+_HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,255}$")
+_UNSAFE_HEADER = re.compile(r"[^\x20-\x7e]")
+
+
+def _header_value(value: str) -> str:
+    """A header value with anything but printable ASCII replaced (no CR/LF: no header injection)."""
+    return _UNSAFE_HEADER.sub("?", value)[:1_000]
+
+
+_GIT_SUFFIXES = ("/info/refs", "/git-upload-pack", "/git-receive-pack")
+
+
+@dataclass
+class FaultPlan:
+    """Seeded random faults: each request draws at most one, with these probabilities."""
+
+    rates: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    slow_seconds: float = 1.5
+    retry_after: int = 1
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)  # noqa: S311 - a seeded fault plan, not secrets
+        self._lock = threading.Lock()
+        self.injected: Counter[str] = Counter()
+
+    @classmethod
+    def parse(cls, spec: str | None, *, seed: int = 0, slow_seconds: float = 1.5, retry_after: int = 1) -> FaultPlan:
+        """Parse ``429=0.1,500=0.05,slow=0.05,drop=0.02,badjson=0.01``.
+
+        Raises:
+            ValueError: an unknown fault kind, or probabilities outside [0, 1] or summing past 1.
+        """
+        rates: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+            kind, sep, value = part.partition("=")
+            kind = kind.strip()
+            if kind not in FAULT_KINDS or not sep:
+                raise ValueError(
+                    f"bad fault {part!r}: expected KIND=PROBABILITY with KIND one of {', '.join(FAULT_KINDS)}"
+                )
+            try:
+                rate = float(value)
+            except ValueError:
+                raise ValueError(f"bad fault probability in {part!r}") from None
+            if not 0 <= rate <= 1:
+                raise ValueError(f"fault probability out of [0, 1] in {part!r}")
+            rates[kind] = rate
+        if sum(rates.values()) > 1:
+            raise ValueError("fault probabilities add up to more than 1")
+        return cls(rates, seed, slow_seconds, retry_after)
+
+    def draw(self, allowed: tuple[str, ...] = FAULT_KINDS) -> str | None:
+        """The fault for the next request, or None."""
+        if not self.rates:
+            return None
+        with self._lock:
+            roll = self._random.random()
+        edge = 0.0
+        for kind in FAULT_KINDS:
+            edge += self.rates.get(kind, 0.0)
+            if roll < edge:
+                if kind in allowed:
+                    self.injected[kind] += 1
+                    return kind
+                return None
+        return None
+
+
+class HubServer(ThreadingHTTPServer):
+    """The replay hub: a threading HTTP server over ``ReplayData``."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        data: ReplayData,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: FaultPlan | None = None,
+        rate_limits: dict[str, Budget] | None = None,
+        enforce: bool = True,
+        verbose: bool = False,
+    ) -> None:
+        self.data = data
+        self.faults = faults or FaultPlan()
+        budgets = {b: Budget(b, q, WINDOW_SECONDS) for b, q in PLANS["anonymous"].items()}
+        budgets.update(rate_limits or {})
+        self.windows = {name: FixedWindow(budget) for name, budget in budgets.items()}
+        self.enforce = enforce and bool(rate_limits)
+        """Refuse requests past the budget (only when a budget was configured; headers are always sent)."""
+        self.verbose = verbose
+        self.counts: Counter[str] = Counter()
+        """Requests per bucket, and per status (``api:200``)."""
+        self._counts_lock = threading.Lock()
+        super().__init__((host, port), _Handler)
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use."""
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def count(self, key: str) -> None:
+        """Count one event."""
+        with self._counts_lock:
+            self.counts[key] += 1
+
+    def server_close(self) -> None:
+        """Stop listening and free the snapshot's in-memory copy here, not in whichever thread drops it last.
+
+        (A DuckDB connection freed by a daemon thread while the interpreter exits aborts the process.)
+        """
+        super().server_close()
+        self.data.close()
+
+    def serve_in_thread(self) -> threading.Thread:
+        """Serve from a daemon thread (tests, benchmarks); stop with ``shutdown()``."""
+        thread = threading.Thread(target=self.serve_forever, name="ptmscope-serve-hub", daemon=True)
+        thread.start()
+        return thread
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: HubServer
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle keep-alive connection is closed after this many seconds
+    server_version = "ptmscope-serve-hub"
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        # One handler serves every request of a keep-alive connection: reset the per-request state.
+        self._fault: str | None = None
+        self._body_read = False
+        self._rate: tuple[int, float, Budget] | None = None
+        split = urlsplit(self.path)
+        path = split.path
+        query = parse_qs(split.query, keep_blank_values=True)
+        bucket = self._bucket(path)
+        self.server.count(bucket)
+        self._bucket_name = bucket
+        self._rate = self._take(bucket)
+        try:
+            if self._rate is None:
+                return  # refused: over budget
+            fault = self.server.faults.draw(("429", "500", "drop") if bucket != "api" and "/resolve/" not in path
+                                            else FAULT_KINDS)  # fmt: skip
+            self._fault = fault
+            if fault == "429":
+                self._error(
+                    429, "Injected fault: too many requests", extra={"Retry-After": str(self.server.faults.retry_after)}
+                )
+                return
+            if fault == "500":
+                self._error(500, "Injected fault: internal error")
+                return
+            if fault == "drop":
+                self.close_connection = True
+                self._drain_body()
+                return
+            if fault == "slow":
+                time.sleep(self.server.faults.slow_seconds)
+            self._route(method, path, query)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as error:  # a bug in the server must not kill the connection thread silently
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._error(500, f"internal error: {type(error).__name__}")
+
+    def _bucket(self, path: str) -> str:
+        if path.startswith("/api/"):
+            return "api"
+        if "/resolve/" in path or path.endswith(_GIT_SUFFIXES):
+            return "resolvers"
+        return "pages"
+
+    def _take(self, bucket: str) -> tuple[int, float, Budget] | None:
+        window = self.server.windows.get(bucket)
+        if window is None:
+            return (0, 0.0, Budget(bucket, 1, 1))
+        admitted, remaining, reset = window.take()
+        if not admitted and self.server.enforce:
+            self._rate = (0, reset, window.budget)
+            self._fault = None
+            self._error(
+                429,
+                f"Rate limit reached for the {bucket} bucket",
+                extra={"Retry-After": str(max(1, int(reset + 0.999)))},
+            )
+            return None
+        return remaining, reset, window.budget
+
+    def _headers(self, status: int, content_type: str, length: int, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        if self._rate is not None:
+            remaining, reset, budget = self._rate
+            for key, value in ratelimit_headers(self._bucket_name, remaining, reset, budget).items():
+                self.send_header(key, value)
+        for key, value in (extra or {}).items():
+            self.send_header(key, _header_value(value))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.server.count(f"{self._bucket_name}:{status}")
+
+    def _json(self, status: int, document: Any, extra: dict[str, str] | None = None) -> None:
+        body = orjson.dumps(document)
+        if self._fault == "badjson":
+            body = body[: max(1, len(body) // 2)]
+        self._headers(status, "application/json; charset=utf-8", len(body), extra)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _error(
+        self, status: int, message: str, *, code: str | None = None, extra: dict[str, str] | None = None
+    ) -> None:
+        headers = dict(extra or {})
+        if code:
+            headers["X-Error-Code"] = code
+        headers["X-Error-Message"] = message[:200]
+        self._drain_body()
+        body = orjson.dumps({"error": message})
+        self._headers(status, "application/json; charset=utf-8", len(body), headers)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _drain_body(self) -> None:
+        """Read (and drop) a request body, so the connection stays usable."""
+        if self._body_read:
+            return
+        self._body_read = True
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) <= MAX_REQUEST_BODY:
+            self.rfile.read(int(length))
+        elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self._read_chunked()
+        elif self.command == "POST":
+            self.close_connection = True
+
+    def _read_body(self) -> bytes | None:
+        self._body_read = True
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        length = self.headers.get("Content-Length") or "0"
+        if not length.isdigit() or int(length) > MAX_REQUEST_BODY:
+            return None
+        return self.rfile.read(int(length))
+
+    def _read_chunked(self) -> bytes | None:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1_024).strip()
+            try:
+                size = int(line.split(b";", 1)[0], 16)
+            except ValueError:
+                self.close_connection = True
+                return None
+            if size == 0:
+                while self.rfile.readline(1_024).strip():  # trailers
+                    pass
+                return b"".join(parts)
+            total += size
+            if total > MAX_REQUEST_BODY:
+                self.close_connection = True
+                return None
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(8)
+
+    def _base_url(self) -> str:
+        host = self.headers.get("Host") or ""
+        if not _HOST.match(host):
+            host = f"{self.server.server_address[0]!s}:{self.server.server_address[1]}"
+        return f"http://{host}"
+
+    # -- routes -----------------------------------------------------------------------
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        if path.endswith(_GIT_SUFFIXES):
+            self._git(method, path, query)
+            return
+        if method == "POST":
+            self._error(405, "method not allowed")
+            return
+        if path in ("/api/models", "/api/models/"):
+            self._list_models(query)
+        elif path.startswith("/api/models/"):
+            self._model_routes(path.removeprefix("/api/models/"), query)
+        elif path.startswith("/api/organizations/") and path.endswith("/overview"):
+            name = unquote(path.removeprefix("/api/organizations/").removesuffix("/overview"))
+            org = self.server.data.organization(name) if "/" not in name else None
+            if org is None:
+                self._error(404, "Organization not found", code="RepoNotFound")
+            else:
+                self._json(200, org)
+        elif "/resolve/" in path:
+            self._resolve(path)
+        else:
+            self._error(404, "Not found")
+
+    def _list_models(self, query: dict[str, list[str]]) -> None:
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[-1] if values else None
+
+        expand = query.get("expand", []) + query.get("expand[]", [])
+        if expand:
+            keys = frozenset(EXPAND_KEYS[e] for e in expand if e in EXPAND_KEYS)
+        elif _truthy(one("full")):
+            keys = frozenset(EXPAND_KEYS.values()) - {"cardData", "config"}
+        else:
+            keys = BASIC_KEYS
+        if _truthy(one("cardData")):
+            keys = keys | {"cardData"}
+        if _truthy(one("config")):
+            keys = keys | {"config"}
+        limit_text = one("limit")
+        limit = int(limit_text) if limit_text and limit_text.isdigit() else None
+        direction = one("direction")
+        page = self.server.data.list_models(
+            search=one("search"),
+            author=one("author"),
+            filters=query.get("filter", []) + query.get("filter[]", []),
+            sort=one("sort"),
+            descending=direction != "1",
+            limit=limit,
+            cursor=one("cursor"),
+            keys=keys,
+        )
+        extra = {}
+        if page.next_cursor:
+            params = [(k, v) for k, values in query.items() if k != "cursor" for v in values]
+            params.append(("cursor", page.next_cursor))
+            extra["Link"] = f'<{self._base_url()}/api/models?{urlencode(params)}>; rel="next"'
+        self._json(200, page.items, extra)
+
+    def _split_repo(self, rest: str, markers: tuple[str, ...]) -> tuple[str, str | None, list[str]] | None:
+        """(repo_id, marker, remaining segments) for ``ns/name/marker/...`` or ``name/marker/...``."""
+        segments = [unquote(s) for s in rest.split("/")]
+        data = self.server.data
+        for cut in (2, 1):
+            if len(segments) >= cut:
+                repo = "/".join(segments[:cut])
+                tail = segments[cut:]
+                if (not tail or tail[0] in markers) and data.has_model(repo):
+                    return repo, (tail[0] if tail else None), tail[1:]
+        return None
+
+    def _model_routes(self, rest: str, query: dict[str, list[str]]) -> None:
+        found = self._split_repo(rest.rstrip("/"), ("revision", "commits"))
+        if found is None:
+            self._error(404, "Repository not found", code="RepoNotFound")
+            return
+        repo_id, marker, tail = found
+        data = self.server.data
+        if marker is not None and not tail:
+            self._error(404, "Not found")
+            return
+        revision = "/".join(tail) if tail else None
+        if revision is not None and not self._revision_ok(repo_id, revision):
+            self._error(404, f"Invalid rev id: {revision[:100]}", code="RevisionNotFound")
+            return
+        if marker == "commits":
+            page_text = (query.get("p") or ["0"])[-1]
+            page = int(page_text) if page_text.isdigit() else 0
+            items, more = data.commits(repo_id, page)
+            extra = {}
+            if more:
+                rev = quote(revision or "main", safe="")
+                base = f"{self._base_url()}/api/models/{quote(repo_id)}"
+                extra["Link"] = f'<{base}/commits/{rev}?p={page + 1}>; rel="next"'
+            self._json(200, items, extra)
+            return
+        expand = query.get("expand", []) + query.get("expand[]", [])
+        keys = frozenset(EXPAND_KEYS[e] for e in expand if e in EXPAND_KEYS) if expand else None
+        self._json(200, data.model(repo_id, keys))
+
+    def _revision_ok(self, repo_id: str, revision: str) -> bool:
+        sha = self.server.data.model_sha(repo_id)
+        return revision in ("main", "HEAD") or (sha is not None and revision == sha)
+
+    def _resolve(self, path: str) -> None:
+        found = self._split_repo(path.lstrip("/"), ("resolve",))
+        if found is None:
+            self._error(404, "Repository not found", code="RepoNotFound")
+            return
+        repo_id, _, tail = found
+        if len(tail) < 2:
+            self._error(400, "missing revision or file path")
+            return
+        revision, parts = tail[0], tail[1:]
+        if any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts) or len("/".join(parts)) > 1_000:
+            self._error(400, "invalid file path")
+            return
+        if not self._revision_ok(repo_id, revision):
+            self._error(404, f"Invalid rev id: {revision[:100]}", code="RevisionNotFound")
+            return
+        stored = self.server.data.file(repo_id, "/".join(parts))
+        if stored is None:
+            self._error(404, "Entry not found", code="EntryNotFound")
+            return
+        body = stored.content
+        if self._fault == "badjson":  # corrupted bytes under the right ETag
+            body = bytes(reversed(body)) if len(body) > 1 else b"\xff"
+        headers = {"X-Repo-Commit": stored.sha or ""}
+        if stored.blob_id:
+            headers["ETag"] = f'"{stored.blob_id}"'
+        self._headers(200, "text/plain; charset=utf-8", len(body), headers)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _git(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        suffix = next(s for s in _GIT_SUFFIXES if path.endswith(s))
+        if suffix == "/git-receive-pack" or (query.get("service") or [""])[-1] == "git-receive-pack":
+            self._error(403, "this hub is read-only")
+            return
+        repo_part = path[: -len(suffix)].lstrip("/").removesuffix(".git")
+        found = self._split_repo(repo_part, ())
+        clone = self.server.data.clone_path(found[0]) if found else None
+        if clone is None or not clone.is_dir():
+            self._error(404, "Repository not found", code="RepoNotFound")
+            return
+        body = self._read_body() if method == "POST" else b""
+        if body is None:
+            self._error(413, "request body too large or malformed")
+            return
+        self._run_backend(method, clone, suffix, body)
+
+    def _run_backend(self, method: str, clone: Path, suffix: str, body: bytes) -> None:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": str(clone.parent),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "HOME": str(clone.parent),
+            "PATH_INFO": f"/{clone.name}{suffix}",
+            "REQUEST_METHOD": method,
+            "QUERY_STRING": urlsplit(self.path).query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_ADDR": self.client_address[0],
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+        for header, variable in (("Git-Protocol", "HTTP_GIT_PROTOCOL"), ("Content-Encoding", "HTTP_CONTENT_ENCODING")):
+            value = self.headers.get(header)
+            if value:
+                env[variable] = value
+        # The pack is streamed to the client as git writes it (a repository can be far bigger than memory).
+        try:
+            process = subprocess.Popen(
+                ["git", "http-backend"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env,
+            )  # fmt: skip
+        except OSError as error:
+            self._error(500, f"git http-backend failed: {type(error).__name__}")
+            return
+        assert process.stdin is not None and process.stdout is not None
+        feeder = threading.Thread(target=_feed, args=(process.stdin, body), daemon=True)
+        feeder.start()
+        try:
+            self._relay_cgi(process.stdout)
+        finally:
+            process.stdout.close()
+            try:
+                process.wait(timeout=600)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            feeder.join(timeout=5)
+
+    def _relay_cgi(self, out: IO[bytes]) -> None:
+        """Relay a CGI response: its headers (Status, Content-Type), then its body as it comes."""
+        head: list[str] = []
+        while True:
+            line = out.readline(8_192)
+            if not line:
+                self._error(500, "git http-backend gave no response")
+                return
+            if line in (b"\r\n", b"\n"):
+                break
+            head.append(line.decode("latin-1").strip())
+            if len(head) > 100:
+                self._error(500, "git http-backend sent too many headers")
+                return
+        status, content_type = 200, "application/octet-stream"
+        extra: dict[str, str] = {}
+        for text in head:
+            key, _, value = text.partition(":")
+            key, value = key.strip(), value.strip()
+            if key.lower() == "status":
+                status = int(value.split()[0]) if value.split() and value.split()[0].isdigit() else 500
+            elif key.lower() == "content-type":
+                content_type = value
+            elif key.lower() in ("cache-control", "expires", "pragma"):
+                extra[key] = value
+        # No length is known in advance: the body ends when the connection closes.
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", _header_value(content_type))
+        if self._rate is not None:
+            remaining, reset, budget = self._rate
+            for key, value in ratelimit_headers(self._bucket_name, remaining, reset, budget).items():
+                self.send_header(key, value)
+        for key, value in extra.items():
+            self.send_header(key, _header_value(value))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.server.count(f"{self._bucket_name}:{status}")
+        if self.command == "HEAD":
+            return
+        while chunk := out.read(64 * 1024):
+            self.wfile.write(chunk)
+
+
+def _feed(stdin: IO[bytes], body: bytes) -> None:
+    """Write a request body to git's stdin (in its own thread, so a big body cannot deadlock the pipes)."""
+    try:
+        stdin.write(body)
+    except OSError:
+        pass  # git stopped reading: its answer says why
+    finally:
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.lower() in ("1", "true", "yes", "")
+
+
+def serve(
+    db_path: str | Path,
+    snapshot_name: str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: FaultPlan | None = None,
+    rate_limits: dict[str, Budget] | None = None,
+    verbose: bool = False,
+) -> HubServer:
+    """Load a snapshot and return a bound (not yet serving) ``HubServer``."""
+    data = ReplayData(db_path, snapshot_name)
+    return HubServer(data, host=host, port=port, faults=faults, rate_limits=rate_limits, verbose=verbose)

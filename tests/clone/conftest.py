@@ -1,0 +1,1 @@
+from tests.replay import online  # noqa: F401 - a fixture

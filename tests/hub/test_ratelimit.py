@@ -1,0 +1,78 @@
+"""Rate-limit budgets: parsing, the server's fixed windows, the client's pacing."""
+
+from __future__ import annotations
+
+import pytest
+
+from ptmscope.hub.ratelimit import Budget, FixedWindow, Pacer, parse_budgets, ratelimit_headers
+
+
+def test_parse_budgets_and_plans():
+    assert parse_budgets("api=500/300, resolvers=3000/300")["resolvers"] == Budget("resolvers", 3000, 300.0)
+    assert parse_budgets("free")["api"].limit == 1_000
+    assert parse_budgets("PRO")["resolvers"].limit == 12_000
+    for bad in ("api=0/300", "api=5", "api=5/-1", "nonsense"):
+        with pytest.raises(ValueError, match="bad rate limit"):
+            parse_budgets(bad)
+
+
+def test_headers_parse_back_through_huggingface_hub():
+    from huggingface_hub.utils import parse_ratelimit_headers
+
+    info = parse_ratelimit_headers(ratelimit_headers("api", 41, 12.2, Budget("api", 500, 300)))
+    assert (info.resource_type, info.remaining, info.reset_in_seconds, info.limit, info.window_seconds) == (
+        "api", 41, 13, 500, 300,
+    )  # fmt: skip
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_fixed_window_admits_the_budget_then_refuses_until_the_reset():
+    clock = Clock()
+    window = FixedWindow(Budget("api", 3, 10), clock)
+    assert [window.take()[0] for _ in range(4)] == [True, True, True, False]
+    assert window.take()[2] == pytest.approx(10)
+    clock.now = 10.5
+    admitted, remaining, reset = window.take()
+    assert admitted and remaining == 2 and reset == pytest.approx(9.5)
+
+
+def test_pacer_spaces_requests_evenly_then_follows_the_headers():
+    clock = Clock()
+    pacer = Pacer(Budget("api", 10, 10), clock)
+    pacer._sleep = clock.sleep
+    for _ in range(3):
+        pacer.acquire()
+        pacer.release({}, 200)
+    assert clock.now == pytest.approx(2.0)  # 1 s apart before any header
+    # The server says 4 left for 2 s: spread them 0.5 s apart.
+    pacer.release(ratelimit_headers("api", 4, 2, Budget("api", 10, 10)), 200)
+    start = clock.now
+    pacer.acquire()
+    pacer.acquire()
+    assert clock.now - start == pytest.approx(1.0, abs=0.01)  # at +0.5 and +1.0
+    # 429 with Retry-After pauses the whole bucket.
+    pacer.release({"Retry-After": "5"}, 429)
+    before = clock.now
+    pacer.acquire()
+    assert clock.now - before == pytest.approx(5, abs=0.01)
+    assert pacer.stats.throttled == 1
+
+
+def test_pacer_waits_for_the_reset_when_the_budget_is_spent():
+    clock = Clock()
+    pacer = Pacer(Budget("resolvers", 100, 10), clock)
+    pacer._sleep = clock.sleep
+    pacer.acquire()
+    pacer.release(ratelimit_headers("resolvers", 0, 7, Budget("resolvers", 100, 10)), 200)
+    pacer.acquire()
+    assert clock.now == pytest.approx(7, abs=0.01)

@@ -1,0 +1,122 @@
+"""serve-hub: the Hub API as huggingface_hub uses it, files, pagination, hostile paths, faults, budgets."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from huggingface_hub import HfApi
+
+from ptmscope.hub.ratelimit import Budget
+from ptmscope.hub.server import FaultPlan
+from tests.replay import faults, running_hub, small_store
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return small_store(tmp_path_factory.mktemp("hub") / "src.duckdb")
+
+
+def test_huggingface_hub_lists_and_reads_models(db, online):
+    with running_hub(db) as hub:
+        assert hub.server_address[0] == "127.0.0.1"
+        api = HfApi(endpoint=hub.url, token=False)
+        models = list(api.list_models(full=True, cardData=True))
+        assert len(models) == 10 and models[0].id == "legacy-gen"
+        by_id = {m.id: m for m in models}
+        assert [s.rfilename for s in by_id["org1/tc-a"].siblings] == ["README.md", "pytorch_model.bin"]
+        assert by_id["org1/tc-a"].pipeline_tag == "text-classification"
+        info = api.model_info("org1/tc-a")
+        assert info.downloads == 1000 and info.config == {
+            "model_type": "bert",
+            "architectures": ["BertForSequenceClassification"],
+        }
+        assert [m.id for m in api.list_models(author="org4")] == ["org4/asr", "org4/ft", "org4/untagged"]
+        assert [m.id for m in api.list_models(filter="dataset:glue")] == ["legacy-gen", "org1/tc-a"]
+        assert [m.id for m in api.list_models(sort="downloads", limit=2)] == ["legacy-gen", "org1/tc-a"]
+        assert [m.id for m in api.list_models(search="ner")] == ["org2/ner-a", "org3/ner-b"]
+
+
+def test_pages_follow_link_headers_with_expand(db):
+    with running_hub(db) as hub:
+        seen, url = [], f"{hub.url}/api/models?limit=3&expand[]=sha&expand[]=tags"
+        while url:
+            response = httpx2.get(url)
+            page = response.json()
+            assert len(page) <= 3 and all(set(m) <= {"_id", "id", "modelId", "sha", "tags"} for m in page)
+            seen += [m["id"] for m in page]
+            url = response.links.get("next", {}).get("url")
+            assert response.headers["RateLimit"].startswith('"api";r=')
+        assert len(seen) == 10 == len(set(seen))
+        sorted_pages, url = [], f"{hub.url}/api/models?limit=4&sort=downloads&direction=1"
+        while url:
+            response = httpx2.get(url)
+            sorted_pages += [m.get("downloads") for m in response.json()]
+            url = response.links.get("next", {}).get("url")
+        known = [d for d in sorted_pages if d is not None]
+        assert len(sorted_pages) == 10 and known == sorted(known) and sorted_pages[: len(known)] == known
+
+
+def test_files_organizations_and_errors(db):
+    with running_hub(db) as hub:
+        readme = httpx2.get(f"{hub.url}/org1/tc-a/resolve/main/README.md")
+        assert readme.status_code == 200 and readme.text.startswith("---\nlicense: mit")
+        assert readme.headers["RateLimit"].startswith('"resolvers"')
+        from ptmscope.store.rows import git_blob_id
+
+        assert readme.headers["ETag"] == f'"{git_blob_id(readme.content)}"'
+        missing = httpx2.get(f"{hub.url}/org1/tc-a/resolve/main/config.json")
+        assert missing.status_code == 404 and missing.headers["X-Error-Code"] == "EntryNotFound"
+        assert httpx2.get(f"{hub.url}/org1/tc-a/resolve/deadbeef/README.md").headers["X-Error-Code"] == (
+            "RevisionNotFound"
+        )
+        assert httpx2.get(f"{hub.url}/nobody/nothing/resolve/main/README.md").status_code == 404
+        for hostile in ("a/%2e%2e/%2e%2e/etc/passwd", "%2e%2e/README.md", "a//b", "a%5c..%5cb", "a%00b"):
+            assert httpx2.get(f"{hub.url}/org1/tc-a/resolve/main/{hostile}").status_code == 400, hostile
+        injected = httpx2.get(f"{hub.url}/org1/tc-a/resolve/x%0d%0aSet-Cookie:%20a=b/README.md")
+        assert injected.status_code == 404 and "set-cookie" not in injected.headers
+        assert "\n" not in injected.headers["X-Error-Message"]
+        assert httpx2.get(f"{hub.url}/api/organizations/org1/overview").status_code == 404
+        assert httpx2.post(f"{hub.url}/org1/tc-a/git-receive-pack", content=b"x").status_code in (403, 404)
+        assert httpx2.get(f"{hub.url}/api/models/org1/tc-a/revision/main").json()["id"] == "org1/tc-a"
+
+
+def test_faults_are_seeded_and_budgets_enforced(db):
+    plan = FaultPlan.parse("429=0.2,500=0.2,badjson=0.2", seed=5)
+    again = FaultPlan.parse("429=0.2,500=0.2,badjson=0.2", seed=5)
+    assert [plan.draw() for _ in range(50)] == [again.draw() for _ in range(50)]
+    with pytest.raises(ValueError, match="KIND=PROBABILITY"):
+        FaultPlan.parse("teapot=0.1")
+    with pytest.raises(ValueError, match="more than 1"):
+        FaultPlan.parse("429=0.6,500=0.6")
+    with running_hub(db, faults=faults("badjson=1.0")) as hub:
+        response = httpx2.get(f"{hub.url}/api/models")
+        with pytest.raises(ValueError):
+            response.json()
+    with running_hub(db, faults=faults("drop=1.0")) as hub, pytest.raises(httpx2.RemoteProtocolError):
+        httpx2.get(f"{hub.url}/api/models")
+    with running_hub(db, rate_limits={"api": Budget("api", 2, 60)}) as hub:
+        codes = [httpx2.get(f"{hub.url}/api/models/org1/tc-a").status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        refused = httpx2.get(f"{hub.url}/api/models")
+        assert refused.headers["RateLimit"].startswith('"api";r=0') and int(refused.headers["Retry-After"]) >= 1
+
+
+def test_the_serve_hub_command_serves_until_interrupted(db):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ptmscope", "serve-hub", "--db", str(db), "--port", "0", "--rate-limit", "api=5/60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert [m["id"] for m in httpx2.get(f"{url}/api/models?limit=2").json()] == ["legacy-gen", "org1/tc-a"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert "api: 1 requests within the budget" in err
