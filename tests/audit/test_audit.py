@@ -381,3 +381,23 @@ def test_rechecked_claims_are_the_strongest_provenance_evidence(risky):
     assert "measured 0.7100" in finding.evidence and "claimed 93.0" in finding.evidence
     untouched = audit_model("facebook/bart-large", db_path=risky, context="risky", offline=True)
     assert str(untouched.finding("claims_hold_when_rechecked").outcome) == "not_available"
+
+
+def test_commit_signatures_from_clones_feed_the_audit(risky):
+    with Store(risky) as store:
+        sid = store.snapshot("risky").snapshot_id
+        store.con.executemany(
+            "INSERT INTO commits (snapshot_id, repo_id, sha, signature, key_id, position) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (sid, "facebook/bart-large", "a" * 40, "ssh", "SHA256:abc", 0),
+                (sid, "facebook/bart-large", "b" * 40, "none", None, 1),
+                (sid, "facebok/bart-large", "c" * 40, "none", None, 0),
+            ],
+        )
+    signed = audit_model("facebook/bart-large", db_path=risky, context="risky", offline=True)
+    assert str(signed.finding("has_signed_commits").outcome) == "true"
+    assert signed.finding("has_signed_commits").evidence == "1 of 2 commits signed (ssh key SHA256:abc)"
+    assert str(signed.finding("has_commit_history").outcome) == "true"
+    unsigned = audit_model("facebok/bart-large", db_path=risky, context="risky", offline=True)
+    assert str(unsigned.finding("has_signed_commits").outcome) == "false"
+    assert str(unsigned.finding("has_commit_history").outcome) == "false"  # a single commit

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # Tables an audit scope exposes as a_<table>.
 SCOPE_TABLES = (
     "models", "model_tags", "model_files", "model_datasets", "model_licenses", "base_models", "model_links",
-    "cards", "card_sections", "claims", "organizations",
+    "cards", "card_sections", "claims", "organizations", "commits",
 )  # fmt: skip
 
 POPULAR_MODELS = 1_000
@@ -167,6 +167,10 @@ lk AS (
     FROM a_models WHERE likes IS NOT NULL),
 org AS (SELECT name, is_verified FROM a_organizations),
 org_known AS (SELECT count(is_verified) > 0 AS known FROM a_organizations),
+cm AS (
+    SELECT repo_id, count(*) AS commits, count(*) FILTER (WHERE signature <> 'none') AS signed_commits,
+           min(signature || coalesce(' key ' || key_id, '')) FILTER (WHERE signature <> 'none') AS signature_example
+    FROM a_commits WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 rc AS (
     SELECT m.repo_id, sum(v.consistent) AS rechecks_consistent, sum(v.discrepancies) AS rechecks_discrepant,
            max(v.worst_gap) AS recheck_worst_gap, bool_or(v.sha IS NOT DISTINCT FROM m.sha) AS recheck_same_revision,
@@ -281,9 +285,9 @@ SELECT
     m.security_status IS NOT NULL AS hub_scan_known,
     flagged.hub_flagged_files,
     conf.confused_with,
-    NULL::BIGINT AS commits,
-    NULL::BIGINT AS signed_commits,
-    NULL::VARCHAR AS signature_example,
+    cm.commits,
+    cm.signed_commits,
+    cm.signature_example,
     NULL::VARCHAR AS file_scan_verdict,
     NULL::VARCHAR AS file_scan_evidence,
     (SELECT count(*) FROM a_models WHERE downloads IS NOT NULL) > 0 AS popularity_known,
@@ -311,6 +315,7 @@ LEFT JOIN lk USING (repo_id)
 LEFT JOIN flagged USING (repo_id)
 LEFT JOIN conf USING (repo_id)
 LEFT JOIN rc USING (repo_id)
+LEFT JOIN cm USING (repo_id)
 LEFT JOIN org ON org.name = m.namespace
 """
 
@@ -394,8 +399,8 @@ def overlay_scope(
     msid = int(model_snapshot)
     for table in SCOPE_TABLES:
         own = f"SELECT * FROM {model_schema}.{table} WHERE snapshot_id = {msid}"
-        if context_schema is None or context_snapshot is None:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW a_{table} AS {own}")
+        if context_schema is None or context_snapshot is None or not _has_table(con, context_schema, table):
+            con.execute(f"CREATE OR REPLACE TEMP VIEW a_{table} AS {own}")  # (a store from an older ptmscope)
             continue
         csid = int(context_snapshot)
         key = "name" if table == "organizations" else "repo_id"
