@@ -12,6 +12,9 @@ least 20,000 models/s and under 4 GB.
 
 from __future__ import annotations
 
+import _paths
+
+# isort: split
 import argparse
 import json
 import os
@@ -21,11 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from study_scale import run  # noqa: E402 - the same process-tree sampler as the study benchmark
-from synthetic import write_jsonl_gz  # noqa: E402
+run = _paths.sibling("study_scale").run  # the same process-tree sampler as the study benchmark
+write_jsonl_gz = _paths.sibling("synthetic").write_jsonl_gz
 
 
 def main() -> None:

@@ -22,6 +22,9 @@ Only public tools: the ptmscope command, DuckDB for the loss check.
 
 from __future__ import annotations
 
+import _paths  # noqa: F401 - first of all: keeps benchmarks/select.py from shadowing the stdlib
+
+# isort: split
 import argparse
 import json
 import os

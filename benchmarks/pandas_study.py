@@ -8,6 +8,9 @@ careful pandas user would (vectorised, no Python loops over rows).
 
 from __future__ import annotations
 
+import _paths  # noqa: F401 - first of all: keeps benchmarks/select.py from shadowing the stdlib
+
+# isort: split
 import json
 import math
 import sys

@@ -20,6 +20,9 @@ Run:  python benchmarks/scan_speed.py --tools-bin /tmp/bench-venv/bin
 
 from __future__ import annotations
 
+import _paths  # noqa: F401 - first of all: keeps benchmarks/select.py from shadowing the stdlib
+
+# isort: split
 import argparse
 import collections
 import io

@@ -13,34 +13,21 @@ under 10 s for 1M models; under 1 s on the bundled snapshot.
 
 from __future__ import annotations
 
+import _paths
+
+# isort: split
+import argparse
+import json
+import os
+import shutil
+import statistics
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-# This file is named like the standard library's `select`, which subprocess imports:
-# take its folder off the import path first, and load the sibling helpers by file.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-
-def _sibling(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", HERE / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-run = _sibling("study_scale").run  # the shared process-tree timer
-write_jsonl_gz = _sibling("synthetic").write_jsonl_gz
+run = _paths.sibling("study_scale").run  # the shared process-tree timer
+write_jsonl_gz = _paths.sibling("synthetic").write_jsonl_gz
 
 QUERIES = {
     "task + licence + format": ["--task", "text-classification", "--license", "permissive", "--format", "safetensors"],

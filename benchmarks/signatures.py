@@ -17,6 +17,9 @@ Only public tools: git, gpg, ssh-keygen, pygit2. Target: at least 10x.
 
 from __future__ import annotations
 
+import _paths  # noqa: F401 - first of all: keeps benchmarks/select.py from shadowing the stdlib
+
+# isort: split
 import argparse
 import os
 import random

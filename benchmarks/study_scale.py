@@ -21,6 +21,9 @@ Needs pandas (``pip install 'ptmscope[bench]'``).
 
 from __future__ import annotations
 
+import _paths
+
+# isort: split
 import argparse
 import json
 import math
@@ -33,7 +36,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
 
 # -- measuring a process tree ----------------------------------------------------------------
@@ -128,7 +130,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the temporary files in this folder")
     args = parser.parse_args()
 
-    from synthetic import write_jsonl_gz
+    write_jsonl_gz = _paths.sibling("synthetic").write_jsonl_gz
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="ptmscope-bench-"))
     work.mkdir(parents=True, exist_ok=True)
