@@ -190,11 +190,13 @@ def _audit_all(db_path: Path | None, snapshot_name: str, weights: object, as_jso
             " GROUP BY attribute ORDER BY attribute",
             [run.run_id],
         )
+        findings = store.query("SELECT count(*) FROM findings WHERE run_id = ?", [run.run_id])[0][0]
     document = {
         "schema": "ptmscope.audit-run/1",
         "run_id": run.run_id,
         "snapshot": snapshot.name,
         "models": run.models,
+        "findings": int(findings),
         "seconds": round(run.seconds, 2),
         "models_per_second": round(run.models / run.seconds) if run.seconds else None,
         "scores": {

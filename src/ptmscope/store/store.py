@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 DB_ENV = "PTMSCOPE_DB"
+MEMORY_ENV = "PTMSCOPE_MEMORY_LIMIT"
+# DuckDB would take 80% of RAM; ptmscope keeps a million-model import, study or audit
+# under 4 GB of resident memory, and DuckDB spills to disk past the limit.
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 def default_db_path() -> Path:
@@ -96,6 +100,11 @@ class Store:
         except duckdb.Error as error:
             raise StoreError(f"cannot open the store {target}: {error}") from error
         self.con.execute("SET TimeZone = 'UTC'")
+        limit = os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT
+        try:
+            self.con.execute("SET memory_limit = ?", [limit])
+        except duckdb.Error as error:
+            raise StoreError(f"{MEMORY_ENV}={limit!r} is not a memory size DuckDB understands ({error})") from error
         if not read_only:
             apply_migrations(self.con)
 
