@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+import duckdb
 import httpx2
 import pytest
 from huggingface_hub import HfApi
 
 from ptmscope.hub.ratelimit import Budget
-from ptmscope.hub.server import FaultPlan
+from ptmscope.hub.server import FaultPlan, serve
 from tests.replay import faults, running_hub, small_store
 
 
@@ -99,6 +103,27 @@ def test_faults_are_seeded_and_budgets_enforced(db):
         assert codes == [200, 200, 429]
         refused = httpx2.get(f"{hub.url}/api/models")
         assert refused.headers["RateLimit"].startswith('"api";r=0') and int(refused.headers["Retry-After"]) >= 1
+
+
+def test_closing_waits_for_requests_in_flight(db):
+    """server_close frees the in-memory snapshot only once no request is inside it (else: 500s, or an abort at exit)."""
+    server = serve(db, None, faults=FaultPlan.parse("slow=1.0", seed=1, slow_seconds=0.5, retry_after=0))
+    server.serve_in_thread()
+    answers: list[int] = []
+    client = threading.Thread(
+        target=lambda: answers.append(httpx2.get(f"{server.url}/api/models/org1/tc-a", timeout=10).status_code)
+    )
+    client.start()
+    deadline = time.monotonic() + 5
+    while server._in_flight == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server._in_flight == 1  # the request sleeps in its injected slowness
+    server.shutdown()
+    server.server_close()
+    client.join(10)
+    assert answers == [200]
+    with pytest.raises(duckdb.ConnectionException):  # the copy is freed once the server is closed
+        server.data.model("org1/tc-a")
 
 
 def test_the_serve_hub_command_serves_until_interrupted(db):

@@ -30,6 +30,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -140,6 +141,8 @@ class HubServer(ThreadingHTTPServer):
         self.counts: Counter[str] = Counter()
         """Requests per bucket, and per status (``api:200``)."""
         self._counts_lock = threading.Lock()
+        self._in_flight = 0
+        self._idle = threading.Condition()
         super().__init__((host, port), _Handler)
 
     @property
@@ -153,12 +156,29 @@ class HubServer(ThreadingHTTPServer):
         with self._counts_lock:
             self.counts[key] += 1
 
-    def server_close(self) -> None:
-        """Stop listening and free the snapshot's in-memory copy here, not in whichever thread drops it last.
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Mark one request as in flight until the block ends (``server_close`` waits for them)."""
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
 
-        (A DuckDB connection freed by a daemon thread while the interpreter exits aborts the process.)
+    def server_close(self, drain_seconds: float = 30.0) -> None:
+        """Stop listening, let requests in flight finish, and free the snapshot's in-memory copy here.
+
+        Connection threads are daemons (an idle keep-alive connection must not hold the process),
+        so the copy is freed here and not in whichever thread drops it last, and not while a
+        thread is still inside a DuckDB query: a daemon thread in DuckDB's C++ code while the
+        interpreter exits aborts the process. A request arriving after this gets a 500.
         """
         super().server_close()
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=drain_seconds)
         self.data.close()
 
     def serve_in_thread(self) -> threading.Thread:
@@ -202,32 +222,38 @@ class _Handler(BaseHTTPRequestHandler):
         self._bucket_name = bucket
         self._rate = self._take(bucket)
         try:
-            if self._rate is None:
-                return  # refused: over budget
-            fault = self.server.faults.draw(("429", "500", "drop") if bucket != "api" and "/resolve/" not in path
-                                            else FAULT_KINDS)  # fmt: skip
-            self._fault = fault
-            if fault == "429":
-                self._error(
-                    429, "Injected fault: too many requests", extra={"Retry-After": str(self.server.faults.retry_after)}
-                )
-                return
-            if fault == "500":
-                self._error(500, "Injected fault: internal error")
-                return
-            if fault == "drop":
-                self.close_connection = True
-                self._drain_body()
-                return
-            if fault == "slow":
-                time.sleep(self.server.faults.slow_seconds)
-            self._route(method, path, query)
+            with self.server.serving():
+                self._serve(method, path, query)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as error:  # a bug in the server must not kill the connection thread silently
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self._error(500, f"internal error: {type(error).__name__}")
+
+    def _serve(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        """Refuse past the budget, inject the drawn fault, or route the request."""
+        bucket = self._bucket_name
+        if self._rate is None:
+            return  # refused: over budget
+        fault = self.server.faults.draw(("429", "500", "drop") if bucket != "api" and "/resolve/" not in path
+                                        else FAULT_KINDS)  # fmt: skip
+        self._fault = fault
+        if fault == "429":
+            self._error(
+                429, "Injected fault: too many requests", extra={"Retry-After": str(self.server.faults.retry_after)}
+            )
+            return
+        if fault == "500":
+            self._error(500, "Injected fault: internal error")
+            return
+        if fault == "drop":
+            self.close_connection = True
+            self._drain_body()
+            return
+        if fault == "slow":
+            time.sleep(self.server.faults.slow_seconds)
+        self._route(method, path, query)
 
     def _bucket(self, path: str) -> str:
         if path.startswith("/api/"):
