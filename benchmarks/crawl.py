@@ -2,9 +2,12 @@
 
     python benchmarks/crawl.py                        # 20,000 models (also 5,000 and 10,000 for memory)
     python benchmarks/crawl.py --models 2000 --steps 1
+    python benchmarks/crawl.py --source synthetic --models 100000 --rate-limit api=100000/10,resolvers=100000/10
 
 1. imports the bundled Feb-2022 Hub sample (29,432 real models, 15,195 cards) with card bytes
-   into a source store (not timed);
+   into a source store (not timed); ``--source synthetic`` instead makes ``--models`` synthetic
+   listings (benchmarks/synthetic.py) whose READMEs are real cards of the sample, to see the
+   crawler's memory past the sample's size;
 2. starts ``ptmscope serve-hub`` on it in its own process, with a budget per bucket
    (``--rate-limit``, enforced: 429 past it) and seeded faults (``--faults``);
 3. runs ``ptmscope crawl --limit N`` in a fresh store for N = models/4, models/2, models, each in
@@ -22,7 +25,7 @@ Only public tools: the ptmscope command, DuckDB for the loss check.
 
 from __future__ import annotations
 
-import _paths  # noqa: F401 - first of all: keeps benchmarks/select.py from shadowing the stdlib
+import _paths  # first of all: keeps benchmarks/select.py from shadowing the stdlib
 
 # isort: split
 import argparse
@@ -84,14 +87,38 @@ def budget_rates(spec: str) -> dict[str, float]:
     return {name: b.rate for name, b in parse_budgets(spec).items()}
 
 
-def loss(source: Path, crawled: Path, snapshot: str) -> dict[str, int]:
+def synthetic_source(folder: Path, models: int) -> list[Path]:
+    """``models`` synthetic listings and, for each that lists a README, a real card of the bundled sample."""
+    import gzip
+
+    import orjson
+
+    from ptmscope.sample import sample_paths
+
+    cards: list[str] = []
+    with gzip.open(sample_paths()[1]) as lines:
+        for line in lines:
+            text = orjson.loads(line).get("readme") or ""
+            if text.startswith(("---", "#")):
+                cards.append(text)
+    listing, card_file = folder / "synthetic-models.jsonl.gz", folder / "synthetic-cards.jsonl.gz"
+    with gzip.open(listing, "wb") as out_models, gzip.open(card_file, "wb") as out_cards:
+        for index, record in enumerate(_paths.sibling("synthetic").records(models)):
+            out_models.write(orjson.dumps(record) + b"\n")
+            if any(sibling["rfilename"] == "README.md" for sibling in record["siblings"]):
+                card = {"modelId": record["id"], "readme": cards[index % len(cards)]}
+                out_cards.write(orjson.dumps(card) + b"\n")
+    return [listing, card_file]
+
+
+def loss(source: Path, crawled: Path, snapshot: str, source_snapshot: str) -> dict[str, int]:
     """What the crawl lacks that the source could serve."""
     import duckdb
 
     con = duckdb.connect(str(crawled), read_only=True)
     con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
     sid = con.execute("SELECT snapshot_id FROM snapshots WHERE name = ?", [snapshot]).fetchall()[0][0]
-    src = con.execute("SELECT snapshot_id FROM src.snapshots WHERE name = 'hub-2022-02'").fetchall()[0][0]
+    src = con.execute("SELECT snapshot_id FROM src.snapshots WHERE name = ?", [source_snapshot]).fetchall()[0][0]
     out = {
         "models_missing_or_different": con.execute(
             "SELECT count(*) FROM models m WHERE snapshot_id = ? AND NOT EXISTS (SELECT 1 FROM src.models s"
@@ -120,6 +147,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=int, default=20_000)
     parser.add_argument(
+        "--source",
+        choices=["sample", "synthetic"],
+        default="sample",
+        help="the bundled real sample (up to 29,432 models) or --models synthetic ones",
+    )
+    parser.add_argument(
         "--steps", type=int, default=3, help="crawl sizes: models/4, models/2, models (3) or models (1)"
     )
     parser.add_argument("--rate-limit", default="api=300/10,resolvers=600/10")
@@ -135,13 +168,19 @@ def main() -> None:
         from ptmscope.sample import sample_paths
 
         started = time.perf_counter()
-        subprocess.run(
-            [*exe, "import", *map(str, sample_paths()[:2]), "--snapshot", "hub-2022-02", "--keep-cards", "--db",
-             str(source), "--json"], check=True, env=env, capture_output=True,
+        if args.source == "synthetic":
+            inputs, source_snapshot = synthetic_source(tmpdir, args.models), "synthetic"
+        else:
+            inputs, source_snapshot = sample_paths()[:2], "hub-2022-02"
+        imported = subprocess.run(
+            [*exe, "import", *map(str, inputs), "--snapshot", source_snapshot, "--keep-cards", "--db",
+             str(source), "--json"], env=env, capture_output=True, text=True,
         )  # fmt: skip
-        print(f"source: bundled Feb-2022 sample imported with card bytes in {time.perf_counter() - started:.1f} s")
+        if imported.returncode != 0:
+            raise SystemExit(f"importing the source failed:\n{imported.stderr[-2000:]}")
+        print(f"source: {source_snapshot} imported with card bytes in {time.perf_counter() - started:.1f} s")
         server = subprocess.Popen(
-            [*exe, "serve-hub", "--db", str(source), "--snapshot", "hub-2022-02", "--port", "0", "--faults",
+            [*exe, "serve-hub", "--db", str(source), "--snapshot", source_snapshot, "--port", "0", "--faults",
              args.faults, "--seed", "1", "--slow-seconds", "0.5", "--rate-limit", args.rate_limit],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -173,7 +212,7 @@ def main() -> None:
                           f"{achieved:7.1f}/s of {rates[bucket]:.1f}/s allowed = {ratio:.2f}")  # fmt: skip
                 print(f"  throttled (429 from the budget or injected): "
                       f"{ {b: int(s['throttled']) for b, s in report['requests'].items()} }")  # fmt: skip
-                print(f"  loss: {loss(source, db, 'bench')}")
+                print(f"  loss: {loss(source, db, 'bench', source_snapshot)}")
         finally:
             server.send_signal(signal.SIGINT)
             _, server_log = server.communicate(timeout=60)

@@ -48,10 +48,12 @@ from ptmscope.cli.options import (
 )
 @click.option(
     "--memory-limit",
-    default="1GB",
+    default="64MB",
     show_default=True,
     metavar="SIZE",
-    help="Cap on the store's (DuckDB's) memory for this run; it caches what it writes up to this, then spills.",
+    help="Cap on the store's (DuckDB's) memory for this run. It caches what it writes up to this and then "
+    "evicts or spills, so the crawler's memory stops growing with the model count; a crawl is bound by "
+    "the rate limit, not by this cache.",
 )
 @json_option
 @db_option
