@@ -17,7 +17,7 @@ from ptmscope.records import (
     OrgRecord,
     RegistryDownloads,
 )
-from ptmscope.sources.dumps import AggregateFileError, read_path
+from ptmscope.sources.dumps import AggregateFileError, is_jsonl, read_path
 from tests.conftest import DATA, require
 
 
@@ -50,6 +50,23 @@ def test_jsonl_listing_with_bad_lines_keeps_going(tmp_path):
     assert [loc for loc, _ in bad] == ["line 2", "line 3", "line 4"]
     assert bad[0][1].startswith("invalid JSON")
     assert bad[1][1] == "expected a JSON object, found list"
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_jsonl_whose_first_line_is_longer_than_the_sniffed_head(tmp_path, compress):
+    # A listing record with thousands of files (siblings) is a line of hundreds of kilobytes.
+    siblings = [{"rfilename": f"shards/model-{i:05d}-of-03000.safetensors"} for i in range(3000)]
+    rows = [{"id": "big/sharded", "siblings": siblings}, {"id": "small/one"}, {"id": "big/again", "siblings": siblings}]
+    path = write_jsonl(tmp_path / ("long.jsonl.gz" if compress else "long.jsonl"), ["", *rows], compress=compress)
+    assert path.stat().st_size > 200_000 or compress
+    assert is_jsonl(path)
+    models = records(path, ModelRecord)
+    assert [m.repo_id for m in models] == ["big/sharded", "small/one", "big/again"]
+    assert len(models[0].files) == 3000
+    one_document = tmp_path / "one.json"
+    one_document.write_text(json.dumps(rows))  # a JSON array on one line is not JSON Lines
+    assert not is_jsonl(one_document)
+    assert [m.repo_id for m in records(one_document, ModelRecord)] == ["big/sharded", "small/one", "big/again"]
 
 
 def test_truncated_gzip_yields_what_it_held_and_says_where_it_broke(tmp_path):

@@ -301,8 +301,36 @@ def jsonl_chunks(path: Path, lines_per_chunk: int) -> Iterator[tuple[int, list[b
 
 
 def is_jsonl(path: Path) -> bool:
-    """Whether ``path`` (possibly gzip-compressed) holds JSON Lines."""
-    return path.is_file() and _looks_like_jsonl(_head(path))
+    """Whether ``path`` (possibly gzip-compressed) holds JSON Lines.
+
+    True when its first non-blank line (read whole, up to ``MAX_LINE``: a Hub record with
+    thousands of files listed is a long line) is a JSON value and the next non-blank text
+    starts another object or array, or there is none.
+    """
+    if not path.is_file():
+        return False
+    try:
+        with _open(path) as handle:
+            first = b""
+            while not first.strip():
+                first = handle.readline(MAX_LINE)
+                if not first:
+                    return False
+            if not first.endswith(b"\n"):
+                return False  # one line (a JSON document), or a line over MAX_LINE
+            after = b""
+            while not after.strip():
+                chunk = handle.read(4096)
+                if not chunk:
+                    break
+                after += chunk
+    except _TRUNCATION_ERRORS as error:
+        raise InputError(f"{path}: cannot read ({error})") from error
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return after.lstrip()[:1] in (b"{", b"[", b"")
 
 
 def _read_jsonl(handle: IO[bytes], path: Path) -> Iterator[Item]:
@@ -314,20 +342,8 @@ def _read_jsonl(handle: IO[bytes], path: Path) -> Iterator[Item]:
         yield truncation_record(line_no, error)
 
 
-def _looks_like_jsonl(head: bytes) -> bool:
-    first, newline, rest = head.lstrip().partition(b"\n")
-    if not newline:
-        return False
-    try:
-        orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return False
-    return rest.lstrip()[:1] in (b"{", b"[", b"")
-
-
 def _read_json(path: Path) -> Iterator[Item]:
-    head = _head(path)
-    if _looks_like_jsonl(head):
+    if is_jsonl(path):
         with _open(path) as handle:
             yield from _read_jsonl(handle, path)
         return
