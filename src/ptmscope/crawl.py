@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -119,6 +119,8 @@ class CrawlReport:
     resumed: bool = False
     already_complete: bool = False
     pages: int = 0
+    page_splits: int = 0
+    """Listing pages asked for again in halves because the response was over the size limit."""
     models: int = 0
     cards_fetched: int = 0
     cards_copied: int = 0
@@ -282,6 +284,19 @@ def _next_link(headers: dict[str, str]) -> str | None:
             if match:
                 return match.group(1)
     return None
+
+
+def _page_limit(url: str) -> int | None:
+    """The ``limit`` a listing URL asks for, or None."""
+    values = [v for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True) if k == "limit"]
+    return int(values[-1]) if values and values[-1].isdigit() else None
+
+
+def _with_page_limit(url: str, limit: int) -> str:
+    """``url`` asking for pages of ``limit`` models (the cursor and the rest of the query kept)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "limit"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("limit", str(limit))])))
 
 
 def _etag_matches(fetched: Fetched) -> str | None:
@@ -451,7 +466,7 @@ class _Run:
 
     def list_models(self) -> None:
         """Stage 1: page through the listing from where it stopped, one transaction per page."""
-        from ptmscope.hub.client import FetchFailed
+        from ptmscope.hub.client import FetchFailed, ResponseTooLarge
 
         state = self.state()
         writer = self._writer()
@@ -466,6 +481,12 @@ class _Run:
                 if not isinstance(data, list):
                     raise _not_a_list(fetched)
             except FetchFailed as error:
+                asked = _page_limit(url) or self.options.page_size
+                if isinstance(error, ResponseTooLarge) and asked > 1:
+                    # Models with huge file lists: ask for the same page in halves, down to one model a page.
+                    url = _with_page_limit(url, asked // 2)
+                    self.report.page_splits += 1
+                    continue
                 writer.begin()
                 self._failures("list", [(url, error)], [])
                 writer.commit()
@@ -476,6 +497,8 @@ class _Run:
             if next_url is not None and not _same_endpoint(next_url, self.endpoint):
                 next_url = None
                 writer.bad(source, f"page {pages + 1}", "the next-page link points off the endpoint; listing stopped")
+            elif next_url is not None and _page_limit(url) != self.options.page_size:
+                next_url = _with_page_limit(next_url, self.options.page_size)  # back to full pages after a split
             records = [
                 model_record_from_api(item) if isinstance(item, dict) else BadRecord("listing item is not an object")
                 for item in data

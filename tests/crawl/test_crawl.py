@@ -52,6 +52,31 @@ def test_crawl_equals_the_served_snapshot(db, tmp_path, online):
     assert snapshot_rows(tmp_path / "out.duckdb", "copy") == snapshot_rows(db, "src")
 
 
+def test_pages_over_the_size_limit_are_asked_for_in_halves(db, tmp_path, online, monkeypatch):
+    import httpx2
+
+    import ptmscope.hub.client
+    from ptmscope.crawl import _with_page_limit
+
+    with running_hub(db) as hub:
+        query = CrawlOptions(**FAST).listing_params()
+        full_page = len(httpx2.get(f"{hub.url}/api/models", params=query).content)
+        monkeypatch.setattr(ptmscope.hub.client, "MAX_BODY", full_page // 3)  # 10 models too big; 2 fit
+        with Store(tmp_path / "out.duckdb") as store:
+            report = crawl(store, hub.url, "halved", CrawlOptions(**FAST, cards=False, orgs=False))
+            assert report.snapshot.status == "complete" and report.total_models == 10
+            assert report.page_splits >= 2 and report.pages >= 4
+        crawled, source = snapshot_rows(tmp_path / "out.duckdb", "halved"), snapshot_rows(db, "src")
+        for listed in ("models", "model_tags", "model_files"):  # nothing lost or doubled by the splits
+            assert crawled[listed] == source[listed], listed
+        monkeypatch.setattr(ptmscope.hub.client, "MAX_BODY", 10)  # not even one model fits: a stored failure
+        with Store(tmp_path / "one.duckdb") as store:
+            with pytest.raises(ListingFailedError, match="larger than 10 bytes"):
+                crawl(store, hub.url, "tiny", CrawlOptions(**FAST))
+            failed = store.query("SELECT stage, item FROM crawl_failures")
+            assert failed == [("list", _with_page_limit(failed[0][1], 1))]
+
+
 def test_faults_of_every_kind_lose_nothing(db, tmp_path, online):
     plan = faults("429=0.15,500=0.1,slow=0.05,drop=0.05,badjson=0.1", seed=11)
     with running_hub(db, faults=plan) as hub, Store(tmp_path / "out.duckdb") as store:

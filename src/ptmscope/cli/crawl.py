@@ -141,6 +141,7 @@ def report_json(report: Any) -> dict[str, Any]:
         "models": report.total_models,
         "run": {
             "pages": report.pages,
+            "page_splits": report.page_splits,
             "models": report.models,
             "cards_fetched": report.cards_fetched,
             "cards_copied": report.cards_copied,
@@ -173,6 +174,11 @@ def _print(doc: dict[str, Any]) -> None:
             f", {run['organizations']:,} organizations in {doc['seconds']:.1f} s.",
         )
     )
+    if run["page_splits"]:
+        console.print(
+            f"{run['page_splits']:,} listing page(s) were over the response size limit and were asked for in halves.",
+            style="dim",
+        )
     if doc["failures"]:
         console.print(
             "Stored failures: " + ", ".join(f"{k} {v:,}" for k, v in doc["failures"].items())

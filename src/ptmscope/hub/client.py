@@ -53,6 +53,10 @@ class FetchFailed(Exception):
         self.attempts = attempts
 
 
+class ResponseTooLarge(FetchFailed):
+    """A response body over ``MAX_BODY`` (a listing page can be asked for again in smaller pages)."""
+
+
 def is_default_hub(endpoint: str) -> bool:
     """True for the real Hub, the only endpoint a saved token is sent to."""
     return urlsplit(endpoint).hostname == urlsplit(DEFAULT_ENDPOINT).hostname
@@ -155,7 +159,7 @@ class HubClient:
                 status = response.status_code
                 if status < 300:
                     if len(body) > MAX_BODY:
-                        raise FetchFailed(
+                        raise ResponseTooLarge(
                             f"response larger than {MAX_BODY} bytes", status=status, retryable=False, attempts=attempts
                         )
                     fetched = Fetched(status, dict(response.headers), body, attempts)
