@@ -204,3 +204,65 @@ def test_an_interrupted_crawl_is_partial_and_continues(db, tmp_path, online):
         report = crawl(store, hub.url, "ctrl-c", options)
         assert report.resumed and report.snapshot.status == "complete"
         assert store.query("SELECT count(*), count(DISTINCT repo_id) FROM cards")[0] == (9, 9)
+
+
+def test_an_endless_body_is_cut_at_the_size_limit_and_stored_as_a_failure(tmp_path, online, monkeypatch):
+    """A README streamed without end (no Content-Length): read up to the limit, stored as a failure, crawl goes on."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import ptmscope.hub.client
+
+    monkeypatch.setattr(ptmscope.hub.client, "MAX_BODY", 1 << 20)
+    sent = {"endless": 0}
+
+    class Endless(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path.startswith("/api/models"):
+                listing = [{"id": f"o/{name}", "sha": "a" * 40, "siblings": [{"rfilename": "README.md"}]}
+                           for name in ("endless", "declared", "fine")]  # fmt: skip
+                self._send(json.dumps(listing).encode())
+            elif self.path.startswith("/o/endless/"):
+                self.send_response(200)  # HTTP/1.0: the body ends when the connection closes, never here
+                self.end_headers()
+                try:
+                    for _ in range(200):  # 200 MiB if nobody stops reading
+                        self.wfile.write(b"x" * (1 << 20))
+                        sent["endless"] += 1
+                except OSError:
+                    pass
+            elif self.path.startswith("/o/declared/"):
+                self.send_response(200)
+                self.send_header("Content-Length", str(1 << 30))  # announced 1 GiB: not read at all
+                self.end_headers()
+            elif self.path.startswith("/o/fine/"):
+                self._send(b"# fine\n")
+            else:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        def _send(self, body):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Store(tmp_path / "out.duckdb") as store:
+            options = CrawlOptions(**{**FAST, "max_retries": 0}, orgs=False)
+            report = crawl(store, f"http://127.0.0.1:{server.server_address[1]}", "e", options)
+            assert report.snapshot.status == "complete" and report.cards_fetched == 1
+            failed = dict(store.query("SELECT item, reason FROM crawl_failures WHERE stage = 'card'"))
+            assert set(failed) == {"o/endless", "o/declared"}
+            assert all("larger than 1048576 bytes" in reason for reason in failed.values())
+        assert sent["endless"] < 200  # the client stopped reading
+    finally:
+        server.shutdown()
+        server.server_close()

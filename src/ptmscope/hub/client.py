@@ -53,6 +53,39 @@ class FetchFailed(Exception):
         self.attempts = attempts
 
 
+def _get_capped(
+    session: Any, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str], timeout: float
+) -> tuple[Any, bytes | None]:
+    """GET ``url`` reading at most ``MAX_BODY`` bytes of body: ``(response, body)``, body None when over.
+
+    The body is streamed, so an endpoint that sends gigabytes costs at most ``MAX_BODY`` of
+    memory. The response returned holds the bytes read (the whole body, or none when over),
+    ready for ``hf_raise_for_status`` to read an error message from.
+    """
+    import httpx2
+
+    with session.stream("GET", url, params=params, headers=headers, timeout=timeout) as streamed:
+        declared = streamed.headers.get("content-length", "")
+        body: bytes | None = None
+        if not (declared.isdigit() and int(declared) > MAX_BODY):
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in streamed.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    break
+                chunks.append(chunk)
+            else:
+                body = b"".join(chunks)
+        # The bytes are decoded already: drop the headers that describe the encoded stream.
+        kept = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _STREAM_HEADERS]
+        response = httpx2.Response(streamed.status_code, headers=kept, content=body or b"", request=streamed.request)
+    return response, body
+
+
+_STREAM_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
 class ResponseTooLarge(FetchFailed):
     """A response body over ``MAX_BODY`` (a listing page can be asked for again in smaller pages)."""
 
@@ -136,8 +169,7 @@ class HubClient:
             response = None
             own_wait: float | None = None
             try:
-                response = get_session().get(url, params=params, headers=self.headers, timeout=self.timeout)
-                body = response.content
+                response, body = _get_capped(get_session(), url, params, self.headers, self.timeout)
             except OfflineModeIsEnabled as error:
                 pacer.release(None, None)
                 raise SourceUnreachableError(
@@ -158,7 +190,7 @@ class HubClient:
                     self._connect_failures = 0
                 status = response.status_code
                 if status < 300:
-                    if len(body) > MAX_BODY:
+                    if body is None:
                         raise ResponseTooLarge(
                             f"response larger than {MAX_BODY} bytes", status=status, retryable=False, attempts=attempts
                         )
