@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,8 @@ def crawl(
             store.con.execute("SET memory_limit = ?", [memory_limit])
         except Exception as error:  # duckdb.Error; duckdb is not imported at module level
             raise click.BadParameter(str(error).splitlines()[0], param_hint="--memory-limit") from error
+        # A crawl waits on the network, not on DuckDB; few threads also keep a small cache enough on big machines.
+        store.con.execute(f"SET threads = {min(4, os.cpu_count() or 1)}")
         report = run_crawl(store, endpoint, snapshot_name, options, progress=progress)
     document = report_json(report)
     if as_json:
