@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,6 +21,7 @@ from ptmscope.reports.sarif import audit_sarif
 from ptmscope.scores.policy import load_weights
 from ptmscope.store import Store
 from tests.conftest import DATA, require
+from tests.replay import handler_server
 
 CARD = "---\nlicense: {license}\n{extra}---\n# {name}\n\nA model card long enough to say something about {name}.\n"
 
@@ -226,15 +226,11 @@ class _FakeHub(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_hub(monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeHub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    endpoint = f"http://127.0.0.1:{server.server_port}"
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # read at import time
-    monkeypatch.setenv("HF_ENDPOINT", endpoint)
-    yield endpoint
-    server.shutdown()
+    with handler_server(_FakeHub) as endpoint:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # read at import time
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        yield endpoint
 
 
 def test_repo_id_from_a_hub_endpoint(fake_hub, tmp_path):

@@ -8,7 +8,7 @@ from ptmscope.crawl import CrawlOptions, crawl
 from ptmscope.errors import CrawlMismatchError, ListingFailedError, SourceUnreachableError
 from ptmscope.hub.server import FaultPlan
 from ptmscope.store import Store
-from tests.replay import FAST_BUDGETS, faults, running_hub, small_store, table
+from tests.replay import FAST_BUDGETS, faults, handler_server, running_hub, small_store, table
 
 FAST = {"backoff_base": 0.01, "concurrency": 4, "budgets": FAST_BUDGETS}
 # Tables a crawl fills from the listing and the cards, compared column by column (source_file differs by design).
@@ -149,8 +149,7 @@ def test_cli_crawl_and_clone_json(db, tmp_path, online):
 def test_hostile_listing_items_and_links_are_recorded_not_followed(tmp_path, online):
     """A listing with unusable items and a next link to another host: items stored as errors, link not followed."""
     import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     asked: list[str] = []
 
@@ -172,18 +171,12 @@ def test_hostile_listing_items_and_links_are_recorded_not_followed(tmp_path, onl
             self.end_headers()
             self.wfile.write(data)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with Store(tmp_path / "out.duckdb") as store:
-            report = crawl(store, f"http://127.0.0.1:{server.server_address[1]}", "h", CrawlOptions(**FAST))
-            assert report.snapshot.status == "complete" and report.total_models == 1
-            reasons = [r[0] for r in store.query("SELECT reason FROM import_errors ORDER BY reason")]
-            assert len(reasons) == 4 and any("off the endpoint" in r for r in reasons)
-            assert store.query("SELECT status FROM cards") == [("missing",)]  # 404 and no file list
-    finally:
-        server.shutdown()
-        server.server_close()
+    with handler_server(Hostile) as url, Store(tmp_path / "out.duckdb") as store:
+        report = crawl(store, url, "h", CrawlOptions(**FAST))
+        assert report.snapshot.status == "complete" and report.total_models == 1
+        reasons = [r[0] for r in store.query("SELECT reason FROM import_errors ORDER BY reason")]
+        assert len(reasons) == 4 and any("off the endpoint" in r for r in reasons)
+        assert store.query("SELECT status FROM cards") == [("missing",)]  # 404 and no file list
     assert not any("steal" in path for path in asked)
 
 
@@ -209,8 +202,7 @@ def test_an_interrupted_crawl_is_partial_and_continues(db, tmp_path, online):
 def test_an_endless_body_is_cut_at_the_size_limit_and_stored_as_a_failure(tmp_path, online, monkeypatch):
     """A README streamed without end (no Content-Length): read up to the limit, stored as a failure, crawl goes on."""
     import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     import ptmscope.hub.client
 
@@ -252,17 +244,10 @@ def test_an_endless_body_is_cut_at_the_size_limit_and_stored_as_a_failure(tmp_pa
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with Store(tmp_path / "out.duckdb") as store:
-            options = CrawlOptions(**{**FAST, "max_retries": 0}, orgs=False)
-            report = crawl(store, f"http://127.0.0.1:{server.server_address[1]}", "e", options)
-            assert report.snapshot.status == "complete" and report.cards_fetched == 1
-            failed = dict(store.query("SELECT item, reason FROM crawl_failures WHERE stage = 'card'"))
-            assert set(failed) == {"o/endless", "o/declared"}
-            assert all("larger than 1048576 bytes" in reason for reason in failed.values())
-        assert sent["endless"] < 200  # the client stopped reading
-    finally:
-        server.shutdown()
-        server.server_close()
+    with handler_server(Endless) as url, Store(tmp_path / "out.duckdb") as store:
+        report = crawl(store, url, "e", CrawlOptions(**{**FAST, "max_retries": 0}, orgs=False))
+        assert report.snapshot.status == "complete" and report.cards_fetched == 1
+        failed = dict(store.query("SELECT item, reason FROM crawl_failures WHERE stage = 'card'"))
+        assert set(failed) == {"o/endless", "o/declared"}
+        assert all("larger than 1048576 bytes" in reason for reason in failed.values())
+    assert sent["endless"] < 200  # the client stopped reading

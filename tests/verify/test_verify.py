@@ -13,9 +13,8 @@ import io
 import json
 import subprocess
 import sys
-import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,6 +27,7 @@ from ptmscope.store import Store
 from ptmscope.verify.run import VerifyOptions, verify_model
 from tests.cli.test_cli import run_main
 from tests.conftest import FIXTURES
+from tests.replay import handler_server
 from tests.verify.conftest import model_copy
 from tests.verify.tiny import card
 
@@ -410,13 +410,10 @@ def fake_hub(text_model, tmp_path, monkeypatch):
     (folder / "pytorch_model.bin").write_bytes(b"a pickle that must not be downloaded")
     _FakeHub.folder = folder
     _FakeHub.requested = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeHub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # read at import time
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with handler_server(_FakeHub) as endpoint:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # read at import time
+        yield endpoint
 
 
 def test_a_repo_id_is_downloaded_from_the_endpoint_without_its_pickles(fake_hub, sentiment_test, tmp_path):
