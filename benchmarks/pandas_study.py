@@ -36,7 +36,7 @@ def load(folder: str) -> dict[str, pd.DataFrame]:
         "datasets": read("model_datasets", ["repo_id", "dataset"]),
         "licenses": read("model_licenses", ["repo_id", "license"]),
         "bases": read("base_models", ["repo_id", "base_model", "relation"]),
-        "claims": read("claims", ["repo_id", "value_text"]),
+        "claims": read("claims", ["repo_id", "status"]),
         "cards": read("cards"),
         "sections": read("card_sections", ["repo_id", "section", "filled"]),
         "orgs": read("organizations", ["name", "is_verified", "kind"]),
@@ -70,7 +70,7 @@ def distribution(pairs: pd.DataFrame, ids: pd.Series, models: int) -> dict:
 
 def claims_by_task(t: dict[str, pd.DataFrame]) -> dict:
     m, claims, cards = t["models"], t["claims"], t["cards"]
-    with_claims = claims[claims.value_text.notna()].repo_id.unique()
+    with_claims = claims[claims.status == "valid"].repo_id.unique()  # the strict definition
     known_cards = cards[cards.status != "missing"].repo_id.unique()
     task = m[["repo_id", "pipeline_tag", "has_readme"]].copy()
     task["claims"] = task.repo_id.isin(with_claims)
@@ -83,11 +83,11 @@ def claims_by_task(t: dict[str, pd.DataFrame]) -> dict:
     by_task, other = {}, {"with_claims": 0, "total": 0, "claims_unknown": 0}
     for name, row in per.iterrows():  # one row per task: a few dozen
         values = {"with_claims": int(row.with_claims), "total": int(row.total), "claims_unknown": int(row.unknown)}
-        if pd.isna(name) or row.total < 0.001 * len(m):
+        if row.with_claims < 0.001 * row.total:  # the paper's rule: under 0.1% of the task's models claim
             for key in other:
                 other[key] += values[key]
         else:
-            by_task[name] = values
+            by_task["none" if pd.isna(name) else name] = values
     ordered = dict(sorted(by_task.items(), key=lambda kv: (-kv[1]["with_claims"] / kv[1]["total"], kv[0])))
     if other["total"]:
         ordered["other"] = other

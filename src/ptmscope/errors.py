@@ -64,6 +64,13 @@ class SourceUnreachableError(SourceError):
     """The registry endpoint could not be reached at all."""
 
 
+# STUDY ERRORS
+
+
+class StudyError(PtmscopeError):
+    """A study cannot be run as asked (an unknown definition, a snapshot that lacks what it needs)."""
+
+
 # VERIFY ERRORS
 
 

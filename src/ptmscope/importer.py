@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ptmscope.cards.frontmatter import DEFAULT_RULE, FrontMatterRule
 from ptmscope.errors import InputError
 from ptmscope.records import BadRecord
 from ptmscope.sources.dumps import AggregateFileError, is_jsonl, jsonl_chunks, parse_jsonl_line, read_path
@@ -83,11 +84,14 @@ def import_paths(
     batch_rows: int = 50_000,
     jobs: int | None = None,
     keep_files: bool = False,
+    front_matter: FrontMatterRule = DEFAULT_RULE,
 ) -> ImportReport:
     """Read every path into the snapshot ``snapshot_name`` (created unless ``append``).
 
     With ``keep_files`` the cards' bytes are stored too (``repo_files``), so that
-    ``ptmscope serve-hub`` can serve the snapshot's README files.
+    ``ptmscope serve-hub`` can serve the snapshot's README files. ``front_matter`` is the
+    era's rule for finding a card's YAML block (``ptmscope.cards.frontmatter``); an
+    appended import keeps the snapshot's own rule.
 
     A file that cannot be read is reported and the import goes on with the next one.
     On KeyboardInterrupt what was read is written, the snapshot is marked 'partial'
@@ -99,7 +103,7 @@ def import_paths(
     snapshot = (
         store.snapshot(snapshot_name)
         if append
-        else store.create_snapshot(snapshot_name, source=source, source_detail=detail)
+        else store.create_snapshot(snapshot_name, source=source, source_detail=detail, front_matter=front_matter)
     )
     writer = SnapshotWriter(store, snapshot, batch_rows=batch_rows, keep_files=keep_files)
     report = ImportReport(snapshot=snapshot, stats=writer.stats)
@@ -157,9 +161,15 @@ def _import_one(
     return file_report
 
 
-def build_jsonl_chunk(source_file: str, first_line: int, lines: list[bytes], keep_files: bool = False) -> Batch:
+def build_jsonl_chunk(
+    source_file: str,
+    first_line: int,
+    lines: list[bytes],
+    keep_files: bool = False,
+    front_matter: FrontMatterRule = DEFAULT_RULE,
+) -> Batch:
     """Parse, normalise and analyse a chunk of JSON Lines into a batch (runs in a worker)."""
-    builder = RowBuilder(keep_files=keep_files)
+    builder = RowBuilder(keep_files=keep_files, front_matter=front_matter)
     for offset, line in enumerate(lines):
         for location, record in parse_jsonl_line(line, first_line + offset):
             builder.add(record, source_file, location)
@@ -198,6 +208,7 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
             assert isinstance(first, int) and isinstance(payload, list)
             yield first, payload
 
+    options = (writer.builder.keep_files, writer.builder.front_matter)
     # spawn, not fork: this process holds a DuckDB connection and its threads.
     context = multiprocessing.get_context("spawn")
     pending: deque[tuple[int, Future[Batch]]] = deque()
@@ -205,9 +216,7 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             try:
                 for first, lines in chunks():
-                    pending.append(
-                        (first, pool.submit(build_jsonl_chunk, name, first, lines, writer.builder.keep_files))
-                    )
+                    pending.append((first, pool.submit(build_jsonl_chunk, name, first, lines, *options)))
                     while len(pending) >= 2 * jobs:
                         chunk_first, future = pending.popleft()
                         collect(chunk_first, future.result())
@@ -222,5 +231,5 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
         # exhausted): parse the rest of the file here, from the first chunk not written.
         for first, lines in chunks():
             if first > done_through:
-                collect(first, build_jsonl_chunk(name, first, lines, writer.builder.keep_files))
+                collect(first, build_jsonl_chunk(name, first, lines, *options))
     return file_report

@@ -58,7 +58,11 @@ def test_import_study_snapshots_export(runner, tmp_path):
         "schema",
     ):
         assert key in document
-    assert document["claims_by_task"]["token-classification"] == {"with_claims": 1, "total": 2, "claims_unknown": 0}
+    assert document["definition"] == "strict"
+    assert document["claims_by_task"]["text-classification"] == {"with_claims": 1, "total": 4, "claims_unknown": 1}
+    result = runner.invoke(cli, ["study", "--snapshot", "small", "--db", db, "--json", "--definition", "paper"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["measurements"]["claims"]["models_with_claims"] == 0
 
     result = runner.invoke(cli, ["study", "--snapshot", "small", "--db", db])
     assert result.exit_code == 0
@@ -81,7 +85,8 @@ def test_import_study_snapshots_export(runner, tmp_path):
     assert (html / "index.html").exists() and json.loads((html / "study.json").read_text())["models"] == 10
 
     result = runner.invoke(cli, ["study", "--snapshot", "small", "--compare", "small", "--db", db, "--json"])
-    assert json.loads(result.stdout)["headline"]["models"] == {"a": 10, "b": 10}
+    models = json.loads(result.stdout)["headline"]["models"]
+    assert (models["a"]["count"], models["b"]["count"]) == (10, 10)
 
     result = runner.invoke(cli, ["snapshots", "--delete", "small", "--db", db])
     assert result.exit_code == 0

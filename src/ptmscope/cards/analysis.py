@@ -1,10 +1,12 @@
 """Model-card analysis: metadata, performance claims, sections and links of one README.
 
-The front matter is split with huggingface_hub's own ``REGEX_YAML_BLOCK`` and read by
-libyaml's C safe loader (the same YAML semantics as the ``yaml.safe_load`` that
-huggingface_hub calls, about 5x faster), then interpreted by huggingface_hub's
-``ModelCardData``. A model-index that ``ModelCardData`` rejects is still read
-leniently, so its claims are counted, and the rejection is recorded.
+The front matter is found the way the Hub found it in the snapshot's era
+(``ptmscope.cards.frontmatter``: huggingface_hub's own ``REGEX_YAML_BLOCK`` today, the
+pre-2023 lenient rule for older snapshots) and read by libyaml's C safe loader (the same
+YAML semantics as the ``yaml.safe_load`` that huggingface_hub calls, about 5x faster),
+then interpreted by huggingface_hub's ``ModelCardData``. A model-index that ``ModelCardData`` rejects is still read
+leniently, so its claims are counted, and the rejection is recorded; each claim carries its
+strict status and whether the paper's method reads it (``ptmscope.cards.model_index``).
 
 Cards are hostile input: the text is bounded (``MAX_CARD_CHARS``), the YAML block is
 bounded, and the parsed YAML is copied into plain JSON types under a node budget, so
@@ -21,35 +23,22 @@ from typing import Any
 
 import yaml
 
+from ptmscope.cards.frontmatter import DEFAULT_RULE, FrontMatterRule, split_front_matter
+from ptmscope.cards.model_index import Claim, ModelIndexRead, read_model_index
 from ptmscope.cards.sections import Section, count_placeholders, find_sections
+
+__all__ = ["CardAnalysis", "CardFacts", "Claim", "analyze_card", "card_facts", "load_front_matter_yaml"]
+
+# The version of what card analysis records; a snapshot keeps the version that read its cards,
+# so the study can tell a snapshot read before the claim definitions (version 2) existed.
+CARD_ANALYSIS = 2
 
 MAX_CARD_CHARS = 1_000_000
 MAX_YAML_CHARS = 512_000
 MAX_YAML_NODES = 200_000
-MAX_CLAIMS = 2_000
 MAX_LINKS = 50
 
 _YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """One machine-parseable performance claim: a metric value in the card's model-index."""
-
-    model_name: str | None
-    task_type: str | None
-    task_name: str | None
-    dataset_type: str | None
-    dataset_name: str | None
-    dataset_config: str | None
-    dataset_split: str | None
-    metric_type: str | None
-    metric_name: str | None
-    value: float | None
-    """The value when it is a number (or a string holding one)."""
-    value_text: str | None
-    """The value as written, bounded."""
-    verified: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +56,9 @@ class CardFacts:
     """'absent', 'empty' (no results), 'valid' or 'invalid' per huggingface_hub."""
     model_index_error: str | None = None
     claims: list[Claim] = field(default_factory=list)
-    """Claims with a non-null value (the paper's "machine-parseable performance claims")."""
+    """Every model-index metric with a value, with its strict status and the paper's reading."""
+    model_index_read: ModelIndexRead | None = None
+    """What the model-index held and what the paper's method made of it; None without one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +71,10 @@ class CardAnalysis:
     length: int
     """Characters of the card body (after the front matter)."""
     truncated: bool
+    front_matter: str | None
+    """Where a YAML block was found (start | after_text | loose_delimiter), whether or not the
+    snapshot's rule read it; None when the card has none."""
+    front_matter_line: int | None
     yaml_keys: list[str]
     facts: CardFacts
     sections: list[Section]
@@ -146,16 +141,6 @@ def load_front_matter_yaml(text: str) -> Any:
     return _plain(data, _Budget(MAX_YAML_NODES))
 
 
-def split_front_matter(content: str) -> tuple[str | None, str]:
-    """(YAML block or None, body) using huggingface_hub's own front-matter pattern."""
-    from huggingface_hub.repocard import REGEX_YAML_BLOCK
-
-    match = REGEX_YAML_BLOCK.search(content)
-    if not match:
-        return None, content
-    return match.group(2), content[match.end() :]
-
-
 # -- metadata -> facts ------------------------------------------------------------------
 
 
@@ -177,84 +162,6 @@ def _text(value: Any, limit: int = 300) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
-
-
-_NUMBER = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*%?\s*$")
-
-
-def _claim_value(value: Any) -> tuple[float | None, str | None]:
-    if value is None:
-        return None, None
-    if isinstance(value, bool):
-        return None, str(value)
-    if isinstance(value, int | float):
-        number = float(value)
-        return (number if math.isfinite(number) else None), str(value)[:100]
-    if isinstance(value, str):
-        text = value.strip()[:100]
-        if not text:
-            return None, None
-        if _NUMBER.match(text):
-            number = float(text.rstrip("% "))
-            return (number if math.isfinite(number) else None), text
-        return None, text
-    return None, str(value)[:100]
-
-
-def _field(obj: Any, key: str) -> Any:
-    return obj.get(key) if isinstance(obj, dict) else None
-
-
-def claims_from_model_index(model_index: Any) -> list[Claim]:
-    """Every metric with a value in a model-index, read leniently (missing keys are None)."""
-    claims: list[Claim] = []
-    entries = model_index if isinstance(model_index, list) else [model_index]
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        name = _text(entry.get("name"))
-        results = entry.get("results")
-        if isinstance(results, dict):
-            results = [results]
-        if not isinstance(results, list):
-            continue
-        for result in results:
-            if not isinstance(result, dict):
-                continue
-            task = result.get("task")
-            dataset = result.get("dataset")
-            metrics = result.get("metrics")
-            if isinstance(metrics, dict):
-                metrics = [metrics]
-            if not isinstance(metrics, list):
-                continue
-            task_type = _text(task) if isinstance(task, str) else _text(_field(task, "type"))
-            dataset_type = _text(dataset) if isinstance(dataset, str) else _text(_field(dataset, "type"))
-            for metric in metrics:
-                if not isinstance(metric, dict):
-                    continue
-                value, value_text = _claim_value(metric.get("value"))
-                if value_text is None:
-                    continue
-                claims.append(
-                    Claim(
-                        model_name=name,
-                        task_type=task_type,
-                        task_name=_text(_field(task, "name")),
-                        dataset_type=dataset_type,
-                        dataset_name=_text(_field(dataset, "name")),
-                        dataset_config=_text(_field(dataset, "config")) or _text(_field(dataset, "args")),
-                        dataset_split=_text(_field(dataset, "split")),
-                        metric_type=_text(metric.get("type")),
-                        metric_name=_text(metric.get("name")),
-                        value=value,
-                        value_text=value_text,
-                        verified=metric.get("verified") if isinstance(metric.get("verified"), bool) else None,
-                    )
-                )
-                if len(claims) >= MAX_CLAIMS:
-                    return claims
-    return claims
 
 
 # Keys that cannot be passed through to ModelCardData(**metadata).
@@ -280,11 +187,10 @@ def card_facts(metadata: dict[str, Any], *, validate: bool = True) -> CardFacts:
     ``validate`` runs huggingface_hub's strict parser on the model-index; the bulk
     import of API cardData skips it for speed (the API already parsed those cards).
     """
-    model_index = metadata.get("model-index", metadata.get("model_index"))
-    claims: list[Claim] = []
+    claims, read = read_model_index(metadata)
+    model_index = metadata[read.key] if read else None
     status, error = "absent", None
     if model_index is not None:
-        claims = claims_from_model_index(model_index)
         if validate:
             error = _hf_model_index_check({"model-index": model_index}) if model_index else None
             status = "invalid" if error else ("valid" if claims else "empty")
@@ -305,6 +211,7 @@ def card_facts(metadata: dict[str, Any], *, validate: bool = True) -> CardFacts:
         model_index=status,
         model_index_error=error,
         claims=claims,
+        model_index_read=read,
     )
 
 
@@ -433,6 +340,8 @@ def _empty_analysis(status: str, error: str | None, length: int = 0) -> CardAnal
         error=error,
         length=length,
         truncated=False,
+        front_matter=None,
+        front_matter_line=None,
         yaml_keys=[],
         facts=CardFacts(),
         sections=[],
@@ -447,18 +356,24 @@ def _empty_analysis(status: str, error: str | None, length: int = 0) -> CardAnal
     )
 
 
-def analyze_card(content: str | bytes) -> CardAnalysis:
-    """Analyse one model card. Never raises on bad input: the status says what was wrong."""
+def analyze_card(content: str | bytes, front_matter: FrontMatterRule = DEFAULT_RULE) -> CardAnalysis:
+    """Analyse one model card. Never raises on bad input: the status says what was wrong.
+
+    ``front_matter`` is the era's rule for finding the YAML block (``ptmscope.cards.frontmatter``).
+    """
     text, reason = _decode(content)
     if text is None:
         return _empty_analysis("binary", reason)
     truncated = len(text) > MAX_CARD_CHARS
     if truncated:
         text = text[:MAX_CARD_CHARS]
+    if text.startswith("\ufeff"):
+        text = text[1:]
     if not text.strip():
         return _empty_analysis("empty", None)
 
-    yaml_block, body = split_front_matter(text)
+    block, found = split_front_matter(text, front_matter)
+    yaml_block, body = (block.yaml, block.body) if block else (None, text)
     status, error = ("no_metadata", None) if yaml_block is None else ("ok", None)
     metadata: dict[str, Any] = {}
     if yaml_block is not None:
@@ -490,6 +405,8 @@ def analyze_card(content: str | bytes) -> CardAnalysis:
         error=error,
         length=len(body),
         truncated=truncated,
+        front_matter=found.where if found else None,
+        front_matter_line=found.line if found else None,
         yaml_keys=[k[:100] for k in list(metadata)[:200]],
         facts=facts,
         sections=sections,

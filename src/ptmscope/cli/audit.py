@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ptmscope.cli.options import db_option, emit_json, open_store, stderr_console
+from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snapshot, stderr_console
 
 
 @click.command()
@@ -182,7 +182,7 @@ def _audit_all(db_path: Path | None, snapshot_name: str, weights: object, as_jso
 
     err = stderr_console()
     with open_store(db_path) as store:
-        snapshot = store.snapshot(snapshot_name)
+        snapshot = resolve_snapshot(store, snapshot_name)
         with err.status(f"Auditing every model of {snapshot.name}...") if err.is_terminal else nullcontext():
             run = audit_snapshot(store, snapshot, weights=weights)  # type: ignore[arg-type]
         summary = store.query(

@@ -15,6 +15,7 @@ from ptmscope.cli.options import (
     open_store,
     parse_rate_limit,
     rate_limit_option,
+    resolve_snapshot,
     stage_progress,
     stderr_console,
 )
@@ -98,7 +99,7 @@ def clone(
     )
     err = stderr_console()
     with open_store(db_path) as store:
-        snapshot = store.snapshot(snapshot_name)
+        snapshot = resolve_snapshot(store, snapshot_name)
         source = endpoint
         if not explicit and snapshot.source == "crawl" and snapshot.source_detail:
             source = snapshot.source_detail

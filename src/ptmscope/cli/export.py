@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ptmscope.cli.options import db_option, open_store
+from ptmscope.cli.options import db_option, open_store, resolve_snapshot
 
 
 @click.command()
@@ -34,7 +34,7 @@ def export(parquet_dir: Path, snapshot_name: str | None, db_path: Path | None) -
       ptmscope export --parquet out/ --snapshot hub-2022-02
     """
     with open_store(db_path) as store:
-        snapshot = store.snapshot(snapshot_name) if snapshot_name else None
+        snapshot = resolve_snapshot(store, snapshot_name) if snapshot_name else None
         written = store.export_parquet(parquet_dir, snapshot)
     for table, path in written.items():
         click.echo(f"{table}\t{path}")

@@ -161,3 +161,20 @@ def record_progress(label: str, enabled: bool = True) -> Iterator[Callable[[str,
             progress.update(task_id, completed=count, rate=rate)
 
         yield update
+
+
+def resolve_snapshot(store: Any, name: str) -> Any:
+    """The snapshot called ``name``; a bundled one is imported (or re-read) on first use, with a note."""
+    from ptmscope.sample import BUNDLES, ensure_bundled, is_current
+
+    if name not in BUNDLES:
+        return store.snapshot(name)
+    existing = store.find_snapshot(name)
+    if not is_current(existing):
+        err = stderr_console()
+        verb = "Importing" if existing is None else "Re-reading"
+        err.print(f"{verb} the bundled snapshot {name}: {BUNDLES[name].description} (offline, a few seconds)...")
+        with record_progress("importing", enabled=err.is_terminal) as progress:
+            snapshot, _ = ensure_bundled(store, name, progress=progress)
+        return snapshot
+    return existing

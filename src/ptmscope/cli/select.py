@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ptmscope.cli.options import db_option, emit_json, open_store, stderr_console
+from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snapshot, stderr_console
 
 
 def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
@@ -108,7 +108,7 @@ def select(snapshot_name: str, requirements_file: Path | None, task: str | None,
     requirements = reqs.load(requirements_file, overrides)
     err = stderr_console()
     with open_store(db_path) as store:
-        snapshot = store.snapshot(snapshot_name)
+        snapshot = resolve_snapshot(store, snapshot_name)
         run_id = latest_run(store, snapshot)
         if run_id is None:
             err.print(f"No audit run for {snapshot.name} yet: auditing every model first (once)...")

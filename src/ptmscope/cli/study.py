@@ -11,7 +11,7 @@ from ptmscope.cli.options import (
     emit_json,
     json_option,
     open_store,
-    record_progress,
+    resolve_snapshot,
     stderr_console,
 )
 
@@ -25,7 +25,22 @@ from ptmscope.cli.options import (
     help="The snapshot to study ('latest' for the newest). Default: the bundled Feb-2022 Hub sample, "
     "imported on first use.",
 )
-@click.option("--compare", "compare_name", metavar="OTHER", help="Show another snapshot side by side.")
+@click.option(
+    "--compare",
+    "compare_name",
+    metavar="OTHER",
+    help="Show another snapshot side by side, as shares of each one's models (sizes differ).",
+)
+@click.option(
+    "--definition",
+    type=click.Choice(["strict", "paper"]),
+    default="strict",
+    show_default=True,
+    help="What counts as a machine-parseable claim (Fig. 7 and the Fig. 6 evaluation-dataset panel). "
+    "strict: a dataset, a named metric and a numeric value, each value on its own. paper: the ICSE'23 "
+    "artifact's code, quirks included (one unreadable value drops all of a model's claims). The output "
+    "lists every rule on which the two differ, with the models each changes.",
+)
 @click.option(
     "--top",
     default=10,
@@ -45,6 +60,7 @@ from ptmscope.cli.options import (
 def study(
     snapshot_name: str | None,
     compare_name: str | None,
+    definition: str,
     top: int,
     html_dir: Path | None,
     show_sql: bool,
@@ -61,40 +77,44 @@ def study(
     documented hyper-parameters and hardware, base-model lineage.
 
     \b
+    Two snapshots are bundled and imported on first use, offline:
+      hub-2022-02          the whole Hub of February 2022 (the paper's era), the default
+      hub-2025-04-sample   2,057 models of April 2025 from ~25 fine-tune trees (not random)
+
+    \b
     Examples:
-      ptmscope study                                 # the bundled Feb-2022 Hub sample
+      ptmscope study                                 # the bundled Feb-2022 Hub
+      ptmscope study --definition paper              # Fig. 7 as the paper's own code counts it
       ptmscope study --json > study.json             # stable keys, see docs/study.md
       ptmscope study --snapshot mine --html report/  # open report/index.html
-      ptmscope study --snapshot mine --compare hub-2022-02
+      ptmscope study --snapshot hub-2025-04-sample --compare hub-2022-02 --html eras/
       ptmscope study --sql                           # the queries behind every figure
     """
-    from ptmscope.sample import SAMPLE_SNAPSHOT, ensure_sample
+    from ptmscope.sample import SAMPLE_SNAPSHOT
     from ptmscope.study.run import compare, run_study
+
+    if show_sql and (compare_name or html_dir or as_json):
+        raise click.UsageError("--sql prints the queries only; it does not combine with --compare, --html or --json")
 
     err = stderr_console()
     with open_store(db_path) as store:
         names = [snapshot_name or SAMPLE_SNAPSHOT] + ([compare_name] if compare_name else [])
-        snapshots = []
-        for name in names:
-            if name == SAMPLE_SNAPSHOT:
-                existing = store.find_snapshot(SAMPLE_SNAPSHOT)
-                if existing is None or not existing.is_complete:
-                    err.print("Importing the bundled Feb-2022 Hub sample (first use; about 10 s)...")
-                with record_progress("importing", enabled=err.is_terminal) as progress:
-                    snap, _ = ensure_sample(store, progress=progress)
-            else:
-                snap = store.snapshot(name)
-            snapshots.append(snap)
+        snapshots = [resolve_snapshot(store, name) for name in names]
 
-        result = run_study(store, snapshots[0], top=top, record_sql=show_sql)
+        result = run_study(store, snapshots[0], top=top, record_sql=show_sql, definition=definition)
         if show_sql:
             for key, sql in result.sql:
-                click.echo(f"-- {key}  ($sid = {snapshots[0].snapshot_id})\n{sql};\n")
+                click.echo(f"-- {key}  ($sid = {snapshots[0].snapshot_id}, definition {definition})\n{sql};\n")
             return
-        other = run_study(store, snapshots[1], top=top) if compare_name else None
+        other = run_study(store, snapshots[1], top=top, definition=definition) if compare_name else None
 
     if other is not None:
         document = compare(result, other)
+        if html_dir is not None:
+            from ptmscope.reports.study_html import write_compare_html
+
+            index = write_compare_html(document, result.data, other.data, html_dir)
+            err.print(f"Wrote {index}")
         if as_json:
             emit_json(document)
         else:

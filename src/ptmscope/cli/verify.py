@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ptmscope.cli.options import db_option, emit_json, open_store, stderr_console
+from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snapshot, stderr_console
 
 SCHEMA = "ptmscope.verify/1"
 
@@ -168,7 +168,7 @@ def verify(model: str | None, dataset: str, split: str, task: str | None, metric
             from ptmscope.verify.run import verify_snapshot
 
             with open_store(db_path) as store:
-                snapshot = store.snapshot(snapshot_name)
+                snapshot = resolve_snapshot(store, snapshot_name)
                 run_id = None if no_store else new_run_id(store.con)
 
                 def keep(result: Any) -> None:  # each result is stored as it comes: an interrupt loses nothing

@@ -85,8 +85,9 @@ def bar_figure(
     xlabel: str,
     annotations: Sequence[str] | None = None,
     color: str = _PALETTE[0],
+    log: bool = False,
 ) -> str:
-    """A horizontal bar chart, largest first, with optional text at the end of each bar."""
+    """A horizontal bar chart, largest first, with optional text at the end of each bar (``log``: log x axis)."""
     import matplotlib
 
     with matplotlib.rc_context(_RC):
@@ -98,8 +99,46 @@ def bar_figure(
         ax.set_yticks(positions, names)
         ax.set_xlabel(xlabel)
         top = max((v for v in values if not math.isnan(v)), default=0) or 1
+        if log:
+            from matplotlib.ticker import FuncFormatter
+
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
+            ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
         if annotations:
             for y, value, note in zip(positions, values, annotations, strict=True):
-                ax.text(value + top * 0.01, y, clean(note, 30), va="center", fontsize=8, color="#444")
-            ax.set_xlim(0, top * 1.25)
+                x = value * 1.08 if log else value + top * 0.01
+                ax.text(x, y, clean(note, 30), va="center", fontsize=8, color="#444")
+            ax.set_xlim(0.8 if log else 0, top * (4 if log else 1.25))
+        return _svg(fig)
+
+
+def paired_bar_figure(
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    xlabel: str,
+) -> str:
+    """Horizontal bars of two (or more) snapshots per label, side by side; None draws no bar."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        count = max(1, len(series))
+        fig = _figure(7, max(1.8, 0.22 * len(labels) * count + 0.9))
+        ax = fig.add_subplot()
+        names = [clean(label, 48) for label in labels]
+        height = 0.8 / count
+        base = list(range(len(names)))[::-1]
+        for i, (label, values) in enumerate(series.items()):
+            positions = [y + 0.4 - height * (i + 0.5) for y in base]
+            ax.barh(
+                positions,
+                [0.0 if v is None else v for v in values],
+                height=height,
+                label=clean(label, 60),
+                color=_PALETTE[i % len(_PALETTE)],
+            )
+        ax.set_yticks(base, names)
+        ax.set_xlabel(xlabel)
+        ax.legend(frameon=False, loc="lower right")
         return _svg(fig)

@@ -58,6 +58,14 @@ def _figures(data: dict[str, Any]) -> dict[str, str]:
         labels = [*dist["counts"], "other"]
         values = [*dist["counts"].values(), dist["other"]]
         out[key] = figures.bar_figure(labels, values, xlabel=label, annotations=[f"{v:,}" for v in values])
+    evals = data["fig6_eval_datasets"]
+    out["fig6_eval"] = figures.bar_figure(
+        [("models without claims" if k == "none" else k) for k in evals],
+        list(evals.values()),
+        xlabel="claims (models, for those without); log scale as in the paper",
+        annotations=[f"{v:,}" for v in evals.values()],
+        log=True,
+    )
     tasks = data["claims_by_task"]
     shares = [v["with_claims"] / v["total"] if v["total"] else 0.0 for v in tasks.values()]
     out["fig7"] = figures.bar_figure(
@@ -81,6 +89,56 @@ def render_study_html(data: dict[str, Any]) -> str:
         paper=paper,
         json_text=json.dumps(data, indent=1, default=str, ensure_ascii=False),
     )
+
+
+def _compare_figures(doc: dict[str, Any]) -> dict[str, str]:
+    a, b = doc["a"]["name"], doc["b"]["name"]
+
+    def share(value: dict[str, Any] | None) -> float | None:
+        return None if not value or value.get("share") is None else 100 * value["share"]
+
+    headline = {k: v for k, v in doc["headline"].items() if v["a"]["of"] is not None}
+    out = {
+        "headline": figures.paired_bar_figure(
+            [v["label"] for v in headline.values()],
+            {a: [share(v["a"]) for v in headline.values()], b: [share(v["b"]) for v in headline.values()]},
+            xlabel="% of each snapshot's models",
+        )
+    }
+    for key, xlabel in (
+        ("claims_by_task", "% of the task's models with machine-parseable claims"),
+        ("licenses", "% of models declaring a licence"),
+        ("weight_formats", "% of models whose file list is known"),
+        ("models_per_architecture", "% of models declaring an architecture"),
+    ):
+        rows = doc[key]
+        out[key] = figures.paired_bar_figure(
+            list(rows),
+            {a: [share(v["a"]) for v in rows.values()], b: [share(v["b"]) for v in rows.values()]},
+            xlabel=xlabel,
+        )
+    return out
+
+
+def render_compare_html(doc: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> str:
+    """The comparison page: shares side by side, then each snapshot's own study."""
+    template = _environment().get_template("compare.html.j2")
+    return template.render(
+        doc=doc,
+        studies=[(a, _figures(a)), (b, _figures(b))],
+        figures=_compare_figures(doc),
+        json_text=json.dumps(doc, indent=1, default=str, ensure_ascii=False),
+    )
+
+
+def write_compare_html(doc: dict[str, Any], a: dict[str, Any], b: dict[str, Any], directory: Path) -> Path:
+    """Write ``index.html`` (the comparison and both studies) and the three JSON documents."""
+    directory.mkdir(parents=True, exist_ok=True)
+    index = directory / "index.html"
+    index.write_text(render_compare_html(doc, a, b), encoding="utf-8")
+    for name, document in (("compare.json", doc), ("study-a.json", a), ("study-b.json", b)):
+        (directory / name).write_text(json.dumps(document, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+    return index
 
 
 def write_study_html(data: dict[str, Any], directory: Path) -> Path:

@@ -101,9 +101,8 @@ def render_study(data: dict[str, Any]) -> RenderableType:
 
     # Fig. 6
     parts.append(_heading("Fig. 6  Models depend on a few datasets and architectures"))
-    parts.append(
-        _distribution_table("Models per training dataset", "dataset", ms["datasets"], paper.FIG6_MODELS_PER_DATASET)
-    )
+    parts.append(_eval_datasets_table(ms["eval_datasets"]))
+    parts.append(_distribution_table("Models per training dataset (card and tags)", "dataset", ms["datasets"], {}))
     parts.append(
         _distribution_table(
             "Models per architecture (config model_type)",
@@ -115,6 +114,10 @@ def render_study(data: dict[str, Any]) -> RenderableType:
 
     # Fig. 7
     parts.append(_heading("Fig. 7  Few models make machine-parseable performance claims"))
+    cl = ms["claims"]
+    parts.append(
+        Text.assemble(("definition ", "dim"), (cl["definition"], "bold"), (f": {cl['definition_text']}", "dim"))
+    )
     claims = _table(
         "",
         ("task", "left"),
@@ -136,15 +139,19 @@ def render_study(data: dict[str, Any]) -> RenderableType:
             f"{published[0]:,}/{published[1]:,}" if published else "",
         )
     parts.append(claims)
-    cl = ms["claims"]
+    other = cl["other_definition"]
     parts.append(
         Text(
             f"{num(cl['models_with_claims'])} of {num(ov['models'])} models ({pct(cl['share_with_claims'])}) claim "
-            f"results in their model-index; {num(cl['invalid_model_index'])} cards have a model-index that "
-            "huggingface_hub rejects (its claims are still counted).",
+            f"results in their model-index ({num(other['models_with_claims'])} under the {other['definition']} "
+            f"definition). Folded into other (under 0.1% of their models claim): "
+            f"{', '.join(cl['folded']) or 'none'}. {num(cl['invalid_model_index'])} cards have a model-index that "
+            "huggingface_hub rejects.",
             style="dim",
         )
     )
+    parts.append(_differences_table(ms["claim_definitions"]))
+    parts.append(_front_matter_text(ms["front_matter"]))
 
     # Table IV
     parts.append(_heading("Table IV  Supply-chain risks (STRIDE) this snapshot can measure"))
@@ -230,6 +237,57 @@ def render_study(data: dict[str, Any]) -> RenderableType:
     return Group(*(Padding(p, (0, 0, 1, 0)) for p in parts))
 
 
+def _eval_datasets_table(ev: dict[str, Any]) -> Table:
+    published = paper.FIG6_EVAL_DATASET_CLAIMS
+    table = _table(
+        f"Claims per evaluation dataset, as the published panel counts them ({ev['definition']} definition)",
+        ("dataset", "left"),
+        ("claims", "right"),
+        ("paper (Aug 2022)", "right"),
+    )
+    for name, count in ev["counts"].items():
+        label = Text("models without claims", style="italic") if name == "none" else text(name, 60)
+        if name == "other":
+            label = Text("other", style="italic")
+        table.add_row(label, num(count), num(published.get(name)) if name in published else "")
+    table.caption = (
+        f"{num(ev['claims'])} claims on {num(ev['datasets'])} datasets; 'none' counts models, the rest claims "
+        "(universal_dependencies' 6,834 in the paper are claims, not models)"
+    )
+    table.caption_justify = "left"
+    return table
+
+
+def _differences_table(cd: dict[str, Any]) -> RenderableType:
+    if not cd["differences"]:
+        return Text("The strict and the paper's definitions count the same models.", style="dim")
+    table = _table(
+        f"Why the definitions differ: {num(cd['strict_only'])} models counted only by strict, "
+        f"{num(cd['paper_only'])} only by the paper's code",
+        ("counted by", "left"),
+        ("models", "right"),
+        ("rule", "left"),
+        ("for example", "left"),
+    )
+    for d in cd["differences"]:
+        table.add_row(d["counted_by"], num(d["models"]), Text(d["text"]), text(", ".join(d["examples"]), 120))
+    excluded = "; ".join(f"{k.replace('_', ' ')} {num(v['claims'])} ({num(v['models'])} models)"
+                         for k, v in cd["excluded"].items())  # fmt: skip
+    table.caption = f"claim rows strict leaves out: {excluded or 'none'}"
+    table.caption_justify = "left"
+    return table
+
+
+def _front_matter_text(fm: dict[str, Any]) -> Text:
+    rescued = ", ".join(f"{k.replace('_', ' ')} {num(v)}" for k, v in fm["rescued"].items()) or "none"
+    ignored = ", ".join(f"{k.replace('_', ' ')} {num(v)}" for k, v in fm["ignored"].items()) or "none"
+    return Text(
+        f"Card metadata read {fm['rule_text']}. Cards read only by that rule's leniency: {rescued}; "
+        f"blocks it did not read: {ignored}.",
+        style="dim",
+    )
+
+
 def _distribution_table(title: str, label: str, dist: dict[str, Any], published: dict[str, int]) -> Table:
     columns: list[tuple[str, str]] = [(label, "left"), ("models", "right"), ("share of declaring", "right")]
     if published:
@@ -261,32 +319,53 @@ def _distribution_table(title: str, label: str, dist: dict[str, Any], published:
 
 
 def render_compare(doc: dict[str, Any]) -> RenderableType:
-    """Two studies side by side."""
+    """Two studies side by side, as shares of each snapshot's own population."""
     a, b = doc["a"]["name"], doc["b"]["name"]
-    head = _table("", ("figure", "left"), (a[:30], "right"), (b[:30], "right"))
-    for key, values in doc["headline"].items():
-        head.add_row(key.replace("_", " "), _fmt(values["a"]), _fmt(values["b"]))
-    tasks = _table("Claims per task", ("task", "left"), (a[:30], "right"), (b[:30], "right"))
+    head = _table(
+        f"What changed (shares of each snapshot's own models; change: {a} minus {b}, in percentage points)",
+        ("models that…", "left"),
+        (a[:30], "right"),
+        (b[:30], "right"),
+        ("change", "right"),
+    )
+    for values in doc["headline"].values():
+        head.add_row(values["label"], _figure(values["a"]), _figure(values["b"]), _points(values["change"]))
+    tasks = _table(
+        f"Fig. 7  claims per task ({doc['definition']} definition)", ("task", "left"), (a[:30], "right"),
+        (b[:30], "right"),
+    )  # fmt: skip
     for task, values in doc["claims_by_task"].items():
         tasks.add_row(text(task, 40), _ratio(values["a"]), _ratio(values["b"]))
-    datasets = _table("Models per dataset (top of each)", ("dataset", "left"), (a[:30], "right"), (b[:30], "right"))
-    for name, values in doc["models_per_dataset"].items():
-        datasets.add_row(text(name, 60), num(values["a"]), num(values["b"]))
-    archs = _table(
-        "Models per architecture (top of each)", ("architecture", "left"), (a[:30], "right"), (b[:30], "right")
-    )
-    for name, values in doc["models_per_architecture"].items():
-        archs.add_row(text(name, 60), num(values["a"]), num(values["b"]))
-    title = Text.assemble(("ptmscope study --compare  ", "bold"), text(a, 40, "cyan"), "  vs  ", text(b, 40, "cyan"))
-    return Group(*(Padding(p, (0, 0, 1, 0)) for p in (title, head, tasks, datasets, archs)))
+    parts: list[RenderableType] = [
+        Text.assemble(("ptmscope study --compare  ", "bold"), text(a, 40, "cyan"), "  vs  ", text(b, 40, "cyan")),
+        *(Text(f"note: {text(c, 300)}", style="yellow") for c in doc["caveats"]),
+        head,
+        tasks,
+    ]
+    for key, title in (
+        ("weight_formats", "Weight formats (share of models whose file list is known)"),
+        ("licenses", "Licences (share of models declaring one)"),
+        ("models_per_architecture", "Architectures (share of models declaring one)"),
+        ("models_per_dataset", "Training datasets (share of models declaring one)"),
+    ):
+        table = _table(title, ("", "left"), (a[:30], "right"), (b[:30], "right"))
+        for name, values in doc[key].items():
+            table.add_row(text(name, 60), _figure(values["a"]), _figure(values["b"]))
+        parts.append(table)
+    return Group(*(Padding(p, (0, 0, 1, 0)) for p in parts))
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
+def _figure(value: dict[str, Any] | None) -> str:
+    if not value:
         return "–"
-    if isinstance(value, float):
-        return pct(value, 2)
-    return num(value)
+    if value.get("of") is None and value.get("share") is not None and value.get("count") == value.get("share"):
+        return pct(value["share"], 1)
+    count = num(value.get("count"))
+    return count if value.get("share") is None else f"{count} ({pct(value['share'])})"
+
+
+def _points(change: float | None) -> str:
+    return "" if change is None else f"{change:+.1f}"
 
 
 def _ratio(values: dict[str, int] | None) -> str:

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ptmscope.cards.analysis import CardAnalysis, CardFacts, Claim, analyze_card, card_facts, claims_from_model_index
+from ptmscope.cards.analysis import CardAnalysis, CardFacts, Claim, analyze_card, card_facts
+from ptmscope.cards.frontmatter import DEFAULT_RULE, FrontMatterRule
+from ptmscope.cards.model_index import claims_from_model_index
 from ptmscope.records import (
     BadRecord,
     CardRecord,
@@ -79,7 +81,7 @@ def schemas() -> dict[str, pa.Schema]:
             ("license", s), ("library_name", s), ("pipeline_tag", s), ("languages", ls), ("model_index", s),
             ("model_index_error", s), ("placeholders", i32), ("mentions_hyperparameters", b),
             ("mentions_hardware", b), ("has_results_table", b), ("has_usage_code", b), ("mentions_finetuning", b),
-            ("mentions_latency", b), ("source_file", s),
+            ("mentions_latency", b), ("front_matter", s), ("front_matter_line", i32), ("source_file", s),
             ("location", s),
         ),
         "card_sections": schema(
@@ -89,7 +91,11 @@ def schemas() -> dict[str, pa.Schema]:
             ("repo_id", s), ("source", s), ("model_name", s), ("task_type", s), ("task_name", s),
             ("dataset_type", s), ("dataset_name", s), ("dataset_config", s), ("dataset_split", s),
             ("metric_type", s), ("metric_name", s), ("value", d), ("value_text", s), ("verified", b),
-            ("hf_valid", b),
+            ("hf_valid", b), ("entry", i32), ("status", s), ("paper", b),
+        ),
+        "model_indexes": schema(
+            ("repo_id", s), ("source", s), ("key", s), ("entries", i32), ("metrics", i32),
+            ("metrics_without_value", i32), ("paper_claims", i32), ("paper_error", s), ("paper_detail", s),
         ),
         "organizations": schema(
             ("name", s), ("fullname", s), ("kind", s), ("is_verified", b), ("num_users", i64), ("num_models", i64),
@@ -148,7 +154,7 @@ def _dumps(value: Any) -> str | None:
         return None
 
 
-_MISSING_CARD = ("missing", *([None] * 17))
+_MISSING_CARD = ("missing", *([None] * 19))
 
 
 def card_bytes(content: str | bytes) -> bytes:
@@ -167,11 +173,13 @@ class RowBuilder:
     """Buffers the rows that records produce, column by column.
 
     With ``keep_files`` a card's bytes are kept too (table ``repo_files``, path README.md), so the
-    snapshot can be served again (``ptmscope serve-hub``).
+    snapshot can be served again (``ptmscope serve-hub``). ``front_matter`` is the era's rule for
+    finding a card's YAML block (``ptmscope.cards.frontmatter``).
     """
 
-    def __init__(self, *, keep_files: bool = False) -> None:
+    def __init__(self, *, keep_files: bool = False, front_matter: FrontMatterRule = DEFAULT_RULE) -> None:
         self.keep_files = keep_files
+        self.front_matter: FrontMatterRule = front_matter
         self._schemas = schemas()
         self._columns: dict[str, list[list[Any]]] = {
             table: [[] for _ in schema.names] for table, schema in self._schemas.items()
@@ -262,7 +270,7 @@ class RowBuilder:
         if rec.card_data:
             self._add_facts(rid, card_facts(rec.card_data, validate=False), "card_data", hf_valid=None)
         if rec.model_index is not None:
-            for claim in claims_from_model_index(rec.model_index):
+            for claim in claims_from_model_index(rec.model_index)[0]:
                 self._add_claim(rid, claim, "model_index", None)
         if rec.card_text is not None:
             self.add_card(rid, rec.card_text, source_file, location)
@@ -299,12 +307,18 @@ class RowBuilder:
             self._row("base_models", rid, base, None, source)
         for claim in facts.claims:
             self._add_claim(rid, claim, source, hf_valid)
+        read = facts.model_index_read
+        if read is not None:
+            self._row(
+                "model_indexes", rid, source, read.key, read.entries, read.metrics, read.metrics_without_value,
+                read.paper_claims, read.paper_error, read.paper_detail,
+            )  # fmt: skip
 
     def _add_claim(self, rid: str, c: Claim, source: str, hf_valid: bool | None) -> None:
         self._row(
             "claims", rid, source, c.model_name, c.task_type, c.task_name, c.dataset_type, c.dataset_name,
             c.dataset_config, c.dataset_split, c.metric_type, c.metric_name, c.value, c.value_text, c.verified,
-            hf_valid,
+            hf_valid, c.entry, c.status, c.paper,
         )  # fmt: skip
 
     def add_card(self, repo_id: str, content: str | bytes | None, source_file: str, location: str = "") -> None:
@@ -322,7 +336,7 @@ class RowBuilder:
         if self.keep_files:
             data = card_bytes(content)
             self._row("repo_files", repo_id, "README.md", len(data), git_blob_id(data), data)
-        analysis = analyze_card(content)
+        analysis = analyze_card(content, self.front_matter)
         self.stats.card_status[analysis.status] += 1
         self._add_analysis(repo_id, analysis, source_file, location)
 
@@ -333,7 +347,7 @@ class RowBuilder:
             facts.licenses[0] if facts.licenses else None, facts.library_name, facts.pipeline_tag, facts.languages,
             facts.model_index, facts.model_index_error, a.placeholders, a.mentions_hyperparameters,
             a.mentions_hardware, a.has_results_table, a.has_usage_code, a.mentions_finetuning, a.mentions_latency,
-            source_file, location,
+            a.front_matter, a.front_matter_line, source_file, location,
         )  # fmt: skip
         for section in a.sections:
             self._row("card_sections", repo_id, section.section, section.heading, section.filled, section.chars)

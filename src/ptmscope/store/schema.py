@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ptmscope.cards.model_index import PLACEHOLDER_SQL
 from ptmscope.store.migrations import Migrations
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ SNAPSHOT_TABLES: tuple[str, ...] = (
     "cards",
     "card_sections",
     "claims",
+    "model_indexes",
     "organizations",
     "model_downloads_monthly",
     "registry_downloads",
@@ -369,6 +371,54 @@ def m0004_verify_results(con: duckdb.DuckDBPyConnection) -> None:
             seconds         DOUBLE,
             tool_version    VARCHAR NOT NULL,
             runtime         JSON               -- torch and transformers versions, device
+        )
+        """
+    )
+
+
+@migrations()
+def m0005_claim_definitions(con: duckdb.DuckDBPyConnection) -> None:
+    """What the study's two claim definitions need: strict statuses, the paper's reading, where front matter was.
+
+    Claims of older snapshots get their strict status from their own columns (the rule of
+    ``ptmscope.cards.model_index.claim_status``); the paper's reading needs the cards read
+    again, so it stays NULL there (the study says so).
+    """
+    # The rule the snapshot's cards were read with (ptmscope.cards.frontmatter) and the version of
+    # the card analysis that read them (NULL: older than the definitions).
+    con.execute("ALTER TABLE snapshots ADD COLUMN front_matter VARCHAR")
+    con.execute("ALTER TABLE snapshots ADD COLUMN card_analysis INTEGER")
+    con.execute("ALTER TABLE claims ADD COLUMN entry INTEGER")  # position in the model-index
+    con.execute("ALTER TABLE claims ADD COLUMN status VARCHAR")  # valid | placeholder | not_numeric | no_dataset |
+    con.execute("ALTER TABLE claims ADD COLUMN paper BOOLEAN")  # no_metric; paper: the artifact's method reads it
+    con.execute(
+        f"""
+        UPDATE claims SET status = CASE
+            WHEN value IS NULL AND regexp_full_match(lower(trim(value_text)), '{PLACEHOLDER_SQL}') THEN 'placeholder'
+            WHEN value IS NULL THEN 'not_numeric'
+            WHEN dataset_type IS NULL AND dataset_name IS NULL THEN 'no_dataset'
+            WHEN metric_type IS NULL AND metric_name IS NULL THEN 'no_metric'
+            ELSE 'valid' END
+        """
+    )
+    # where: start | after_text | loose_delimiter (ptmscope.cards.frontmatter), whether or not the rule read it
+    con.execute("ALTER TABLE cards ADD COLUMN front_matter VARCHAR")
+    con.execute("ALTER TABLE cards ADD COLUMN front_matter_line INTEGER")
+    # One row per model and source whose metadata has a model-index: what it held and what the paper's
+    # method (the ICSE'23 artifact's get_claims) read of it.
+    con.execute(
+        """
+        CREATE TABLE model_indexes (
+            snapshot_id  INTEGER NOT NULL,
+            repo_id      VARCHAR NOT NULL,
+            source       VARCHAR NOT NULL,   -- 'card' | 'card_data'
+            key          VARCHAR NOT NULL,   -- 'model-index' | 'model_index' (legacy)
+            entries      INTEGER,
+            metrics      INTEGER,            -- metrics with a value (claim rows)
+            metrics_without_value INTEGER,
+            paper_claims INTEGER NOT NULL,   -- metrics the paper's method reads (0 when it fails)
+            paper_error  VARCHAR,            -- the step that failed (ptmscope.cards.model_index.PAPER_ERRORS)
+            paper_detail VARCHAR             -- what that step met, bounded
         )
         """
     )

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ptmscope import __version__
+from ptmscope.cards.analysis import CARD_ANALYSIS
+from ptmscope.cards.frontmatter import DEFAULT_RULE
 from ptmscope.errors import (
     SnapshotExistsError,
     SnapshotNotFoundError,
@@ -63,6 +65,12 @@ class Snapshot:
     """'running', 'complete' or 'partial' (interrupted)."""
     tool_version: str
     """ptmscope version that wrote it."""
+    front_matter: str | None = None
+    """The rule its cards' front matter was found with (ptmscope.cards.frontmatter); None: unknown."""
+    card_analysis: int | None = None
+    """Version of the card analysis that read its cards (None: older than the claim definitions)."""
+    notes: str | None = None
+    """What the snapshot is, when its maker said (the bundled ones say how they were drawn)."""
 
     @property
     def is_complete(self) -> bool:
@@ -70,7 +78,8 @@ class Snapshot:
         return self.status == "complete"
 
 
-_SNAPSHOT_COLUMNS = "snapshot_id, name, source, source_detail, taken_at, created_at, status, tool_version"
+_SNAPSHOT_FIELDS = ("snapshot_id", "name", "source", "source_detail", "taken_at", "created_at", "status",
+                    "tool_version", "front_matter", "card_analysis", "notes")  # fmt: skip
 
 
 class Store:
@@ -107,6 +116,15 @@ class Store:
             raise StoreError(f"{MEMORY_ENV}={limit!r} is not a memory size DuckDB understands ({error})") from error
         if not read_only:
             apply_migrations(self.con)
+        # A read-only store may predate some columns: read those as NULL instead of failing.
+        present = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'snapshots'"
+                " AND database_name = current_database() AND schema_name = 'main'"
+            ).fetchall()
+        }
+        self._snapshot_columns = ", ".join(c if c in present else f"NULL AS {c}" for c in _SNAPSHOT_FIELDS)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -124,17 +142,17 @@ class Store:
 
     def snapshots(self) -> list[Snapshot]:
         """Every snapshot, oldest first."""
-        rows = self.con.execute(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots ORDER BY snapshot_id").fetchall()
+        rows = self.con.execute(f"SELECT {self._snapshot_columns} FROM snapshots ORDER BY snapshot_id").fetchall()
         return [Snapshot(*row) for row in rows]
 
     def find_snapshot(self, name: str) -> Snapshot | None:
         """The snapshot called ``name``, or None. ``latest`` names the newest one."""
         if name == "latest":
             rows = self.con.execute(
-                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots ORDER BY snapshot_id DESC LIMIT 1"
+                f"SELECT {self._snapshot_columns} FROM snapshots ORDER BY snapshot_id DESC LIMIT 1"
             ).fetchall()
         else:
-            rows = self.con.execute(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE name = ?", [name]).fetchall()
+            rows = self.con.execute(f"SELECT {self._snapshot_columns} FROM snapshots WHERE name = ?", [name]).fetchall()
         return Snapshot(*rows[0]) if rows else None
 
     def snapshot(self, name: str) -> Snapshot:
@@ -151,16 +169,20 @@ class Store:
         source: str,
         source_detail: str | None = None,
         taken_at: datetime | None = None,
+        front_matter: str = DEFAULT_RULE,
     ) -> Snapshot:
-        """Create a new, 'running' snapshot. Names are never reused."""
+        """Create a new, 'running' snapshot. Names are never reused.
+
+        ``front_matter`` is the rule its cards are read with (``ptmscope.cards.frontmatter``).
+        """
         if not name or len(name) > 200:
             raise StoreError("a snapshot name must have 1 to 200 characters")
         if self.find_snapshot(name) is not None:
             raise SnapshotExistsError(name)
         self.con.execute(
-            "INSERT INTO snapshots (name, source, source_detail, taken_at, created_at, status, tool_version)"
-            " VALUES (?, ?, ?, ?, ?, 'running', ?)",
-            [name, source, source_detail, taken_at, datetime.now(UTC), __version__],
+            "INSERT INTO snapshots (name, source, source_detail, taken_at, created_at, status, tool_version,"
+            " front_matter, card_analysis) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+            [name, source, source_detail, taken_at, datetime.now(UTC), __version__, front_matter, CARD_ANALYSIS],
         )
         return self.snapshot(name)
 

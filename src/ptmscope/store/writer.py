@@ -55,7 +55,7 @@ _CASTS: dict[str, dict[str, str]] = {
 }
 
 # Tables whose rows come from a model record (source other than 'card') or from a card.
-_SHARED = ("model_datasets", "model_licenses", "base_models", "model_links", "claims")
+_SHARED = ("model_datasets", "model_licenses", "base_models", "model_links", "claims", "model_indexes")
 
 
 class SnapshotWriter:
@@ -78,7 +78,9 @@ class SnapshotWriter:
         self._in_transaction = False
         self._uncommitted = 0
         self.stats = WriteStats()
-        self.builder = RowBuilder(keep_files=keep_files)
+        self.builder = RowBuilder(
+            keep_files=keep_files, front_matter="hub-2022" if snapshot.front_matter == "hub-2022" else "hub-2023"
+        )
         self._sid = snapshot.snapshot_id
         self._model_ids: set[str] = set()
         self._card_ids: set[str] = set()

@@ -26,6 +26,10 @@ class StudyDB:
     """(measurement, sql) pairs seen in recording mode."""
     current: str = ""
     """The measurement running now (labels recorded SQL)."""
+    definition: str = "strict"
+    """What counts as a machine-parseable claim: 'strict' or 'paper' (ptmscope.study.claims)."""
+    front_matter: str | None = None
+    """The rule the snapshot's cards were read with (ptmscope.cards.frontmatter), when known."""
 
     def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         """Run ``sql`` with ``$sid`` bound to the snapshot (and any other named params)."""

@@ -69,11 +69,11 @@ def overview(db: StudyDB, top: int) -> Data:
         SELECT count(*), count(has_readme), count(*) FILTER (WHERE has_readme), count(downloads),
                sum(downloads), min(last_modified), max(last_modified), count(DISTINCT namespace),
                count(*) FILTER (WHERE namespace IS NULL), count(pipeline_tag), count(card_data),
-               count(model_type), count(num_files)
+               count(model_type), count(num_files), count(gated), count(*) FILTER (WHERE gated IN ('auto', 'manual'))
         FROM models WHERE snapshot_id = $sid
         """
         )
-        or (0,) * 13
+        or (0,) * 15
     )
     statuses = db.rows(
         f"""
@@ -102,6 +102,8 @@ def overview(db: StudyDB, top: int) -> Data:
         "with_pipeline_tag": int(row[9] or 0),
         "with_card_data": int(row[10] or 0),
         "with_model_type": int(row[11] or 0),
+        "gated_known": int(row[13] or 0),
+        "gated": int(row[14] or 0),
         "cards": {status: int(n) for status, n in statuses},
         "orphan_cards": int(orphan_cards or 0),
         "import_errors": {reason: int(n) for reason, n in errors},
@@ -260,65 +262,6 @@ def licenses(db: StudyDB, top: int) -> Data:
     data["without_license"] = data["none"]
     data["share_without_license"] = share(data["none"], models)
     return data
-
-
-# -- Fig. 7 ---------------------------------------------------------------------------------
-
-FOLD_BELOW = 0.001  # tasks under 0.1% of models fold into "other", as in the paper
-
-
-@measurement("claims", "Machine-parseable performance claims per task", "Fig. 7")
-def claims(db: StudyDB, top: int) -> Data:
-    """Per pipeline task: models whose card model-index holds a metric with a value.
-
-    A claim counts from the README's front matter, the API's cardData or a top-level
-    model-index field. Tasks under 0.1% of the snapshot's models, and models without a
-    pipeline tag, fold into "other". ``claims_unknown`` counts models that have a
-    README whose content the snapshot does not hold (so their claims are unknown; they
-    are counted as without claims).
-    """
-    rows = db.rows(
-        """
-        WITH m AS (SELECT repo_id, pipeline_tag, has_readme, card_data IS NOT NULL AS has_card_data
-                   FROM models WHERE snapshot_id = $sid),
-             c AS (SELECT DISTINCT repo_id FROM claims WHERE snapshot_id = $sid AND value_text IS NOT NULL),
-             k AS (SELECT DISTINCT repo_id FROM cards WHERE snapshot_id = $sid AND status <> 'missing')
-        SELECT m.pipeline_tag, count(*), count(c.repo_id),
-               count(*) FILTER (WHERE m.has_readme AND k.repo_id IS NULL AND NOT m.has_card_data
-                                AND c.repo_id IS NULL)
-        FROM m LEFT JOIN c USING (repo_id) LEFT JOIN k USING (repo_id)
-        GROUP BY m.pipeline_tag
-        """
-    )
-    models = sum(int(r[1]) for r in rows)
-    by_task: dict[str, dict[str, int]] = {}
-    other = {"with_claims": 0, "total": 0, "claims_unknown": 0}
-    for task, total, with_claims, unknown in rows:
-        if task is None or total < FOLD_BELOW * models:
-            other["with_claims"] += int(with_claims)
-            other["total"] += int(total)
-            other["claims_unknown"] += int(unknown)
-        else:
-            by_task[str(task)] = {"with_claims": int(with_claims), "total": int(total), "claims_unknown": int(unknown)}
-    ordered = dict(sorted(by_task.items(), key=lambda kv: (-kv[1]["with_claims"] / kv[1]["total"], kv[0])))
-    if other["total"]:
-        ordered["other"] = other
-    with_claims = sum(v["with_claims"] for v in ordered.values())
-    return {
-        "by_task": ordered,
-        "models_with_claims": with_claims,
-        "share_with_claims": share(with_claims, models),
-        "claim_rows": int(
-            db.scalar(f"SELECT count(*) FROM claims WHERE snapshot_id = $sid AND repo_id IN ({MODELS})") or 0
-        ),
-        "invalid_model_index": int(
-            db.scalar(
-                f"SELECT count(*) FROM cards WHERE snapshot_id = $sid AND model_index = 'invalid'"
-                f" AND repo_id IN ({MODELS})"
-            )
-            or 0
-        ),
-    }
 
 
 # -- beyond the paper ----------------------------------------------------------------------------

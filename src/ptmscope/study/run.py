@@ -1,8 +1,8 @@
 """Run the study over a snapshot and assemble its JSON document.
 
 The document's top-level keys are stable (docs/study.md documents them):
-``schema``, ``tool``, ``snapshot``, ``models``, ``top1pct_download_share``,
-``top10pct_download_share``, ``claims_by_task``, ``models_per_dataset``,
+``schema``, ``tool``, ``snapshot``, ``definition``, ``models``, ``top1pct_download_share``,
+``top10pct_download_share``, ``claims_by_task``, ``fig6_eval_datasets``, ``models_per_dataset``,
 ``models_per_architecture``, ``table_iv``, ``measurements`` (every measurement's full
 data, by key) and ``paper`` (the published figures, for comparison).
 """
@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ptmscope import __version__
+from ptmscope.errors import StudyError
 from ptmscope.store.store import Snapshot, Store
+from ptmscope.study import claims as _claims  # noqa: F401 - registers Fig. 7 and the claim measurements
 from ptmscope.study import measurements as m
 from ptmscope.study import paper
+from ptmscope.study.claims import DEFAULT_DEFINITION, DEFINITIONS
 from ptmscope.study.db import StudyDB
 
 SCHEMA = "ptmscope.study/1"
@@ -45,12 +48,38 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
         "created_at": snapshot.created_at.isoformat(),
         "status": snapshot.status,
         "tool_version": snapshot.tool_version,
+        "front_matter": snapshot.front_matter,
+        "notes": snapshot.notes,
     }
 
 
-def run_study(store: Store, snapshot: Snapshot, *, top: int = 10, record_sql: bool = False) -> StudyResult:
-    """Run every measurement on ``snapshot``; with ``record_sql``, collect the SQL instead."""
-    db = StudyDB(store.con, snapshot.snapshot_id, recording=record_sql)
+def run_study(
+    store: Store,
+    snapshot: Snapshot,
+    *,
+    top: int = 10,
+    record_sql: bool = False,
+    definition: str = DEFAULT_DEFINITION,
+) -> StudyResult:
+    """Run every measurement on ``snapshot``; with ``record_sql``, collect the SQL instead.
+
+    ``definition`` says what counts as a machine-parseable claim: 'strict' or 'paper'
+    (``ptmscope.study.claims``). The paper's needs cards read by this version's card analysis.
+    """
+    if definition not in DEFINITIONS:
+        raise StudyError(f"unknown claim definition {definition!r} (choose {' or '.join(DEFINITIONS)})")
+    if definition == "paper" and snapshot.card_analysis is None:
+        raise StudyError(
+            f"snapshot {snapshot.name!r} was imported before ptmscope recorded how the paper's code reads cards: "
+            "import its files again into a new snapshot to study it with --definition paper"
+        )
+    db = StudyDB(
+        store.con,
+        snapshot.snapshot_id,
+        recording=record_sql,
+        definition=definition,
+        front_matter=snapshot.front_matter,
+    )
     started = time.perf_counter()
     results: dict[str, Any] = {}
     for key, measurement in m.MEASUREMENTS.items():
@@ -61,10 +90,12 @@ def run_study(store: Store, snapshot: Snapshot, *, top: int = 10, record_sql: bo
         "schema": SCHEMA,
         "tool": {"name": "ptmscope", "version": __version__},
         "snapshot": snapshot_json(snapshot),
+        "definition": definition,
         "models": results["overview"]["models"],
         "top1pct_download_share": results["downloads"]["top1pct_share"],
         "top10pct_download_share": results["downloads"]["top10pct_share"],
         "claims_by_task": results["claims"]["by_task"],
+        "fig6_eval_datasets": results["eval_datasets"]["counts"],
         "models_per_dataset": results["datasets"]["counts"],
         "models_per_architecture": results["architectures"]["counts"],
         "table_iv": table_iv(results),
@@ -109,7 +140,7 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
     ds, arch = results["datasets"], results["architectures"]
     parts, numbers = [], {}
     if ds["top1"]:
-        parts.append(f"most-depended dataset {ds['top1']['name']} ({ds['top1']['models']:,} models)")
+        parts.append(f"most-depended training dataset {ds['top1']['name']} ({ds['top1']['models']:,} models)")
         numbers["dataset"] = ds["top1"]
     if arch["top1"]:
         parts.append(f"most-depended architecture {arch['top1']['name']} ({arch['top1']['models']:,} models)")
@@ -121,7 +152,8 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
             "; ".join(parts) or None,
             numbers or None,
             "no dataset or architecture declared in this snapshot",
-            "universal_dependencies: 6,834 models; BERT: 10,247 models",
+            "one dataset has 1,673 downstream PTMs; BERT: 10,247 models (Fig. 6's universal_dependencies "
+            "6,834 are evaluation claims, not models)",
         )
     )
     ov, cl = results["overview"], results["claims"]
@@ -134,7 +166,7 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
             numbers["without_card"] = without
         parts.append(
             f"{cl['models_with_claims']:,} of {ov['models']:,} make machine-parseable performance claims "
-            f"({_pct(cl['share_with_claims'])})"
+            f"({_pct(cl['share_with_claims'])}, {cl['definition']} definition)"
         )
         value = "; ".join(parts)
     else:
@@ -225,41 +257,104 @@ def _row(
     }
 
 
-def compare(a: StudyResult, b: StudyResult) -> dict[str, Any]:
-    """Two studies side by side: headline figures, claims per task, top datasets/architectures."""
-
-    def headline(r: StudyResult) -> dict[str, Any]:
-        ms = r.data["measurements"]
-        return {
-            "models": r.data["models"],
-            "with_readme": ms["overview"]["with_readme"],
-            "downloads_total": ms["overview"]["downloads_total"],
-            "top1pct_download_share": r.data["top1pct_download_share"],
-            "top10pct_download_share": r.data["top10pct_download_share"],
-            "models_with_claims": ms["claims"]["models_with_claims"],
-            "share_with_claims": ms["claims"]["share_with_claims"],
-            "share_without_license": ms["licenses"]["share_without_license"],
-            "declaring_dataset": ms["datasets"]["declaring"],
-            "declaring_base_model": ms["lineage"]["declaring"],
-            "safetensors_any": ms["weight_formats"]["any"]["safetensors"],
-            "pickle_only": ms["weight_formats"]["exclusive"]["pickle_only"],
-            "share_hyperparameters": ms["documentation"]["share_hyperparameters"],
-        }
-
-    ha, hb = headline(a), headline(b)
-    tasks = list(dict.fromkeys([*a.data["claims_by_task"], *b.data["claims_by_task"]]))
-    return {
-        "schema": "ptmscope.study-compare/1",
-        "a": snapshot_json(a.snapshot),
-        "b": snapshot_json(b.snapshot),
-        "headline": {k: {"a": ha[k], "b": hb[k]} for k in ha},
-        "claims_by_task": {
-            t: {"a": a.data["claims_by_task"].get(t), "b": b.data["claims_by_task"].get(t)} for t in tasks
-        },
-        "models_per_dataset": _side_by_side(a.data["models_per_dataset"], b.data["models_per_dataset"]),
-        "models_per_architecture": _side_by_side(a.data["models_per_architecture"], b.data["models_per_architecture"]),
-    }
+# Headline figures of a comparison: (key, label, numerator, denominator) paths into a study's
+# measurements; a share is what makes snapshots of different sizes comparable.
+_HEADLINE: tuple[tuple[str, str, str, str | None], ...] = (
+    ("models", "models", "overview.models", None),
+    ("with_readme", "have a model card (README.md)", "overview.with_readme", "overview.file_list_known"),
+    ("with_claims", "make machine-parseable performance claims", "claims.models_with_claims", "overview.models"),
+    ("declaring_license", "declare a licence", "licenses.declaring", "overview.models"),
+    ("declaring_dataset", "declare a training dataset", "datasets.declaring", "overview.models"),
+    ("declaring_base_model", "declare a base model", "lineage.declaring", "overview.models"),
+    ("safetensors_any", "ship safetensors weights", "weight_formats.any.safetensors", "overview.file_list_known"),
+    ("pickle_only", "ship only pickle-based weights", "weight_formats.exclusive.pickle_only",
+     "overview.file_list_known"),
+    ("gated", "are gated", "overview.gated", "overview.gated_known"),
+    ("hyperparameters", "document hyper-parameters", "documentation.hyperparameters", "documentation.text_cards"),
+    ("hardware", "document hardware", "documentation.hardware", "documentation.text_cards"),
+    ("top1pct_downloads", "downloads held by the top 1% of models", "downloads.top1pct_share", None),
+)  # fmt: skip
 
 
-def _side_by_side(a: dict[str, int], b: dict[str, int]) -> dict[str, dict[str, int | None]]:
+def _path(data: dict[str, Any], path: str) -> Any:
+    value: Any = data
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _figure(ms: dict[str, Any], numerator: str, denominator: str | None) -> dict[str, Any]:
+    count = _path(ms, numerator)
+    if denominator is None:
+        return {"count": count, "of": None, "share": count if isinstance(count, float) else None}
+    of = _path(ms, denominator)
+    if not of:  # nothing to count among: unknown, not zero
+        return {"count": None, "of": None, "share": None}
+    return {"count": count, "of": of, "share": m.share(count, of)}
+
+
+def _shares(counts: dict[str, int], whole: int | None) -> dict[str, dict[str, Any]]:
+    return {name: {"count": n, "share": m.share(n, whole)} for name, n in counts.items()}
+
+
+def _side_by_side(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: {"a": a.get(k), "b": b.get(k)} for k in dict.fromkeys([*a, *b])}
+
+
+def _change(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
+    """a's share minus b's, in percentage points (the studied snapshot relative to the compared one)."""
+    if not a or not b or a.get("share") is None or b.get("share") is None:
+        return None
+    return round(100 * (a["share"] - b["share"]), 2)
+
+
+def compare(a: StudyResult, b: StudyResult) -> dict[str, Any]:
+    """Two studies side by side, as shares of each snapshot's own population.
+
+    Counts are kept, but every figure also has its share of the population it is a part
+    of (models, models whose file list is known, text cards), and ``change`` is the
+    difference of shares in percentage points, a minus b (the studied snapshot relative to
+    the compared one): a 2,057-model sample and a 29,432-model registry compare on shares,
+    not counts.
+    """
+    msa, msb = a.data["measurements"], b.data["measurements"]
+    headline = {}
+    for key, label, numerator, denominator in _HEADLINE:
+        fa, fb = _figure(msa, numerator, denominator), _figure(msb, numerator, denominator)
+        headline[key] = {"label": label, "a": fa, "b": fb, "change": _change(fa, fb)}
+
+    def tasks(r: StudyResult) -> dict[str, Any]:
+        return {t: v | {"share": m.share(v["with_claims"], v["total"])} for t, v in r.data["claims_by_task"].items()}
+
+    def distribution(ms: dict[str, Any], key: str) -> dict[str, Any]:
+        dist = ms[key]
+        return _shares(dist["counts"], dist["declaring"])
+
+    formats: dict[str, dict[str, Any]] = {
+        name: {
+            side: {"count": ms["weight_formats"]["any"][name],
+                   "share": m.share(ms["weight_formats"]["any"][name], ms["overview"]["file_list_known"])}
+            for side, ms in (("a", msa), ("b", msb))
+        }
+        for name in msa["weight_formats"]["any"]
+    }  # fmt: skip
+    for values in formats.values():
+        values["change"] = _change(values["a"], values["b"])
+    caveats = [f"{r.snapshot.name}: {r.snapshot.notes}" for r in (a, b) if r.snapshot.notes]
+    if a.data["definition"] != b.data["definition"]:
+        caveats.append("the two studies count claims under different definitions")
+    return {
+        "schema": "ptmscope.study-compare/2",
+        "definition": a.data["definition"],
+        "a": snapshot_json(a.snapshot) | {"models": a.data["models"]},
+        "b": snapshot_json(b.snapshot) | {"models": b.data["models"]},
+        "headline": headline,
+        "claims_by_task": _side_by_side(tasks(a), tasks(b)),
+        "weight_formats": formats,
+        "licenses": _side_by_side(distribution(msa, "licenses"), distribution(msb, "licenses")),
+        "models_per_dataset": _side_by_side(distribution(msa, "datasets"), distribution(msb, "datasets")),
+        "models_per_architecture": _side_by_side(
+            distribution(msa, "architectures"), distribution(msb, "architectures")
+        ),
+        "caveats": caveats,
+    }
