@@ -96,3 +96,43 @@ def test_a_second_writer_gets_a_clear_lock_error(tmp_path):
 def test_read_only_store_must_exist(tmp_path):
     with pytest.raises(StoreError, match="no store"):
         Store(tmp_path / "absent.duckdb", read_only=True)
+
+
+def test_an_older_store_is_upgraded_claims_keep_their_rows_and_gain_a_status(tmp_path):
+    """A store written before the claim definitions: statuses derived in SQL, the paper's reading refused."""
+    import duckdb
+
+    from ptmscope.errors import StudyError
+    from ptmscope.store.migrations import Migrations
+    from ptmscope.store.schema import migrations
+    from ptmscope.study.run import run_study
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    old = Migrations("ptmscope")
+    for migration in migrations._migrations[:4]:  # m0001..m0004: the schema before the definitions
+        old()(migration.fn)
+    old.apply(con)
+    con.execute(
+        "INSERT INTO snapshots (name, source, created_at, status, tool_version)"
+        " VALUES ('old', 'import', now(), 'complete', '0.0')"
+    )
+    con.execute("INSERT INTO models (snapshot_id, repo_id, pipeline_tag) VALUES (1, 'a/m', 'text-classification')")
+    for dataset, metric, value, text in (("glue", "accuracy", 0.9, "0.9"), ("glue", "f1", None, "WIP"),
+                                         (None, "f1", 0.8, "0.8"), ("glue", None, None, "1 ± 2")):  # fmt: skip
+        con.execute(
+            "INSERT INTO claims (snapshot_id, repo_id, source, dataset_type, metric_type, value, value_text)"
+            " VALUES (1, 'a/m', 'card', ?, ?, ?, ?)",
+            [dataset, metric, value, text],
+        )
+    con.close()
+    with Store(path, read_only=True) as store:  # read-only: not migrated, the new columns read as NULL
+        assert store.snapshot("old").front_matter is None
+    with Store(path) as store:
+        statuses = [s for (s,) in store.query("SELECT status FROM claims ORDER BY rowid")]
+        assert statuses == ["valid", "placeholder", "no_dataset", "not_numeric"]
+        snapshot = store.snapshot("old")
+        assert snapshot.card_analysis is None
+        assert run_study(store, snapshot).data["measurements"]["claims"]["models_with_claims"] == 1
+        with pytest.raises(StudyError, match="import its files again"):
+            run_study(store, snapshot, definition="paper")

@@ -102,8 +102,8 @@ PAPER_ERRORS: dict[str, str] = {
 _NUMBER = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*%?\s*$")
 # Text that stands for a number not written yet (lower case; the store's migration uses it in SQL too).
 PLACEHOLDER_SQL = (
-    r"(?:n/?a|tbd|tba|todo|wip|none|null|unknown|coming soon|\?+|x+(?:[.,]x+)?|-+|—|_+|\.+|\*+|<[^>]{0,40}>|"
-    r"\{[^}]{0,40}\}|\[[^\]]{0,40}\])\s*%?"
+    r"(?:n/?a|tbd|tba|todo|wip|none|null|unknown|coming soon|\?+|x+(?:[.,]x+)?|-+|—|_+|\.+|\*+|<[^>\d]{0,40}>|"
+    r"\{[^}\d]{0,40}\}|\[[^\]\d]{0,40}\])\s*%?"
 )
 _PLACEHOLDER = re.compile(PLACEHOLDER_SQL, re.IGNORECASE)
 
@@ -183,12 +183,17 @@ def claims_from_model_index(model_index: Any) -> tuple[list[Claim], int]:
             for metric in _as_list(result.get("metrics")) or ():
                 if not isinstance(metric, dict):
                     continue
-                value, value_text = claim_value(metric.get("value"))
+                raw = metric.get("value")
+                value, value_text = claim_value(raw)
                 if value_text is None:
                     without_value += 1
                     continue
                 metric_type, metric_name = _text(metric.get("type")), _text(metric.get("name"))
-                status = claim_status((dataset_type, dataset_name), (metric_type, metric_name), value, value_text)
+                status = (
+                    "not_numeric"  # a list, a mapping or a boolean is never a placeholder
+                    if value is None and not isinstance(raw, str)
+                    else claim_status((dataset_type, dataset_name), (metric_type, metric_name), value, value_text)
+                )
                 verified = metric.get("verified")
                 claims.append(
                     Claim(
