@@ -35,6 +35,9 @@ def hostile_snapshot(store, tmp_path):
         "---\n"
         + "datasets:\n"
         + "".join(f"- {json.dumps(d)}\n" for d in (HOSTILE_DATASET, ESCAPE_DATASET, MATH_DATASET))
+        # a claim on the hostile dataset, without a metric name: it shows in the claim tables too
+        + f"model-index:\n- results:\n  - task: {{type: x}}\n    dataset: {{type: {json.dumps(HOSTILE_DATASET)}}}\n"
+        + "    metrics:\n    - {type: accuracy, value: 0.5}\n"
         + "---\n# x\n"
     )
     cards.write_text(json.dumps({"modelId": rows[0]["id"], "readme": readme}))

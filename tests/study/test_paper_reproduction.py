@@ -226,3 +226,41 @@ def test_hand_checked_models(paper_study):
         assert statuses("Aftabhussain/Tomato_Leaf_Classifier") == {"no_dataset"}
         # Placeholders.
         assert "placeholder" in statuses("Nhut/wav2vec2-large-xlsr-french")
+
+
+def test_the_2022_rule_agrees_with_the_tags_the_hub_derived_from_the_cards():
+    """docs/study.md: 11,847 of 11,850 cards whose YAML has tags (today's rule: 11,811)."""
+    from ptmscope.cards.analysis import load_front_matter_yaml
+    from ptmscope.cards.frontmatter import split_front_matter
+
+    infos, cards_file, _ = sample_paths()
+    with gzip.open(infos, "rt", encoding="utf-8") as handle:
+        tags = {m["modelId"]: set(m.get("tags") or []) for m in map(json.loads, handle)}
+
+    def yaml_tags(text, rule):
+        block, _ = split_front_matter(text, rule)
+        try:
+            data = load_front_matter_yaml(block.yaml) if block else None
+        except ValueError:
+            return set()
+        listed = data.get("tags") if isinstance(data, dict) else None
+        listed = [listed] if isinstance(listed, str) else listed
+        return {t for t in listed if isinstance(t, str)} if isinstance(listed, list) else set()
+
+    agree: Counter = Counter()
+    with gzip.open(cards_file, "rt", encoding="utf-8") as handle:
+        for card in map(json.loads, handle):
+            per_rule = {rule: yaml_tags(card["readme"], rule) for rule in ("hub-2022", "hub-2023")}
+            evidence = set().union(*per_rule.values())
+            if not evidence:
+                continue
+            present = evidence & tags.get(card["modelId"], set())
+            if present and present != evidence:
+                agree["partial"] += 1  # the Hub read some tags: both rules count as agreeing
+                continue
+            for rule, found in per_rule.items():
+                agree[rule] += bool(found) == bool(present)
+            agree["cards"] += 1
+    cards = agree["cards"] + agree["partial"]
+    assert (agree["hub-2022"] + agree["partial"], agree["hub-2023"] + agree["partial"], cards) == (
+        11_847, 11_811, 11_850)  # fmt: skip

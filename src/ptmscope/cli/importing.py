@@ -38,6 +38,15 @@ from ptmscope.cli.options import (
     is_flag=True,
     help="Also store each card's bytes, so that 'ptmscope serve-hub' can serve its README.md.",
 )
+@click.option(
+    "--front-matter",
+    type=click.Choice(["hub-2022", "hub-2023"]),
+    default="hub-2023",
+    show_default=True,
+    help="How to find a card's YAML metadata, as the Hub did when the data was collected. hub-2022 (the "
+    "Hub until January 2023): the first '---' line anywhere opens it, so metadata after a title is read. "
+    "hub-2023 (today): it must open the card. Blocks the rule does not read are still counted.",
+)
 @json_option
 @db_option
 def import_(
@@ -47,6 +56,7 @@ def import_(
     repo_id: str | None,
     registry: str | None,
     keep_cards: bool,
+    front_matter: str,
     as_json: bool,
     db_path: Path | None,
 ) -> None:
@@ -70,6 +80,7 @@ def import_(
       ptmscope import models.jsonl.gz cards.jsonl.gz --snapshot hub-2024-06
       ptmscope import orgs.csv --snapshot hub-2024-06 --append
       ptmscope import ./my-model --repo-id me/my-model --snapshot local
+      ptmscope import infos-2022.jsonl cards-2022.jsonl --snapshot old --front-matter hub-2022
     """
     from ptmscope.importer import import_paths
 
@@ -84,6 +95,7 @@ def import_(
             registry=registry,
             progress=progress,
             keep_files=keep_cards,
+            front_matter="hub-2022" if front_matter == "hub-2022" else "hub-2023",
         )
         counts = store.counts(report.snapshot)
     stats = report.stats
