@@ -102,9 +102,10 @@ ln AS (
            list(DISTINCT target ORDER BY target) FILTER (WHERE kind = 'github') AS github_links
     FROM a_model_links WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 cl AS (
-    SELECT repo_id, count(*) FILTER (WHERE value_text IS NOT NULL) AS claims,
+    SELECT repo_id, count(*) FILTER (WHERE value_text IS NOT NULL AND coalesce(status, 'valid') = 'valid') AS claims,
            min(coalesce(metric_type, metric_name, '?') || ' = ' || value_text
-               || coalesce(' on ' || coalesce(dataset_type, dataset_name), '')) AS claim_example,
+               || coalesce(' on ' || coalesce(dataset_type, dataset_name), ''))
+               FILTER (WHERE coalesce(status, 'valid') = 'valid') AS claim_example,
            bool_and(coalesce(hf_valid, true)) AS claims_hf_valid
     FROM a_claims WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 cd AS (SELECT * FROM a_cards WHERE repo_id IN (SELECT repo_id FROM m)),
