@@ -251,7 +251,8 @@ def test_clone_on_a_dask_localcluster_gives_the_local_pool_rows(source, clean, t
             Store(db) as store,
         ):  # fmt: skip
             report = clone_snapshot(store, store.snapshot("dask"), tmp_path / "repos", endpoint=hub.url,
-                                    options=clone_options(executor="dask", scheduler=client))  # fmt: skip
+                                    options=clone_options(executor="dask", scheduler=client, timeout=60,
+                                                          stall_timeout=150))  # fmt: skip
     assert report.cloned == 6
     got, want = rows(db, "dask"), rows(clean["db"], "clean")
     assert got["repo_clones"] == want["repo_clones"] and got["commits"] == want["commits"]

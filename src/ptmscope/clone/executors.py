@@ -105,7 +105,9 @@ class DaskExecutor(Executor):
             or cluster object (``LocalCluster``) to connect to.
     """
 
-    def __init__(self, scheduler: Any) -> None:
+    def __init__(self, scheduler: Any, *, stall_timeout: float | None = None) -> None:
+        self.stall_timeout = stall_timeout
+        """Seconds without any unit finishing after which ``run`` gives up (None: wait as long as it takes)."""
         try:
             from distributed import Client
         except ImportError as error:  # pragma: no cover - depends on the install
@@ -119,30 +121,54 @@ class DaskExecutor(Executor):
     def run(
         self, fn: Callable[[T], R], items: Iterable[T], before_submit: Callable[[T], None] | None = None
     ) -> Iterator[R]:
-        from distributed import as_completed
-
-        queue = as_completed()
-        in_flight = 0
+        pending: set[Any] = set()
         try:
             for item in items:
                 if before_submit is not None:
                     before_submit(item)
-                queue.add(self._client.submit(fn, item, pure=False))
-                in_flight += 1
-                while in_flight >= 2 * self.workers:
-                    yield next(queue).result()
-                    in_flight -= 1
-            for future in queue:
-                yield future.result()
+                pending.add(self._client.submit(fn, item, pure=False))
+                while len(pending) >= 2 * self.workers:
+                    yield from self._finished(pending)
+            while pending:
+                yield from self._finished(pending)
         finally:
-            queue.clear()
+            for future in pending:
+                future.cancel()
+
+    def _finished(self, pending: set[Any]) -> Iterator[Any]:
+        """Wait for at least one unit; a wait past ``stall_timeout`` is an error that says where workers are."""
+        from distributed import wait
+
+        done, _ = wait(list(pending), timeout=self.stall_timeout, return_when="FIRST_COMPLETED")
+        if not done:
+            from ptmscope.errors import CloneError
+
+            raise CloneError(
+                f"no unit finished in {self.stall_timeout:.0f} s on the Dask cluster "
+                f"({len(pending)} in flight); the workers were at: {self._where(pending)}"
+            )
+        for future in done:
+            pending.discard(future)
+            yield future.result()
+
+    def _where(self, pending: set[Any]) -> str:
+        """What the busy workers are running (Dask's call stacks), bounded."""
+        try:
+            stacks = self._client.call_stack(list(pending))
+        except Exception as error:  # diagnostics must never hide the stall itself
+            return f"(call stacks unavailable: {type(error).__name__})"
+        lines = []
+        for worker, tasks in (stacks or {}).items():
+            for key, frames in tasks.items():
+                lines.append(f"{worker} {key}: " + " <- ".join(str(f).strip() for f in list(frames)[-4:]))
+        return "; ".join(lines)[:4_000] or "no worker reports a running unit (lost or not started)"
 
     def close(self) -> None:
         if self._own:
             self._client.close()
 
 
-def make_executor(kind: str, *, workers: int, scheduler: Any = None) -> Executor:
+def make_executor(kind: str, *, workers: int, scheduler: Any = None, stall_timeout: float | None = None) -> Executor:
     """The executor named ``kind`` ('local' or 'dask')."""
     if kind == "local":
         return LocalExecutor(workers)
@@ -151,5 +177,5 @@ def make_executor(kind: str, *, workers: int, scheduler: Any = None) -> Executor
             from ptmscope.errors import CloneError
 
             raise CloneError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
-        return DaskExecutor(scheduler)
+        return DaskExecutor(scheduler, stall_timeout=stall_timeout)
     raise ValueError(f"unknown executor {kind!r}")

@@ -52,6 +52,8 @@ class CloneOptions:
     max_retries: int = 6
     timeout: float = 600.0
     backoff: float = 1.0
+    stall_timeout: float | None = None
+    """Give up when no unit has finished for this long (Dask only; None: every attempt's timeout, plus a minute)."""
     ingest_every: int = 200
     """Results ingested per transaction."""
 
@@ -138,7 +140,9 @@ def clone_snapshot(
 
     buffer: list[UnitResult] = []
     done = 0
-    executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler)
+    stall = options.stall_timeout or options.timeout * (options.max_retries + 1) + 60
+    executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler,
+                             stall_timeout=stall)  # fmt: skip
     try:
         for result in executor.run(run_unit, tasks(), before_submit=pace):
             buffer.append(result)
