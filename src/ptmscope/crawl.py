@@ -64,7 +64,7 @@ PAGE_SIZE = 1_000
 NOT_AN_ORG = "no organization overview (HTTP 404): a user account, or a deleted organization"
 README_LISTED_NOT_SERVED = "README.md is in the file list but the resolver answered 404"
 _LINK_NEXT = re.compile(r'<([^>]{1,8000})>\s*;\s*rel="?next"?', re.IGNORECASE)
-_CARD_TABLES_BY_SOURCE = ("model_datasets", "model_licenses", "base_models", "model_links", "claims")
+_CARD_TABLES_BY_SOURCE = ("model_datasets", "model_licenses", "base_models", "model_links", "claims", "model_indexes")
 
 
 @dataclass
@@ -678,7 +678,7 @@ class _Run:
             )
             copied = int(con.execute("SELECT count(*) FROM _ptmscope_copy").fetchall()[0][0])
             where = "snapshot_id = $base AND repo_id IN (SELECT repo_id FROM _ptmscope_copy)"
-            for table in ("cards", "card_sections", "repo_files"):
+            for table in ("cards", "card_sections", "repo_files", "card_results", "card_evidence"):
                 con.execute(
                     f"INSERT INTO {table} SELECT $sid, * EXCLUDE (snapshot_id) FROM {table} WHERE {where}",
                     {"base": base, "sid": self.sid},
@@ -686,7 +686,7 @@ class _Run:
             for table in _CARD_TABLES_BY_SOURCE:
                 con.execute(
                     f"INSERT INTO {table} SELECT $sid, * EXCLUDE (snapshot_id) FROM {table}"
-                    f" WHERE {where} AND source = 'card'",
+                    f" WHERE {where} AND source IN ('card', 'text')",
                     {"base": base, "sid": self.sid},
                 )
             con.execute("DROP TABLE _ptmscope_copy")

@@ -183,9 +183,14 @@ Trained on 8 A100 GPUs. See https://github.com/huggingface/transformers.git and 
     assert sections["get_started"].filled
     assert a.placeholders == 2
     assert a.mentions_hyperparameters and a.mentions_hardware
-    assert a.has_results_table and a.has_usage_code
-    assert ("github", "huggingface/transformers") in a.links
-    assert ("arxiv", "1810.04805") in a.links
+    assert a.has_usage_code
+    assert not a.has_results_table  # a per-epoch training log is not a results table
+    assert ("github", "huggingface/transformers", "library") in a.links
+    assert ("arxiv", "1810.04805", "cited") in a.links
+    assert {f.name: f.value for f in a.body.of("hyperparameter")} == {
+        "learning_rate": "2e-05", "train_batch_size": "16", "num_epochs": "3"
+    }  # fmt: skip
+    assert [f.name for f in a.body.of("hardware")] == ["8 A100 GPUs"]
 
 
 @pytest.mark.parametrize(

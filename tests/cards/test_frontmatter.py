@@ -51,7 +51,7 @@ def test_text_before_the_block_stays_in_the_body():
     block, _ = split_front_matter(card, "hub-2022")
     assert block is not None and block.line == 2
     assert block.body.startswith("Intro line") and "## Training data" in block.body
-    assert ("github", "acme/model") in analyze_card(card, "hub-2022").links
+    assert ("github", "acme/model", "cited") in analyze_card(card, "hub-2022").links
 
 
 def test_a_byte_order_mark_does_not_hide_the_block():

@@ -42,13 +42,22 @@ BASE: dict = {
     "file_scan_evidence": None, "popularity_known": True, "lineage_known": True, "rechecks_consistent": 1,
     "rechecks_discrepant": 0, "recheck_worst_gap": None, "recheck_same_revision": True,
     "recheck_evidence": "consistent: accuracy on glue [test] measured 0.9100 (0.8900-0.9300), claimed 0.91",
+    "cited_papers": [], "hyperparameters_stated": 5,
+    "hyperparameter_evidence": 'learning_rate = 2e-05 (line 40: "- learning_rate: 2e-05")',
+    "hardware_evidence": 'V100 (line 50: "trained on a V100")', "environment_evidence": "transformers = 4.16.2",
+    "limitation_evidence": "Limitations: biased towards news", "paper_evidence": None, "code_evidence": None,
+    "base_model_evidence": None, "dataset_evidence": None, "text_results": 3,
+    "text_result_example": 'f1 = 91.3 on conll2003 (test) (table, line 81: "f1 | 95.1 | 91.3")',
 }  # fmt: skip
 
 NO_CARD = {"card_status": "missing", "card_text_known": False, "card_present": False, "card_known": True,
            "card_length": None, "mentions_hyperparameters": None, "mentions_hardware": None, "has_usage_code": None,
            "mentions_finetuning": None, "mentions_latency": None, "filled_sections": [], "present_sections": [],
            "core_filled": 0, "claims": 0, "has_results_table": None, "licenses": [], "datasets": [],
-           "paper_links": [], "github_links": [], "base_models": [], "card_data_known": False}  # fmt: skip
+           "paper_links": [], "github_links": [], "base_models": [], "card_data_known": False,
+           "hyperparameters_stated": 0,
+           "hardware_evidence": None, "environment_evidence": None, "limitation_evidence": None, "text_results": 0,
+           "text_result_example": None, "hyperparameter_evidence": None}  # fmt: skip
 UNKNOWN_CARD = {**NO_CARD, "card_status": None, "card_present": None, "card_known": False}
 NO_FILES = {"files_known": False, "num_files": None, "has_config": False, "has_safetensors": False,
             "has_onnx": False, "has_training_logs": False, "has_training_config": False,
@@ -57,8 +66,8 @@ NO_WEIGHTS = {"has_safetensors": False, "has_onnx": False, "has_pickle": False}
 
 CASES: list[tuple[str, dict, str]] = [
     # provenance
-    ("links_paper", {"paper_links": [], "filled_sections": ["training"]}, "false"),
-    ("links_paper", {"paper_links": []}, "true"),  # a filled citation section is enough
+    ("links_paper", {"paper_links": []}, "false"),
+    ("links_paper", {"paper_links": [], "cited_papers": ["arxiv:1810.04805"]}, "false"),  # cited is not its own
     ("links_paper", UNKNOWN_CARD, "not_available"),
     ("declares_training_datasets", {"datasets": []}, "false"),
     ("declares_training_datasets", UNKNOWN_CARD, "not_available"),
@@ -68,22 +77,26 @@ CASES: list[tuple[str, dict, str]] = [
     ("base_model_resolvable", {"base_models": []}, "not_applicable"),
     ("has_architecture_config", {"has_config": False, "model_type": None}, "false"),
     ("has_architecture_config", {**NO_FILES, "model_type": None}, "not_available"),
-    ("reports_performance", {"claims": 0, "has_results_table": False}, "false"),
+    ("reports_performance", {"claims": 0, "text_results": 0}, "false"),
+    ("reports_performance", {"claims": 0}, "true"),  # results in the text count
     ("reports_performance", UNKNOWN_CARD, "not_available"),
     ("claims_hold_when_rechecked", {"rechecks_discrepant": 1, "recheck_worst_gap": 0.14}, "false"),
     ("claims_hold_when_rechecked", {"rechecks_consistent": 0}, "not_available"),
     ("ships_training_logs", {"has_training_logs": False}, "false"),
     ("ships_training_logs", NO_FILES, "not_available"),
     # reproducibility
-    ("documents_hyperparameters", {"mentions_hyperparameters": False}, "false"),
+    ("documents_hyperparameters", {"hyperparameters_stated": 0}, "false"),
     ("documents_hyperparameters", NO_CARD, "false"),
     ("documents_hyperparameters", UNKNOWN_CARD, "not_available"),
     ("provides_training_code", {"has_training_config": False, "github_links": []}, "false"),
     ("provides_training_code", {**UNKNOWN_CARD, "has_training_config": False}, "not_available"),
-    ("documents_environment", {"has_environment_file": False, "filled_sections": []}, "false"),
-    ("documents_environment", {**NO_FILES, "filled_sections": []}, "not_available"),
-    ("states_hardware", {"mentions_hardware": False}, "false"),
+    ("documents_environment", {"has_environment_file": False, "environment_evidence": None}, "false"),
+    ("documents_environment", {**NO_FILES, "environment_evidence": None}, "not_available"),
+    ("states_hardware", {"hardware_evidence": None}, "false"),
     ("states_hardware", UNKNOWN_CARD, "not_available"),
+    ("states_limitations", {"limitation_evidence": None}, "false"),
+    ("states_limitations", NO_CARD, "false"),
+    ("states_limitations", UNKNOWN_CARD, "not_available"),
     ("provides_usage_example", {"has_usage_code": False, "filled_sections": []}, "false"),
     ("provides_usage_example", UNKNOWN_CARD, "not_available"),
     ("fills_card_sections", {"core_filled": 3}, "false"),

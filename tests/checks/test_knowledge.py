@@ -98,7 +98,7 @@ def test_registry_and_docs_agree_both_ways():
     docs = check_docs()
     assert set(docs) == set(CHECKS), "checks.yaml and the registry list different checks"
     for check_id, entry in docs.items():
-        assert entry.get("motivation") and entry.get("remediation"), check_id
+        assert entry.get("motivation") and entry.get("remediation") and entry.get("looks_for"), check_id
 
 
 def test_generated_checks_page_is_current():

@@ -59,7 +59,12 @@ def test_import_study_snapshots_export(runner, tmp_path):
     ):
         assert key in document
     assert document["definition"] == "strict"
-    assert document["claims_by_task"]["text-classification"] == {"with_claims": 1, "total": 4, "claims_unknown": 1}
+    assert document["claims_by_task"]["text-classification"] == {
+        "with_claims": 1,
+        "total": 4,
+        "claims_unknown": 1,
+        "text_only": 0,
+    }
     result = runner.invoke(cli, ["study", "--snapshot", "small", "--db", db, "--json", "--definition", "paper"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["measurements"]["claims"]["models_with_claims"] == 0

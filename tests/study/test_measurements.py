@@ -55,10 +55,10 @@ def test_fig7_claims_by_task(small):
     # rule): token-classification 0/2 and text-generation 0/2.
     assert data["definition"] == "strict"
     assert data["claims_by_task"] == {
-        "automatic-speech-recognition": {"with_claims": 1, "total": 1, "claims_unknown": 0},
-        "none": {"with_claims": 1, "total": 1, "claims_unknown": 0},
-        "text-classification": {"with_claims": 1, "total": 4, "claims_unknown": 1},
-        "other": {"with_claims": 0, "total": 4, "claims_unknown": 0},
+        "automatic-speech-recognition": {"with_claims": 1, "total": 1, "claims_unknown": 0, "text_only": 0},
+        "none": {"with_claims": 1, "total": 1, "claims_unknown": 0, "text_only": 0},
+        "text-classification": {"with_claims": 1, "total": 4, "claims_unknown": 1, "text_only": 0},
+        "other": {"with_claims": 0, "total": 4, "claims_unknown": 0, "text_only": 0},
     }
     claims = data["measurements"]["claims"]
     assert claims["models_with_claims"] == 3 and claims["share_with_claims"] == pytest.approx(0.3)
@@ -77,7 +77,7 @@ def test_fig7_under_the_papers_definition(small):
     data = run_study(store, snap, definition="paper").data
     assert data["definition"] == "paper"
     assert data["measurements"]["claims"]["models_with_claims"] == 0
-    assert data["claims_by_task"] == {"other": {"with_claims": 0, "total": 10, "claims_unknown": 1}}
+    assert data["claims_by_task"] == {"other": {"with_claims": 0, "total": 10, "claims_unknown": 1, "text_only": 0}}
     cd = data["measurements"]["claim_definitions"]
     assert cd["strict_only"] == 3 and cd["paper_only"] == 0
     assert {d["rule"]: d["examples"] for d in cd["differences"]} == {
@@ -182,7 +182,13 @@ def test_compare_two_snapshots(small, tmp_path):
     claims = doc["headline"]["with_claims"]
     assert (claims["a"], claims["b"]) == ({"count": 3, "of": 10, "share": 0.3}, {"count": 0, "of": 10, "share": 0.0})
     assert claims["change"] == pytest.approx(30.0)  # a minus b, in percentage points
-    assert doc["claims_by_task"]["other"]["b"] == {"with_claims": 0, "total": 10, "claims_unknown": 8, "share": 0.0}
+    assert doc["claims_by_task"]["other"]["b"] == {
+        "with_claims": 0,
+        "total": 10,
+        "claims_unknown": 8,
+        "text_only": 0,
+        "share": 0.0,
+    }
 
 
 def test_score_distributions_after_an_audit_run(small):

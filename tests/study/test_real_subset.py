@@ -54,8 +54,8 @@ def test_claims(subset):
     # Every task but text-classification has no model with claims, so it folds into "other"
     # (the paper's rule: under 0.1% of the task's own models claim).
     assert subset["claims_by_task"] == {
-        "text-classification": {"with_claims": 1, "total": 2, "claims_unknown": 0},
-        "other": {"with_claims": 0, "total": 8, "claims_unknown": 1},
+        "text-classification": {"with_claims": 1, "total": 2, "claims_unknown": 0, "text_only": 0},
+        "other": {"with_claims": 0, "total": 8, "claims_unknown": 1, "text_only": 2},
     }
 
 

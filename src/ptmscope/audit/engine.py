@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ptmscope.checks import ATTRIBUTES, CHECKS, Check, Finding, Outcome
+from ptmscope.checks.docs import looks_for
 from ptmscope.scores.policy import Weights
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, checks: Iterable[Check] | None = No
     raw, final = [], []
     for i, c in enumerate(selected):
         raw.append(f"coalesce(TRY(({c.outcome_sql})::VARCHAR), 'error') AS o{i}")
-        raw.append(f"left(TRY(({c.evidence_sql})::VARCHAR), 500) AS e{i}")
+        raw.append(f"left(coalesce(TRY(({c.evidence_sql})::VARCHAR), {_fallback(c, i)}), 500) AS e{i}")
         raw.append(f"TRY(({c.grade_sql})::DOUBLE) AS g{i}" if c.grade_sql else f"NULL::DOUBLE AS g{i}")
         final.append(f"o{i}")
         final.append(
@@ -67,6 +68,23 @@ def evaluate(con: duckdb.DuckDBPyConnection, checks: Iterable[Check] | None = No
         FROM (SELECT repo_id, sha, unnest([{structs}]) AS r FROM check_wide)
         """
     )
+
+
+# What a check could not see, by what it needs (the evidence of a not_available verdict).
+_MISSING = {
+    "card": "the model card's text",
+    "files": "the repository's file list",
+    "metadata": "the model's metadata",
+    "history": "the commit history (ptmscope clone)",
+    "bytes": "the weight files' bytes (audit --scan)",
+}
+
+
+def _fallback(check: Check, index: int) -> str:
+    """SQL for the evidence of a verdict whose rule gave none: what was looked for, or what was missing."""
+    looked = _quote(f"looked for {looks_for(check.id) or check.question.rstrip('?').lower()}; found none")
+    missing = _quote("not in this snapshot: " + " or ".join(_MISSING.get(n, n) for n in sorted(check.needs)))
+    return f"CASE o{index} WHEN 'false' THEN {looked} WHEN 'not_available' THEN {missing} END"
 
 
 def scores_sql(weights: Weights, checks: Iterable[Check] | None = None) -> str:

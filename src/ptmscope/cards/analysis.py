@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from ptmscope.cards.body import PLACEHOLDER_DATASETS, BodyFacts, read_body
 from ptmscope.cards.frontmatter import DEFAULT_RULE, FrontMatterRule, split_front_matter
+from ptmscope.cards.markdown import parse
 from ptmscope.cards.model_index import Claim, ModelIndexRead, read_model_index
 from ptmscope.cards.sections import Section, count_placeholders, find_sections
 
@@ -79,8 +80,8 @@ class CardAnalysis:
     facts: CardFacts
     sections: list[Section]
     placeholders: int
-    links: list[tuple[str, str]]
-    """(kind, target): kind is arxiv, doi or github."""
+    links: list[tuple[str, str, str]]
+    """(kind, target, role): kind arxiv, doi or github; role own, cited or library."""
     mentions_hyperparameters: bool
     mentions_hardware: bool
     has_results_table: bool
@@ -89,6 +90,9 @@ class CardAnalysis:
     """Says how to fine-tune the model (a fine-tuning section, or training code and the word)."""
     mentions_latency: bool
     """States latency, throughput, inference speed or cost."""
+    body: BodyFacts = field(default_factory=lambda: BodyFacts([], []))
+    """Results, base models, datasets, hyper-parameters, hardware, environment, limitations and links read
+    from the body, each with its evidence (snippet and card line)."""
 
 
 # -- YAML -----------------------------------------------------------------------------
@@ -202,7 +206,7 @@ def card_facts(metadata: dict[str, Any], *, validate: bool = True) -> CardFacts:
         licenses = [f"other:{metadata['license_name'].strip()[:100]}"]
     return CardFacts(
         licenses=licenses,
-        datasets=_texts(metadata.get("datasets")),
+        datasets=[d for d in _texts(metadata.get("datasets")) if d.lower() not in PLACEHOLDER_DATASETS],
         base_models=_texts(metadata.get("base_model"), 50),
         languages=_texts(metadata.get("language"), 500, 50),
         tags=_texts(metadata.get("tags"), 500),
@@ -216,83 +220,6 @@ def card_facts(metadata: dict[str, Any], *, validate: bool = True) -> CardFacts:
 
 
 # -- text signals -----------------------------------------------------------------------
-
-_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})|\barxiv[:\s]+(\d{4}\.\d{4,5})", re.IGNORECASE)
-_GITHUB = re.compile(r"https?://github\.com/([A-Za-z0-9][\w.-]{0,99}/[\w.-]{1,100})")
-_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>)\]]{1,200})")
-# Hyper-parameter names (lower case) and their spellings; three distinct ones count as documented.
-_HYPERPARAMETERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("learning_rate", ("learning_rate", "learning rate")),
-    ("batch_size", ("batch_size", "batch size")),
-    ("epochs", ("epoch",)),
-    ("optimizer", ("optimizer", "optimiser", "adam")),
-    ("warmup", ("warmup", "warm-up")),
-    ("weight_decay", ("weight_decay", "weight decay")),
-    ("scheduler", ("lr_scheduler", "scheduler")),
-    ("seed", ("seed:", "seed =", "seed=", "random seed")),
-    ("gradient_accumulation", ("gradient_accumulation", "gradient accumulation")),
-)
-_HARDWARE_HINTS = (
-    "gpu",
-    "tpu",
-    "a100",
-    "v100",
-    "h100",
-    "a10",
-    "l4",
-    "t4",
-    "p100",
-    "k80",
-    "rtx",
-    "gtx",
-    "tesla",
-    "hardware",
-    "hours used",
-    "compute region",
-)
-_HARDWARE = re.compile(
-    r"\b(?:GPUs?|TPUs?(?:\s*v\d)?|A100|V100|H100|A10G?|L4|T4|P100|K80|RTX\s?\d{3,4}|GTX\s?\d{3,4}|Tesla|"
-    r"hardware type|hours used|compute region)\b",
-    re.IGNORECASE,
-)
-_TABLE_HEADER = re.compile(r"^\s*\|(.+)\|\s*$\n^\s*\|?\s*:?-{2,}", re.MULTILINE)
-_METRIC_WORDS = re.compile(
-    r"accuracy|\bacc\b|f1|bleu|rouge|\bwer\b|\bcer\b|loss|precision|recall|perplexity|\bppl\b|"
-    r"\bmap\b|\bem\b|exact match|\bauc\b|score|spearman|pearson|matthews|mse|mae",
-    re.IGNORECASE,
-)
-
-
-def _links(text: str, lower: str) -> list[tuple[str, str]]:
-    seen: dict[tuple[str, str], None] = {}
-    arxiv = _ARXIV.finditer(text) if "arxiv" in lower else ()
-    github = _GITHUB.finditer(text) if "github.com" in lower else ()
-    doi = _DOI.finditer(text) if "10." in text else ()
-    for match in arxiv:
-        seen[("arxiv", match.group(1) or match.group(2))] = None
-        if len(seen) >= MAX_LINKS:
-            return list(seen)
-    for match in github:
-        target = match.group(1).rstrip(".")
-        if target.endswith(".git"):
-            target = target[:-4]
-        seen[("github", target)] = None
-        if len(seen) >= MAX_LINKS:
-            return list(seen)
-    for match in doi:
-        seen[("doi", match.group(1).rstrip(".,;"))] = None
-        if len(seen) >= MAX_LINKS:
-            break
-    return list(seen)
-
-
-def _distinct_hyperparameters(lower: str) -> int:
-    return sum(1 for _, spellings in _HYPERPARAMETERS if any(s in lower for s in spellings))
-
-
-def _mentions_hardware(body: str, lower: str) -> bool:
-    return any(hint in lower for hint in _HARDWARE_HINTS) and bool(_HARDWARE.search(body))
-
 
 _FINETUNING_WORDS = ("fine-tune", "fine-tuning", "finetune", "finetuning", "fine tune", "fine tuning")
 _LATENCY_WORDS = ("latency", "throughput", "tokens/s", "tokens per second", "inference time", "inference speed",
@@ -310,8 +237,18 @@ def _mentions_finetuning(body_lower: str, sections: list[Section]) -> bool:
     )
 
 
-def _has_results_table(body: str) -> bool:
-    return any(_METRIC_WORDS.search(m.group(1)) for m in _TABLE_HEADER.finditer(body))
+def _links(read: BodyFacts) -> list[tuple[str, str, str]]:
+    """(kind, target, role) of every paper and code link: kind arxiv, doi or github; role own, cited or library."""
+    out: list[tuple[str, str, str]] = []
+    for fact in (*read.of("paper"), *read.of("code")):
+        if fact.kind == "paper":
+            kind, _, target = fact.name.partition(":")
+        elif fact.name.startswith("github.com/"):
+            kind, target = "github", fact.name.removeprefix("github.com/")
+        else:
+            continue
+        out.append((kind, target, fact.role or "cited"))
+    return out[:MAX_LINKS]
 
 
 # -- the analysis -----------------------------------------------------------------------
@@ -356,10 +293,11 @@ def _empty_analysis(status: str, error: str | None, length: int = 0) -> CardAnal
     )
 
 
-def analyze_card(content: str | bytes, front_matter: FrontMatterRule = DEFAULT_RULE) -> CardAnalysis:
+def analyze_card(content: str | bytes, front_matter: FrontMatterRule = DEFAULT_RULE, repo_id: str = "") -> CardAnalysis:
     """Analyse one model card. Never raises on bad input: the status says what was wrong.
 
-    ``front_matter`` is the era's rule for finding the YAML block (``ptmscope.cards.frontmatter``).
+    ``front_matter`` is the era's rule for finding the YAML block (``ptmscope.cards.frontmatter``);
+    ``repo_id`` tells the model's own rows of a results table and its own code repository apart.
     """
     text, reason = _decode(content)
     if text is None:
@@ -390,16 +328,17 @@ def analyze_card(content: str | bytes, front_matter: FrontMatterRule = DEFAULT_R
                 status, error = "not_a_mapping", f"front matter is a {type(data).__name__}, not a mapping"
 
     facts = card_facts(metadata) if metadata else CardFacts()
-    hyper_section = False
-    hardware_section = False
     sections = find_sections(body)
     lower = text.lower()
     body_lower = lower[len(text) - len(body) :]
-    for section in sections:
-        if section.section == "hyperparameters" and section.filled:
-            hyper_section = True
-        if section.section == "hardware" and section.filled:
-            hardware_section = True
+    document = parse(block.masked(text) if block else text)
+    read = read_body(
+        document,
+        repo_id,
+        metadata_datasets=facts.datasets,
+        metadata_bases=facts.base_models,
+        claim_metrics=[c.metric_type or c.metric_name or "" for c in facts.claims],
+    )
     return CardAnalysis(
         status=status,
         error=error,
@@ -411,11 +350,12 @@ def analyze_card(content: str | bytes, front_matter: FrontMatterRule = DEFAULT_R
         facts=facts,
         sections=sections,
         placeholders=count_placeholders(body),
-        links=_links(text, lower),
-        mentions_hyperparameters=hyper_section or _distinct_hyperparameters(body_lower) >= 3,
-        mentions_hardware=hardware_section or _mentions_hardware(body, body_lower),
-        has_results_table="|" in body and _has_results_table(body),
+        links=_links(read),
+        mentions_hyperparameters=bool(read.of("hyperparameter")),
+        mentions_hardware=bool(read.of("hardware")),
+        has_results_table=any(r.found_in == "table" for r in read.results),
         has_usage_code="```" in body or "~~~" in body,
         mentions_finetuning=_mentions_finetuning(body_lower, sections),
         mentions_latency=any(word in body_lower for word in _LATENCY_WORDS),
+        body=read,
     )

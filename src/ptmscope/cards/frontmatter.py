@@ -55,6 +55,13 @@ class FrontMatter:
     where: Where
     line: int
     """1-based line of the opening '---'."""
+    span: tuple[int, int]
+    """Offsets of the block (delimiters included) in the card."""
+
+    def masked(self, content: str) -> str:
+        """The card with the block blanked out line for line, so body lines keep the card's numbering."""
+        start, end = self.span
+        return content[:start] + "\n" * content.count("\n", start, end) + content[end:]
 
 
 def _hub_2023() -> re.Pattern[str]:
@@ -68,14 +75,16 @@ def find_front_matter(content: str) -> FrontMatter | None:
     current = _hub_2023().search(content)
     if current is not None:
         opening = content.index("---", current.start(1))
-        return FrontMatter(current.group(2), content[current.end() :], "start", content.count("\n", 0, opening) + 1)
+        line = content.count("\n", 0, opening) + 1
+        return FrontMatter(current.group(2), content[current.end() :], "start", line, (opening, current.end()))
     match = _HUB_2022.search(content)
     if match is None:
         return None
     opening = content.index("---", match.start())
     before = content[:opening]
     where: Where = "after_text" if before.strip() else "loose_delimiter"
-    return FrontMatter(match.group(1), before + content[match.end() :], where, content.count("\n", 0, opening) + 1)
+    line = content.count("\n", 0, opening) + 1
+    return FrontMatter(match.group(1), before + content[match.end() :], where, line, (opening, match.end()))
 
 
 def split_front_matter(

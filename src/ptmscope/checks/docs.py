@@ -20,7 +20,7 @@ from ptmscope.checks.model import ATTRIBUTES, STRIDE_NAMES
 
 @cache
 def check_docs() -> dict[str, dict[str, Any]]:
-    """check id -> {motivation, remediation}."""
+    """check id -> {motivation, remediation, looks_for}."""
     text = (resources.files("ptmscope.data") / "checks.yaml").read_text(encoding="utf-8")
     return dict(yaml.safe_load(text)["checks"])
 
@@ -33,6 +33,11 @@ def remediation(check_id: str) -> str | None:
 def motivation(check_id: str) -> str | None:
     """Why the check matters."""
     return check_docs().get(check_id, {}).get("motivation")
+
+
+def looks_for(check_id: str) -> str | None:
+    """What the check looks for (said as the evidence of a verdict that found none of it)."""
+    return check_docs().get(check_id, {}).get("looks_for")
 
 
 def render_markdown() -> str:
@@ -64,6 +69,7 @@ def render_markdown() -> str:
                 f"*{'; '.join(meta)}*",
                 "",
                 f"- **Why:** {doc.get('motivation', '')}",
+                f"- **Looks for:** {doc.get('looks_for', '')} (a `false` verdict says so as its evidence)",
                 f"- **What to do:** {doc.get('remediation', '')}",
                 "",
             ]

@@ -48,3 +48,13 @@ def card_has_sections() -> Rule:
         evidence="""CASE WHEN card_text_known THEN len(present_sections) || ' section(s): '
                         || array_to_string(list_slice(present_sections, 1, 8), ', ') END""",
     )
+
+
+@check("states_limitations", attribute="documentation", needs={"card"})
+def states_limitations() -> Rule:
+    """Does the card state the model's limitations, biases or risks in its own words?"""
+    return Rule(
+        outcome="""CASE WHEN NOT card_text_known THEN CASE WHEN card_known THEN 'false' ELSE 'not_available' END
+                       WHEN limitation_evidence IS NOT NULL THEN 'true' ELSE 'false' END""",
+        evidence="limitation_evidence",
+    )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # Tables an audit scope exposes as a_<table>.
 SCOPE_TABLES = (
     "models", "model_tags", "model_files", "model_datasets", "model_licenses", "base_models", "model_links",
-    "cards", "card_sections", "claims", "organizations", "commits",
+    "cards", "card_sections", "claims", "organizations", "commits", "card_results", "card_evidence",
 )  # fmt: skip
 
 POPULAR_MODELS = 1_000
@@ -97,10 +97,38 @@ ds AS (
     FROM a_model_datasets WHERE trim(dataset) <> '' AND repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 ln AS (
     SELECT repo_id,
-           list(DISTINCT kind || ':' || target ORDER BY kind || ':' || target) FILTER (WHERE kind IN ('arxiv', 'doi'))
-               AS paper_links,
-           list(DISTINCT target ORDER BY target) FILTER (WHERE kind = 'github') AS github_links
+           list(DISTINCT kind || ':' || target ORDER BY kind || ':' || target)
+               FILTER (WHERE kind IN ('arxiv', 'doi') AND role = 'own') AS paper_links,
+           list(DISTINCT kind || ':' || target ORDER BY kind || ':' || target)
+               FILTER (WHERE kind IN ('arxiv', 'doi') AND coalesce(role, 'cited') <> 'own') AS cited_papers,
+           list(DISTINCT target ORDER BY target) FILTER (WHERE kind = 'github' AND role = 'own') AS github_links
     FROM a_model_links WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
+ev AS (
+    -- What the card body states, per kind: the first few items and where the first one is written.
+    SELECT repo_id, kind,
+           array_to_string(list(name || coalesce(' = ' || value, '') ORDER BY line, name)[1:3], ', ')
+               || ' (line ' || min(line) || ': "' || arg_min(snippet, line) || '")' AS said,
+           count(*) AS n
+    FROM a_card_evidence WHERE repo_id IN (SELECT repo_id FROM m) AND coalesce(role, 'own') = 'own'
+    GROUP BY repo_id, kind),
+evp AS (
+    SELECT repo_id,
+           max(said) FILTER (WHERE kind = 'hyperparameter') AS hyperparameter_evidence,
+           max(n) FILTER (WHERE kind = 'hyperparameter') AS hyperparameters_stated,
+           max(said) FILTER (WHERE kind = 'hardware') AS hardware_evidence,
+           max(said) FILTER (WHERE kind = 'environment') AS environment_evidence,
+           max(said) FILTER (WHERE kind = 'limitation') AS limitation_evidence,
+           max(said) FILTER (WHERE kind = 'paper') AS paper_evidence,
+           max(said) FILTER (WHERE kind = 'code') AS code_evidence,
+           max(said) FILTER (WHERE kind = 'base_model') AS base_model_evidence,
+           max(said) FILTER (WHERE kind = 'dataset') AS dataset_evidence
+    FROM ev GROUP BY repo_id),
+tr AS (
+    SELECT repo_id, count(*) AS text_results,
+           arg_min(metric || ' = ' || value_text || coalesce(' on ' || dataset, '')
+                   || coalesce(' (' || split || ')', '') || ' (' || found_in || ', line ' || line || ': "' || snippet
+                   || '")', line) AS text_result_example
+    FROM a_card_results WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 cl AS (
     SELECT repo_id, count(*) FILTER (WHERE value_text IS NOT NULL AND coalesce(status, 'valid') = 'valid') AS claims,
            min(coalesce(metric_type, metric_name, '?') || ' = ' || value_text
@@ -114,16 +142,22 @@ sec AS (
            list(DISTINCT section ORDER BY section) AS present_sections
     FROM a_card_sections WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 edges AS (
+    -- A base named only in the card's text is an edge when it is a model of the scope (resolved, not guessed).
     SELECT repo_id, base_model, max(relation) AS relation FROM a_base_models
-    WHERE base_model <> repo_id GROUP BY repo_id, base_model),
+    WHERE base_model <> repo_id AND (source <> 'text' OR base_model IN (SELECT repo_id FROM a_models))
+    GROUP BY repo_id, base_model),
+declared AS (
+    -- Every base the model declares, in metadata, tags or its card's text.
+    SELECT repo_id, base_model, max(relation) AS relation FROM a_base_models
+    WHERE base_model <> repo_id AND repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id, base_model),
 bases AS (
     SELECT e.repo_id, list(e.base_model ORDER BY e.base_model) AS base_models,
            list(DISTINCT coalesce(e.relation, 'unspecified') ORDER BY coalesce(e.relation, 'unspecified'))
                AS base_relations,
            count(b.repo_id) AS bases_in_scope,
            list(e.base_model ORDER BY e.base_model) FILTER (WHERE b.repo_id IS NULL) AS bases_missing
-    FROM edges e LEFT JOIN (SELECT repo_id FROM a_models) b ON b.repo_id = e.base_model
-    WHERE e.repo_id IN (SELECT repo_id FROM m) GROUP BY e.repo_id),
+    FROM declared e LEFT JOIN (SELECT repo_id FROM a_models) b ON b.repo_id = e.base_model
+    GROUP BY e.repo_id),
 up(repo_id, ancestor, depth) AS (
     SELECT repo_id, base_model, 1 FROM edges WHERE repo_id IN (SELECT repo_id FROM m)
     UNION
@@ -263,7 +297,19 @@ SELECT
     coalesce(lic.license_kinds, []) AS license_kinds,
     coalesce(ds.datasets, []) AS datasets,
     coalesce(ln.paper_links, []) AS paper_links,
+    coalesce(ln.cited_papers, []) AS cited_papers,
     coalesce(ln.github_links, []) AS github_links,
+    coalesce(evp.hyperparameters_stated, 0) AS hyperparameters_stated,
+    evp.hyperparameter_evidence,
+    evp.hardware_evidence,
+    evp.environment_evidence,
+    evp.limitation_evidence,
+    evp.paper_evidence,
+    evp.code_evidence,
+    evp.base_model_evidence,
+    evp.dataset_evidence,
+    coalesce(tr.text_results, 0) AS text_results,
+    tr.text_result_example,
     coalesce(cl.claims, 0) AS claims,
     cl.claim_example,
     cl.claims_hf_valid,
@@ -304,6 +350,8 @@ LEFT JOIN tg USING (repo_id)
 LEFT JOIN lic USING (repo_id)
 LEFT JOIN ds USING (repo_id)
 LEFT JOIN ln USING (repo_id)
+LEFT JOIN evp USING (repo_id)
+LEFT JOIN tr USING (repo_id)
 LEFT JOIN cl USING (repo_id)
 LEFT JOIN cd USING (repo_id)
 LEFT JOIN sec USING (repo_id)
@@ -329,7 +377,9 @@ FACT_COLUMNS: frozenset[str] = frozenset(
     has_training_config has_environment_file has_model_code has_quantized_files tags custom_code_tag framework_tags
     card_status card_text_known card_present card_known card_length card_placeholders mentions_hyperparameters
     mentions_hardware has_results_table has_usage_code mentions_finetuning mentions_latency filled_sections
-    present_sections core_filled licenses spdx_licenses license_kinds datasets paper_links github_links claims
+    present_sections core_filled licenses spdx_licenses license_kinds datasets paper_links cited_papers github_links
+    hyperparameters_stated hyperparameter_evidence hardware_evidence environment_evidence limitation_evidence
+    paper_evidence code_evidence base_model_evidence dataset_evidence text_results text_result_example claims
     claim_example claims_hf_valid base_models base_relations bases_in_scope bases_missing license_conflict_any
     license_compatible_any license_conflict ancestors upstream_issue derived_models quantized_variants downloads_pct
     likes_pct org_verified org_listed orgs_known hub_scan_known hub_flagged_files confused_with commits

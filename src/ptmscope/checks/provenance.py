@@ -5,14 +5,17 @@ from __future__ import annotations
 from ptmscope.checks.registry import Rule, check
 
 
-@check("links_paper", attribute="provenance", needs={"metadata", "card"})
+@check("links_paper", attribute="provenance", needs={"metadata", "card"}, version=2)
 def links_paper() -> Rule:
-    """Does the model link the paper behind it (an arXiv id, a DOI, or a filled citation section)?"""
+    """Does the model link its own paper (an arXiv id or DOI the card presents as the model's)?"""
     return Rule(
-        outcome="""CASE WHEN len(paper_links) > 0 OR list_contains(filled_sections, 'citation') THEN 'true'
-                       WHEN NOT card_known THEN 'not_available' ELSE 'false' END""",
-        evidence="""CASE WHEN len(paper_links) > 0 THEN array_to_string(list_slice(paper_links, 1, 3), ', ')
-                        WHEN list_contains(filled_sections, 'citation') THEN 'a citation section' END""",
+        outcome="""CASE WHEN len(paper_links) > 0 THEN 'true' WHEN NOT card_known THEN 'not_available'
+                       ELSE 'false' END""",
+        evidence="""CASE WHEN len(paper_links) > 0
+                        THEN coalesce(paper_evidence, array_to_string(list_slice(paper_links, 1, 3), ', '))
+                        WHEN len(cited_papers) > 0
+                        THEN 'only cited papers (of the base model, the method or related work): '
+                             || array_to_string(list_slice(cited_papers, 1, 3), ', ') END""",
     )
 
 
@@ -22,7 +25,8 @@ def declares_training_datasets() -> Rule:
     return Rule(
         outcome="""CASE WHEN len(datasets) > 0 THEN 'true' WHEN NOT card_known THEN 'not_available'
                        ELSE 'false' END""",
-        evidence="CASE WHEN len(datasets) > 0 THEN array_to_string(list_slice(datasets, 1, 5), ', ') END",
+        evidence="""CASE WHEN len(datasets) > 0 THEN array_to_string(list_slice(datasets, 1, 5), ', ')
+                        || coalesce('; in the text: ' || dataset_evidence, '') END""",
     )
 
 
@@ -33,7 +37,8 @@ def declares_base_model() -> Rule:
         outcome="""CASE WHEN len(base_models) > 0 THEN 'true' WHEN NOT card_known THEN 'not_available'
                        ELSE 'false' END""",
         evidence="""CASE WHEN len(base_models) > 0 THEN array_to_string(list_slice(base_models, 1, 3), ', ')
-                        || ' (' || array_to_string(base_relations, ', ') || ')' END""",
+                        || ' (' || array_to_string(base_relations, ', ') || ')'
+                        || coalesce('; in the text: ' || base_model_evidence, '') END""",
     )
 
 
@@ -59,15 +64,17 @@ def has_architecture_config() -> Rule:
     )
 
 
-@check("reports_performance", attribute="provenance", needs={"card"})
+@check("reports_performance", attribute="provenance", needs={"card"}, version=2)
 def reports_performance() -> Rule:
-    """Does the card report performance, as machine-parseable claims or at least a results table?"""
+    """Does the card report performance, as machine-parseable claims or at least in its text?"""
     return Rule(
-        outcome="""CASE WHEN claims > 0 OR has_results_table THEN 'true'
+        outcome="""CASE WHEN claims > 0 OR text_results > 0 THEN 'true'
                        WHEN NOT card_known THEN 'not_available' ELSE 'false' END""",
         evidence="""CASE WHEN claims > 0 THEN claims || ' claim(s) in the model-index, e.g. ' || claim_example
-                        WHEN has_results_table THEN 'a results table in the card text (not machine-parseable)' END""",
-        grade="CASE WHEN claims > 0 THEN 1.0 WHEN has_results_table THEN 0.6 ELSE 0.0 END",
+                        || CASE WHEN text_results > 0 THEN '; ' || text_results || ' result(s) in the text' ELSE '' END
+                        WHEN text_results > 0 THEN text_results
+                        || ' result(s) in the card text (not machine-parseable), e.g. ' || text_result_example END""",
+        grade="CASE WHEN claims > 0 THEN 1.0 WHEN text_results > 0 THEN 0.6 ELSE 0.0 END",
     )
 
 

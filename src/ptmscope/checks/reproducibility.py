@@ -5,43 +5,48 @@ from __future__ import annotations
 from ptmscope.checks.registry import Rule, check
 
 
-@check("documents_hyperparameters", attribute="reproducibility", needs={"card"})
+@check("documents_hyperparameters", attribute="reproducibility", needs={"card"}, version=2)
 def documents_hyperparameters() -> Rule:
-    """Does the card document the training hyper-parameters?"""
+    """Does the card document the training hyper-parameters, with their values?"""
     return Rule(
         outcome="""CASE WHEN NOT card_text_known THEN CASE WHEN card_known THEN 'false' ELSE 'not_available' END
-                       WHEN mentions_hyperparameters THEN 'true' ELSE 'false' END""",
+                       WHEN hyperparameters_stated > 0 THEN 'true' ELSE 'false' END""",
+        evidence="""CASE WHEN hyperparameters_stated > 0 THEN hyperparameters_stated || ' stated: '
+                        || hyperparameter_evidence END""",
+        grade="CASE WHEN hyperparameters_stated >= 3 THEN 1.0 WHEN hyperparameters_stated > 0 THEN 0.6 ELSE 0.0 END",
     )
 
 
-@check("provides_training_code", attribute="reproducibility", needs={"files", "card"})
+@check("provides_training_code", attribute="reproducibility", needs={"files", "card"}, version=2)
 def provides_training_code() -> Rule:
-    """Is the training script or configuration in the repository, or linked from the card?"""
+    """Is the training script or configuration in the repository, or the model's own code linked from the card?"""
     return Rule(
         outcome="""CASE WHEN has_training_config OR len(github_links) > 0 THEN 'true'
                        WHEN NOT files_known OR NOT card_known THEN 'not_available' ELSE 'false' END""",
         evidence="""CASE WHEN has_training_config THEN 'training configuration files in the repository'
-                        WHEN len(github_links) > 0 THEN 'github.com/' || github_links[1] END""",
+                        WHEN len(github_links) > 0
+                        THEN coalesce(code_evidence, 'github.com/' || github_links[1]) END""",
     )
 
 
-@check("documents_environment", attribute="reproducibility", needs={"files", "card"})
+@check("documents_environment", attribute="reproducibility", needs={"files", "card"}, version=2)
 def documents_environment() -> Rule:
     """Is the software environment given (framework versions, requirements, a Dockerfile or image)?"""
     return Rule(
-        outcome="""CASE WHEN has_environment_file OR list_contains(filled_sections, 'environment') THEN 'true'
+        outcome="""CASE WHEN has_environment_file OR environment_evidence IS NOT NULL THEN 'true'
                        WHEN NOT files_known OR NOT card_known THEN 'not_available' ELSE 'false' END""",
-        evidence="""CASE WHEN has_environment_file THEN 'an environment file in the repository'
-                        WHEN list_contains(filled_sections, 'environment') THEN 'a framework versions section' END""",
+        evidence="""CASE WHEN environment_evidence IS NOT NULL THEN environment_evidence
+                        WHEN has_environment_file THEN 'an environment file in the repository' END""",
     )
 
 
-@check("states_hardware", attribute="reproducibility", needs={"card"})
+@check("states_hardware", attribute="reproducibility", needs={"card"}, version=2)
 def states_hardware() -> Rule:
     """Does the card state the hardware used for training?"""
     return Rule(
         outcome="""CASE WHEN NOT card_text_known THEN CASE WHEN card_known THEN 'false' ELSE 'not_available' END
-                       WHEN mentions_hardware THEN 'true' ELSE 'false' END""",
+                       WHEN hardware_evidence IS NOT NULL THEN 'true' ELSE 'false' END""",
+        evidence="hardware_evidence",
     )
 
 

@@ -76,14 +76,27 @@ ds AS (
     SELECT repo_id, list(DISTINCT lower(trim(dataset))) AS datasets FROM model_datasets
     WHERE snapshot_id = $sid AND repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 cl AS (
-    SELECT repo_id, max(value) AS claim_value,
-           arg_max(coalesce(metric_type, metric_name) || ' = ' || value_text || ' on '
-                   || coalesce(dataset_type, dataset_name) || coalesce(' (' || dataset_split || ')', ''), value)
-               AS claim_text
-    FROM claims WHERE snapshot_id = $sid AND repo_id IN (SELECT repo_id FROM m) AND value IS NOT NULL
-         AND (lower(dataset_type) = $claim_dataset OR lower(dataset_name) = $claim_dataset
-              OR lower(regexp_extract(dataset_type, '[^/]*$')) = $claim_dataset)
-         AND (lower(metric_type) = $claim_metric OR lower(metric_name) = $claim_metric)
+    -- The claim asked for: from the model-index (machine-parseable), else from the card's text; the text says which.
+    SELECT repo_id, max(value) AS claim_value, arg_max(claim_text, (kind = 'model-index', value)) AS claim_text
+    FROM (
+        SELECT repo_id, value, 'model-index' AS kind,
+               coalesce(metric_type, metric_name) || ' = ' || value_text || ' on '
+               || coalesce(dataset_type, dataset_name) || coalesce(' (' || dataset_split || ')', '') || ' [model-index]'
+                   AS claim_text
+        FROM claims WHERE snapshot_id = $sid AND repo_id IN (SELECT repo_id FROM m) AND value IS NOT NULL
+             AND coalesce(status, 'valid') = 'valid'
+             AND (lower(dataset_type) = $claim_dataset OR lower(dataset_name) = $claim_dataset
+                  OR lower(regexp_extract(dataset_type, '[^/]*$')) = $claim_dataset)
+             AND (lower(metric_type) = $claim_metric OR lower(metric_name) = $claim_metric)
+        UNION ALL
+        SELECT repo_id, value, 'text',
+               metric || ' = ' || value_text || coalesce(unit, '') || ' on ' || dataset
+               || coalesce(' (' || split || ')', '') || ' [card text, line ' || line || ']'
+        FROM card_results WHERE snapshot_id = $sid AND repo_id IN (SELECT repo_id FROM m)
+             AND (lower(dataset) = $claim_dataset OR lower(regexp_extract(dataset, '[^/]*$')) = $claim_dataset
+                  OR regexp_replace(lower(dataset), '[-_ ]', '', 'g')
+                     = regexp_replace($claim_dataset, '[-_ ]', '', 'g'))
+             AND metric = $claim_metric)
     GROUP BY repo_id),
 sc AS (
     SELECT repo_id, {score_columns} FROM scores WHERE run_id = $run AND repo_id IN (SELECT repo_id FROM m)

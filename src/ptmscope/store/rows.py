@@ -75,7 +75,15 @@ def schemas() -> dict[str, pa.Schema]:
         "model_datasets": schema(("repo_id", s), ("dataset", s), ("source", s)),
         "model_licenses": schema(("repo_id", s), ("license", s), ("source", s)),
         "base_models": schema(("repo_id", s), ("base_model", s), ("relation", s), ("source", s)),
-        "model_links": schema(("repo_id", s), ("kind", s), ("target", s), ("source", s)),
+        "model_links": schema(("repo_id", s), ("kind", s), ("target", s), ("source", s), ("role", s)),
+        "card_results": schema(
+            ("repo_id", s), ("dataset", s), ("split", s), ("metric", s), ("value", d), ("value_text", s), ("unit", s),
+            ("found_in", s), ("snippet", s), ("line", i32),
+        ),
+        "card_evidence": schema(
+            ("repo_id", s), ("kind", s), ("name", s), ("value", s), ("declared_in", s), ("role", s), ("snippet", s),
+            ("line", i32),
+        ),
         "cards": schema(
             ("repo_id", s), ("status", s), ("error", s), ("length", i32), ("truncated", b), ("yaml_keys", ls),
             ("license", s), ("library_name", s), ("pipeline_tag", s), ("languages", ls), ("model_index", s),
@@ -286,9 +294,9 @@ class RowBuilder:
             elif prefix == "dataset":
                 self._row("model_datasets", rid, value, "tag")
             elif prefix == "arxiv":
-                self._row("model_links", rid, "arxiv", value, "tag")
+                self._row("model_links", rid, "arxiv", value, "tag", None)
             elif prefix == "doi":
-                self._row("model_links", rid, "doi", value, "tag")
+                self._row("model_links", rid, "doi", value, "tag", None)
             elif prefix == "base_model":
                 relation, sep2, base = value.partition(":")
                 if sep2 and relation in BASE_MODEL_RELATIONS and base:
@@ -336,7 +344,7 @@ class RowBuilder:
         if self.keep_files:
             data = card_bytes(content)
             self._row("repo_files", repo_id, "README.md", len(data), git_blob_id(data), data)
-        analysis = analyze_card(content, self.front_matter)
+        analysis = analyze_card(content, self.front_matter, repo_id)
         self.stats.card_status[analysis.status] += 1
         self._add_analysis(repo_id, analysis, source_file, location)
 
@@ -352,8 +360,24 @@ class RowBuilder:
         for section in a.sections:
             self._row("card_sections", repo_id, section.section, section.heading, section.filled, section.chars)
         self._add_facts(repo_id, facts, "card", hf_valid=facts.model_index == "valid")
-        for kind, target in a.links:
-            self._row("model_links", repo_id, kind, target, "card")
+        for kind, target, role in a.links:
+            self._row("model_links", repo_id, kind, target, "card", role)
+        body = a.body
+        for r in body.results:
+            self._row("card_results", repo_id, r.dataset, r.split, r.metric, r.value, r.value_text, r.unit, r.found_in,
+                      r.evidence.snippet, r.evidence.line)  # fmt: skip
+        declared = {(d.lower()) for d in facts.datasets}
+        bases = set(facts.base_models)
+        for f in body.facts:
+            self._row("card_evidence", repo_id, f.kind, f.name, f.value, f.declared_in, f.role, f.evidence.snippet,
+                      f.evidence.line)  # fmt: skip
+            # Text-declared bases and datasets join the metadata's, marked with where they were read.
+            if f.kind == "base_model" and f.name not in bases:
+                bases.add(f.name)
+                self._row("base_models", repo_id, f.name, None, "text")
+            elif f.kind == "dataset" and f.name.lower() not in declared:
+                declared.add(f.name.lower())
+                self._row("model_datasets", repo_id, f.name, "text")
 
     def add_org(self, org: OrgRecord, source_file: str, location: str = "") -> None:
         """Buffer one organization."""

@@ -34,6 +34,8 @@ SNAPSHOT_TABLES: tuple[str, ...] = (
     "card_sections",
     "claims",
     "model_indexes",
+    "card_results",
+    "card_evidence",
     "organizations",
     "model_downloads_monthly",
     "registry_downloads",
@@ -422,6 +424,48 @@ def m0005_claim_definitions(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+@migrations()
+def m0006_card_body(con: duckdb.DuckDBPyConnection) -> None:
+    """What a card's body says, with evidence: reported results, stated facts, and whose links are whose."""
+    # One row per number the body reports for the model (tables, the Trainer's list, sentences); model-index
+    # claims stay in `claims`. value: as written (a decimal comma read as a point); unit: '%' when written so.
+    con.execute(
+        """
+        CREATE TABLE card_results (
+            snapshot_id INTEGER NOT NULL,
+            repo_id     VARCHAR NOT NULL,
+            dataset     VARCHAR,
+            split       VARCHAR,
+            metric      VARCHAR NOT NULL,
+            value       DOUBLE NOT NULL,
+            value_text  VARCHAR,
+            unit        VARCHAR,
+            found_in    VARCHAR NOT NULL,   -- table | list | sentence | code
+            snippet     VARCHAR,
+            line        INTEGER
+        )
+        """
+    )
+    # One row per fact the body states (ptmscope.cards.body.Fact): base_model | dataset | hyperparameter |
+    # hardware | environment | limitation | paper | code, where it was declared and the evidence.
+    con.execute(
+        """
+        CREATE TABLE card_evidence (
+            snapshot_id INTEGER NOT NULL,
+            repo_id     VARCHAR NOT NULL,
+            kind        VARCHAR NOT NULL,
+            name        VARCHAR NOT NULL,
+            value       VARCHAR,
+            declared_in VARCHAR,            -- text | list | table | command | link
+            role        VARCHAR,            -- papers and code: own | cited | library
+            snippet     VARCHAR,
+            line        INTEGER
+        )
+        """
+    )
+    con.execute("ALTER TABLE model_links ADD COLUMN role VARCHAR")  # own | cited | library; NULL from tags
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -56,6 +56,10 @@ _CASTS: dict[str, dict[str, str]] = {
 
 # Tables whose rows come from a model record (source other than 'card') or from a card.
 _SHARED = ("model_datasets", "model_licenses", "base_models", "model_links", "claims", "model_indexes")
+# Tables every row of which comes from a card; in _SHARED tables a card's rows have source 'card' (its front
+# matter) or 'text' (its body).
+_CARD_ONLY = ("card_sections", "repo_files", "card_results", "card_evidence")
+_CARD_SOURCES = ("card", "text")
 
 
 class SnapshotWriter:
@@ -201,12 +205,12 @@ class SnapshotWriter:
         drop_from: tuple[str, ...]
         if table == "models":
             stats.models -= len(duplicates)
-            drop_from, keep_source = (*_SHARED,), "card"  # keep the card's own rows
+            drop_from, from_cards = _SHARED, False  # keep the card's own rows
         elif table == "cards":
             stats.cards -= len(duplicates)
             for status in dropped.column("status").to_pylist():
                 stats.card_status[status] -= 1
-            drop_from, keep_source = ("card_sections", "repo_files", *_SHARED), None
+            drop_from, from_cards = (*_CARD_ONLY, *_SHARED), True
         else:
             stats.organizations -= len(duplicates)
             return
@@ -215,9 +219,9 @@ class SnapshotWriter:
             if rows is None:
                 continue
             hit = pc.is_in(rows.column("repo_id"), value_set=value_set)
-            if "source" in rows.column_names:
-                from_card = pc.equal(rows.column("source"), "card")
-                hit = pc.and_(hit, pc.invert(from_card) if keep_source == "card" else from_card)
+            if other in _SHARED:
+                card_rows = pc.is_in(rows.column("source"), value_set=pa.array(_CARD_SOURCES, type=pa.string()))
+                hit = pc.and_(hit, card_rows if from_cards else pc.invert(card_rows))
             tables[other] = rows.filter(pc.invert(pc.fill_null(hit, False)))
 
     def _append(self, table: str, data: pa.Table) -> None:

@@ -87,7 +87,9 @@ def claims(db: StudyDB, top: int) -> Data:
     """Per pipeline task: models with machine-parseable claims under the study's definition.
 
     ``claims_unknown``: models with a README whose content the snapshot does not hold (their
-    claims are unknown; they count as without claims). ``folded``: tasks in "other".
+    claims are unknown; they count as without claims). ``text_only``: models without such
+    claims whose card reports results in its text (tables, the Trainer's list, sentences),
+    which a reader sees and a tool does not. ``folded``: tasks in "other".
     ``other_definition``: models with claims under the other definition, for comparison.
     """
     definition = db.definition
@@ -95,20 +97,29 @@ def claims(db: StudyDB, top: int) -> Data:
     rows = db.rows(
         f"""
         WITH m AS ({_MODELS}), s AS ({_STRICT}), p AS ({_PAPER}),
-             k AS (SELECT DISTINCT repo_id FROM cards WHERE snapshot_id = $sid AND status <> 'missing')
+             k AS (SELECT DISTINCT repo_id FROM cards WHERE snapshot_id = $sid AND status <> 'missing'),
+             t AS (SELECT DISTINCT repo_id FROM card_results WHERE snapshot_id = $sid)
         SELECT m.pipeline_tag, count(*), count({flag}),
                count(*) FILTER (WHERE m.has_readme AND k.repo_id IS NULL AND NOT m.has_card_data
                                 AND {flag} IS NULL),
-               count(s.repo_id), count(p.repo_id)
+               count(s.repo_id), count(p.repo_id),
+               count(t.repo_id) FILTER (WHERE {flag} IS NULL)
         FROM m LEFT JOIN s USING (repo_id) LEFT JOIN p USING (repo_id) LEFT JOIN k USING (repo_id)
+             LEFT JOIN t USING (repo_id)
         GROUP BY m.pipeline_tag ORDER BY m.pipeline_tag NULLS FIRST
         """
     )
     models = sum(int(r[1]) for r in rows)
     by_task, folded = _fold([(r[0], r[1], r[2], r[3]) for r in rows], models)
+    text_only = {NO_TASK if r[0] is None else str(r[0]): int(r[6]) for r in rows}
+    for task in by_task:
+        by_task[task]["text_only"] = (
+            sum(text_only.get(t, 0) for t in folded) if task == "other" else text_only.get(task, 0)
+        )
     with_claims = sum(int(r[2]) for r in rows)
     other_definition = "strict" if definition == "paper" else "paper"
     other_count = sum(int(r[4] if other_definition == "strict" else r[5]) for r in rows)
+    text_only_total = sum(text_only.values())
     return {
         "definition": definition,
         "definition_text": DEFINITIONS[definition],
@@ -116,6 +127,8 @@ def claims(db: StudyDB, top: int) -> Data:
         "folded": folded,
         "models_with_claims": with_claims,
         "share_with_claims": share(with_claims, models),
+        "results_only_in_text": text_only_total,
+        "share_results_only_in_text": share(text_only_total, models),
         "other_definition": {"definition": other_definition, "models_with_claims": other_count},
         "claim_rows": int(
             db.scalar(f"SELECT count(*) FROM claims WHERE snapshot_id = $sid AND repo_id IN ({MODELS})") or 0

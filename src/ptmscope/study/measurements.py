@@ -409,12 +409,16 @@ def documentation(db: StudyDB, top: int) -> Data:
 def lineage(db: StudyDB, top: int) -> Data:
     """Models declaring a base model, the relation, the most-derived bases and chain depth.
 
-    Depth follows declared bases inside the snapshot (a fine-tune of a fine-tune has
-    depth 2), up to 10 levels; a base outside the snapshot ends the chain.
+    A base counts when the card's metadata or the Hub's tags declare it, or when the card's
+    text names it ("a fine-tuned version of X") and X is a model of the snapshot (resolved,
+    not guessed); ``declared_in`` says how many came from each. Depth follows declared
+    bases inside the snapshot (a fine-tune of a fine-tune has depth 2), up to 10 levels; a
+    base outside the snapshot ends the chain.
     """
     edges = f"""
         SELECT repo_id, base_model, max(relation) AS relation FROM base_models
         WHERE snapshot_id = $sid AND repo_id IN ({MODELS}) AND base_model <> repo_id
+              AND (source <> 'text' OR base_model IN ({MODELS}))
         GROUP BY repo_id, base_model
     """
     row = db.one(
@@ -453,7 +457,17 @@ def lineage(db: StudyDB, top: int) -> Data:
     )
     declaring, distinct_bases, resolvable = (int(v or 0) for v in row)
     models = int(db.scalar(f"SELECT count(*) FROM ({MODELS})") or 0)
+    sources = db.rows(
+        f"""
+        SELECT CASE WHEN source = 'text' THEN 'text' WHEN source = 'tag' THEN 'tags' ELSE 'metadata' END,
+               count(DISTINCT repo_id)
+        FROM base_models WHERE snapshot_id = $sid AND repo_id IN ({MODELS}) AND base_model <> repo_id
+             AND (source <> 'text' OR base_model IN ({MODELS}))
+        GROUP BY 1 ORDER BY 1
+        """
+    )
     return {
+        "declared_in": {k: int(n) for k, n in sources},
         "declaring": declaring,
         "share_declaring": share(declaring, models),
         "distinct_bases": distinct_bases,

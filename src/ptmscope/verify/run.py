@@ -170,21 +170,30 @@ class Verification:
 # -- claims of a model ---------------------------------------------------------------------------
 
 
-def card_claims(folder: Path) -> tuple[list[Claim], str]:
-    """The model-index claims of README.md in ``folder`` (and where they came from)."""
+def card_claims(folder: Path) -> tuple[list[Claim], str, list[Claim]]:
+    """The model-index claims of README.md in ``folder``, where they came from, and the results its text reports.
+
+    The text's results (tables, the Trainer's list, sentences) are a second resort: a claim
+    a reader sees but no tool could parse, checked only when no model-index claim matches.
+    """
     readme = folder / "README.md"
     if not readme.is_file():
-        return [], "the model has no README.md, so no claims"
+        return [], "the model has no README.md, so no claims", []
     try:
         with readme.open("rb") as handle:
             content = handle.read(4 * 1024**2)
     except OSError as error:
-        return [], f"README.md is unreadable ({error}), so no claims"
+        return [], f"README.md is unreadable ({error}), so no claims", []
     analysis = analyze_card(content)
+    text = [
+        Claim(f"card text, line {r.evidence.line} ({r.found_in})", None, None, r.dataset, r.dataset, None, r.split,
+              r.metric, None, r.value, r.value_text + (r.unit or ""), None)
+        for r in analysis.body.results
+    ]  # fmt: skip
     if analysis.status != "ok":
         detail = f" ({analysis.error})" if analysis.error else ""
-        return [], f"README.md has no usable front matter ({analysis.status}{detail}), so no claims"
-    return analysis.facts.claims, "claims read from README.md"
+        return [], f"README.md has no usable front matter ({analysis.status}{detail}), so no claims", text
+    return [c for c in analysis.facts.claims if c.status == "valid"], "claims read from README.md", text
 
 
 def snapshot_claims(store: Store, snapshot_id: int, repo_id: str) -> list[Claim]:
@@ -310,7 +319,7 @@ def run_loaded(source: ModelSource, options: VerifyOptions, data_cache: dict[str
     loaded = load_model(source, task, allow_pickle=options.allow_pickle, trust_remote_code=options.trust_remote_code)
     progress("loading", 1, 1)
     estimate, notes = measure(loaded, data, options, metric, progress)
-    claims, claims_from = card_claims(source.folder)
+    claims, claims_from, text_claims = card_claims(source.folder)
     if not claims and fallback_claims:
         claims, claims_from = fallback_claims, "claims read from the snapshot's record of the card"
     verification = Verification(
@@ -332,6 +341,13 @@ def run_loaded(source: ModelSource, options: VerifyOptions, data_cache: dict[str
         runtime=_runtime(),
     )
     _judge(verification, claims, options)
+    if verification.verdict == "no_matching_claim" and text_claims:
+        _judge(verification, text_claims, options)
+        if verification.claim is not None:
+            verification.notes.append(
+                "no model-index claim matched; judged against a result in the card's text "
+                f"({verification.claim.model_name}), which is not machine-parseable"
+            )
     verification.seconds = time.perf_counter() - started
     return verification
 

@@ -1,0 +1,1439 @@
+"""What a card's body says: results, base models, datasets, hyper-parameters, hardware, environment, limitations, links.
+
+Every fact carries its evidence: the snippet it was read from and the card line it is on.
+The readers work on ``ptmscope.cards.markdown.Document`` (sections, tables, list items,
+code blocks, links) and on the front matter's own facts, which they never contradict:
+
+- results: rows of a results table (this model's rows, not baselines or per-epoch training
+  logs), the Trainer's "achieves the following results on the evaluation set" list, and
+  sentences ("achieves 91.3 F1 on CoNLL-2003", "Test WER: 19.2 %"); values normalised
+  (decimal commas, percent signs, "±" spreads) and kept as written;
+- base models: "a fine-tuned version of [X](https://huggingface.co/X)", "initialized from X",
+  "based on X", ``--model_name_or_path X``; only names that can be Hub ids;
+- datasets: "fine-tuned on the X dataset", ``huggingface.co/datasets/X`` links in training
+  sections, ``--dataset_name X``;
+- hyper-parameters with values: the Trainer's list, "Hyperparameter | Value" tables, training
+  commands' flags, sentences ("for 3 epochs", "a batch size of 32", "a learning rate of 5e-5");
+- hardware (GPU/TPU models and counts), environment (framework versions), limitations (a
+  filled section under any of its headings);
+- links: arXiv ids, DOIs and code repositories, each marked as the model's own or cited.
+
+Bounded like the rest of the card analysis: the document is already capped, and so is each
+list here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ptmscope.cards.markdown import Block, Document, Table
+from ptmscope.cards.sections import PLACEHOLDER, meaningful_chars
+
+MAX_FACTS = 200
+MAX_RESULTS = 300
+SNIPPET = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Where a fact was read: a bounded snippet of the card and its 1-based line."""
+
+    snippet: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One thing the card states, with where it says it."""
+
+    kind: str
+    """base_model | dataset | hyperparameter | hardware | environment | limitation | paper | code"""
+    name: str
+    value: str | None
+    declared_in: str
+    """text | table | command | link | list"""
+    role: str | None
+    """For papers and code: own | cited | library."""
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One number a card reports for the model."""
+
+    dataset: str | None
+    split: str | None
+    metric: str
+    value: float
+    value_text: str
+    unit: str | None
+    """'%' when written as a percentage."""
+    found_in: str
+    """table | list | sentence | code"""
+    evidence: Evidence
+
+
+def _snippet(text: str) -> str:
+    return " ".join(text.split())[:SNIPPET]
+
+
+# -- numbers and metric names ----------------------------------------------------------------------
+
+_NUMBER = re.compile(r"(?<![\w.])([-+]?\d{1,7}(?:[.,]\d+)?)(?:\s*(?:±|\+/-|\+-)\s*\d+(?:[.,]\d+)?)?\s*(%)?")
+
+
+def parse_number(text: str) -> tuple[float, str, str | None] | None:
+    """(value, as written, unit) of the first number in a cell or phrase; decimal commas read as points."""
+    match = _NUMBER.search(text)
+    if match is None:
+        return None
+    written = match.group(1)
+    digits = written
+    if "," in written:
+        whole, _, fraction = written.partition(",")
+        if len(fraction) == 3 and whole.lstrip("+-") not in ("0", ""):
+            digits = whole + fraction  # a thousands separator: 14,987
+        else:
+            digits = whole + "." + fraction  # a decimal comma: 0,912
+    try:
+        value = float(digits)
+    except ValueError:
+        return None
+    return value, written, match.group(2)
+
+
+# metric id -> the lower-case spellings cards use (whole words)
+METRICS: dict[str, tuple[str, ...]] = {
+    "accuracy": ("accuracy", "acc", "acc.", "top-1 accuracy", "top1 accuracy", "top-1"),
+    "f1": (
+        "f1",
+        "f1 score",
+        "f1-score",
+        "f-1",
+        "f1-measure",
+        "f measure",
+        "f-score",
+        "micro f1",
+        "macro f1",
+        "weighted f1",
+        "macro-f1",
+        "micro-f1",
+        "f1 (macro)",
+        "f1-micro",
+        "f1-macro",
+    ),
+    "precision": ("precision", "prec", "prec."),
+    "recall": ("recall", "rec"),
+    "exact_match": ("exact match", "exact_match", "em", "exact"),
+    "wer": ("wer", "word error rate", "test wer"),
+    "cer": ("cer", "character error rate", "test cer"),
+    "bleu": ("bleu", "sacrebleu", "bleu score", "bleu-4"),
+    "chrf": ("chrf", "chr-f", "chrf2", "chrf++"),
+    "rouge1": ("rouge1", "rouge-1", "rouge 1", "r-1", "r1"),
+    "rouge2": ("rouge2", "rouge-2", "rouge 2", "r-2", "r2"),
+    "rougel": ("rougel", "rouge-l", "rouge l", "r-l", "rl"),
+    "rougelsum": ("rougelsum", "rouge-lsum", "rouge lsum"),
+    "rouge": ("rouge",),
+    "loss": ("loss", "eval loss", "validation loss", "eval_loss", "test loss"),
+    "matthews_correlation": ("matthews correlation", "matthews_correlation", "mcc", "matthews corr"),
+    "spearman": ("spearman", "spearmanr", "spearman correlation", "cosine spearman", "spearman's rho"),
+    "pearson": ("pearson", "pearsonr", "pearson correlation", "cosine pearson"),
+    "perplexity": ("perplexity", "ppl"),
+    "map": ("map", "mean average precision"),
+    "mrr": ("mrr", "mean reciprocal rank"),
+    "auc": ("auc", "roc auc", "roc-auc", "auroc"),
+    "meteor": ("meteor",),
+    "ter": ("ter",),
+}
+_METRIC_OF = {spelling: metric for metric, spellings in METRICS.items() for spelling in spellings}
+_METRIC_WORDS = "|".join(sorted((re.escape(s) for s in _METRIC_OF), key=len, reverse=True))
+_METRIC_IN_TEXT = re.compile(rf"(?<![\w-])({_METRIC_WORDS})(?![\w-])", re.IGNORECASE)
+
+
+def metric_of(label: str) -> str | None:
+    """The metric id a header or row label names, or None."""
+    text = " ".join(label.lower().replace("*", "").split()).strip(" :")
+    if not text or len(text) > 40:
+        return None
+    if text in _METRIC_OF:
+        return _METRIC_OF[text]
+    match = _METRIC_IN_TEXT.search(text)
+    if match and len(text) <= len(match.group(1)) + 16:  # "test f1", "F1 (dev)", "accuracy (%)"
+        return _METRIC_OF[match.group(1).lower()]
+    return None
+
+
+_SPLITS = {
+    "test": "test",
+    "testing": "test",
+    "dev": "validation",
+    "development": "validation",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "eval": "validation",
+    "evaluation": "validation",
+    "train": "train",
+    "training": "train",
+}
+_SPLIT_IN_TEXT = re.compile(r"\b(test|testing|dev|development|validation|valid|val)\b", re.IGNORECASE)
+
+
+def split_of(label: str) -> str | None:
+    """The split a label names ('test', 'validation', 'train'), or None."""
+    text = label.lower().strip(" :*")
+    if text in _SPLITS:
+        return _SPLITS[text]
+    match = _SPLIT_IN_TEXT.search(text)
+    return _SPLITS[match.group(1).lower()] if match else None
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+_LOG_COLUMNS = ("epoch", "step", "training loss", "train loss")
+_ENTITY_HEADERS = ("model", "models", "method", "system", "checkpoint", "name", "network", "architecture")
+_DATASET_HEADERS = (
+    "dataset",
+    "datasets",
+    "task",
+    "tasks",
+    "benchmark",
+    "data",
+    "corpus",
+    "test set",
+    "testset",
+    "language",
+    "lang",
+    "split",
+    "set",
+    "subset",
+    "domain",
+    "eval set",
+    "evaluation set",
+)
+_OURS = re.compile(r"\b(ours|this model|this work|our model|proposed)\b", re.IGNORECASE)
+
+
+def _is_training_log(table: Table) -> bool:
+    header = [h.lower() for h in table.header]
+    return any(h in ("epoch", "epochs") for h in header) and any(
+        h in ("step", "steps", "training loss", "train loss", "validation loss") for h in header
+    )
+
+
+def _model_words(repo_id: str) -> set[str]:
+    name = repo_id.rsplit("/", 1)[-1].lower()
+    return {w for w in re.split(r"[^a-z0-9]+", name) if len(w) > 1}
+
+
+def _is_this_model(label: str, repo_id: str, rows: int) -> bool:
+    """Is a table row about the model of the card (not a baseline it is compared with)?"""
+    text = label.lower()
+    if rows == 1 or _OURS.search(text):
+        return True
+    name = repo_id.rsplit("/", 1)[-1].lower()
+    if name and (name in text.replace(" ", "-") or text.replace(" ", "-") in name):
+        return True
+    words = _model_words(repo_id)
+    label_words = {w for w in re.split(r"[^a-z0-9]+", text) if len(w) > 1}
+    return bool(label_words) and len(label_words & words) >= max(2, len(label_words) - 1)
+
+
+_NOT_A_TASK = re.compile(
+    r"^(?:#?\s*params?|parameters|size|speed-?up|latency|avg\.?|average|mean|overall|score|"
+    r"total|time|memory|flops|#|layers?|hidden)\b",
+    re.IGNORECASE,
+)
+
+
+def _split_names(column: str, count: int) -> list[str]:
+    """Names for the values of a cell holding several ("90.2/83.2" under "SQuAD1.1" or "MNLI-(m/mm)")."""
+    if count <= 1:
+        return [column]
+    match = re.fullmatch(r"(.+?)[-\s]*\(([^)]*/[^)]*)\)\s*", column)
+    if match:
+        return [f"{match.group(1)}-{suffix.strip()}" for suffix in match.group(2).split("/")]
+    return [column] * count
+
+
+def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> list[Result]:
+    if _is_training_log(table) or not table.rows:
+        return []
+    header = table.header
+    first = header[0].lower().strip(" :*") if header else ""
+    metric_columns = {j: m for j, h in enumerate(header) if j > 0 and (m := metric_of(h))}
+    row_metrics = [metric_of(row[0]) if row else None for row in table.rows]
+    results: list[Result] = []
+
+    def add(dataset: str | None, split: str | None, metric: str, cell: str, row: list[str]) -> None:
+        number = parse_number(cell)
+        if number is None or len(results) >= MAX_RESULTS:
+            return
+        value, written, unit = number
+        snippet = _snippet(" | ".join(row))
+        results.append(Result(dataset, split, metric, value, written, unit, "table", Evidence(snippet, table.line)))
+
+    entity_rows = first in _ENTITY_HEADERS
+    if header and all(metric_of(h) for h in header):  # "| EM | F1 |" over one row of numbers
+        for row in table.rows[:3]:
+            for j, metric in enumerate(metric_of(h) for h in header):
+                if metric and j < len(row):
+                    add(context_dataset, None, metric, row[j], row)
+        return results
+    if metric_columns:
+        own_rows = [
+            row for row in table.rows if row and (not entity_rows or _is_this_model(row[0], repo_id, len(table.rows)))
+        ]
+        for row in own_rows:
+            label = row[0] if row else ""
+            if entity_rows:
+                dataset, split = context_dataset, None
+            elif first in _DATASET_HEADERS or not split_of(label):
+                dataset, split = (label.lower() or context_dataset), split_of(first) if first else None
+                if split_of(label) and label.lower() in _SPLITS:
+                    dataset, split = context_dataset, split_of(label)
+            else:
+                dataset, split = context_dataset, split_of(label)
+            for j, metric in metric_columns.items():
+                if j < len(row):
+                    add(dataset, split, metric, row[j], row)
+        return results
+    columns = [h for h in header[1:] if h.strip()]
+    numeric_rows = [
+        row for row in table.rows if sum(parse_number(c) is not None for c in row[1:]) >= max(1, len(row) - 2)
+    ]
+    if (
+        not any(row_metrics)
+        and columns
+        and numeric_rows
+        and len(columns) >= 2
+        and sum(bool(_KNOWN_EVAL.search(h) or re.fullmatch(r"[A-Z][\w-]{1,15}(?:\s\(?\w+\)?)?", h)) for h in columns)
+        >= len(columns) - 1
+    ):
+        # Tasks as columns ("| Task | MNLI | QQP | ... |"), a row of scores (this model's, when rows are models).
+        rows = [r for r in numeric_rows if len(numeric_rows) == 1 or _is_this_model(r[0], repo_id, len(numeric_rows))]
+        for row in rows[:2]:
+            for j in range(1, min(len(row), len(header))):
+                column = header[j].strip()
+                if not column or metric_of(column) or _NOT_A_TASK.search(column):
+                    continue
+                parts = row[j].split("/")
+                names = _split_names(column, len(parts))
+                for part, name in zip(parts, names, strict=False):
+                    add(name.lower(), split_of(first) or split_of(table.caption), metric_of(first) or "", part, row)
+        return results
+    if sum(m is not None for m in row_metrics) >= max(1, len(table.rows) // 2):
+        for row, metric in zip(table.rows, row_metrics, strict=True):
+            if metric is None:
+                continue
+            for j in range(1, min(len(row), len(header))):
+                column = header[j]
+                split = split_of(column)
+                dataset = (
+                    context_dataset
+                    if split or not column.strip() or _is_this_model(column, repo_id, 1)
+                    else column.lower()
+                )
+                add(dataset, split, metric, row[j], row)
+    return results
+
+
+_FOLLOWING = re.compile(r"following results on the (evaluation|test|validation) set", re.IGNORECASE)
+_ITEM_RESULT = re.compile(r"^\s*([A-Za-z][\w .()/-]{0,40}?)\s*[:=]\s*([-+]?\d[\d.,]*\s*%?)\s*$")
+_ON_DATASET = re.compile(
+    r"fine-?tuned (?:version )?(?:of .{1,200}? )?on (?:the |an? )?(?:\[([^\]]{1,100})\]|([\w./\- ]{1,80}?)) dataset",
+    re.IGNORECASE,
+)
+
+
+def trainer_dataset(text: str) -> str | None:
+    """The dataset of the Trainer's "fine-tuned version of X on the Y dataset" sentence."""
+    match = _ON_DATASET.search(text)
+    if match is None:
+        return None
+    name = (match.group(1) or match.group(2) or "").strip().lower()
+    return None if not name or name in PLACEHOLDER_DATASETS else name
+
+
+def _list_results(doc: Document, dataset: str | None) -> list[Result]:
+    """The Trainer's "It achieves the following results on the evaluation set:" list."""
+    results: list[Result] = []
+    for index, block in enumerate(doc.blocks):
+        match = _FOLLOWING.search(block.text)
+        if match is None:
+            continue
+        split = "test" if match.group(1).lower() == "test" else None
+        lines = [(line, block.line + i) for i, line in enumerate(block.text.splitlines()[1:], start=1)]
+        for following in doc.blocks[index + 1 : index + 40]:
+            if following.kind != "item":
+                break
+            lines.append((following.text, following.line))
+        for text, line in lines:
+            item = _ITEM_RESULT.match(text.lstrip("-* "))
+            if item is None:
+                continue
+            metric = metric_of(item.group(1)) or _metric_key(item.group(1))
+            number = parse_number(item.group(2))
+            if metric and number:
+                value, written, unit = number
+                results.append(
+                    Result(dataset, split, metric, value, written, unit, "list", Evidence(_snippet(text), line))
+                )
+    return results
+
+
+def _metric_key(label: str) -> str | None:
+    key = "_".join(label.lower().split())
+    return key if re.fullmatch(r"[a-z][a-z0-9_@./-]{0,30}", key) and key not in ("epoch", "step", "steps") else None
+
+
+_SENTENCE_PATTERNS = (
+    # "achieves 91.3 F1 on CoNLL-2003", "reaches an accuracy of 93.5% on IMDB"
+    re.compile(
+        rf"(?:achiev\w*|reach\w*|obtain\w*|scor\w*|get\w*|gives?|yields?)\s+(?:an?\s+|the\s+)?"
+        rf"(?:(?P<m1>{_METRIC_WORDS})\s+(?:score\s+)?(?:of\s+)?(?P<v1>\d[\d.,]*\s*%?)|(?P<v2>\d[\d.,]*\s*%?)\s*(?P<m2>{_METRIC_WORDS}))"
+        rf"(?:\s+(?:on|in|for)\s+(?:the\s+)?(?P<d>[A-Za-z][\w.\-]*(?:\s[A-Z0-9][\w.\-]*){{0,3}}))?",
+        re.IGNORECASE,
+    ),
+    # "Test WER: 19.2 %", "WER on the test set: 19.2"
+    re.compile(
+        rf"(?<![\w-])(?P<m1>(?:test\s+|eval\s+|dev\s+)?(?:{_METRIC_WORDS}))"
+        rf"(?:\s+on\s+(?:the\s+)?(?P<d>[\w.\- ]{{2,40}}?))?"
+        rf"\s*(?:score)?\s*[:=]\s*(?P<v1>\d[\d.,]*\s*%?)",
+        re.IGNORECASE,
+    ),
+)
+_COMPARISON = re.compile(
+    r"for comparison|compared (?:to|with)|baseline|\bvs\.?\b|versus|while the original|"
+    r"\b(?:original|base) model\b",
+    re.IGNORECASE,
+)
+_TEST_RESULT = re.compile(r"test result\s*[:=]\s*(\d[\d.,]*\s*%?)", re.IGNORECASE)
+
+
+def _sentence_results(doc: Document, dataset: str | None, default_metric: str | None) -> list[Result]:
+    results: list[Result] = []
+    seen: set[tuple[str, str]] = set()
+    for block in doc.blocks:
+        if block.kind not in ("paragraph", "item") or not any(c.isdigit() for c in block.text):
+            continue
+        if _FOLLOWING.search(block.text):
+            continue  # read as the Trainer's list
+        text = " ".join(block.text.split())
+        for pattern in _SENTENCE_PATTERNS:
+            for match in pattern.finditer(text):
+                groups = match.groupdict()
+                if _COMPARISON.search(text[max(0, match.start() - 80) : match.start()]):
+                    continue  # a baseline's number, given for comparison
+                metric_text = groups.get("m1") or groups.get("m2") or ""
+                metric = metric_of(
+                    metric_text.split()[-1]
+                    if metric_text.split()[0].lower() in ("test", "eval", "dev")
+                    else metric_text
+                )
+                number = parse_number(groups.get("v1") or groups.get("v2") or "")
+                if metric is None or number is None or (metric, number[1]) in seen:
+                    continue
+                seen.add((metric, number[1]))
+                named = (groups.get("d") or "").strip().lower()
+                split = split_of(metric_text) or (split_of(named) if named else None)
+                results.append(
+                    Result(
+                        named if named and not split_of(named) else dataset,
+                        split,
+                        metric,
+                        number[0],
+                        number[1],
+                        number[2],
+                        "sentence",
+                        Evidence(_snippet(text), block.line),
+                    )
+                )
+        if default_metric:
+            for match in _TEST_RESULT.finditer(text):
+                number = parse_number(match.group(1))
+                if number and (default_metric, number[1]) not in seen:
+                    seen.add((default_metric, number[1]))
+                    results.append(
+                        Result(
+                            dataset,
+                            "test",
+                            default_metric,
+                            number[0],
+                            number[1],
+                            number[2],
+                            "sentence",
+                            Evidence(_snippet(text), block.line),
+                        )
+                    )
+    return results
+
+
+_CODE_METRIC = re.compile(
+    r"""^\s*["']?([A-Za-z][\w@./ -]{0,40}?)["']?\s*[:=]\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*,?\s*$"""
+)
+
+
+def _code_results(doc: Document, dataset: str | None) -> list[Result]:
+    """Metric printouts in code blocks of evaluation sections (``"exact": 79.97,``, ``f1 = 93.15``)."""
+    results: list[Result] = []
+    for block in doc.blocks:
+        if block.kind != "code" or not any(_EVAL_HEADINGS.search(h) for h in block.headings[-2:]):
+            continue
+        for offset, raw in enumerate(block.text.splitlines()[:200]):
+            match = _CODE_METRIC.match(raw)
+            if match is None:
+                continue
+            metric = metric_of(match.group(1)) or _metric_key(match.group(1))
+            number = parse_number(match.group(2))
+            if metric and number and not re.search(r"total|thresh|seed|batch|epoch|count|^n$", metric):
+                results.append(
+                    Result(
+                        dataset,
+                        None,
+                        metric,
+                        number[0],
+                        number[1],
+                        number[2],
+                        "code",
+                        Evidence(_snippet(raw), block.line + offset),
+                    )
+                )
+    return results
+
+
+def read_results(doc: Document, repo_id: str, *, dataset: str | None, default_metric: str | None) -> list[Result]:
+    """Every result the body reports for the model, deduplicated on (dataset, split, metric, value)."""
+    results = _list_results(doc, dataset)
+    for table in doc.tables:
+        caption_dataset = _dataset_in(" ".join((table.caption, *table.headings))) or dataset
+        results += _table_results(table, repo_id, caption_dataset)
+    results += _sentence_results(doc, dataset, default_metric)
+    results += _code_results(doc, dataset)
+    unique: dict[tuple[Any, ...], Result] = {}
+    for result in results:
+        key = (result.dataset, result.split, result.metric, round(result.value, 6))
+        unique.setdefault(key, result)
+    return list(unique.values())[:MAX_RESULTS]
+
+
+_KNOWN_EVAL = re.compile(
+    r"\b(conll-?2003|squad(?:\s?v?2(?:\.0)?)?|glue|superglue|common[ _]voice|librispeech|imagenet|mnli|sst-?2|xnli|"
+    r"wikiann|tweet_eval|emotion|imdb|cnn[_ /]dailymail|xsum|samsum|wmt\d\d|tatoeba|flores|mmlu|gsm8k)\b",
+    re.IGNORECASE,
+)
+
+
+def _dataset_in(text: str) -> str | None:
+    match = _KNOWN_EVAL.search(text)
+    return match.group(1).lower().replace(" ", "_").replace("-", "") if match else None
+
+
+# -- base models and datasets -----------------------------------------------------------------------
+
+_HUB_ID = r"[A-Za-z0-9][\w.\-]{0,95}(?:/[A-Za-z0-9][\w.\-]{0,95})?"
+_HUB_MODEL_LINK = re.compile(
+    rf"https?://huggingface\.co/(?!datasets/|spaces/|docs/|blog/|papers/|models\b|transformers/)({_HUB_ID})/?"
+    r"(?=[)\s\"'>#?]|$)"
+)
+_HUB_DATASET_LINK = re.compile(rf"https?://huggingface\.co/datasets/({_HUB_ID})/?(?=[)\s\"'>#?]|$)")
+# The Hub's un-namespaced ids (every one in the Feb-2022 snapshot); text names them loosely ("GPT-2", "RoBERTa base").
+LEGACY_IDS = (
+    "albert-base-v1",
+    "albert-base-v2",
+    "albert-large-v1",
+    "albert-large-v2",
+    "albert-xlarge-v1",
+    "albert-xlarge-v2",
+    "albert-xxlarge-v1",
+    "albert-xxlarge-v2",
+    "bert-base-cased",
+    "bert-base-cased-finetuned-mrpc",
+    "bert-base-chinese",
+    "bert-base-german-cased",
+    "bert-base-german-dbmdz-cased",
+    "bert-base-german-dbmdz-uncased",
+    "bert-base-multilingual-cased",
+    "bert-base-multilingual-uncased",
+    "bert-base-uncased",
+    "bert-large-cased",
+    "bert-large-cased-whole-word-masking",
+    "bert-large-cased-whole-word-masking-finetuned-squad",
+    "bert-large-uncased",
+    "bert-large-uncased-whole-word-masking",
+    "bert-large-uncased-whole-word-masking-finetuned-squad",
+    "camembert-base",
+    "ctrl",
+    "distilbert-base-cased",
+    "distilbert-base-cased-distilled-squad",
+    "distilbert-base-german-cased",
+    "distilbert-base-multilingual-cased",
+    "distilbert-base-uncased",
+    "distilbert-base-uncased-distilled-squad",
+    "distilbert-base-uncased-finetuned-sst-2-english",
+    "distilgpt2",
+    "distilroberta-base",
+    "gpt2",
+    "gpt2-large",
+    "gpt2-medium",
+    "gpt2-xl",
+    "openai-gpt",
+    "roberta-base",
+    "roberta-base-openai-detector",
+    "roberta-large",
+    "roberta-large-mnli",
+    "roberta-large-openai-detector",
+    "t5-11b",
+    "t5-3b",
+    "t5-base",
+    "t5-large",
+    "t5-small",
+    "transfo-xl-wt103",
+    "xlm-clm-ende-1024",
+    "xlm-clm-enfr-1024",
+    "xlm-mlm-100-1280",
+    "xlm-mlm-17-1280",
+    "xlm-mlm-en-2048",
+    "xlm-mlm-ende-1024",
+    "xlm-mlm-enfr-1024",
+    "xlm-mlm-enro-1024",
+    "xlm-mlm-tlm-xnli15-1024",
+    "xlm-mlm-xnli15-1024",
+    "xlm-roberta-base",
+    "xlm-roberta-large",
+    "xlm-roberta-large-finetuned-conll02-dutch",
+    "xlm-roberta-large-finetuned-conll02-spanish",
+    "xlm-roberta-large-finetuned-conll03-english",
+    "xlm-roberta-large-finetuned-conll03-german",
+    "xlnet-base-cased",
+    "xlnet-large-cased",
+)
+_LEGACY = {re.sub(r"[^a-z0-9]", "", i): i for i in LEGACY_IDS}
+_BASE_PHRASES = re.compile(
+    r"(?:fine-?tuned (?:version|checkpoint) of|fine-?tune checkpoint of|checkpoint (?:for|of)"
+    r"|fine-?tuned (?:from|on top of)|a fine-?tune of|initiali[sz]ed (?:from|with)|(?:is |was )?based (?:up)?on"
+    r"|trained on top of|distilled (?:from|version of)|continued pre-?training of|quanti[sz]ed (?:version )?(?:of|from)"
+    r"|merge of|adapter (?:for|on)|further (?:pre-?)?trained (?:from|on top of)|starting from|derived from"
+    r"|(?:^|[.!]\s+)fine-?tuned|(?:base|language|pre-?trained|parent|backbone|original) model\s*[:：]|is an?|this an?)"
+    r"\s+(?:the\s+|a\s+|an\s+)?(?:pre-?trained\s+|original\s+)?",
+    re.IGNORECASE,
+)
+_CANDIDATE = re.compile(
+    r"\[([^\]]{1,100})\]\((https?://huggingface\.co/[^)\s]+)\)|[`*_]{0,2}(" + _HUB_ID + r")[`*_]{0,2}"
+)
+_MODEL_AFTER = re.compile(
+    r"\s+(?:model|checkpoint)?\s*(?:(?:that|which)\s+(?:was|is|has been)\s+)?fine-?tuned|^\s*$|"
+    r"^\s*(?:model|checkpoint|weights)\b",
+    re.IGNORECASE,
+)
+_COMMAND_FLAG = re.compile(
+    r"--(model_name_or_path|pretrained_model_name_or_path|base_model|model_name|dataset_name|"
+    r"dataset_config_name|dataset)[= ]+[\"']?([\w./\-]{2,150})"
+)
+
+
+def hub_id(name: str, repo_id: str = "") -> str | None:
+    """``name`` as a model's Hub id (owner/name, or a legacy id however the text spells it), or None."""
+    name = name.strip().strip("*`_'\".,;:()[]")
+    if not name or name == repo_id or len(name) > 200 or name.endswith((".py", ".md", ".json", ".bin")):
+        return None
+    if "/" in name:
+        owner, _, rest = name.partition("/")
+        if owner.lower() in ("http:", "https:", "www.", "") or not rest or "/" in rest or owner.isdigit():
+            return None
+        return None if name == repo_id else name
+    legacy = _LEGACY.get(re.sub(r"[^a-z0-9]", "", name.lower()))
+    return legacy if legacy and legacy != repo_id else None
+
+
+def read_base_models(doc: Document, repo_id: str) -> list[Fact]:
+    """Base models the text names as Hub ids, with their evidence."""
+    facts: dict[str, Fact] = {}
+
+    def add(name: str, declared_in: str, snippet: str, line: int) -> None:
+        if name not in facts and len(facts) < 20:
+            facts[name] = Fact("base_model", name, None, declared_in, None, Evidence(_snippet(snippet), line))
+
+    for block in doc.blocks:
+        if block.kind == "code":
+            for match in _COMMAND_FLAG.finditer(block.text):
+                flag, value = match.groups()
+                found = None if flag.startswith("dataset") or value.startswith(("./", "/")) else hub_id(value, repo_id)
+                if found is not None:
+                    add(found, "command", match.group(0), block.line)
+            continue
+        if block.kind == "html" or not block.source:
+            continue
+        source = " ".join(block.source.split())
+        for phrase in _BASE_PHRASES.finditer(source):
+            tail = source[phrase.end() : phrase.end() + 220]
+            candidate = _CANDIDATE.match(tail)
+            if candidate is None:
+                continue
+            if candidate.group(2):  # a link: its target is the id, whatever the text says
+                target = _HUB_MODEL_LINK.match(candidate.group(2))
+                found = hub_id(target.group(1), repo_id) if target else None
+            else:
+                found = hub_id(candidate.group(3), repo_id)
+                loose = phrase.group(0).lower().strip().startswith(("is a", "is an", "this a", "this an"))
+                if found and loose and not _MODEL_AFTER.match(tail[candidate.end() :]):
+                    found = None  # "is a gpt2 ..." says what it is only when "model ... fine-tuned" follows
+            if found:
+                add(found, "text", source[max(0, phrase.start() - 40) : phrase.end() + 140], block.line)
+    return list(facts.values())
+
+
+_TRAINED_ON = re.compile(
+    r"(?:fine-?tuned|trained|pre-?trained|finetuned)\s+(?:\w+\s+){0,6}?on\s+(?:the\s+|a\s+)?(?:\[([^\]]{2,80})\]\([^)]*\)|"
+    r"`([^`]{2,80})`|([\w./\-]{2,80}(?:\s[\w./\-]{1,40}){0,3}?))\s+(?:dataset|corpus|data)\b",
+    re.IGNORECASE,
+)
+_DATASET_ITEM = re.compile(
+    r"^\s*[-*]?\s*(?:training\s+)?(?:data\s*sets?|datasets?|corpus|corpora|training data)\s*[:：]\s*"
+    r"(.{2,200}?)\s*$",
+    re.IGNORECASE,
+)
+_TRAINING_HEADINGS = re.compile(r"train|fine-?tun|data|corpus|corpora", re.IGNORECASE)
+_DATA_HEADINGS = re.compile(r"\bdata\b|datasets?|corpus|corpora", re.IGNORECASE)
+_NOT_A_DATASET_ROW = re.compile(
+    r"^(?:train(?:ing)?|dev|valid(?:ation)?|test|total|all|sum|average|avg)\b", re.IGNORECASE
+)
+_EVAL_HEADINGS = re.compile(r"eval|result|benchmark|performance", re.IGNORECASE)
+# Names that stand for no dataset in particular: placeholders, adjectives, and the names of load_dataset
+# builders for local files (a card saying "datasets: json" trained on its author's own files).
+PLACEHOLDER_DATASETS = frozenset(
+    {
+        "none",
+        "null",
+        "unknown",
+        "an unknown",
+        "the none",
+        "generator",
+        "custom",
+        "my",
+        "same",
+        "this",
+        "that",
+        "our",
+        "their",
+        "large",
+        "small",
+        "big",
+        "huge",
+        "new",
+        "private",
+        "internal",
+        "proprietary",
+        "medium-size",
+        "medium",
+        "following",
+        "above",
+        "below",
+        "same dataset",
+        "dataset",
+        "data",
+        "json",
+        "csv",
+        "text",
+        "parquet",
+        "imagefolder",
+        "audiofolder",
+        "arrow",
+        "pandas",
+        "generator dataset",
+        "an offline",
+        "offline",
+        "synthetic",
+        "various",
+        "public",
+        "other",
+        "different",
+        "specific",
+        "downstream",
+        "original",
+        "english",
+        "multilingual",
+        "training",
+    }
+)
+_STOP_START = re.compile(
+    r"^(?:a|an|the|this|that|these|our|their|its|some|several|many|more|most|over|about|around|"
+    r"approximately|dataset|data|corpus|text|texts)\b",
+    re.IGNORECASE,
+)
+
+
+def _dataset_name(name: str, *, strict: bool) -> str | None:
+    """A dataset's name as written, or None for placeholders and generic phrases (``strict``: free text)."""
+    name = name.strip().strip("*`'\".,;:()").strip()
+    if not name or name.lower() in PLACEHOLDER_DATASETS or len(name) > 80 or len(name.split()) > 5:
+        return None
+    if strict and (_STOP_START.match(name) or not re.search(r"[A-Z0-9_/\-]", name)):
+        return None  # free text must look like a name: "CoNLL-2003", "squad_v2", "OPUS", not "a large"
+    return name
+
+
+def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
+    """Training datasets the text names, with their evidence."""
+    facts: dict[str, Fact] = {}
+
+    def add(raw: str, declared_in: str, snippet: str, line: int, *, strict: bool = True) -> None:
+        name = _dataset_name(raw, strict=strict)
+        if name is None or len(facts) >= MAX_FACTS:
+            return
+        key = re.sub(r"[^a-z0-9]", "", name.lower().rsplit("/", 1)[-1])
+        if key and key not in facts:
+            facts[key] = Fact("dataset", name, None, declared_in, None, Evidence(_snippet(snippet), line))
+
+    for block in doc.blocks:
+        if block.kind == "code":
+            for match in _COMMAND_FLAG.finditer(block.text):
+                if match.group(1) in ("dataset_name", "dataset"):
+                    add(match.group(2), "command", match.group(0), block.line, strict=False)
+            continue
+        if block.kind == "html":
+            continue
+        text = " ".join(block.text.split())
+        data_section = any(_DATA_HEADINGS.search(h) for h in block.headings[-1:])
+        for raw in block.text.splitlines():
+            item = _DATASET_ITEM.match(raw)
+            if item and not any(_ENV_HEADINGS.search(h) for h in block.headings[-1:]):
+                for part in re.split(r"\s*(?:,|;|\band\b|\+)\s*", item.group(1)):
+                    if not re.fullmatch(r"v?\d+(?:\.\d+)*", part.strip()):  # a version ("Datasets: 3.2.0") is no name
+                        add(part, "list", raw, block.line, strict=False)
+        if data_section and block.kind == "item" and not re.search(r"^[^,(]{0,60}[:=]", text):
+            name = re.split(r"\s*(?:,|\(|\[|\s[–—-]\s|\bhttps?://)", text)[0]
+            if not hyperparameter_key(name) and not metric_of(name) and not _NOT_A_DATASET_ROW.match(name):
+                add(name, "list", text, block.line)
+        for match in _TRAINED_ON.finditer(text):
+            if match.group(3):
+                add(match.group(3), "text", text[max(0, match.start() - 20) : match.end() + 20], block.line)
+            else:
+                add(
+                    match.group(1) or match.group(2) or "",
+                    "text",
+                    text[max(0, match.start() - 20) : match.end() + 20],
+                    block.line,
+                    strict=False,
+                )
+    for table in doc.tables:
+        if (
+            table.header
+            and table.header[0].lower().strip() in ("dataset", "datasets", "corpus")
+            and any(_TRAINING_HEADINGS.search(h) for h in table.headings[-1:])
+        ):
+            for row in table.rows:
+                if row and not _NOT_A_DATASET_ROW.match(row[0]):
+                    add(row[0], "table", " | ".join(row), table.line, strict=False)
+    for link in doc.links:
+        linked = _HUB_DATASET_LINK.match(link.href)
+        if linked and not any(_EVAL_HEADINGS.search(h) for h in link.headings[-1:]):
+            add(linked.group(1), "link", link.href, link.line, strict=False)
+    return list(facts.values())
+
+
+# -- hyper-parameters ---------------------------------------------------------------------------------
+
+# canonical key -> spellings (lower case, spaces for underscores)
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "learning_rate": (
+        "learning rate",
+        "learning_rate",
+        "lr",
+        "learning-rate",
+        "peak learning rate",
+        "max learning rate",
+    ),
+    "train_batch_size": (
+        "train batch size",
+        "train_batch_size",
+        "batch size",
+        "batch_size",
+        "per device train batch size",
+        "per_device_train_batch_size",
+        "training batch size",
+        "batch",
+    ),
+    "eval_batch_size": ("eval batch size", "eval_batch_size", "per device eval batch size", "evaluation batch size"),
+    "total_train_batch_size": (
+        "total train batch size",
+        "total_train_batch_size",
+        "effective batch size",
+        "global batch size",
+    ),
+    "seed": ("seed", "random seed"),
+    "optimizer": ("optimizer", "optimiser", "optim"),
+    "lr_scheduler_type": (
+        "lr scheduler type",
+        "lr_scheduler_type",
+        "lr scheduler",
+        "scheduler",
+        "learning rate scheduler",
+        "lr schedule",
+        "learning rate schedule",
+    ),
+    "lr_scheduler_warmup_steps": (
+        "lr scheduler warmup steps",
+        "lr_scheduler_warmup_steps",
+        "warmup steps",
+        "warmup_steps",
+        "warm-up steps",
+        "num warmup steps",
+    ),
+    "lr_scheduler_warmup_ratio": (
+        "lr scheduler warmup ratio",
+        "lr_scheduler_warmup_ratio",
+        "warmup ratio",
+        "warmup_ratio",
+    ),
+    "num_epochs": (
+        "num epochs",
+        "num_epochs",
+        "num train epochs",
+        "num_train_epochs",
+        "epochs",
+        "number of epochs",
+        "training epochs",
+        "epoch",
+    ),
+    "training_steps": (
+        "training steps",
+        "training_steps",
+        "max steps",
+        "max_steps",
+        "total steps",
+        "train steps",
+        "number of steps",
+        "steps",
+    ),
+    "gradient_accumulation_steps": (
+        "gradient accumulation steps",
+        "gradient_accumulation_steps",
+        "gradient accumulation",
+    ),
+    "weight_decay": ("weight decay", "weight_decay"),
+    "max_seq_length": (
+        "max seq length",
+        "max_seq_length",
+        "max sequence length",
+        "maximum sequence length",
+        "max length",
+        "max_length",
+        "sequence length",
+        "max source length",
+        "max_source_length",
+    ),
+    "mixed_precision_training": ("mixed precision training", "mixed_precision_training", "mixed precision", "fp16"),
+    "dropout": ("dropout", "dropout rate"),
+    "label_smoothing": ("label smoothing", "label_smoothing_factor", "label smoothing factor"),
+    "adam_epsilon": ("adam epsilon", "adam_epsilon"),
+    "num_devices": ("num devices", "num_devices", "number of devices"),
+    "total_eval_batch_size": ("total eval batch size", "total_eval_batch_size"),
+    "max_grad_norm": ("max grad norm", "max_grad_norm", "gradient clipping"),
+}
+_HYPER_OF = {spelling: key for key, spellings in HYPERPARAMETERS.items() for spelling in spellings}
+_ITEM_KV = re.compile(r"^\s*[-*]?\s*([A-Za-z][\w .()-]{0,50}?)\s*[:=]\s*(.{1,200}?)\s*$")
+_FLAG = re.compile(r"--([a-z][a-z0-9_]{1,50})[= ]+([^\s\\]{1,80})")
+_SENTENCE_HYPER = (
+    ("num_epochs", re.compile(r"\b(?:for|over)\s+(\d{1,4}(?:\.\d+)?)\s+epochs?\b", re.IGNORECASE)),
+    ("num_epochs", re.compile(r"\b(\d{1,4})\s+epochs?\s+of\s+training\b", re.IGNORECASE)),
+    ("train_batch_size", re.compile(r"\bbatch[- ]size\s+(?:of\s+|=\s*|was\s+|is\s+)?(\d[\d,]*[kK]?)\b", re.IGNORECASE)),
+    (
+        "learning_rate",
+        re.compile(r"\blearning[- ]rate\s+(?:of\s+|=\s*|was\s+|is\s+)?(\d+(?:\.\d+)?(?:e-?\d+)?)", re.IGNORECASE),
+    ),
+    (
+        "lr_scheduler_warmup_steps",
+        re.compile(
+            r"\bwarm-?up\s+(?:for|of)\s+(\d[\d,]*k?)\s+steps\b|\b(\d[\d,]*)\s+warm-?up"
+            r"\s+steps\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "training_steps",
+        re.compile(
+            r"(?<!warmup )(?<!warm-up )\bfor\s+(one million|two million|\d[\d,.]*\s*[kKmM]?)\s+"
+            r"(?:training\s+)?steps\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "max_seq_length",
+        re.compile(
+            r"\b(?:max(?:imum)?\s+)?sequence\s+length\s+(?:of\s+|was\s+(?:limited|set)\s+to\s+|"
+            r"is\s+)?(\d{2,6})\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("weight_decay", re.compile(r"\bweight[- ]decay\s+(?:of\s+|=\s*)?(\d+(?:\.\d+)?(?:e-?\d+)?)", re.IGNORECASE)),
+    (
+        "optimizer",
+        re.compile(
+            r"\b(?:optimi[sz]er\s+(?:used\s+)?(?:is|was)|(?:using|with)\s+(?:the\s+)?)\s*(AdamW|Adam|"
+            r"Adafactor|LAMB|SGD|RMSprop|Lion)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "lr_scheduler_type",
+        re.compile(
+            r"\b(linear|cosine|constant|polynomial)\s+(?:learning[- ]rate\s+)?(?:decay|schedule)", re.IGNORECASE
+        ),
+    ),
+)
+_SNAKE_KEY = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+_HYPER_HEADINGS = re.compile(
+    r"hyper[\s_-]?param|training (?:config|arguments|settings|setup|details|procedure)|"
+    r"fine-?tuning|training",
+    re.IGNORECASE,
+)
+
+
+def hyperparameter_key(label: str) -> str | None:
+    """The canonical key a label names, or None."""
+    text = " ".join(label.lower().replace("_", " ").split()).strip(" :*`")
+    return _HYPER_OF.get(text) or _HYPER_OF.get(text.replace(" ", "_"))
+
+
+def read_hyperparameters(doc: Document) -> list[Fact]:
+    """Hyper-parameters with values: the Trainer's list, tables, training commands, sentences."""
+    found: dict[str, Fact] = {}
+
+    def add(key: str, value: str, declared_in: str, snippet: str, line: int) -> None:
+        value = value.strip().strip("*`").strip()
+        if key and value and key not in found and len(found) < MAX_FACTS and not PLACEHOLDER.search(value):
+            found[key] = Fact("hyperparameter", key, value[:200], declared_in, None, Evidence(_snippet(snippet), line))
+
+    for block in doc.blocks:
+        if block.kind == "code":
+            if "--" in block.text and re.search(r"\b(python|accelerate|torchrun|deepspeed|run_\w+\.py)\b", block.text):
+                for match in _FLAG.finditer(block.text):
+                    flag = match.group(1)
+                    key = hyperparameter_key(flag) or ("seed" if flag == "seed" else None)
+                    if key:
+                        add(key, match.group(2).strip("'\""), "command", match.group(0), block.line)
+            continue
+        in_section = any(_HYPER_HEADINGS.search(h) for h in block.headings)
+        hyper_list = any(re.search(r"hyper[\s_-]?param", h, re.IGNORECASE) for h in block.headings[-1:])
+        for raw in block.text.splitlines():
+            if block.kind == "item" or in_section:
+                item = _ITEM_KV.match(raw)
+                if item is None:
+                    continue
+                key = hyperparameter_key(item.group(1))
+                if key is None and hyper_list and _SNAKE_KEY.fullmatch(item.group(1).strip()):
+                    key = item.group(1).strip()  # a hyper-parameter the vocabulary does not name, under its own name
+                if key:
+                    add(key, item.group(2), "list", raw, block.line)
+        text = " ".join(block.text.split())
+        if not in_section and not re.search(r"\btrain|fine-?tun", text, re.IGNORECASE):
+            continue
+        for key, pattern in _SENTENCE_HYPER:
+            said = pattern.search(text)
+            if said:
+                value = next(g for g in said.groups() if g)
+                add(key, value, "text", text[max(0, said.start() - 40) : said.end() + 40], block.line)
+    for table in doc.tables:
+        header = [h.lower() for h in table.header]
+        if len(header) >= 2 and (
+            hyperparameter_key(table.header[0]) or any("param" in h or h in ("value", "setting") for h in header)
+        ):
+            for row in table.rows:
+                if len(row) >= 2 and (key := hyperparameter_key(row[0])):
+                    add(key, row[1], "table", " | ".join(row), table.line)
+            if hyperparameter_key(table.header[0]) and len(table.rows) == 1:
+                for label, value in zip(table.header, table.rows[0], strict=False):
+                    if key := hyperparameter_key(label):
+                        add(key, value, "table", f"{label}: {value}", table.line)
+    return list(found.values())
+
+
+# -- hardware, environment, limitations ----------------------------------------------------------------
+
+_HARDWARE = re.compile(
+    r"\b(?:(?:\d+|one|two|four|eight|sixteen|a single|single)\s*(?:x\s*|×\s*)?)?(?:nvidia\s+|google\s+|amd\s+)?(?:"
+    r"(?:tesla\s+|geforce\s+|quadro\s+)?(?:a100|v100|h100|h800|a10g?|a6000|a40|l4|l40s?|t4|p100|k80|p40|"
+    r"rtx\s?\d{4}(?:\s?ti)?|gtx\s?\d{3,4}(?:\s?ti)?|titan\s?(?:rtx|xp?|v))(?:\s*\d+\s*gb)?(?:\s+(?:gpus?|cards?))?"
+    r"|(?:cloud\s+)?tpus?\s*(?:v\d(?:-\d+)?|pod)?(?:\s+pods?)?"
+    r"|mi\d{3}x?)\b",
+    re.IGNORECASE,
+)
+_TEMPLATE_HARDWARE = re.compile(
+    r"hardware type\s*:|hours used\s*:|cloud provider\s*:|compute region\s*:", re.IGNORECASE
+)
+_INFERENCE = re.compile(r"\binferen|\blatenc|\bthroughput|tokens?/s|\bspeed|\bbenchmark", re.IGNORECASE)
+
+
+def read_hardware(doc: Document) -> list[Fact]:
+    """GPU and TPU models (and counts) the card says it was trained or evaluated on."""
+    found: dict[str, Fact] = {}
+    for block in doc.blocks:
+        if block.kind in ("code", "html"):
+            continue
+        text = " ".join(block.text.split())
+        if _TEMPLATE_HARDWARE.search(text) and PLACEHOLDER.search(text):
+            continue
+        if _INFERENCE.search(text) and not re.search(r"\btrain", text, re.IGNORECASE):
+            continue
+        for match in _HARDWARE.finditer(text):
+            name = " ".join(match.group(0).split())
+            if not re.search(r"\d|tpu|titan", name, re.IGNORECASE) or len(name) < 2:
+                continue
+            key = name.lower()
+            if key not in found and len(found) < 20:
+                found[key] = Fact(
+                    "hardware",
+                    name,
+                    None,
+                    "text",
+                    None,
+                    Evidence(_snippet(text[max(0, match.start() - 60) : match.end() + 60]), block.line),
+                )
+    return list(found.values())
+
+
+_PACKAGES = {
+    "transformers": "transformers",
+    "pytorch": "pytorch",
+    "torch": "pytorch",
+    "datasets": "datasets",
+    "tokenizers": "tokenizers",
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "flax": "flax",
+    "peft": "peft",
+    "trl": "trl",
+    "accelerate": "accelerate",
+    "diffusers": "diffusers",
+    "sentence-transformers": "sentence-transformers",
+    "sentence transformers": "sentence-transformers",
+    "speechbrain": "speechbrain",
+    "keras": "keras",
+    "python": "python",
+    "cuda": "cuda",
+    "bitsandbytes": "bitsandbytes",
+    "deepspeed": "deepspeed",
+    "fairseq": "fairseq",
+    "flair": "flair",
+    "spacy": "spacy",
+    "timm": "timm",
+    "adapter-transformers": "adapter-transformers",
+    "optimum": "optimum",
+    "onnxruntime": "onnxruntime",
+    "safetensors": "safetensors",
+    "numpy": "numpy",
+    "scikit-learn": "scikit-learn",
+}
+_VERSION = re.compile(
+    rf"^\s*[-*]?\s*({'|'.join(re.escape(p) for p in sorted(_PACKAGES, key=len, reverse=True))})"
+    r"(?:\s+version)?\s*(?:[:=]=?|\s)\s*v?(\d+(?:\.[\w+]+){1,3})\b",
+    re.IGNORECASE,
+)
+_ENV_HEADINGS = re.compile(r"framework|version|environment|software|requirement|dependenc", re.IGNORECASE)
+
+
+def read_environment(doc: Document) -> list[Fact]:
+    """Framework versions the card states (a "Framework versions" list, "X version: Y")."""
+    found: dict[str, Fact] = {}
+    for block in doc.blocks:
+        if block.kind in ("code", "html"):
+            continue
+        in_section = any(_ENV_HEADINGS.search(h) for h in block.headings)
+        for raw in block.text.splitlines():
+            match = _VERSION.match(raw)
+            if match and (in_section or block.kind == "item"):
+                package = _PACKAGES[match.group(1).lower()]
+                if package not in found:
+                    found[package] = Fact(
+                        "environment", package, match.group(2), "list", None, Evidence(_snippet(raw), block.line)
+                    )
+    return list(found.values())
+
+
+_LIMIT_HEADINGS = re.compile(
+    r"limitation|\bbias|\brisks?\b|known (?:issues|problems)|out[- ]of[- ]scope|caveat|ethic|safety|misuse|"
+    r"warning|disclaimer|intended uses? (?:&|and) limitations",
+    re.IGNORECASE,
+)
+
+
+def read_limitations(doc: Document) -> list[Fact]:
+    """Sections that state limitations, biases or risks in the card's own words (template text does not count)."""
+    by_heading: dict[str, list[Block]] = {}
+    for block in doc.blocks:
+        if block.kind == "code" or not block.headings:
+            continue
+        heading = next((h for h in reversed(block.headings) if _LIMIT_HEADINGS.search(h)), None)
+        if heading is not None:
+            by_heading.setdefault(heading, []).append(block)
+    facts = []
+    for heading, blocks in by_heading.items():
+        text = " ".join(b.text for b in blocks)
+        if meaningful_chars(text) >= 40:
+            facts.append(
+                Fact(
+                    "limitation",
+                    heading[:100],
+                    None,
+                    "text",
+                    None,
+                    Evidence(_snippet(f"{heading}: {text}"), blocks[0].line),
+                )
+            )
+    return facts
+
+
+# -- links: the model's own paper and code, apart from citations and libraries ---------------------------
+
+_ARXIV_ID = r"(\d{4}\.\d{4,5})(?:v\d+)?"
+_ARXIV = re.compile(
+    rf"arxiv\.org/(?:abs|pdf)/{_ARXIV_ID}|\barxiv\s*[:.]?\s*{_ARXIV_ID}|eprint\s*=\s*[{{\"]\s*{_ARXIV_ID}",
+    re.IGNORECASE,
+)
+_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>)\]{}]{1,200})")
+_GITHUB = re.compile(r"https?://github\.com/([A-Za-z0-9][\w.-]{0,99}/[\w.-]{1,100})")
+_OWN_WORDS = re.compile(
+    r"\b(?:introduced|presented|proposed|described|released|published|detailed|explained)\s+(?:in|by)\b|"
+    r"\b(?:research\s+)?paper\s*[:：\[*]|\btechnical\s+report\b|\b(?:in|from|see)\s+the\s+paper\b",
+    re.IGNORECASE,
+)
+_STRONG_OWN = re.compile(
+    r"\bour\s+(?:\w+\s+)?(?:paper|work|report|model)|\bthis\s+paper\b|\bplease\s+cite\b|"
+    r"\bif\s+you\s+(?:use|find)\b",
+    re.IGNORECASE,
+)
+_OWN_CODE_WORDS = re.compile(
+    r"\b(?:codes?|repository|repo|implementation|scripts?|source)\b.{0,40}?\b(?:available|found|here|released|hosted)"
+    r"\b|\bfirst\s+released\b|\bgithub\s*(?:repo(?:sitory)?)?\s*[:：]|\b(?:codes?|repository|repo)\s*[:：]|"
+    r"\bi\s+was\s+made\s+with\b|\breport(?:ing)?\s+issues\b|\bofficial\s+(?:code|repo|repository|implementation)\b|"
+    r"\bour\s+(?:\w+\s+)?(?:code|repo|repository|github|implementation)",
+    re.IGNORECASE,
+)
+_GENERIC_NAME_WORDS = frozenset(
+    {
+        "bert",
+        "roberta",
+        "gpt",
+        "gpt2",
+        "base",
+        "large",
+        "small",
+        "tiny",
+        "medium",
+        "model",
+        "cased",
+        "uncased",
+        "chat",
+        "instruct",
+        "finetuned",
+        "fine",
+        "tuned",
+        "multilingual",
+        "english",
+        "v1",
+        "v2",
+        "v3",
+        "hf",
+        "llama",
+        "mistral",
+        "gemma",
+        "xlm",
+        "t5",
+        "bart",
+    }
+)
+LIBRARIES = frozenset(
+    r.lower()
+    for r in (
+        "huggingface/transformers",
+        "huggingface/datasets",
+        "huggingface/peft",
+        "huggingface/trl",
+        "huggingface/diffusers",
+        "huggingface/accelerate",
+        "huggingface/tokenizers",
+        "huggingface/optimum",
+        "huggingface/huggingface_hub",
+        "huggingface/notebooks",
+        "huggingface/autotrain-advanced",
+        "huggingface/text-generation-inference",
+        "pytorch/pytorch",
+        "tensorflow/tensorflow",
+        "google/jax",
+        "google/flax",
+        "keras-team/keras",
+        "UKPLab/sentence-transformers",
+        "microsoft/DeepSpeed",
+        "NVIDIA/apex",
+        "ggerganov/llama.cpp",
+        "ggml-org/llama.cpp",
+        "vllm-project/vllm",
+        "unslothai/unsloth",
+        "hiyouga/LLaMA-Factory",
+        "axolotl-ai-cloud/axolotl",
+        "OpenAccess-AI-Collective/axolotl",
+        "TimDettmers/bitsandbytes",
+        "bitsandbytes-foundation/bitsandbytes",
+        "AutoGPTQ/AutoGPTQ",
+        "casper-hansen/AutoAWQ",
+        "mlc-ai/mlc-llm",
+        "EleutherAI/lm-evaluation-harness",
+        "explosion/spaCy",
+        "flairNLP/flair",
+        "speechbrain/speechbrain",
+        "pytorch/fairseq",
+        "facebookresearch/fairseq",
+        "kpu/kenlm",
+        "openai/whisper",
+        "Lightning-AI/lightning",
+        "PyTorchLightning/pytorch-lightning",
+        "scikit-learn/scikit-learn",
+        "numpy/numpy",
+        "pytorch/audio",
+        "huggingface/blog",
+        "huggingface/hub-docs",
+        "google/sentencepiece",
+        "facebookresearch/faiss",
+    )
+)
+_CITATION_HEADINGS = re.compile(r"citation|cite|bibtex|reference", re.IGNORECASE)
+
+
+_CITED_NEAR = re.compile(
+    r"\boriginal\b.{0,30}\bpaper|\bcollected\s+for\b|\bsee\s+also\b|\bbased\s+on\b|"
+    r"\bfollow(?:ing|s)\b|\bsame\s+as\b|\bfamily\b|\bbenchmark|\bdataset\b",
+    re.IGNORECASE,
+)
+
+
+def _role(context: str, headings: tuple[str, ...], *, derived: bool, intro: bool, name_words: set[str]) -> str:
+    """own, when the wording, the place or the model's own name says so; else cited."""
+    words = set(re.findall(r"[a-z0-9]+", context.lower()))
+    if _STRONG_OWN.search(context) or name_words & words:  # "please cite our paper", the model's own name
+        return "own"
+    if _CITED_NEAR.search(context):
+        return "cited"
+    if _OWN_WORDS.search(context):
+        return "own"
+    if any(_CITATION_HEADINGS.search(h) for h in headings) or re.search(r"@\w+\s*\{", context):
+        return "cited" if derived else "own"
+    return "own" if intro and not derived else "cited"
+
+
+def read_links(doc: Document, repo_id: str, *, derived: bool) -> list[Fact]:
+    """arXiv ids, DOIs and code repositories, each marked own, cited or (code) library."""
+    owner = repo_id.split("/", 1)[0].lower() if "/" in repo_id else ""
+    owner_words = set(re.findall(r"[a-z0-9]+", owner))
+    name_words = {
+        w
+        for w in re.findall(r"[a-z0-9]+", repo_id.rsplit("/", 1)[-1].lower())
+        if len(w) >= 4 and not w.isdigit() and w not in _GENERIC_NAME_WORDS and w not in owner_words
+    }
+    found: dict[tuple[str, str], Fact] = {}
+    first_heading_line = next((h.line for h in doc.headings if h.level >= 2), 10**9)
+    previous = ""
+
+    def add(kind: str, name: str, role: str, snippet: str, line: int) -> None:
+        key = (kind, name.lower())
+        previous = found.get(key)
+        if previous is not None and not (role == "own" and previous.role != "own"):
+            return
+        if len(found) < MAX_FACTS or previous is not None:
+            found[key] = Fact(kind, name, None, "link", role, Evidence(_snippet(snippet), line))
+
+    for block in (*doc.blocks, *doc.cells):
+        text = block.source or block.text
+        lower = text.lower()
+        before, previous = previous, " ".join(block.text.split())[-300:]
+        if "arxiv" not in lower and "10." not in text and "github.com" not in lower and "eprint" not in lower:
+            continue
+        context = " ".join(text.split())
+        intro = block.line < first_heading_line or bool(
+            block.headings
+            and re.search(
+                r"description|overview|model details|introduction|about|summary", block.headings[-1], re.IGNORECASE
+            )
+        )
+        whole = (
+            block.kind == "code" or len(context) < 200
+        )  # BibTeX, or a line naming the link: read it with its lead-in
+
+        def near(start: int, end: int, *, context: str = context, before: str = before, whole: bool = whole) -> str:
+            return f"{before} {context[:2_000]}" if whole else context[max(0, start - 160) : end + 80]
+
+        for match in _ARXIV.finditer(context):
+            window = near(match.start(), match.end())
+            role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words)
+            add("paper", "arxiv:" + (match.group(1) or match.group(2) or match.group(3)), role, window, block.line)
+        for match in _DOI.finditer(context):
+            doi = match.group(1).rstrip(".,;}")
+            if "arxiv" in doi.lower():
+                continue
+            window = near(match.start(), match.end())
+            role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words)
+            add("paper", "doi:" + doi, role, window, block.line)
+        for match in _GITHUB.finditer(context):
+            repo = "/".join(match.group(1).rstrip(".").removesuffix(".git").split("/")[:2])
+            window = near(match.start(), match.end())
+            code_own = bool(_OWN_CODE_WORDS.search(window))
+            repo_words = set(re.findall(r"[a-z0-9]+", repo.lower()))
+            if repo.lower() in LIBRARIES and not (
+                code_own and re.search(r"first released|official|original", window, re.IGNORECASE)
+            ):
+                add("code", "github.com/" + repo, "library", window, block.line)
+            elif code_own or (owner and repo.split("/")[0].lower() == owner and name_words & repo_words):
+                add("code", "github.com/" + repo, "own", window, block.line)
+            else:
+                add("code", "github.com/" + repo, "cited", window, block.line)
+    return list(found.values())
+
+
+# -- the whole body ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BodyFacts:
+    """Everything read from a card's body, each item with its evidence."""
+
+    results: list[Result]
+    facts: list[Fact]
+
+    def of(self, kind: str, role: str | None = None) -> list[Fact]:
+        """The facts of one kind (and role)."""
+        return [f for f in self.facts if f.kind == kind and (role is None or f.role == role)]
+
+
+def read_body(
+    doc: Document,
+    repo_id: str,
+    *,
+    metadata_datasets: list[str],
+    metadata_bases: list[str],
+    claim_metrics: list[str],
+) -> BodyFacts:
+    """Read every kind of fact from a parsed body; the front matter's facts give context, never overrides."""
+    text = "\n".join(b.text for b in doc.blocks[:60] if b.kind in ("paragraph", "item"))
+    dataset = trainer_dataset(text)
+    if dataset is None and len(metadata_datasets) == 1:
+        dataset = metadata_datasets[0].lower()
+    metrics = [m for m in (metric_of(c) for c in claim_metrics) if m]
+    default_metric = (
+        max(set(metrics), key=metrics.count)
+        if metrics
+        else ("wer" if re.search(r"\bwer\b|word error rate", text, re.IGNORECASE) else None)
+    )
+    bases = read_base_models(doc, repo_id)
+    facts = [
+        *bases,
+        *read_datasets(doc, repo_id),
+        *read_hyperparameters(doc),
+        *read_hardware(doc),
+        *read_environment(doc),
+        *read_limitations(doc),
+        *read_links(doc, repo_id, derived=bool(bases or metadata_bases)),
+    ]
+    results = read_results(doc, repo_id, dataset=dataset, default_metric=default_metric)
+    return BodyFacts(results, facts[: MAX_FACTS * 4])
