@@ -67,7 +67,7 @@ def test_unrendered_template_is_a_yaml_error():
         ("   \n\n", "empty"),
         (b"\x00\x01\x02binary weights", "binary"),
         ("text\x00with NUL", "binary"),
-        (b"\xff\xfe" + "not utf-8".encode("utf-16-le") * 40, "binary"),
+        (b"\xff\xfe" + "not utf-8".encode("utf-16-le") * 40, "no_metadata"),  # UTF-16 is text, read as such
         ("---\nlicense: [unclosed\n---\n# card", "yaml_error"),
         ("---\n- a\n- b\n---\n# card", "not_a_mapping"),
         ("---\n\n---\n# card", "ok"),

@@ -46,7 +46,7 @@ BASE: dict = {
     "hyperparameter_evidence": 'learning_rate = 2e-05 (line 40: "- learning_rate: 2e-05")',
     "hardware_evidence": 'V100 (line 50: "trained on a V100")', "environment_evidence": "transformers = 4.16.2",
     "limitation_evidence": "Limitations: biased towards news", "paper_evidence": None, "code_evidence": None,
-    "base_model_evidence": None, "dataset_evidence": None, "text_results": 3,
+    "base_model_evidence": None, "dataset_evidence": None, "text_results": 3, "index_results": 2,
     "text_result_example": 'f1 = 91.3 on conll2003 (test) (table, line 81: "f1 | 95.1 | 91.3")',
 }  # fmt: skip
 
@@ -57,7 +57,7 @@ NO_CARD = {"card_status": "missing", "card_text_known": False, "card_present": F
            "paper_links": [], "github_links": [], "base_models": [], "card_data_known": False,
            "hyperparameters_stated": 0,
            "hardware_evidence": None, "environment_evidence": None, "limitation_evidence": None, "text_results": 0,
-           "text_result_example": None, "hyperparameter_evidence": None}  # fmt: skip
+           "text_result_example": None, "hyperparameter_evidence": None, "index_results": 0}  # fmt: skip
 UNKNOWN_CARD = {**NO_CARD, "card_status": None, "card_present": None, "card_known": False}
 NO_FILES = {"files_known": False, "num_files": None, "has_config": False, "has_safetensors": False,
             "has_onnx": False, "has_training_logs": False, "has_training_config": False,
@@ -77,7 +77,7 @@ CASES: list[tuple[str, dict, str]] = [
     ("base_model_resolvable", {"base_models": []}, "not_applicable"),
     ("has_architecture_config", {"has_config": False, "model_type": None}, "false"),
     ("has_architecture_config", {**NO_FILES, "model_type": None}, "not_available"),
-    ("reports_performance", {"claims": 0, "text_results": 0}, "false"),
+    ("reports_performance", {"claims": 0, "index_results": 0, "text_results": 0}, "false"),
     ("reports_performance", {"claims": 0}, "true"),  # results in the text count
     ("reports_performance", UNKNOWN_CARD, "not_available"),
     ("claims_hold_when_rechecked", {"rechecks_discrepant": 1, "recheck_worst_gap": 0.14}, "false"),

@@ -22,7 +22,7 @@ IDS = [
     "SpanBERT/spanbert-large-cased",  # the paper's example of a popular model with no card
     "facebook/wav2vec2-base-960h",
     "dslim/bert-base-NER",
-    "Jtisch7/bertFinancialSent",  # its README is UTF-16 bytes: a binary card
+    "Jtisch7/bertFinancialSent",  # its README is UTF-16 bytes (the dump read them as UTF-8): "hello"
     "osanseviero/test_tag",  # broken YAML front matter
     "007J/smile",  # no README; the card dump holds the scraper's error message
     "Helsinki-NLP/opus-mt-zh-en",
@@ -47,7 +47,7 @@ def test_counts_and_cards(subset):
     ov = subset["measurements"]["overview"]
     assert subset["models"] == 10
     assert ov["with_readme"] == 8  # SpanBERT and 007J/smile list no README.md
-    assert ov["cards"] == {"ok": 5, "binary": 1, "missing": 1, "yaml_error": 1}
+    assert ov["cards"] == {"ok": 5, "no_metadata": 1, "missing": 1, "yaml_error": 1}  # UTF-16 read as text
 
 
 def test_claims(subset):

@@ -31,11 +31,15 @@ from ptmscope.cards.sections import Section, count_placeholders, find_sections
 __all__ = ["CardAnalysis", "CardFacts", "Claim", "analyze_card", "card_facts", "load_front_matter_yaml"]
 
 # The version of what card analysis records; a snapshot keeps the version that read its cards,
-# so the study can tell a snapshot read before the claim definitions (version 2) existed.
-CARD_ANALYSIS = 2
+# so the study can tell a snapshot read before the claim definitions (version 2) or the body
+# analysis (version 3) existed, and bundled snapshots are read again.
+CARD_ANALYSIS = 3
 
 MAX_CARD_CHARS = 1_000_000
 MAX_YAML_CHARS = 512_000
+# The body's structure (tables, lists, links: what results and facts are read from) is parsed over
+# its first 200,000 characters; past that are appendices and data dumps, at 25 ms per 100 kB.
+MAX_STRUCTURE_CHARS = 200_000
 MAX_YAML_NODES = 200_000
 MAX_LINKS = 50
 
@@ -254,9 +258,30 @@ def _links(read: BodyFacts) -> list[tuple[str, str, str]]:
 # -- the analysis -----------------------------------------------------------------------
 
 
+def _utf16(content: bytes) -> str | None:
+    """The text of a UTF-16 card (a byte-order mark, or NULs at every other byte of ASCII text), else None."""
+    head = content[:4096]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif len(head) >= 8 and head[1::2].count(0) > 0.9 * (len(head) // 2) and head[0::2].count(0) == 0:
+        encoding = "utf-16-le"
+    elif len(head) >= 8 and head[0::2].count(0) > 0.9 * (len(head) // 2) and head[1::2].count(0) == 0:
+        encoding = "utf-16-be"
+    else:
+        return None
+    try:
+        text = content.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    return text.removeprefix("\ufeff")
+
+
 def _decode(content: str | bytes) -> tuple[str | None, str | None]:
     """(text, None) or (None, reason) for content that is not a text card."""
     if isinstance(content, bytes):
+        utf16 = _utf16(content)
+        if utf16 is not None:
+            return utf16, None
         if b"\x00" in content[:8192]:
             return None, "README holds binary data (NUL bytes)"
         try:
@@ -267,6 +292,10 @@ def _decode(content: str | bytes) -> tuple[str | None, str | None]:
                 return None, "README is not UTF-8 text"
             return text, None
     if "\x00" in content[:8192]:
+        # UTF-16 bytes that were read as UTF-8 (a dump's scraper did): the byte-order mark became U+FFFD.
+        utf16 = _utf16(content.lstrip("\ufffd").encode("utf-8", errors="surrogatepass"))
+        if utf16 is not None:
+            return utf16, None
         return None, "README holds binary data (NUL bytes)"
     return content, None
 
@@ -331,7 +360,7 @@ def analyze_card(content: str | bytes, front_matter: FrontMatterRule = DEFAULT_R
     sections = find_sections(body)
     lower = text.lower()
     body_lower = lower[len(text) - len(body) :]
-    document = parse(block.masked(text) if block else text)
+    document = parse((block.masked(text) if block else text)[:MAX_STRUCTURE_CHARS])
     read = read_body(
         document,
         repo_id,

@@ -49,7 +49,7 @@ class Fact:
     """One thing the card states, with where it says it."""
 
     kind: str
-    """base_model | dataset | hyperparameter | hardware | environment | limitation | paper | code"""
+    """base_model | dataset | hyperparameter | hardware | environment | limitation | license | paper | code"""
     name: str
     value: str | None
     declared_in: str
@@ -413,16 +413,19 @@ _COMPARISON = re.compile(
 _TEST_RESULT = re.compile(r"test result\s*[:=]\s*(\d[\d.,]*\s*%?)", re.IGNORECASE)
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def _sentence_results(doc: Document, dataset: str | None, default_metric: str | None) -> list[Result]:
     results: list[Result] = []
     seen: set[tuple[str, str]] = set()
     for block in doc.blocks:
-        if block.kind not in ("paragraph", "item") or not any(c.isdigit() for c in block.text):
+        if block.kind not in ("paragraph", "item") or not _DIGIT.search(block.text):
             continue
         if _FOLLOWING.search(block.text):
             continue  # read as the Trainer's list
         text = " ".join(block.text.split())
-        for pattern in _SENTENCE_PATTERNS:
+        for pattern in _SENTENCE_PATTERNS if _METRIC_IN_TEXT.search(text) else ():
             for match in pattern.finditer(text):
                 groups = match.groupdict()
                 if _COMPARISON.search(text[max(0, match.start() - 80) : match.start()]):
@@ -437,7 +440,7 @@ def _sentence_results(doc: Document, dataset: str | None, default_metric: str | 
                 if metric is None or number is None or (metric, number[1]) in seen:
                     continue
                 seen.add((metric, number[1]))
-                named = (groups.get("d") or "").strip().lower()
+                named = (groups.get("d") or "").strip().rstrip(".,;:!?").lower()
                 split = split_of(metric_text) or (split_of(named) if named else None)
                 results.append(
                     Result(
@@ -616,10 +619,32 @@ _BASE_PHRASES = re.compile(
     r"|fine-?tuned (?:from|on top of)|a fine-?tune of|initiali[sz]ed (?:from|with)|(?:is |was )?based (?:up)?on"
     r"|trained on top of|distilled (?:from|version of)|continued pre-?training of|quanti[sz]ed (?:version )?(?:of|from)"
     r"|merge of|adapter (?:for|on)|further (?:pre-?)?trained (?:from|on top of)|starting from|derived from"
-    r"|(?:^|[.!]\s+)fine-?tuned|(?:base|language|pre-?trained|parent|backbone|original) model\s*[:：]|is an?|this an?)"
-    r"\s+(?:the\s+|a\s+|an\s+)?(?:pre-?trained\s+|original\s+)?",
+    r"|(?:^|[.!]\s+)fine-?tuned|(?:base|language|pre-?trained|parent|backbone|original) model\s*[:：]"
+    r"|(?<=\bis )an?|(?<=\bthis )an?)"
+    r"[\s*_`]+(?:the\s+|a\s+|an\s+)?(?:pre-?trained\s+|original\s+)?",
     re.IGNORECASE,
 )
+# Words one of which a sentence naming a base model holds (a cheap test before the phrase pattern).
+_BASE_HINTS = (
+    "tune",
+    "based",
+    "initiali",
+    "distil",
+    "checkpoint",
+    "model:",
+    "model :",
+    "top of",
+    "derived",
+    "merge",
+    "quanti",
+    "starting",
+    "adapter",
+    "continued",
+    "is a ",
+    "is an ",
+    "this a ",
+)
+_BASE_HINT = re.compile("|".join(re.escape(h) for h in _BASE_HINTS))
 _CANDIDATE = re.compile(
     r"\[([^\]]{1,100})\]\((https?://huggingface\.co/[^)\s]+)\)|[`*_]{0,2}(" + _HUB_ID + r")[`*_]{0,2}"
 )
@@ -666,6 +691,9 @@ def read_base_models(doc: Document, repo_id: str) -> list[Fact]:
             continue
         if block.kind == "html" or not block.source:
             continue
+        lower = block.source.lower()
+        if not _BASE_HINT.search(lower):
+            continue
         source = " ".join(block.source.split())
         for phrase in _BASE_PHRASES.finditer(source):
             tail = source[phrase.end() : phrase.end() + 220]
@@ -677,7 +705,7 @@ def read_base_models(doc: Document, repo_id: str) -> list[Fact]:
                 found = hub_id(target.group(1), repo_id) if target else None
             else:
                 found = hub_id(candidate.group(3), repo_id)
-                loose = phrase.group(0).lower().strip().startswith(("is a", "is an", "this a", "this an"))
+                loose = phrase.group(0).lower().strip().startswith(("a ", "an "))
                 if found and loose and not _MODEL_AFTER.match(tail[candidate.end() :]):
                     found = None  # "is a gpt2 ..." says what it is only when "model ... fine-tuned" follows
             if found:
@@ -866,6 +894,8 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     "seed": ("seed", "random seed"),
     "optimizer": ("optimizer", "optimiser", "optim"),
     "lr_scheduler_type": (
+        "lr schedule",
+        "lr_schedule",
         "lr scheduler type",
         "lr_scheduler_type",
         "lr scheduler",
@@ -883,12 +913,16 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
         "num warmup steps",
     ),
     "lr_scheduler_warmup_ratio": (
+        "warmup proportion",
+        "warmup_proportion",
         "lr scheduler warmup ratio",
         "lr_scheduler_warmup_ratio",
         "warmup ratio",
         "warmup_ratio",
     ),
     "num_epochs": (
+        "n epochs",
+        "n_epochs",
         "num epochs",
         "num_epochs",
         "num train epochs",
@@ -915,6 +949,9 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     ),
     "weight_decay": ("weight decay", "weight_decay"),
     "max_seq_length": (
+        "max seq len",
+        "max_seq_len",
+        "tokens per instance",
         "max seq length",
         "max_seq_length",
         "max sequence length",
@@ -936,53 +973,72 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
 _HYPER_OF = {spelling: key for key, spellings in HYPERPARAMETERS.items() for spelling in spellings}
 _ITEM_KV = re.compile(r"^\s*[-*]?\s*([A-Za-z][\w .()-]{0,50}?)\s*[:=]\s*(.{1,200}?)\s*$")
 _FLAG = re.compile(r"--([a-z][a-z0-9_]{1,50})[= ]+([^\s\\]{1,80})")
+# (key, pattern, a word the sentence must hold: a cheap test before the pattern)
 _SENTENCE_HYPER = (
-    ("num_epochs", re.compile(r"\b(?:for|over)\s+(\d{1,4}(?:\.\d+)?)\s+epochs?\b", re.IGNORECASE)),
-    ("num_epochs", re.compile(r"\b(\d{1,4})\s+epochs?\s+of\s+training\b", re.IGNORECASE)),
-    ("train_batch_size", re.compile(r"\bbatch[- ]size\s+(?:of\s+|=\s*|was\s+|is\s+)?(\d[\d,]*[kK]?)\b", re.IGNORECASE)),
+    ("num_epochs", re.compile(r"\b(?:for|over)\s+(\d{1,4}(?:\.\d+)?)\s+epochs?\b", re.IGNORECASE), "epoch"),
+    ("num_epochs", re.compile(r"\b(\d{1,4})\s+epochs?\s+of\s+training\b", re.IGNORECASE), "epoch"),
+    (
+        "train_batch_size",
+        re.compile(r"\bbatch[- ]size\s+(?:of\s+|=\s*|was\s+|is\s+)?(\d[\d,]*[kK]?)\b", re.IGNORECASE),
+        "batch",
+    ),
     (
         "learning_rate",
         re.compile(r"\blearning[- ]rate\s+(?:of\s+|=\s*|was\s+|is\s+)?(\d+(?:\.\d+)?(?:e-?\d+)?)", re.IGNORECASE),
+        "learning",
     ),
     (
         "lr_scheduler_warmup_steps",
         re.compile(
-            r"\bwarm-?up\s+(?:for|of)\s+(\d[\d,]*k?)\s+steps\b|\b(\d[\d,]*)\s+warm-?up"
-            r"\s+steps\b",
-            re.IGNORECASE,
+            r"\bwarm-?up\s+(?:for|of)\s+(\d[\d,]*k?)\s+steps\b|\b(\d[\d,]*)\s+warm-?up\s+steps\b", re.IGNORECASE
         ),
+        "warm",
     ),
     (
         "training_steps",
         re.compile(
-            r"(?<!warmup )(?<!warm-up )\bfor\s+(one million|two million|\d[\d,.]*\s*[kKmM]?)\s+"
-            r"(?:training\s+)?steps\b",
+            r"(?<!warmup )(?<!warm-up )\bfor\s+(one million|two million|\d[\d,.]*\s*[kKmM]?)\s+(?:training\s+)?steps\b",
             re.IGNORECASE,
         ),
+        "steps",
     ),
     (
         "max_seq_length",
         re.compile(
-            r"\b(?:max(?:imum)?\s+)?sequence\s+length\s+(?:of\s+|was\s+(?:limited|set)\s+to\s+|"
-            r"is\s+)?(\d{2,6})\b",
+            r"\b(?:max(?:imum)?\s+)?sequence\s+length\s+(?:of\s+|was\s+(?:limited|set)\s+to\s+|is\s+)?(\d{2,6})\b",
             re.IGNORECASE,
         ),
+        "sequence",
     ),
-    ("weight_decay", re.compile(r"\bweight[- ]decay\s+(?:of\s+|=\s*)?(\d+(?:\.\d+)?(?:e-?\d+)?)", re.IGNORECASE)),
+    (
+        "weight_decay",
+        re.compile(r"\bweight[- ]decay\s+(?:of\s+|=\s*)?(\d+(?:\.\d+)?(?:e-?\d+)?)", re.IGNORECASE),
+        "decay",
+    ),
     (
         "optimizer",
         re.compile(
-            r"\b(?:optimi[sz]er\s+(?:used\s+)?(?:is|was)|(?:using|with)\s+(?:the\s+)?)\s*(AdamW|Adam|"
-            r"Adafactor|LAMB|SGD|RMSprop|Lion)\b",
+            r"\b(?:optimi[sz]er\s+(?:used\s+)?(?:is|was)|(?:using|with)\s+(?:the\s+)?)\s*"
+            r"(AdamW|Adam|Adafactor|LAMB|SGD|RMSprop|Lion)\b",
             re.IGNORECASE,
         ),
+        "",
     ),
     (
         "lr_scheduler_type",
         re.compile(
             r"\b(linear|cosine|constant|polynomial)\s+(?:learning[- ]rate\s+)?(?:decay|schedule)", re.IGNORECASE
         ),
+        "",
     ),
+)
+_LAUNCHER = re.compile(r"\b(python|accelerate|torchrun|deepspeed|run_\w+\.py)\b")
+_HYPER_LIST = re.compile(r"hyper[\s_-]?param", re.IGNORECASE)
+_TRAIN_WORD = re.compile(r"\btrain|fine-?tun", re.IGNORECASE)
+_SENTENCE_HYPER += (
+    ("max_seq_length", re.compile(r"\b(\d{2,6})\s+tokens\s+per\s+(?:instance|sequence|example)\b", re.I), "per"),
+    ("train_batch_size", re.compile(r"\b(\d[\d,]*)\s+(?:instances|sequences|examples)\s+per\s+batch\b", re.I), "batch"),
+    ("training_steps", re.compile(r"\b(\d[\d.,]*\s*[kKmM]?)\s+training\s+steps\b", re.I), "steps"),
 )
 _SNAKE_KEY = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 _HYPER_HEADINGS = re.compile(
@@ -1009,7 +1065,15 @@ def read_hyperparameters(doc: Document) -> list[Fact]:
 
     for block in doc.blocks:
         if block.kind == "code":
-            if "--" in block.text and re.search(r"\b(python|accelerate|torchrun|deepspeed|run_\w+\.py)\b", block.text):
+            if block.headings and _HYPER_LIST.search(block.headings[-1]):
+                for offset, raw in enumerate(block.text.splitlines()[:200]):
+                    item = _ITEM_KV.match(raw.replace(" = ", ": ", 1))
+                    key = hyperparameter_key(item.group(1)) if item else None
+                    if item and key is None and _SNAKE_KEY.fullmatch(item.group(1).strip().lower()):
+                        key = item.group(1).strip().lower()
+                    if item and key:
+                        add(key, item.group(2).strip("'\","), "code", raw, block.line + offset)
+            if "--" in block.text and _LAUNCHER.search(block.text):
                 for match in _FLAG.finditer(block.text):
                     flag = match.group(1)
                     key = hyperparameter_key(flag) or ("seed" if flag == "seed" else None)
@@ -1017,7 +1081,7 @@ def read_hyperparameters(doc: Document) -> list[Fact]:
                         add(key, match.group(2).strip("'\""), "command", match.group(0), block.line)
             continue
         in_section = any(_HYPER_HEADINGS.search(h) for h in block.headings)
-        hyper_list = any(re.search(r"hyper[\s_-]?param", h, re.IGNORECASE) for h in block.headings[-1:])
+        hyper_list = bool(block.headings) and bool(_HYPER_LIST.search(block.headings[-1]))
         for raw in block.text.splitlines():
             if block.kind == "item" or in_section:
                 item = _ITEM_KV.match(raw)
@@ -1029,9 +1093,12 @@ def read_hyperparameters(doc: Document) -> list[Fact]:
                 if key:
                     add(key, item.group(2), "list", raw, block.line)
         text = " ".join(block.text.split())
-        if not in_section and not re.search(r"\btrain|fine-?tun", text, re.IGNORECASE):
+        if not in_section and not _TRAIN_WORD.search(text):
             continue
-        for key, pattern in _SENTENCE_HYPER:
+        lower = text.lower()
+        for key, pattern, hint in _SENTENCE_HYPER:
+            if hint not in lower:
+                continue
             said = pattern.search(text)
             if said:
                 value = next(g for g in said.groups() if g)
@@ -1061,6 +1128,29 @@ _HARDWARE = re.compile(
     r"|mi\d{3}x?)\b",
     re.IGNORECASE,
 )
+_HARDWARE_HINTS = (
+    "gpu",
+    "tpu",
+    "a100",
+    "v100",
+    "h100",
+    "h800",
+    "a10",
+    "a6000",
+    "a40",
+    "l4",
+    "l40",
+    "t4",
+    "p100",
+    "k80",
+    "p40",
+    "rtx",
+    "gtx",
+    "titan",
+    "mi2",
+    "mi3",
+)
+_HARDWARE_HINT = re.compile("|".join(_HARDWARE_HINTS))
 _TEMPLATE_HARDWARE = re.compile(
     r"hardware type\s*:|hours used\s*:|cloud provider\s*:|compute region\s*:", re.IGNORECASE
 )
@@ -1072,6 +1162,9 @@ def read_hardware(doc: Document) -> list[Fact]:
     found: dict[str, Fact] = {}
     for block in doc.blocks:
         if block.kind in ("code", "html"):
+            continue
+        lower = block.text.lower()
+        if not _HARDWARE_HINT.search(lower):
             continue
         text = " ".join(block.text.split())
         if _TEMPLATE_HARDWARE.search(text) and PLACEHOLDER.search(text):
@@ -1166,7 +1259,7 @@ def read_limitations(doc: Document) -> list[Fact]:
     for block in doc.blocks:
         if block.kind == "code" or not block.headings:
             continue
-        heading = next((h for h in reversed(block.headings) if _LIMIT_HEADINGS.search(h)), None)
+        heading = block.headings[-1] if _LIMIT_HEADINGS.search(block.headings[-1]) else None
         if heading is not None:
             by_heading.setdefault(heading, []).append(block)
     facts = []
@@ -1184,6 +1277,46 @@ def read_limitations(doc: Document) -> list[Fact]:
                 )
             )
     return facts
+
+
+# -- licences stated in the text ------------------------------------------------------------------------
+
+_LICENSE_NAMES = (
+    (r"apache(?:\s+license)?,?\s*(?:version\s*|v)?2(?:\.0)?|apache-2\.0", "apache-2.0"),
+    (r"\bmit\b(?:\s+license)?", "mit"),
+    (r"cc[\s-]?by[\s-]?nc[\s-]?sa[\s-]?4(?:\.0)?", "cc-by-nc-sa-4.0"),
+    (r"cc[\s-]?by[\s-]?nc[\s-]?4(?:\.0)?", "cc-by-nc-4.0"),
+    (r"cc[\s-]?by[\s-]?sa[\s-]?4(?:\.0)?", "cc-by-sa-4.0"),
+    (r"cc[\s-]?by[\s-]?sa[\s-]?3(?:\.0)?", "cc-by-sa-3.0"),
+    (r"cc[\s-]?by[\s-]?4(?:\.0)?", "cc-by-4.0"),
+    (r"cc0", "cc0-1.0"),
+    (r"gpl[\s-]?v?3(?:\.0)?|gnu general public license v(?:ersion )?3", "gpl-3.0"),
+    (r"agpl[\s-]?v?3(?:\.0)?", "agpl-3.0"),
+    (r"bsd[\s-]?3[\s-]?clause|bsd-3", "bsd-3-clause"),
+    (r"creativeml open ?rail[\s-]?m", "creativeml-openrail-m"),
+    (r"open ?rail(?:\+\+)?[\s-]?m", "openrail++"),
+    (r"llama ?2 (?:community )?licen[sc]e", "llama2"),
+)
+_LICENSE_STATED = re.compile(r"\b(?:licen[sc]ed|released|distributed|available)\s+under\s+(?:the\s+)?(?:terms\s+of\s+"
+                             r"(?:the\s+)?)?(.{3,60})|\blicen[sc]e\s*[:：]\s*(.{2,60})", re.IGNORECASE)  # fmt: skip
+
+
+def read_licenses(doc: Document) -> list[Fact]:
+    """Licences the text states ("licensed under the MIT License", "License: Apache 2.0")."""
+    found: dict[str, Fact] = {}
+    for block in doc.blocks:
+        if block.kind in ("code", "html") or "licen" not in block.text.lower():
+            continue
+        text = " ".join(block.text.split())
+        for match in _LICENSE_STATED.finditer(text):
+            named = (match.group(1) or match.group(2) or "").lower()
+            for pattern, license_id in _LICENSE_NAMES:
+                if re.match(pattern, named) and license_id not in found:
+                    found[license_id] = Fact("license", license_id, None, "text", None,
+                                             Evidence(_snippet(text[max(0, match.start() - 40) : match.end() + 20]),
+                                                      block.line))  # fmt: skip
+                    break
+    return list(found.values())
 
 
 # -- links: the model's own paper and code, apart from citations and libraries ---------------------------
@@ -1208,10 +1341,12 @@ _STRONG_OWN = re.compile(
 _OWN_CODE_WORDS = re.compile(
     r"\b(?:codes?|repository|repo|implementation|scripts?|source)\b.{0,40}?\b(?:available|found|here|released|hosted)"
     r"\b|\bfirst\s+released\b|\bgithub\s*(?:repo(?:sitory)?)?\s*[:：]|\b(?:codes?|repository|repo)\s*[:：]|"
-    r"\bi\s+was\s+made\s+with\b|\breport(?:ing)?\s+issues\b|\bofficial\s+(?:code|repo|repository|implementation)\b|"
+    r"\bi\s+was\s+made\s+with\b|\breport(?:ing)?\s+issues\b|\bofficial\s+\[?(?:github\s+|gitlab\s+)?(?:code|repo|"
+    r"repository|implementation)\b|\breadme\s*[:：]|"
     r"\bour\s+(?:\w+\s+)?(?:code|repo|repository|github|implementation)",
     re.IGNORECASE,
 )
+_OWN_RELEASE = re.compile(r"first released|official|original", re.IGNORECASE)
 _GENERIC_NAME_WORDS = frozenset(
     {
         "bert",
@@ -1332,6 +1467,7 @@ def read_links(doc: Document, repo_id: str, *, derived: bool) -> list[Fact]:
         for w in re.findall(r"[a-z0-9]+", repo_id.rsplit("/", 1)[-1].lower())
         if len(w) >= 4 and not w.isdigit() and w not in _GENERIC_NAME_WORDS and w not in owner_words
     }
+    model_name = repo_id.rsplit("/", 1)[-1].lower()
     found: dict[tuple[str, str], Fact] = {}
     first_heading_line = next((h.line for h in doc.headings if h.level >= 2), 10**9)
     previous = ""
@@ -1380,11 +1516,12 @@ def read_links(doc: Document, repo_id: str, *, derived: bool) -> list[Fact]:
             window = near(match.start(), match.end())
             code_own = bool(_OWN_CODE_WORDS.search(window))
             repo_words = set(re.findall(r"[a-z0-9]+", repo.lower()))
-            if repo.lower() in LIBRARIES and not (
-                code_own and re.search(r"first released|official|original", window, re.IGNORECASE)
-            ):
+            own_release = code_own and bool(_OWN_RELEASE.search(window))
+            same_owner = bool(owner) and repo.split("/")[0].lower() == owner
+            same_name = repo.split("/")[-1].lower() == model_name
+            if repo.lower() in LIBRARIES and not own_release:
                 add("code", "github.com/" + repo, "library", window, block.line)
-            elif code_own or (owner and repo.split("/")[0].lower() == owner and name_words & repo_words):
+            elif code_own or (same_owner and (name_words & repo_words or same_name)):
                 add("code", "github.com/" + repo, "own", window, block.line)
             else:
                 add("code", "github.com/" + repo, "cited", window, block.line)
@@ -1433,6 +1570,7 @@ def read_body(
         *read_hardware(doc),
         *read_environment(doc),
         *read_limitations(doc),
+        *read_licenses(doc),
         *read_links(doc, repo_id, derived=bool(bases or metadata_bases)),
     ]
     results = read_results(doc, repo_id, dataset=dataset, default_metric=default_metric)

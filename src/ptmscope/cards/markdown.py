@@ -140,7 +140,9 @@ def plain(source: str) -> str:
     """A block's text without inline markup: link texts kept, emphasis, code ticks and tags dropped."""
     if "[" in source:
         source = _MD_LINK.sub(lambda m: m.group(1), source)
-    return _MARKUP.sub("", source)
+    if "<" in source or "*" in source or "_" in source or "`" in source:
+        return _MARKUP.sub("", source)
+    return source
 
 
 def parse(body: str) -> Document:
@@ -151,6 +153,7 @@ def parse(body: str) -> Document:
     except Exception:  # markdown-it is total on text; a failure here is a bug, not the card's
         return doc
     stack: list[Heading] = []
+    path: tuple[str, ...] = ()
     table: dict | None = None
     row: list[str] | None = None
     in_item = 0
@@ -169,9 +172,9 @@ def parse(body: str) -> Document:
             heading = Heading(level, text, line)
             stack.append(heading)
             doc.headings.append(heading)
+            path = tuple(h.text for h in stack)
             index += 3
             continue
-        path = tuple(h.text for h in stack)
         if kind == "table_open":
             table = {"header": [], "rows": [], "line": line}
         elif kind == "tr_open" and table is not None:

@@ -45,6 +45,7 @@ _FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 # Whitespace and markdown punctuation, deleted before counting characters.
 _NOISE = str.maketrans("", "", " \t\r\n\f\v>*_`|:-#[]()")
 _PLACEHOLDER_HINTS = ("information", "{{", "[optional]")
+_PLACEHOLDER_HINT = re.compile("|".join(re.escape(h) for h in _PLACEHOLDER_HINTS))
 
 # A section must hold at least this many meaningful characters to count as filled.
 MIN_FILLED_CHARS = 20
@@ -78,7 +79,7 @@ def meaningful_chars(text: str) -> int:
     if "<!--" in text:
         text = _HTML_COMMENT.sub(" ", text)
     lower = text.lower()
-    if any(hint in lower for hint in _PLACEHOLDER_HINTS):
+    if _PLACEHOLDER_HINT.search(lower):
         text = PLACEHOLDER.sub(" ", text)
     return len(text.translate(_NOISE))
 

@@ -131,6 +131,7 @@ tr AS (
     FROM a_card_results WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 cl AS (
     SELECT repo_id, count(*) FILTER (WHERE value_text IS NOT NULL AND coalesce(status, 'valid') = 'valid') AS claims,
+           count(*) FILTER (WHERE value IS NOT NULL) AS index_results,
            min(coalesce(metric_type, metric_name, '?') || ' = ' || value_text
                || coalesce(' on ' || coalesce(dataset_type, dataset_name), ''))
                FILTER (WHERE coalesce(status, 'valid') = 'valid') AS claim_example,
@@ -311,6 +312,7 @@ SELECT
     coalesce(tr.text_results, 0) AS text_results,
     tr.text_result_example,
     coalesce(cl.claims, 0) AS claims,
+    coalesce(cl.index_results, 0) AS index_results,
     cl.claim_example,
     cl.claims_hf_valid,
     coalesce(bases.base_models, []) AS base_models,
@@ -380,6 +382,7 @@ FACT_COLUMNS: frozenset[str] = frozenset(
     present_sections core_filled licenses spdx_licenses license_kinds datasets paper_links cited_papers github_links
     hyperparameters_stated hyperparameter_evidence hardware_evidence environment_evidence limitation_evidence
     paper_evidence code_evidence base_model_evidence dataset_evidence text_results text_result_example claims
+    index_results
     claim_example claims_hf_valid base_models base_relations bases_in_scope bases_missing license_conflict_any
     license_compatible_any license_conflict ancestors upstream_issue derived_models quantized_variants downloads_pct
     likes_pct org_verified org_listed orgs_known hub_scan_known hub_flagged_files confused_with commits

@@ -68,13 +68,15 @@ def has_architecture_config() -> Rule:
 def reports_performance() -> Rule:
     """Does the card report performance, as machine-parseable claims or at least in its text?"""
     return Rule(
-        outcome="""CASE WHEN claims > 0 OR text_results > 0 THEN 'true'
+        outcome="""CASE WHEN index_results > 0 OR text_results > 0 THEN 'true'
                        WHEN NOT card_known THEN 'not_available' ELSE 'false' END""",
         evidence="""CASE WHEN claims > 0 THEN claims || ' claim(s) in the model-index, e.g. ' || claim_example
                         || CASE WHEN text_results > 0 THEN '; ' || text_results || ' result(s) in the text' ELSE '' END
+                        WHEN index_results > 0 THEN index_results || ' result(s) in the model-index that are not '
+                        || 'valid claims (no dataset, or no metric name)'
                         WHEN text_results > 0 THEN text_results
                         || ' result(s) in the card text (not machine-parseable), e.g. ' || text_result_example END""",
-        grade="CASE WHEN claims > 0 THEN 1.0 WHEN text_results > 0 THEN 0.6 ELSE 0.0 END",
+        grade="CASE WHEN claims > 0 THEN 1.0 WHEN index_results > 0 OR text_results > 0 THEN 0.6 ELSE 0.0 END",
     )
 
 

@@ -122,7 +122,11 @@ def audit(
 
     from ptmscope.audit.run import audit_model
     from ptmscope.reports.audit_json import audit_document
+    from ptmscope.sample import BUNDLES
 
+    if snapshot_name in BUNDLES:  # a bundled snapshot is imported on first use, as study does
+        with open_store(db_path) as store:
+            resolve_snapshot(store, snapshot_name)
     with err.status("Auditing...", spinner="dots") if err.is_terminal else nullcontext():
         result = audit_model(
             model,

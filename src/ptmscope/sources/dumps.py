@@ -276,21 +276,28 @@ def truncation_record(after_line: int, error: BaseException) -> Item:
     return f"after line {after_line}", BadRecord(f"file is truncated or corrupt after line {after_line}: {error}")
 
 
-def jsonl_chunks(path: Path, lines_per_chunk: int) -> Iterator[tuple[int, list[bytes]] | Item]:
+def jsonl_chunks(
+    path: Path, lines_per_chunk: int, bytes_per_chunk: int = 2 * 1024**2
+) -> Iterator[tuple[int, list[bytes]] | Item]:
     """Raw lines of a JSON Lines file in chunks ``(first_line_no, lines)``, for parallel parsing.
 
-    A file that breaks off ends with a truncation record instead of a chunk.
+    A chunk ends at ``lines_per_chunk`` lines or ``bytes_per_chunk`` bytes, whichever comes
+    first: a card dump's lines are a thousand times heavier to analyse than a listing's, and
+    chunks of similar weight keep every worker busy to the end. A file that breaks off ends
+    with a truncation record instead of a chunk.
     """
     line_no = 0
     chunk: list[bytes] = []
+    size = 0
     first = 1
     try:
         with _open(path) as handle:
             for line_no, line in enumerate(handle, start=1):
                 chunk.append(line)
-                if len(chunk) >= lines_per_chunk:
+                size += len(line)
+                if len(chunk) >= lines_per_chunk or size >= bytes_per_chunk:
                     yield first, chunk
-                    chunk, first = [], line_no + 1
+                    chunk, first, size = [], line_no + 1, 0
     except _TRUNCATION_ERRORS as error:
         if chunk:
             yield first, chunk

@@ -378,6 +378,8 @@ class RowBuilder:
             elif f.kind == "dataset" and f.name.lower() not in declared:
                 declared.add(f.name.lower())
                 self._row("model_datasets", repo_id, f.name, "text")
+            elif f.kind == "license" and not facts.licenses:  # the text's licence, when the metadata names none
+                self._row("model_licenses", repo_id, f.name, "text")
 
     def add_org(self, org: OrgRecord, source_file: str, location: str = "") -> None:
         """Buffer one organization."""
