@@ -110,11 +110,16 @@ def rows(db, name, skip_cards=frozenset()):
         sid = store.snapshot(name).snapshot_id
         out = {t: table(store, sid, t, exclude) for t, exclude in CRAWLED.items()}
         out["cards"] = [r for r in table(store, sid, "cards", ("source_file",)) if r[1] != "missing"]
-        for key in ("cards", "card_sections", "repo_files", "model_datasets", "model_licenses", "base_models",
-                    "model_links", "claims"):  # fmt: skip
-            card_rows = key in ("cards", "card_sections", "repo_files")
-            out[key] = [r for r in out[key] if r[0] not in skip_cards or (not card_rows and r[-1] != "card"
-                        and not (key == "claims" and r[1] == "card"))]  # fmt: skip
+        for key in ("card_results", "card_evidence", "model_indexes"):
+            out[key] = table(store, sid, key)
+        # Where each table says a row came from; a card's own rows have source 'card' (front matter) or 'text'.
+        source_at = {"model_datasets": 2, "model_licenses": 2, "base_models": 3, "model_links": 3, "claims": 1,
+                     "model_indexes": 1}  # fmt: skip
+        for key in ("cards", "card_sections", "repo_files", "card_results", "card_evidence", *source_at):
+            out[key] = [
+                r for r in out[key]
+                if r[0] not in skip_cards or (key in source_at and r[source_at[key]] not in ("card", "text"))
+            ]  # fmt: skip
         out["organizations"] = table(store, sid, "organizations", ("source_file",))
         out["repo_clones"] = table(store, sid, "repo_clones", ("path", "reason", "attempts", "seconds", "cloned_at"))
         out["repo_clones"] = [r for r in out["repo_clones"] if r[1] == "ok"]

@@ -854,7 +854,8 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
         ):
             for row in table.rows:
                 if row and not _NOT_A_DATASET_ROW.match(row[0]):
-                    add(row[0], "table", " | ".join(row), table.line, strict=False)
+                    name = re.split(r"\s*(?:\(|\[|\s[–—-]\s)", row[0])[0]
+                    add(name, "table", " | ".join(row), table.line, strict=False)
     for link in doc.links:
         linked = _HUB_DATASET_LINK.match(link.href)
         if linked and not any(_EVAL_HEADINGS.search(h) for h in link.headings[-1:]):

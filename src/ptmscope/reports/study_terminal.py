@@ -125,6 +125,7 @@ def render_study(data: dict[str, Any]) -> RenderableType:
         ("models", "right"),
         ("share", "right"),
         ("", "left"),
+        ("results only in text", "right"),
         ("paper (Aug 2022)", "right"),
     )
     for task, values in data["claims_by_task"].items():
@@ -136,6 +137,7 @@ def render_study(data: dict[str, Any]) -> RenderableType:
             num(values["total"]),
             pct(fraction),
             _bar(fraction),
+            num(values.get("text_only")),
             f"{published[0]:,}/{published[1]:,}" if published else "",
         )
     parts.append(claims)
@@ -144,7 +146,8 @@ def render_study(data: dict[str, Any]) -> RenderableType:
         Text(
             f"{num(cl['models_with_claims'])} of {num(ov['models'])} models ({pct(cl['share_with_claims'])}) claim "
             f"results in their model-index ({num(other['models_with_claims'])} under the {other['definition']} "
-            f"definition). Folded into other (under 0.1% of their models claim): "
+            f"definition); {num(cl.get('results_only_in_text'))} more report results only in their text, where a "
+            f"reader sees them and a tool does not. Folded into other (under 0.1% of their models claim): "
             f"{', '.join(cl['folded']) or 'none'}. {num(cl['invalid_model_index'])} cards have a model-index that "
             "huggingface_hub rejects.",
             style="dim",
@@ -216,6 +219,7 @@ def render_study(data: dict[str, Any]) -> RenderableType:
             lineage.add_row(text(base, 70), num(count))
         parts.append(lineage)
         relations = ", ".join(f"{k} {num(v)}" for k, v in lin["relations"].items())
+        relations += "; declared in " + ", ".join(f"{k} {num(v)}" for k, v in lin.get("declared_in", {}).items())
         depths = ", ".join(f"depth {k}: {num(v)}" for k, v in lin["depth_histogram"].items())
         parts.append(Text(f"relations: {relations}; chain depth inside the snapshot: {depths}", style="dim"))
     else:
