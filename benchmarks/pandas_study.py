@@ -38,6 +38,7 @@ def load(folder: str) -> dict[str, pd.DataFrame]:
         "bases": read("base_models", ["repo_id", "base_model", "relation"]),
         "claims": read("claims", ["repo_id", "status"]),
         "cards": read("cards"),
+        "card_results": read("card_results", ["repo_id"]),
         "sections": read("card_sections", ["repo_id", "section", "filled"]),
         "orgs": read("organizations", ["name", "is_verified", "kind"]),
         "registry": read("registry_downloads", ["registry", "downloads"]),
@@ -74,15 +75,20 @@ def claims_by_task(t: dict[str, pd.DataFrame]) -> dict:
     known_cards = cards[cards.status != "missing"].repo_id.unique()
     task = m[["repo_id", "pipeline_tag", "has_readme"]].copy()
     task["claims"] = task.repo_id.isin(with_claims)
+    task["text_only"] = task.repo_id.isin(t["card_results"].repo_id) & ~task.claims
     task["unknown"] = (
         task.has_readme.fillna(False).astype(bool) & ~task.repo_id.isin(known_cards) & m.card_data.isna() & ~task.claims
     )
     per = task.groupby("pipeline_tag", dropna=False).agg(
-        total=("repo_id", "size"), with_claims=("claims", "sum"), unknown=("unknown", "sum")
+        total=("repo_id", "size"),
+        with_claims=("claims", "sum"),
+        unknown=("unknown", "sum"),
+        text_only=("text_only", "sum"),
     )
-    by_task, other = {}, {"with_claims": 0, "total": 0, "claims_unknown": 0}
+    by_task, other = {}, {"with_claims": 0, "total": 0, "claims_unknown": 0, "text_only": 0}
     for name, row in per.iterrows():  # one row per task: a few dozen
-        values = {"with_claims": int(row.with_claims), "total": int(row.total), "claims_unknown": int(row.unknown)}
+        values = {"with_claims": int(row.with_claims), "total": int(row.total), "claims_unknown": int(row.unknown),
+                  "text_only": int(row.text_only)}  # fmt: skip
         if row.with_claims < 0.001 * row.total:  # the paper's rule: under 0.1% of the task's models claim
             for key in other:
                 other[key] += values[key]

@@ -45,7 +45,8 @@ def test_dslim_bert_base_ner_reports_its_results_with_evidence():
         ("The encoder was initialized from bert-base-cased and trained further.", "bert-base-cased"),
         ("A detector based on [DETR](https://huggingface.co/facebook/detr-resnet-50) with a new head.",
          "facebook/detr-resnet-50"),
-        ("Fine-tuned [facebook/wav2vec2-large-xlsr-53](https://huggingface.co/facebook/wav2vec2-large-xlsr-53) in French.",
+        ("Fine-tuned [facebook/wav2vec2-large-xlsr-53]"
+         "(https://huggingface.co/facebook/wav2vec2-large-xlsr-53) in French.",
          "facebook/wav2vec2-large-xlsr-53"),
         ("This model is based on a pretrained GPT-2 which is fine-tuned on tweets.", "gpt2"),
     ],
@@ -96,7 +97,8 @@ def test_results_from_sentences_tables_html_and_decimal_commas(body, expected):
 def test_the_trainers_list_is_read_and_its_training_log_is_not():
     a = _card(
         "# m\n\nThis model is a fine-tuned version of [bert-base-cased](https://huggingface.co/bert-base-cased) on the"
-        " conll2003 dataset.\nIt achieves the following results on the evaluation set:\n- Loss: 0.0621\n- F1: 0.9296\n\n"
+        " conll2003 dataset.\nIt achieves the following results on the evaluation set:\n"
+        "- Loss: 0.0621\n- F1: 0.9296\n\n"
         "### Training results\n\n| Training Loss | Epoch | Step | Validation Loss | F1 |\n|---|---|---|---|---|\n"
         "| 0.2 | 1.0 | 878 | 0.07 | 0.91 |\n"
     )

@@ -69,7 +69,7 @@ def test_top_datasets_and_architectures(study):
     ]
     lineage = study["measurements"]["lineage"]
     assert lineage["declared_in"] == {"text": 5_880}  # Feb-2022 had no base_model metadata: the text names them
-    assert list(lineage["top_bases"].items())[0] == ("gpt2", 2_706)
+    assert next(iter(lineage["top_bases"].items())) == ("gpt2", 2_706)
     assert list(study["models_per_architecture"].items())[:5] == [
         ("gpt2", 4853),
         ("bert", 4391),

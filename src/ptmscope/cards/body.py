@@ -975,7 +975,7 @@ _HYPER_OF = {spelling: key for key, spellings in HYPERPARAMETERS.items() for spe
 _ITEM_KV = re.compile(r"^\s*[-*]?\s*([A-Za-z][\w .()-]{0,50}?)\s*[:=]\s*(.{1,200}?)\s*$")
 _FLAG = re.compile(r"--([a-z][a-z0-9_]{1,50})[= ]+([^\s\\]{1,80})")
 # (key, pattern, a word the sentence must hold: a cheap test before the pattern)
-_SENTENCE_HYPER = (
+_SENTENCE_HYPER: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("num_epochs", re.compile(r"\b(?:for|over)\s+(\d{1,4}(?:\.\d+)?)\s+epochs?\b", re.IGNORECASE), "epoch"),
     ("num_epochs", re.compile(r"\b(\d{1,4})\s+epochs?\s+of\s+training\b", re.IGNORECASE), "epoch"),
     (
