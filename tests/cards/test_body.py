@@ -112,6 +112,38 @@ def test_baselines_are_not_the_models_results():
     assert {r.value for r in a.body.results} == {91.3}
 
 
+def test_a_table_whose_columns_are_models_gives_this_models_column():
+    body = (
+        "## Evaluation\n\n"
+        "| Category | Benchmark (Metric) | GPT-4o | DeepSeek V3 | DeepSeek R1 |\n|---|---|---|---|---|\n"
+        "| | Architecture | - | MoE | MoE |\n| | # Activated Params | - | 37B | 37B |\n"
+        "| English | MMLU (Pass@1) | 87.2 | 88.5 | 90.8 |\n| | DROP (3-shot F1) | 83.7 | 91.6 | 92.2 |\n"
+    )
+    a = _card(body, "deepseek-ai/DeepSeek-R1")
+    assert _results(a) == {("mmlu", None, "pass@1", 90.8), ("drop", None, "f1", 92.2)}
+    # the column of a model named like ROUGE-1's short spelling is a model, not a metric
+    assert not _card(body, "acme/other-model").body.results
+
+
+def test_a_column_that_is_only_a_size_is_the_model_of_that_size():
+    body = "| Benchmark | Metric | 2B Params | 7B Params |\n|---|---|---|---|\n| MMLU | 5-shot, top-1 | 42.3 | 64.3 |\n"
+    assert {r.value for r in _card(body, "google/gemma-7b").body.results} == {64.3}
+    assert {r.value for r in _card(body, "google/gemma-2b").body.results} == {42.3}
+
+
+def test_rows_of_another_version_or_size_are_baselines():
+    body = (
+        "|Model|Size|Code|MMLU|\n|---|---|---|---|\n|Llama 1|7B|14.1|35.1|\n|Llama 1|13B|18.9|46.9|\n"
+        "|Llama 2|7B|16.8|45.3|\n|Llama 2|13B|24.5|54.8|\n"
+    )
+    assert {r.value for r in _card(body, "meta-llama/Llama-2-7b-hf").body.results} == {16.8, 45.3}
+
+
+def test_html_entities_in_cells_are_text_not_numbers():
+    body = "||Params|GQA|MMLU|\n|---|---|---|---|\n|Ours|7B|&#10007;|45.3|\n"
+    assert {r.value for r in _card(body).body.results} == {45.3}
+
+
 def test_hyperparameters_with_values_from_the_trainers_list_and_sentences():
     a = _card(
         "## Training procedure\n\n### Training hyperparameters\n\nThe following hyperparameters were used:\n"

@@ -28,7 +28,7 @@ FLOORS = {
     "hardware": (0.88, 0.84),
     "environment": (1.0, 0.91),
     "limitations": (0.90, 0.88),
-    "results": (0.75, 0.70),
+    "results": (0.80, 0.92),
 }
 
 

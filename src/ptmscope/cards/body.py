@@ -161,8 +161,40 @@ def metric_of(label: str) -> str | None:
         return _METRIC_OF[text]
     match = _METRIC_IN_TEXT.search(text)
     if match and len(text) <= len(match.group(1)) + 16:  # "test f1", "F1 (dev)", "accuracy (%)"
-        return _METRIC_OF[match.group(1).lower()]
+        spelling = match.group(1).lower()
+        if len(spelling) <= 2:  # "R1", "EM" inside a longer label only beside words that qualify a metric
+            rest = text[: match.start()] + " " + text[match.end() :]
+            if not all(w in _METRIC_QUALIFIERS for w in re.findall(r"[a-z0-9]+", rest)):
+                return None  # "DeepSeek R1" is a model, not ROUGE-1
+        return _METRIC_OF[spelling]
     return None
+
+
+_METRIC_QUALIFIERS = frozenset(
+    [
+        "test",
+        "dev",
+        "validation",
+        "val",
+        "valid",
+        "eval",
+        "evaluation",
+        "score",
+        "mean",
+        "avg",
+        "average",
+        "macro",
+        "micro",
+        "weighted",
+        "set",
+        "on",
+        "the",
+        "overall",
+        "span",
+        "token",
+        "entity",
+    ]
+)
 
 
 _SPLITS = {
@@ -228,11 +260,38 @@ def _model_words(repo_id: str) -> set[str]:
     return {w for w in re.split(r"[^a-z0-9]+", name) if len(w) > 1}
 
 
+_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", re.IGNORECASE)
+_SIZE_ONLY = re.compile(r"(?:\d+(?:\.\d+)?\s*[bm]|params?|parameters|models?|version|[\s(),-])+", re.IGNORECASE)
+
+
+def _sizes(text: str) -> set[str]:
+    """Model sizes a name or label gives ("7b", "1.5b", "350m")."""
+    return {f"{float(n):g}{unit.lower()}" for n, unit in _SIZE.findall(text)}
+
+
+def _versions(text: str) -> set[str]:
+    """Bare version numbers a name or label gives ("2" of "Llama 2 7B", not the size)."""
+    return set(re.findall(r"(?<![\w.])\d{1,2}(?![\w.])", text.replace("-", " ").replace("_", " ")))
+
+
 def _is_this_model(label: str, repo_id: str, rows: int) -> bool:
-    """Is a table row about the model of the card (not a baseline it is compared with)?"""
+    """Is a table row (or column) about the model of the card (not a baseline it is compared with)?
+
+    Sizes must agree where both say one: "Llama 2 13B" is not Llama-2-7b; a label that is
+    only a size ("7B Params") is the model of that size.
+    """
     text = label.lower()
     if rows == 1 or _OURS.search(text):
         return True
+    own_sizes, label_sizes = _sizes(repo_id.rsplit("/", 1)[-1]), _sizes(label)
+    if own_sizes and label_sizes:
+        if not own_sizes & label_sizes:
+            return False
+        if _SIZE_ONLY.fullmatch(label):
+            return True
+    own_versions, label_versions = _versions(repo_id.rsplit("/", 1)[-1]), _versions(label)
+    if own_versions and label_versions and not own_versions & label_versions:
+        return False  # "Llama 1 7B" is not Llama-2-7b
     name = repo_id.rsplit("/", 1)[-1].lower()
     if name and (name in text.replace(" ", "-") or text.replace(" ", "-") in name):
         return True
@@ -243,7 +302,7 @@ def _is_this_model(label: str, repo_id: str, rows: int) -> bool:
 
 _NOT_A_TASK = re.compile(
     r"^(?:#?\s*params?|parameters|size|speed-?up|latency|avg\.?|average|mean|overall|score|"
-    r"total|time|memory|flops|#|layers?|hidden)\b",
+    r"total|time|memory|flops|#|layers?|hidden|con(?:tex|ten)t length|tokens|lr|learning rate|batch)\b",
     re.IGNORECASE,
 )
 
@@ -256,6 +315,67 @@ def _split_names(column: str, count: int) -> list[str]:
     if match:
         return [f"{match.group(1)}-{suffix.strip()}" for suffix in match.group(2).split("/")]
     return [column] * count
+
+
+_BENCHMARK_HEADER = re.compile(r"(?:benchmarks?|datasets?|tasks?|evaluation|eval|test)\b", re.IGNORECASE)
+_METRIC_HEADER = re.compile(r"metrics?|measure", re.IGNORECASE)
+_SETTING_HEADER = re.compile(r"#?\s*(?:shots?|n-shot|setting|few-shot|category|type|domain)", re.IGNORECASE)
+_NOT_A_BENCHMARK = re.compile(r"^#|params|architecture|context|size|tokens\b", re.IGNORECASE)
+_PARENTHESISED = re.compile(r"^(.*?)\s*\(([^()]{1,40})\)\s*$")
+
+
+def _compared_models_results(table: Table, repo_id: str) -> list[tuple[str, str, str, list[str]]] | None:
+    """(benchmark, metric, cell, row) of this model's column in a table whose columns are models.
+
+    "| Benchmark (Metric) | GPT-4o | DeepSeek V3 | DeepSeek R1 |" or "| Benchmark | Metric |
+    2B Params | 7B Params |": the column that names the card's model (or its size) is its
+    result; the others are the baselines it is compared with. None when the table is not
+    of this shape or several columns could be this model's; empty when the columns are other models.
+    """
+    header = table.header
+    if len(header) < 3:
+        return None
+    bench = next((j for j, h in enumerate(header[:3]) if _BENCHMARK_HEADER.match(h.strip(" *"))), None)
+    if bench is None:
+        return None
+    metric_column = next((j for j, h in enumerate(header) if j != bench and _METRIC_HEADER.fullmatch(h.strip(" *"))),
+                         None)  # fmt: skip
+    others = [
+        j
+        for j in range(bench + 1, len(header))
+        if j != metric_column and header[j].strip() and not _SETTING_HEADER.fullmatch(header[j].strip(" *"))
+    ]
+    if len(others) < 2:
+        return None
+    own = [j for j in others if _is_this_model(header[j], repo_id, len(others))]
+    if len(own) > 1:
+        name = re.sub(r"[^a-z0-9]", "", repo_id.rsplit("/", 1)[-1].lower())
+        own = [j for j in own if re.sub(r"[^a-z0-9]", "", header[j].lower()) == name]
+    if len(own) != 1:
+        labels = [row[bench] for row in table.rows if bench < len(row)]
+        models_as_columns = not any(_KNOWN_EVAL.search(header[j]) for j in others) and (
+            "bench" in header[bench].lower() or sum(bool(_KNOWN_EVAL.search(x)) for x in labels) * 2 >= len(labels)
+        )
+        return [] if models_as_columns and not own else None  # a comparison of other models says nothing of this one
+    column = own[0]
+    out: list[tuple[str, str, str, list[str]]] = []
+    for row in table.rows:
+        if column >= len(row) or bench >= len(row):
+            continue
+        label = row[bench].strip(" *")
+        if not label or _NOT_A_BENCHMARK.search(label):
+            continue
+        dataset, metric = label, ""
+        parenthesised = _PARENTHESISED.match(label)
+        if parenthesised:
+            dataset, inner = parenthesised.group(1), parenthesised.group(2)
+            found = _METRIC_IN_TEXT.search(inner)
+            metric = metric_of(inner) or (_METRIC_OF[found.group(1).lower()] if found else inner.lower())
+        if metric_column is not None and metric_column < len(row) and row[metric_column].strip():
+            cell = row[metric_column].strip(" *")
+            metric = metric_of(cell) or cell.lower()
+        out.append((dataset.lower(), metric, row[column], row))
+    return out
 
 
 def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> list[Result]:
@@ -276,6 +396,11 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
         results.append(Result(dataset, split, metric, value, written, unit, "table", Evidence(snippet, table.line)))
 
     entity_rows = first in _ENTITY_HEADERS
+    compared = _compared_models_results(table, repo_id)
+    if compared is not None:
+        for benchmark, measure, cell, row in compared:
+            add(benchmark, split_of(table.caption), measure, cell, row)
+        return results
     if header and all(metric_of(h) for h in header):  # "| EM | F1 |" over one row of numbers
         for row in table.rows[:3]:
             for j, metric in enumerate(metric_of(h) for h in header):
@@ -313,7 +438,15 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
         >= len(columns) - 1
     ):
         # Tasks as columns ("| Task | MNLI | QQP | ... |"), a row of scores (this model's, when rows are models).
-        rows = [r for r in numeric_rows if len(numeric_rows) == 1 or _is_this_model(r[0], repo_id, len(numeric_rows))]
+        sizes = [
+            j for j in range(1, len(header)) if all(_SIZE.fullmatch(r[j].strip()) for r in numeric_rows if j < len(r))
+        ]
+        rows = [
+            r
+            for r in numeric_rows
+            if len(numeric_rows) == 1
+            or _is_this_model(" ".join([r[0], *(r[j] for j in sizes if j < len(r))]), repo_id, len(numeric_rows))
+        ]
         for row in rows[:2]:
             for j in range(1, min(len(row), len(header))):
                 column = header[j].strip()
@@ -511,7 +644,7 @@ def read_results(doc: Document, repo_id: str, *, dataset: str | None, default_me
     """Every result the body reports for the model, deduplicated on (dataset, split, metric, value)."""
     results = _list_results(doc, dataset)
     for table in doc.tables:
-        caption_dataset = _dataset_in(" ".join((table.caption, *table.headings))) or dataset
+        caption_dataset = _dataset_in(" ".join((table.before, *table.headings))) or dataset
         results += _table_results(table, repo_id, caption_dataset)
     results += _sentence_results(doc, dataset, default_metric)
     results += _code_results(doc, dataset)

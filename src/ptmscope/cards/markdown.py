@@ -14,6 +14,7 @@ cells are capped here, so a hostile card costs at most linear time in its size.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -45,7 +46,9 @@ class Table:
     headings: tuple[str, ...]
     """The headings it sits under, outermost first."""
     caption: str = ""
-    """The paragraph just before the table (often says what it measures)."""
+    """The paragraph just before the table in its own section (often says what it measures)."""
+    before: str = ""
+    """The last paragraph before the table, in any section (may name the dataset of a bare table)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,8 @@ def plain(source: str) -> str:
     """A block's text without inline markup: link texts kept, emphasis, code ticks and tags dropped."""
     if "[" in source:
         source = _MD_LINK.sub(lambda m: m.group(1), source)
+    if "&" in source:  # "&#10007;" is a cross, not the number 10007
+        source = html.unescape(source)
     if "<" in source or "*" in source or "_" in source or "`" in source:
         return _MARKUP.sub("", source)
     return source
@@ -157,7 +162,7 @@ def parse(body: str) -> Document:
     table: dict | None = None
     row: list[str] | None = None
     in_item = 0
-    last_paragraph = ""
+    last_paragraph = previous_paragraph = ""  # in this section; before it
     blocks = 0
     index = 0
     while index < len(tokens):
@@ -173,6 +178,7 @@ def parse(body: str) -> Document:
             stack.append(heading)
             doc.headings.append(heading)
             path = tuple(h.text for h in stack)
+            previous_paragraph, last_paragraph = last_paragraph or previous_paragraph, ""
             index += 3
             continue
         if kind == "table_open":
@@ -191,7 +197,16 @@ def parse(body: str) -> Document:
             row = None
         elif kind == "table_close" and table is not None:
             if len(doc.tables) < MAX_TABLES:
-                doc.tables.append(Table(table["header"], table["rows"], table["line"], path, last_paragraph))
+                doc.tables.append(
+                    Table(
+                        table["header"],
+                        table["rows"],
+                        table["line"],
+                        path,
+                        last_paragraph,
+                        last_paragraph or previous_paragraph,
+                    )
+                )
             table = None
         elif kind == "list_item_open":
             in_item += 1
@@ -215,13 +230,13 @@ def parse(body: str) -> Document:
             if "href" in token.content:
                 doc.links.extend(Link("", m.group(1), line, path) for m in _HREF.finditer(token.content[:50_000]))
             if "<table" in token.content.lower() and len(doc.tables) < MAX_TABLES:
-                _html_tables(doc, token.content, line, path, last_paragraph)
+                _html_tables(doc, token.content, line, path, last_paragraph, last_paragraph or previous_paragraph)
         index += 1
     _bare_links(doc)
     return doc
 
 
-def _html_tables(doc: Document, html: str, line: int, path: tuple[str, ...], caption: str) -> None:
+def _html_tables(doc: Document, html: str, line: int, path: tuple[str, ...], caption: str, before: str) -> None:
     reader = _HtmlTables()
     try:
         reader.feed(html[:200_000])
@@ -230,7 +245,7 @@ def _html_tables(doc: Document, html: str, line: int, path: tuple[str, ...], cap
         return
     for rows in reader.tables:
         if rows and len(doc.tables) < MAX_TABLES:
-            doc.tables.append(Table(rows[0], rows[1:], line, path, caption))
+            doc.tables.append(Table(rows[0], rows[1:], line, path, caption, before))
 
 
 _URL = re.compile(r"https?://[^\s<>()\[\]\"'`]{3,300}")
