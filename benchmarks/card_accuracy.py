@@ -124,7 +124,8 @@ def match_license(a: str, b: str) -> bool:
     return _norm(a) == _norm(b)
 
 
-_ACCELERATOR = re.compile(r"a100|v100|h100|h800|a10g?|a6000|a40|l40s?|l4|t4|p100|k80|p40|rtx\s?\d{4}|gtx\s?\d{3,4}|"
+_ACCELERATOR = re.compile(r"gb200|b200|h200|a800|a100|v100|h100|h800|h20|"
+                          r"a10g?|a6000|a40|l40s?|l4|t4|p100|k80|p40|rtx\s?\d{4}|gtx\s?\d{3,4}|"
                           r"titan|tpu\s*v?\d?|mi\d{3}", re.IGNORECASE)  # fmt: skip
 
 

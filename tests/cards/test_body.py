@@ -166,6 +166,20 @@ def test_environment_and_a_template_only_hardware_section():
     assert {f.name: f.value for f in a.body.of("environment")} == {"transformers": "4.16.2", "pytorch": "1.10.0+cu111"}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Trained on Tensor Processing Unit (TPU) hardware (TPUv5e), using TPUs.", ["TPUv5e"]),
+        ("**Test Hardware:** 8xB200 GPU", ["8xB200 GPU"]),
+        ("Consider the newer [hindi-tpu-electra](https://huggingface.co/monsoon-nlp/hindi-tpu-electra).", []),
+        ("The notebook shows GPU vs. TPU setup.", []),
+        ("We trained for 3 days on 8 A100-80GB GPUs.", ["8 A100-80GB GPUs"]),
+    ],
+)
+def test_hardware_named_in_text(text, expected):
+    assert _names(_card(f"## Training\n\n{text}\n"), "hardware") == expected
+
+
 @pytest.mark.parametrize("heading", ["Known issues", "Bias", "Risks", "Out-of-scope use", "Limitations"])
 def test_limitations_under_any_of_their_headings(heading):
     a = _card(f"## {heading}\n\nThe model was trained on news text only and fails on tweets and code-switched text.\n")

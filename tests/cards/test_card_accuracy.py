@@ -25,7 +25,7 @@ FLOORS = {
     "paper": (0.82, 0.84),
     "code": (0.93, 0.85),
     "hyperparameters": (0.97, 0.85),
-    "hardware": (0.88, 0.84),
+    "hardware": (1.0, 0.96),
     "environment": (1.0, 0.91),
     "limitations": (0.90, 0.88),
     "results": (0.80, 0.92),

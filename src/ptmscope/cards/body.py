@@ -1255,13 +1255,15 @@ def read_hyperparameters(doc: Document) -> list[Fact]:
 # -- hardware, environment, limitations ----------------------------------------------------------------
 
 _HARDWARE = re.compile(
-    r"\b(?:(?:\d+|one|two|four|eight|sixteen|a single|single)\s*(?:x\s*|×\s*)?)?(?:nvidia\s+|google\s+|amd\s+)?(?:"
-    r"(?:tesla\s+|geforce\s+|quadro\s+)?(?:a100|v100|h100|h800|a10g?|a6000|a40|l4|l40s?|t4|p100|k80|p40|"
-    r"rtx\s?\d{4}(?:\s?ti)?|gtx\s?\d{3,4}(?:\s?ti)?|titan\s?(?:rtx|xp?|v))(?:\s*\d+\s*gb)?(?:\s+(?:gpus?|cards?))?"
-    r"|(?:cloud\s+)?tpus?\s*(?:v\d(?:-\d+)?|pod)?(?:\s+pods?)?"
-    r"|mi\d{3}x?)\b",
+    r"(?<![\w/-])(?:(?:\d+|one|two|four|eight|sixteen|a single|single)\s*(?:x\s*|×\s*)?)?"
+    r"(?:nvidia\s+|google\s+|amd\s+)?(?:(?:tesla\s+|geforce\s+|quadro\s+)?(?:a100|a800|v100|h100|h200|h800|h20|gb200|b200|b100|a10g?|a6000|a40|"
+    r"l4|l40s?|t4|p100|k80|p40|rtx\s?\d{4}(?:\s?ti)?|gtx\s?\d{3,4}(?:\s?ti)?|titan\s?(?:rtx|xp?|v))"
+    r"(?:[\s-]*\d+\s*gb)?(?:\s+(?:gpus?|cards?))?"
+    r"|(?:cloud\s+)?tpus?\s*(?:v\d+[a-z]?(?:-\d+)?|pod)?(?:\s+pods?)?"
+    r"|mi\d{3}x?)\b(?!-[a-z])",
     re.IGNORECASE,
 )
+_VERSUS = re.compile(r"\bvs?\.?\s*$|^\s*vs?\.?\b", re.IGNORECASE)
 _HARDWARE_HINTS = (
     "gpu",
     "tpu",
@@ -1278,6 +1280,10 @@ _HARDWARE_HINTS = (
     "p100",
     "k80",
     "p40",
+    "b200",
+    "h200",
+    "a800",
+    "h20",
     "rtx",
     "gtx",
     "titan",
@@ -1309,6 +1315,10 @@ def read_hardware(doc: Document) -> list[Fact]:
             name = " ".join(match.group(0).split())
             if not re.search(r"\d|tpu|titan", name, re.IGNORECASE) or len(name) < 2:
                 continue
+            if _VERSUS.search(text[max(0, match.start() - 5) : match.start()]) or _VERSUS.search(
+                text[match.end() : match.end() + 5]
+            ):
+                continue  # "GPU vs. TPU setup" names no hardware the model used
             key = name.lower()
             if key not in found and len(found) < 20:
                 found[key] = Fact(
@@ -1319,7 +1329,8 @@ def read_hardware(doc: Document) -> list[Fact]:
                     None,
                     Evidence(_snippet(text[max(0, match.start() - 60) : match.end() + 60]), block.line),
                 )
-    return list(found.values())
+    # a bare "TPU" beside "TPUv5e" says nothing more
+    return [f for k, f in found.items() if not any(o != k and o.startswith(k.rstrip("s")) for o in found)]
 
 
 _PACKAGES = {
