@@ -14,27 +14,34 @@ Three stages, each resumable on its own:
 3. **organizations**: ``/api/organizations/{namespace}/overview`` for every namespace
    (verification, members, followers). A 404 means a user account (or a deleted organization).
 
-Requests are paced per rate-limit bucket and retried (``ptmscope.hub.client``). An item that
+Requests are paced per rate-limit bucket, bounded (connect, read, a total deadline per request,
+a cap on any pause the server asks for) and retried (``ptmscope.hub.client``). An item that
 still fails is stored in ``crawl_failures`` with its reason and the run goes on; a rerun of the
 same command retries the retryable ones. Nothing is written outside the store.
+
+The store is held only for short transactions (a page, a chunk of cards): between them the
+crawler closes its DuckDB connection, so ``study``, ``audit`` or ``snapshots`` can open the store
+while a crawl runs (DuckDB lets one process at a time open a file for writing; each side waits
+for the other's turn).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from ptmscope.errors import CrawlMismatchError, ListingFailedError
+from ptmscope.errors import CrawlMismatchError, ListingFailedError, StoreLockedError
 from ptmscope.records import (
     BadRecord,
     ModelRecord,
@@ -64,6 +71,12 @@ PAGE_SIZE = 1_000
 NOT_AN_ORG = "no organization overview (HTTP 404): a user account, or a deleted organization"
 README_LISTED_NOT_SERVED = "README.md is in the file list but the resolver answered 404"
 _LINK_NEXT = re.compile(r'<([^>]{1,8000})>\s*;\s*rel="?next"?', re.IGNORECASE)
+IDLE_PAGES = 5
+"""Listing pages in a row that bring no new model before the listing is stopped (a cursor that goes nowhere)."""
+LOCK_WAIT = 600.0
+"""Seconds the crawler waits for the store when another process (a study, an audit) holds it."""
+INT64 = (-(2**63), 2**63 - 1)
+_ID_PART = re.compile(r"[A-Za-z0-9_.-]{1,400}")
 _CARD_TABLES_BY_SOURCE = ("model_datasets", "model_licenses", "base_models", "model_links", "claims", "model_indexes")
 
 
@@ -82,18 +95,31 @@ class CrawlOptions:
     """Copy the cards of models whose sha did not change from the base snapshot."""
     base: str | None = None
     """The base snapshot (default: the latest complete crawl of the same endpoint)."""
-    budgets: dict[str, Budget] = field(default_factory=dict)
-    """Starting budgets per bucket (the server's RateLimit headers take over)."""
+    budgets: dict[str, Budget] | None = None
+    """Starting budgets per bucket (the server's RateLimit headers take over). None: the anonymous plan,
+    except for a loopback endpoint (your own serve-hub), which starts unpaced."""
     concurrency: int = 8
     """Requests in flight at once for cards and organizations."""
     token: str | None = None
+    """A token for this endpoint; None: huggingface_hub's own (``HF_TOKEN``, the saved login), sent only when the
+    endpoint is the one it belongs to (``HF_ENDPOINT``, else the real Hub)."""
     timeout: float = 30.0
+    """Read timeout: seconds a request may wait for its next bytes."""
+    connect_timeout: float = 10.0
+    deadline: float = 120.0
+    """Seconds a request may take in all (redirects, headers, body)."""
+    max_pause: float = 600.0
+    """Cap on a pause the server asks for (Retry-After, RateLimit reset); a longer one fails the item instead."""
     max_retries: int = 8
     backoff_base: float = 0.5
     """Seconds before the first retry of a 5xx or dropped connection (doubling, with jitter)."""
     chunk: int = 500
     """Cards or organizations committed per transaction."""
     page_size: int = PAGE_SIZE
+    release_store: bool = True
+    """Close the store's connection between transactions so other processes can use it (file stores only)."""
+    lock_wait: float = LOCK_WAIT
+    """Seconds to wait for the store when another process holds it."""
 
     def listing_params(self) -> dict[str, Any]:
         """The listing's query: part of a crawl's identity (a rerun must ask the same)."""
@@ -131,6 +157,8 @@ class CrawlReport:
     """Failures recorded in this run, per stage."""
     open_failures: dict[str, int] = field(default_factory=dict)
     """Failures stored for the snapshot at the end, per stage (retryable or not)."""
+    retryable_failures: int = 0
+    """Of those, the ones a rerun tries again."""
     requests: dict[str, dict[str, float]] = field(default_factory=dict)
     base: str | None = None
     seconds: float = 0.0
@@ -139,6 +167,10 @@ class CrawlReport:
     stage_requests: dict[str, dict[str, int]] = field(default_factory=dict)
     """Requests each stage sent, per bucket (retries included)."""
     total_models: int = 0
+    listing_stopped: str | None = None
+    """Why the listing stopped before its end in this run (a loop, a link off the endpoint), or None."""
+    deleted_empty: bool = False
+    """The run failed before anything was stored, and the snapshot it had created was removed."""
 
 
 def crawl(
@@ -168,58 +200,152 @@ def crawl(
         CrawlMismatchError: the named snapshot exists but is not this crawl.
         SourceUnreachableError: the endpoint cannot be reached (what was committed stays).
     """
-    from ptmscope.hub.client import HubClient
+    from ptmscope.hub.client import HubClient, is_loopback, token_for
 
     options = options or CrawlOptions()
     endpoint = endpoint.rstrip("/")
+    own_client = client is None
     client = client or HubClient(
         endpoint,
         budgets=options.budgets,
-        token=options.token,
+        token=token_for(endpoint, options.token),
         timeout=options.timeout,
+        connect_timeout=options.connect_timeout,
+        deadline=options.deadline,
         max_retries=options.max_retries,
         backoff_base=options.backoff_base,
+        max_pause=options.max_pause,
+        unpaced=options.budgets is None and is_loopback(endpoint),
     )
     started = time.perf_counter()
-    snapshot, resumed = _open_snapshot(store, endpoint, snapshot_name, options)
-    report = CrawlReport(snapshot=snapshot, resumed=resumed)
-    run = _Run(store, snapshot, endpoint, options, client, report, progress or (lambda stage, done, total: None))
-    state = run.state()
-    if snapshot.is_complete and not run.open_retryable():
-        report.already_complete = True
-    else:
-        try:
-            if not state["listing_done"]:
-                run.timed("models", run.list_models)
-            # Cards (resolver bucket) and organizations (API bucket) spend different budgets: run them side by side.
-            stages = [("cards", run.cards)] if options.cards else []
-            stages += [("organizations", run.organizations)] if options.orgs else []
-            run.side_by_side(stages)
-        except BaseException:
-            run.save_requests()
-            status = "partial"
-            store.finish_snapshot(snapshot, status=status)
-            raise
-        run.save_requests()
-        store.finish_snapshot(snapshot, status="complete", taken_at=datetime.now(UTC))
-    report.snapshot = store.snapshot(snapshot.name)
-    report.open_failures = {
-        stage: int(n)
-        for stage, n in store.query(
-            "SELECT stage, count(*) FROM crawl_failures WHERE snapshot_id = ? GROUP BY stage ORDER BY stage",
-            [snapshot.snapshot_id],
-        )
-    }
-    report.total_models = int(
-        store.query("SELECT count(*) FROM models WHERE snapshot_id = ?", [snapshot.snapshot_id])[0][0]
-    )
-    base_id = state["base_snapshot_id"]
-    if base_id is not None:
-        names = store.query("SELECT name FROM snapshots WHERE snapshot_id = ?", [base_id])
-        report.base = names[0][0] if names else None
+    handle = _StoreHandle(store, release=options.release_store, lock_wait=options.lock_wait)
+    try:
+        with handle.session():
+            snapshot, resumed = _open_snapshot(store, endpoint, snapshot_name, options)
+        report = CrawlReport(snapshot=snapshot, resumed=resumed)
+        run = _Run(store, handle, snapshot, endpoint, options, client, report,
+                   progress or (lambda stage, done, total: None))  # fmt: skip
+        state = run.state()
+        if snapshot.is_complete and not run.open_retryable():
+            report.already_complete = True
+        else:
+            try:
+                if not state["listing_done"]:
+                    run.timed("models", run.list_models)
+                # Cards (resolver bucket) and organizations (API bucket) spend different budgets: run them side by side.
+                stages = [("cards", run.cards)] if options.cards else []
+                stages += [("organizations", run.organizations)] if options.orgs else []
+                run.side_by_side(stages)
+            except BaseException:
+                client.cancel()  # requests still in flight stop now
+                with handle.session():
+                    run.save_requests()
+                    if not resumed and run.is_empty():
+                        # Nothing was collected (the endpoint failed at once): leave no empty snapshot behind.
+                        store.delete_snapshot(snapshot.name)
+                        report.deleted_empty = True
+                    else:
+                        store.finish_snapshot(snapshot, status="partial")
+                raise
+            with handle.session():
+                run.save_requests()
+                listing_cut = run.open_failures("list")
+                store.finish_snapshot(
+                    snapshot, status="partial" if listing_cut else "complete", taken_at=datetime.now(UTC)
+                )
+        with handle.session():
+            report.snapshot = store.snapshot(snapshot.name)
+            report.open_failures = {
+                stage: int(n)
+                for stage, n in store.query(
+                    "SELECT stage, count(*) FROM crawl_failures WHERE snapshot_id = ? GROUP BY stage ORDER BY stage",
+                    [snapshot.snapshot_id],
+                )
+            }
+            report.total_models = int(
+                store.query("SELECT count(*) FROM models WHERE snapshot_id = ?", [snapshot.snapshot_id])[0][0]
+            )
+            report.retryable_failures = run.open_retryable()
+            base_id = state["base_snapshot_id"]
+            if base_id is not None:
+                names = store.query("SELECT name FROM snapshots WHERE snapshot_id = ?", [base_id])
+                report.base = names[0][0] if names else None
+    finally:
+        handle.restore()
+        if own_client:
+            client.close()
     report.requests = client.requests_per_bucket()
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _StoreHandle:
+    """The store's connection, opened for each transaction and closed between them (``release``).
+
+    DuckDB lets one process at a time open a database file for writing. A crawl runs for hours and
+    spends nearly all of that time waiting on the network, so it holds the file only while it reads
+    or commits (a page, a chunk), and other processes (``study``, ``audit``) get the store in
+    between. Opening waits while another process holds the file, up to ``lock_wait`` seconds.
+    An in-memory store, or ``release=False``, keeps its connection.
+    """
+
+    def __init__(self, store: Store, *, release: bool, lock_wait: float) -> None:
+        self.store = store
+        self.lock = threading.RLock()
+        self.release = release and store.location != ":memory:" and not store.read_only
+        self.lock_wait = lock_wait
+        self._depth = 0
+        self._open = True
+        self._settings: list[tuple[str, str]] = []
+        if self.release:
+            for name in ("TimeZone", "memory_limit", "threads"):
+                value = store.con.execute("SELECT current_setting(?)", [name]).fetchall()[0][0]
+                self._settings.append((name, str(value)))
+            store.con.close()
+            self._open = False
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Any]:
+        """The connection for a block of statements (a transaction); closed after, when releasing."""
+        with self.lock:
+            if self._depth == 0 and not self._open:
+                self._connect()
+            self._depth += 1
+            try:
+                yield self.store.con
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self.release:
+                    self.store.con.close()
+                    self._open = False
+
+    def restore(self) -> None:
+        """Leave the store open again for the caller."""
+        with self.lock:
+            if not self._open:
+                self._connect()
+
+    def _connect(self) -> None:
+        import duckdb
+
+        waited, pause = 0.0, 0.05
+        while True:
+            try:
+                con = duckdb.connect(self.store.location)
+                break
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or waited >= self.lock_wait:
+                    raise StoreLockedError(
+                        f"the store {self.store.location} stayed locked by another process for {waited:.0f} s; "
+                        "what the crawl committed is kept, rerun to continue"
+                    ) from error
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 1.0)
+        for name, value in self._settings:
+            con.execute(f"SET {name} = ?", [value])
+        self.store.con = con
+        self._open = True
 
 
 def _open_snapshot(store: Store, endpoint: str, name: str | None, options: CrawlOptions) -> tuple[Snapshot, bool]:
@@ -272,9 +398,55 @@ def _base_snapshot(store: Store, endpoint: str, options: CrawlOptions) -> int | 
     return int(rows[0][0]) if rows else None
 
 
-def _same_endpoint(url: str, endpoint: str) -> bool:
-    a, b = urlsplit(url), urlsplit(endpoint)
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why ``repo_id`` is not a Hub model id that is safe to build a URL from, or None.
+
+    huggingface_hub's ``validate_repo_id`` judges, except that names over 96 characters and a ``.git``
+    ending are allowed: real older Hub ids have them. A ``..`` (which a URL would normalise onto
+    another repo), an empty or ``.`` segment, more than one ``/`` and characters outside letters,
+    digits and ``-_.`` are refused.
+    """
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    parts = repo_id.split("/")
+    if ".." in repo_id or any(part in ("", ".") for part in parts):
+        return "a '..', '.' or empty path segment"
+    try:
+        validate_repo_id(repo_id)
+        return None
+    except HFValidationError as error:
+        reason = str(error).splitlines()[0][:300]
+    if len(parts) <= 2 and all(_ID_PART.fullmatch(p) and p[0] not in ".-" for p in parts) and "--" not in repo_id:
+        return None  # a long name or a '.git' ending: the Hub has such ids from its early years
+    return reason
+
+
+def _clamp_ints(record: ModelRecord) -> list[str]:
+    """Set integers outside the 64-bit range (``likes: 1e30``) to None; return what was dropped, for the note."""
+    dropped = []
+    for spec in fields(record):
+        value = getattr(record, spec.name)
+        if type(value) is int and not INT64[0] <= value <= INT64[1]:
+            setattr(record, spec.name, None)
+            dropped.append(f"{spec.name} {_digits(value)}")
+    for entry in record.files or []:
+        if entry.size is not None and not INT64[0] <= entry.size <= INT64[1]:
+            dropped.append(f"size of {entry.path[:200]} {_digits(entry.size)}")
+            entry.size = None
+    return dropped
+
+
+def _digits(value: int) -> str:
+    text = str(value) if value.bit_length() < 4_000 else "a number of more than 1,200 digits"
+    return text if len(text) <= 40 else f"{text[:12]}... ({len(text)} digits)"
+
+
+def _page_key(url: str) -> str:
+    """A listing URL without its page size (a split asks for the same page in halves): repeats mean a loop."""
+    parts = urlsplit(url)
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "limit")
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
 
 
 def _next_link(headers: dict[str, str]) -> str | None:
@@ -328,6 +500,7 @@ class _Run:
     def __init__(
         self,
         store: Store,
+        handle: _StoreHandle,
         snapshot: Snapshot,
         endpoint: str,
         options: CrawlOptions,
@@ -336,7 +509,7 @@ class _Run:
         progress: ProgressFn,
     ) -> None:
         self.store = store
-        self.con = store.con
+        self.handle = handle
         self.sid = snapshot.snapshot_id
         self.snapshot = snapshot
         self.endpoint = endpoint
@@ -346,9 +519,16 @@ class _Run:
         self.progress = progress
         self._requests_saved: dict[str, dict[str, float]] = {}
         self.stop = threading.Event()
-        self.db_lock = threading.RLock()
-        """Held for every use of the store's connection once stages run side by side (a chunk's
-        transaction included), so two stages never interleave statements."""
+
+    @property
+    def con(self) -> Any:
+        """The store's connection (open only inside ``db()``)."""
+        return self.store.con
+
+    def db(self) -> contextlib.AbstractContextManager[Any]:
+        """The store for a block of statements: held for every use of the connection (a chunk's transaction
+        included), so two stages never interleave statements, and released after it for other processes."""
+        return self.handle.session()
 
     # -- state -------------------------------------------------------------------------
 
@@ -374,8 +554,9 @@ class _Run:
             for thread in threads:
                 while thread.is_alive():
                     thread.join(0.2)
-        except BaseException:  # Ctrl-C: let the stages stop at their next chunk, then re-raise
+        except BaseException:  # Ctrl-C: stop the requests in flight, let the stages stop, then re-raise
             self.stop.set()
+            self.client.cancel()
             for thread in threads:
                 thread.join()
             raise
@@ -395,7 +576,7 @@ class _Run:
 
     def state(self) -> dict[str, Any]:
         """The snapshot's crawl_state row."""
-        with self.db_lock:
+        with self.db():
             rows = self.con.execute(
                 "SELECT next_url, pages, listing_done, cards_done, orgs_done, base_snapshot_id FROM crawl_state"
                 " WHERE snapshot_id = ?",
@@ -431,10 +612,29 @@ class _Run:
 
     def open_retryable(self) -> int:
         """Stored failures a rerun would try again."""
-        rows = self.con.execute(
-            "SELECT count(*) FROM crawl_failures WHERE snapshot_id = ? AND retryable", [self.sid]
-        ).fetchall()
+        with self.db():
+            rows = self.con.execute(
+                "SELECT count(*) FROM crawl_failures WHERE snapshot_id = ? AND retryable", [self.sid]
+            ).fetchall()
         return int(rows[0][0])
+
+    def open_failures(self, stage: str) -> int:
+        """Stored failures of one stage."""
+        with self.db():
+            rows = self.con.execute(
+                "SELECT count(*) FROM crawl_failures WHERE snapshot_id = ? AND stage = ?", [self.sid, stage]
+            ).fetchall()
+        return int(rows[0][0])
+
+    def is_empty(self) -> bool:
+        """Nothing stored for the snapshot but its crawl bookkeeping (no model, no rejected record)."""
+        with self.db():
+            rows = self.con.execute(
+                "SELECT (SELECT count(*) FROM models WHERE snapshot_id = $sid)"
+                " + (SELECT count(*) FROM import_errors WHERE snapshot_id = $sid)",
+                {"sid": self.sid},
+            ).fetchall()
+        return int(rows[0][0]) == 0
 
     def _failures(self, stage: str, failed: list[tuple[str, FetchFailed]], succeeded: Iterable[str]) -> None:
         """Store a chunk's failures; forget earlier failures of items that now succeeded (in the open transaction)."""
@@ -465,73 +665,140 @@ class _Run:
     # -- stage 1: the listing --------------------------------------------------------------
 
     def list_models(self) -> None:
-        """Stage 1: page through the listing from where it stopped, one transaction per page."""
-        from ptmscope.hub.client import FetchFailed, ResponseTooLarge
+        """Stage 1: page through the listing from where it stopped, one transaction per page.
+
+        A page that is over the size limit or the deadline is asked for again in halves. The listing
+        stops, with a stored failure and a partial snapshot, when a next link leads back to a page of
+        this run (a loop), points off the endpoint, or ``IDLE_PAGES`` pages in a row bring no new
+        model; a rerun asks again from that page.
+        """
+        from ptmscope.hub.client import DeadlineExceeded, FetchFailed, ResponseTooLarge, same_origin
 
         state = self.state()
         writer = self._writer()
         url = state["next_url"] or f"{self.endpoint}/api/models?{urlencode(self.options.listing_params(), doseq=True)}"
         pages = int(state["pages"])
-        have = int(self.con.execute("SELECT count(*) FROM models WHERE snapshot_id = ?", [self.sid]).fetchall()[0][0])
+        with self.db():
+            have = int(
+                self.con.execute("SELECT count(*) FROM models WHERE snapshot_id = ?", [self.sid]).fetchall()[0][0]
+            )
         limit = self.options.limit
         source = f"{self.endpoint}/api/models"
+        seen: dict[str, int] = {}
+        idle = 0
         while url is not None and (limit is None or have < limit):
+            key = _page_key(url)
+            if key in seen:
+                self._stop_listing(url, f"the listing's next link leads back to page {seen[key]}: a loop")
+                return
+            if not same_origin(url, self.endpoint):  # a stored next_url from an older version
+                self._stop_listing(url, "the next-page link points off the endpoint")
+                return
             try:
                 data, fetched = self.client.get_json("api", url)
                 if not isinstance(data, list):
                     raise _not_a_list(fetched)
             except FetchFailed as error:
                 asked = _page_limit(url) or self.options.page_size
-                if isinstance(error, ResponseTooLarge) and asked > 1:
-                    # Models with huge file lists: ask for the same page in halves, down to one model a page.
+                if isinstance(error, ResponseTooLarge | DeadlineExceeded) and asked > 1:
+                    # Models with huge file lists (or a slow server): the same page in halves, down to one model.
                     url = _with_page_limit(url, asked // 2)
                     self.report.page_splits += 1
                     continue
-                writer.begin()
-                self._failures("list", [(url, error)], [])
-                writer.commit()
+                with self.db():
+                    writer.begin()
+                    self._failures("list", [(url, error)], [])
+                    writer.commit()
                 raise ListingFailedError(
                     f"the model listing failed at page {pages + 1} ({error.reason}); rerun the same command to continue"
                 ) from error
+            seen[key] = pages + 1
             next_url = _next_link(fetched.headers)
-            if next_url is not None and not _same_endpoint(next_url, self.endpoint):
+            stop_reason = None
+            if next_url is not None and not same_origin(next_url, self.endpoint):
+                shown = urlsplit(next_url)
+                stop_reason = f"the next-page link points off the endpoint (to {shown.scheme}://{shown.netloc[:200]})"
                 next_url = None
-                writer.bad(source, f"page {pages + 1}", "the next-page link points off the endpoint; listing stopped")
             elif next_url is not None and _page_limit(url) != self.options.page_size:
                 next_url = _with_page_limit(next_url, self.options.page_size)  # back to full pages after a split
             records = [
                 model_record_from_api(item) if isinstance(item, dict) else BadRecord("listing item is not an object")
                 for item in data
             ]
-            listed = [r.repo_id for r in records if isinstance(r, ModelRecord)]
-            stored: set[str] = set()
-            if listed:
-                query = "SELECT repo_id FROM models WHERE snapshot_id = ? AND list_contains(?, repo_id)"
-                stored = {row[0] for row in self.con.execute(query, [self.sid, listed]).fetchall()}
-            for index, record in enumerate(records):
-                if limit is not None and have >= limit:
-                    break
-                location = f"page {pages + 1} item {index}"
-                if isinstance(record, ModelRecord) and record.repo_id in stored:
+            with self.db():
+                stored_before = have
+                have = self._add_page(writer, records, source, pages, limit, have)
+                pages += 1
+                batch = writer.builder.take()
+                before = writer.stats.models
+                writer.write(batch)
+                self.report.models += writer.stats.models - before
+                self._failures("list", [], [url])
+                done = next_url is None or (limit is not None and have >= limit)
+                if stop_reason is not None:
+                    # Ask for this page again on a rerun: its link may lead on by then.
+                    self.set_state(next_url=url, pages=pages, listing_done=False)
+                    writer.commit()
+                else:
+                    self.set_state(next_url=next_url, pages=pages, listing_done=done)
+                    writer.commit()
+            self.report.pages += 1
+            self.progress("models", have, limit)
+            if stop_reason is not None:
+                self._stop_listing(url, stop_reason)
+                return
+            idle = idle + 1 if have == stored_before else 0
+            if idle >= IDLE_PAGES and next_url is not None:
+                self._stop_listing(next_url, f"{IDLE_PAGES} listing pages in a row brought no new model")
+                return
+            url = next_url
+        with self.db():
+            self.set_state(listing_done=True)
+
+    def _add_page(
+        self, writer: SnapshotWriter, records: list[ModelRecord | BadRecord], source: str, pages: int,
+        limit: int | None, have: int,
+    ) -> int:  # fmt: skip
+        """Buffer a page's records (ids checked, integers kept in range, duplicates of stored models reported);
+        return the models the snapshot will hold."""
+        listed = [r.repo_id for r in records if isinstance(r, ModelRecord)]
+        stored: set[str] = set()
+        if listed:
+            query = "SELECT repo_id FROM models WHERE snapshot_id = ? AND list_contains(?, repo_id)"
+            stored = {row[0] for row in self.con.execute(query, [self.sid, listed]).fetchall()}
+        for index, record in enumerate(records):
+            if limit is not None and have >= limit:
+                break
+            location = f"page {pages + 1} item {index}"
+            if isinstance(record, ModelRecord):
+                problem = repo_id_problem(record.repo_id)
+                if problem is not None:
+                    writer.bad(source, location, f"not a Hub model id ({problem}): not stored", record.repo_id[:500])
+                    continue
+                if record.repo_id in stored:
                     # The listing moved under us (a model listed on two pages): the first is kept.
                     writer.bad(source, location, DUPLICATE_MODEL, record.repo_id)
                     continue
-                writer.add(record, source, location)
-                if isinstance(record, ModelRecord):
-                    have += 1
-                    stored.add(record.repo_id)
-            pages += 1
-            before = writer.stats.models
-            batch = writer.builder.take()
-            writer.write(batch)
-            self.report.models += writer.stats.models - before
-            self._failures("list", [], [url])
-            url = next_url
-            self.set_state(next_url=url, pages=pages, listing_done=url is None or (limit is not None and have >= limit))
-            writer.commit()
-            self.report.pages += 1
-            self.progress("models", have, limit)
-        self.set_state(listing_done=True)
+                for note in _clamp_ints(record):
+                    writer.bad(source, location, f"{note} is outside the 64-bit integer range: stored as NULL",
+                               record.repo_id)  # fmt: skip
+            writer.add(record, source, location)
+            if isinstance(record, ModelRecord):
+                have += 1
+                stored.add(record.repo_id)
+        return have
+
+    def _stop_listing(self, url: str, reason: str) -> None:
+        """Stop the listing here: a stored failure (a rerun asks for ``url`` again) and a partial snapshot."""
+        from ptmscope.hub.client import FetchFailed
+
+        text = f"{reason}; listing stopped"
+        self.report.listing_stopped = text
+        with self.db():
+            self.con.execute("BEGIN TRANSACTION")
+            self._failures("list", [(url, FetchFailed(text, status=None, retryable=True, attempts=0))], [])
+            self.set_state(next_url=url, listing_done=False)
+            self.con.execute("COMMIT")
 
     # -- stage 2: cards ----------------------------------------------------------------
 
@@ -540,9 +807,9 @@ class _Run:
         state = self.state()
         base = state["base_snapshot_id"]
         if base is not None and base != self.sid:
-            with self.db_lock:
+            with self.db():
                 self.report.cards_copied += self._copy_cards(int(base))
-        with self.db_lock:
+        with self.db():
             total = int(
                 self.con.execute(
                     "SELECT count(*) FROM models m WHERE snapshot_id = ? AND NOT EXISTS"
@@ -570,7 +837,7 @@ class _Run:
             ).fetchall()
 
         self._pipeline("cards", total, select, self._start_cards, self._finish_cards)
-        with self.db_lock:
+        with self.db():
             self.set_state(cards_done=True)
 
     def _pipeline(
@@ -581,45 +848,62 @@ class _Run:
         start: Callable[[list[tuple[Any, ...]], ThreadPoolExecutor], list[Future[Any]]],
         finish: Callable[[list[tuple[Any, ...]], list[Any]], None],
     ) -> None:
-        """Two passes over ``select``'s chunks; the next chunk's requests fly while the last one is written."""
+        """Two passes over ``select``'s chunks; the next chunk's requests fly while the last one is written.
+
+        The store is held only to select a chunk and to write one, never while requests are awaited.
+        On an interrupt the client is cancelled, so the requests in flight stop at once instead of
+        running to their end, and the chunk they belong to is not written.
+        """
         done = 0
-        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency))
+
+        def complete(chunk: tuple[list[tuple[Any, ...]], list[Future[Any]]], only_failed: bool) -> None:
+            nonlocal done
+            results = [future.result() for future in chunk[1]]  # wait without the store
+            if self.client.cancelled.is_set():
+                raise _Stopped
+            finish(chunk[0], results)  # reads the results, then holds the store to write them
+            done += 0 if only_failed else len(chunk[0])
+            self.progress(stage, done, total)
+
+        try:
             for only_failed in (False, True):
                 last = ""
                 previous: tuple[list[tuple[Any, ...]], list[Future[Any]]] | None = None
                 while True:
                     if self.stop.is_set():
                         raise _Stopped
-                    with self.db_lock:
+                    with self.db():
                         rows = select(only_failed, last)
                     if not rows:
                         break
                     last = rows[-1][0]
                     started = start(rows, pool)
                     if previous is not None:
-                        results = [future.result() for future in previous[1]]  # wait without the lock
-                        with self.db_lock:
-                            finish(previous[0], results)
-                        done += 0 if only_failed else len(previous[0])
-                        self.progress(stage, done, total)
+                        complete(previous, only_failed)
                     previous = (rows, started)
                 if previous is not None:
-                    results = [future.result() for future in previous[1]]
-                    with self.db_lock:
-                        finish(previous[0], results)
-                    done += 0 if only_failed else len(previous[0])
-                    self.progress(stage, done, total)
+                    complete(previous, only_failed)
+        except BaseException:
+            self.client.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _start_cards(self, rows: list[tuple[Any, ...]], pool: ThreadPoolExecutor) -> list[Future[Any]]:
         from ptmscope.hub.client import FetchFailed
 
         def fetch(item: tuple[str, str | None, bool | None]) -> tuple[str, bool | None, bytes | FetchFailed]:
             rid, sha, listed = item
+            problem = repo_id_problem(rid)  # stored by an older version, or copied from an import
+            if problem is not None:
+                return rid, listed, FetchFailed(f"not a Hub model id ({problem}): no URL built", status=None,
+                                                retryable=False, attempts=0)  # fmt: skip
             # Built here, not with hf_hub_url: that validates ids against today's rules and would
             # refuse real older ids (names over 96 characters).
             url = f"{self.endpoint}/{quote(rid, safe='/')}/resolve/{quote(sha or 'main', safe='')}/README.md"
             try:
-                return rid, listed, self.client.get("resolvers", url, check=_etag_matches).body
+                return rid, listed, self.client.get("resolvers", url, check=_etag_matches, cdn=True).body
             except FetchFailed as error:
                 return rid, listed, error
             except Exception as error:  # a bug must not stop 2M models: it is stored with the model
@@ -658,10 +942,12 @@ class _Run:
                         attempts=outcome.attempts,
                     )
                 failed.append((rid, outcome))
-        writer.write(writer.builder.take())
-        writer.begin()
-        self._failures("card", failed, succeeded)
-        writer.commit()
+        batch = writer.builder.take()  # the cards are read here, without holding the store
+        with self.db():
+            writer.write(batch)
+            writer.begin()
+            self._failures("card", failed, succeeded)
+            writer.commit()
 
     def _copy_cards(self, base: int) -> int:
         """Copy the card rows of models whose sha is the same in ``base``; return how many."""
@@ -719,7 +1005,7 @@ class _Run:
             ).fetchall()
 
         self._pipeline("organizations", None, select, self._start_orgs, self._finish_orgs)
-        with self.db_lock:
+        with self.db():
             self.set_state(orgs_done=True)
 
     def _start_orgs(self, rows: list[tuple[Any, ...]], pool: ThreadPoolExecutor) -> list[Future[Any]]:
@@ -762,11 +1048,13 @@ class _Run:
             writer.add(org, source, name)
             self.report.organizations += 1
             succeeded.append(name)
-        writer.write(writer.builder.take())
-        writer.begin()
-        # A 404 (a user account) is not a failure of the crawl; it is stored so no rerun asks again.
-        self._failures("org", failed, succeeded)
-        writer.commit()
+        batch = writer.builder.take()
+        with self.db():
+            writer.write(batch)
+            writer.begin()
+            # A 404 (a user account) is not a failure of the crawl; it is stored so no rerun asks again.
+            self._failures("org", failed, succeeded)
+            writer.commit()
 
 
 def _not_a_list(fetched: Fetched) -> Exception:
@@ -788,7 +1076,13 @@ def _org_record(name: str, data: Any) -> OrgRecord | None:
         fullname=clean_text(data.get("fullname"), 500),
         kind=None,
         is_verified=as_bool(data.get("isVerified")),
-        num_users=as_int(data.get("numUsers")),
-        num_models=as_int(data.get("numModels")),
-        num_followers=as_int(data.get("numFollowers")),
+        num_users=_int64(data.get("numUsers")),
+        num_models=_int64(data.get("numModels")),
+        num_followers=_int64(data.get("numFollowers")),
     )
+
+
+def _int64(value: Any) -> int | None:
+    """An integer within the store's 64-bit range, else None (a count of 1e30 is not one)."""
+    number = as_int(value)
+    return number if number is not None and INT64[0] <= number <= INT64[1] else None

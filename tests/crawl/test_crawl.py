@@ -56,7 +56,6 @@ def test_pages_over_the_size_limit_are_asked_for_in_halves(db, tmp_path, online,
     import httpx2
 
     import ptmscope.hub.client
-    from ptmscope.crawl import _with_page_limit
 
     with running_hub(db) as hub:
         query = CrawlOptions(**FAST).listing_params()
@@ -73,8 +72,9 @@ def test_pages_over_the_size_limit_are_asked_for_in_halves(db, tmp_path, online,
         with Store(tmp_path / "one.duckdb") as store:
             with pytest.raises(ListingFailedError, match="larger than 10 bytes"):
                 crawl(store, hub.url, "tiny", CrawlOptions(**FAST))
-            failed = store.query("SELECT stage, item FROM crawl_failures")
-            assert failed == [("list", _with_page_limit(failed[0][1], 1))]
+            # Nothing could be stored: the snapshot the run created is not left behind empty.
+            assert store.find_snapshot("tiny") is None
+            assert store.query("SELECT count(*) FROM crawl_failures")[0][0] == 0
 
 
 def test_faults_of_every_kind_lose_nothing(db, tmp_path, online):
@@ -92,12 +92,16 @@ def test_faults_of_every_kind_lose_nothing(db, tmp_path, online):
 def test_a_failing_listing_is_stored_and_a_rerun_continues(db, tmp_path, online):
     with running_hub(db) as hub, Store(tmp_path / "out.duckdb") as store:
         options = CrawlOptions(**FAST, page_size=4, max_retries=1)
-        hub.faults = FaultPlan.parse("500=1.0")
+
+        def break_after_the_first_page(stage, done, total):
+            hub.faults = FaultPlan.parse("500=1.0")
+
         with pytest.raises(ListingFailedError, match="rerun"):
-            crawl(store, hub.url, "broken", options)
+            crawl(store, hub.url, "broken", options, progress=break_after_the_first_page)
         snap = store.snapshot("broken")
         assert snap.status == "partial"
         assert store.query("SELECT stage, http_status, retryable FROM crawl_failures") == [("list", 500, True)]
+        assert store.query("SELECT count(*) FROM models")[0][0] == 4
         hub.faults = FaultPlan()
         report = crawl(store, hub.url, "broken", options)
         assert report.resumed and report.snapshot.status == "complete" and report.total_models == 10
@@ -116,9 +120,10 @@ def test_unreachable_endpoint_and_offline_mode(tmp_path, monkeypatch):
         with pytest.raises(SourceUnreachableError, match="offline"):
             crawl(store, "http://127.0.0.1:9", "off", CrawlOptions(**FAST))
         monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-        with pytest.raises(ListingFailedError, match="ConnectError"):
-            crawl(store, "http://127.0.0.1:9", "down", CrawlOptions(**FAST, max_retries=1))
-        assert store.snapshot("down").status == "partial"
+        # A refused connection is not retried, and the snapshot the run created is not left behind empty.
+        with pytest.raises(SourceUnreachableError, match="Connection refused"):
+            crawl(store, "http://127.0.0.1:9", "down", CrawlOptions(**FAST))
+        assert store.find_snapshot("down") is None and store.find_snapshot("off") is None
 
 
 def test_cli_crawl_and_clone_json(db, tmp_path, online):
@@ -139,7 +144,7 @@ def test_cli_crawl_and_clone_json(db, tmp_path, online):
         assert doc["models"] == 5 and doc["status"] == "complete" and doc["run"]["organizations"] == 0
         result = CliRunner().invoke(cli, ["clone", str(tmp_path / "repos"), "--snapshot", "c", "--db", out,
                                           "--json", "--workers", "1"])  # fmt: skip
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 2, result.output  # every repo failed: the run did not do what was asked
         doc = json.loads(result.stdout)
         assert doc["endpoint"] == hub.url and doc["totals"]["repos_failed"] == 5  # the fixture has no clones
     result = CliRunner().invoke(cli, ["crawl", "--endpoint", "http://127.0.0.1:9", "--db", out, "--rate-limit", "x"])
@@ -173,9 +178,13 @@ def test_hostile_listing_items_and_links_are_recorded_not_followed(tmp_path, onl
 
     with handler_server(Hostile) as url, Store(tmp_path / "out.duckdb") as store:
         report = crawl(store, url, "h", CrawlOptions(**FAST))
-        assert report.snapshot.status == "complete" and report.total_models == 1
+        # The listing stopped short: a stored failure and a partial crawl (what was listed is kept, cards included).
+        assert report.snapshot.status == "partial" and report.total_models == 1
+        assert "off the endpoint" in (report.listing_stopped or "")
+        listing = store.query("SELECT item, reason, retryable FROM crawl_failures WHERE stage = 'list'")
+        assert len(listing) == 1 and listing[0][0].startswith(url) and "198.51.100.7" in listing[0][1]
         reasons = [r[0] for r in store.query("SELECT reason FROM import_errors ORDER BY reason")]
-        assert len(reasons) == 4 and any("off the endpoint" in r for r in reasons)
+        assert len(reasons) == 3  # the three unusable items
         assert store.query("SELECT status FROM cards") == [("missing",)]  # 404 and no file list
     assert not any("steal" in path for path in asked)
 

@@ -15,7 +15,6 @@ from ptmscope.cli.options import (
     json_option,
     open_store,
     parse_rate_limit,
-    rate_limit_option,
     stage_progress,
     stderr_console,
 )
@@ -41,9 +40,42 @@ from ptmscope.cli.options import (
     "--full", "full_refetch", is_flag=True, help="Fetch every card, even those unchanged since the last crawl."
 )
 @click.option("--base", metavar="NAME", help="Copy unchanged cards from this snapshot (default: the last crawl).")
-@rate_limit_option
+@click.option(
+    "--rate-limit",
+    "rate_limit",
+    metavar="SPEC",
+    help="Budgets to pace to until the hub's RateLimit headers say otherwise: a plan (anonymous, free, pro) "
+    "or BUCKET=REQUESTS/SECONDS pairs, e.g. api=1000/300,resolvers=5000/300. Default: anonymous; for a "
+    "loopback endpoint (your own serve-hub on 127.0.0.1 or localhost) none, so only the server's RateLimit "
+    "headers pace the crawl.",
+)
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Requests in flight.")
-@click.option("--token", envvar="PTMSCOPE_HF_TOKEN", help="A Hub token (sent to --endpoint only).")
+@click.option(
+    "--token",
+    envvar="PTMSCOPE_HF_TOKEN",
+    show_envvar=True,
+    help="A token for --endpoint. Default: huggingface_hub's token (HF_TOKEN, else your saved login), sent only "
+    "when --endpoint is the endpoint it belongs to (HF_ENDPOINT, else https://huggingface.co); never sent on a "
+    "redirect to another host.",
+)
+@click.option(
+    "--deadline",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(1, 3600),
+    metavar="SECONDS",
+    help="Longest a request may take in all (connection, redirects, headers, body). A listing page over it is "
+    "asked for in halves; a card or organization over it is a stored failure a rerun retries.",
+)
+@click.option(
+    "--max-pause",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0, 86400),
+    metavar="SECONDS",
+    help="Longest pause the hub can make the crawl wait (Retry-After, a spent RateLimit budget). A longer one is "
+    "not waited: the requests it concerns are stored failures a rerun retries (with a warning).",
+)
 @click.option(
     "--page-size", default=1000, show_default=True, type=click.IntRange(1, 1000), help="Models per listing page."
 )
@@ -69,9 +101,11 @@ def crawl(
     no_orgs: bool,
     full_refetch: bool,
     base: str | None,
-    rate_limit: str,
+    rate_limit: str | None,
     concurrency: int,
     token: str | None,
+    deadline: float,
+    max_pause: float,
     page_size: int,
     memory_limit: str,
     as_json: bool,
@@ -88,7 +122,19 @@ def crawl(
     goes on. Kill it at any moment and run the same command again: it continues where it
     stopped, with nothing lost or duplicated. A new crawl of the same endpoint copies the
     cards of models whose sha did not change from the last complete crawl.
-    Without --token, your saved Hugging Face token is sent to the real Hub only.
+
+    \b
+    Bounds: connect 10 s, read 30 s (silence), --deadline per request (120 s), --max-pause for
+    any pause the hub asks for (600 s), bodies 64 MiB. Redirects are followed only on the
+    endpoint (and, for README files of the real Hub, its CDN hosts). A DNS failure or refused
+    connection stops at once. The store is held only while a page or chunk is written, so
+    'ptmscope study' and 'audit' can use it during a crawl.
+
+    \b
+    Exit status: 0 the snapshot is complete (failures stored as final, such as a README the
+    hub lists but does not serve, are reported); 2 it is not (the endpoint failed, the listing
+    stopped short, or failures a rerun retries remain: rerun the same command to continue);
+    130 interrupted (what was committed is kept).
 
     \b
     Examples:
@@ -109,9 +155,11 @@ def crawl(
         orgs=not no_orgs,
         incremental=not full_refetch,
         base=base,
-        budgets=parse_rate_limit(rate_limit),
+        budgets=None if rate_limit is None else parse_rate_limit(rate_limit),
         concurrency=concurrency,
         token=token,
+        deadline=deadline,
+        max_pause=max_pause,
         page_size=page_size,
     )
     err = stderr_console()
@@ -128,6 +176,9 @@ def crawl(
         emit_json(document)
     else:
         _print(document)
+    if document["status"] != "complete" or document["retryable_failures"]:
+        _print_incomplete(document)
+        click.get_current_context().exit(2)
 
 
 def report_json(report: Any) -> dict[str, Any]:
@@ -154,8 +205,32 @@ def report_json(report: Any) -> dict[str, Any]:
             "failures": dict(report.failures),
         },
         "failures": report.open_failures,
+        "retryable_failures": report.retryable_failures,
+        "listing_stopped": report.listing_stopped,
         "requests": report.requests,
     }
+
+
+def _print_incomplete(doc: dict[str, Any]) -> None:
+    """One line on stderr saying why the crawl is not done, how much failed, and what to do."""
+    from rich.text import Text
+
+    from ptmscope.reports.safe import text
+
+    parts = []
+    if doc["listing_stopped"]:
+        parts.append(f"the listing stopped short ({doc['listing_stopped']})")
+    elif doc["status"] != "complete":
+        parts.append("the listing stopped short")
+    if doc["retryable_failures"]:
+        parts.append(f"{doc['retryable_failures']:,} stored failure(s) a rerun retries")
+    stderr_console().print(
+        Text.assemble(
+            ("Not complete: ", "bold yellow"),
+            text("; ".join(parts), 600),
+            ". Everything collected is kept; rerun the same command to continue.",
+        )
+    )
 
 
 def _print(doc: dict[str, Any]) -> None:
