@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -84,3 +88,70 @@ def test_partitions_of_an_interrupted_run_are_ingested(store, tmp_path):
     assert report.recovered == 1 and report.attempted == 0
     assert store.query("SELECT repo_id, signature FROM commits") == [("a/b", "ssh")]
     assert not list(parts.rglob("*.parquet"))
+
+
+def plain_bare_repo(path, work, commits=3):
+    """A bare repo made with real git whose objects stay loose (a local clone hard-links them)."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "a",
+           "GIT_AUTHOR_EMAIL": "a@example.com", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@example.com"}  # fmt: skip
+    work.mkdir(parents=True)
+
+    def git(*args, cwd=work):
+        return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
+
+    git("init", "-q", "-b", "main")
+    for index in range(commits):
+        (work / "README.md").write_text(f"# commit {index}\n")
+        git("add", "-A")
+        git("commit", "-q", "-m", f"commit {index}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git("clone", "-q", "--bare", str(work), str(path), cwd=work.parent)
+    return git("rev-parse", "HEAD~1", cwd=path).strip()
+
+
+def truncate_loose_object(repo, sha, keep=10):
+    """Cut a loose object to its first ``keep`` bytes: libgit2 1.9 then loops forever walking the history."""
+    loose = repo / "objects" / sha[:2] / sha[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(loose.read_bytes()[:keep])
+
+
+def test_a_repository_libgit2_loops_on_is_stopped_at_the_time_limit_and_the_run_goes_on(store, tmp_path):
+    root = tmp_path / "d"
+    stuck = repo_path(root, "a/stuck")
+    truncate_loose_object(stuck, plain_bare_repo(stuck, tmp_path / "w1"))
+    plain_bare_repo(repo_path(root, "b/fine"), tmp_path / "w2")
+    snap = snapshot_with(store, ["a/stuck", "b/fine"])
+    started = time.monotonic()
+    report = clone_snapshot(
+        store, snap, root, endpoint=None, options=CloneOptions(existing_only=True, workers=1, read_timeout=3)
+    )
+    assert time.monotonic() - started < 120  # the old code never returned
+    rows = {r[0]: r[1:] for r in store.query("SELECT repo_id, status, reason, commits, path FROM repo_clones")}
+    assert rows["a/stuck"][0] == "failed" and "took over 3 s and was stopped" in rows["a/stuck"][1]
+    assert rows["a/stuck"][3] == str(stuck)  # the clone stays where it is
+    assert rows["b/fine"][:3] == ("ok", None, 3)
+    assert store.query("SELECT count(*) FROM commits WHERE repo_id = 'a/stuck'") == [(0,)]
+    assert report.failed == 1 and report.cloned == 1
+    assert not list((root / ".ptmscope-parts").rglob("*.parquet"))
+
+
+def test_cli_clone_existing_with_a_stuck_repo_exits_2_within_its_repo_timeout(tmp_path):
+    from ptmscope.store import Store
+
+    db = tmp_path / "s.duckdb"
+    root = tmp_path / "d"
+    stuck = repo_path(root, "a/stuck")
+    truncate_loose_object(stuck, plain_bare_repo(stuck, tmp_path / "w1"))
+    plain_bare_repo(repo_path(root, "b/fine"), tmp_path / "w2")
+    with Store(db) as store:
+        snapshot_with(store, ["a/stuck", "b/fine"])
+    command = [sys.executable, "-m", "ptmscope", "clone", str(root), "--existing", "--snapshot", "s", "--db", str(db),
+               "--workers", "2", "--repo-timeout", "3"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 2, done.stderr
+    assert "1 of 2 repos failed" in done.stderr and "Traceback" not in done.stderr
+    with Store(db, read_only=True) as store:
+        assert store.query("SELECT repo_id, status FROM repo_clones ORDER BY 1") == [("a/stuck", "failed"),
+                                                                                   ("b/fine", "ok")]  # fmt: skip

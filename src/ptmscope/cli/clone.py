@@ -45,6 +45,15 @@ from ptmscope.cli.options import (
 @click.option("--limit", type=click.IntRange(1), help="Clone at most this many repos in this run.")
 @click.option("--existing", is_flag=True, help="Clone nothing: read the histories of bare clones already in DEST.")
 @click.option("--no-retry", is_flag=True, help="Do not try again repos whose earlier clone failed.")
+@click.option(
+    "--repo-timeout",
+    type=click.FloatRange(1, min_open=False),
+    default=600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop one git clone attempt, or reading one repo's history, after this long; the repo is recorded as "
+    "failed with the reason and the run goes on.",
+)
 @rate_limit_option
 @json_option
 @db_option
@@ -58,6 +67,7 @@ def clone(
     limit: int | None,
     existing: bool,
     no_retry: bool,
+    repo_timeout: float,
     rate_limit: str,
     as_json: bool,
     db_path: Path | None,
@@ -74,6 +84,14 @@ def clone(
     The endpoint defaults to the one the snapshot was crawled from.
     DEST layout: DEST/<owner>/<name>.git (DEST/_legacy/<name>.git for un-namespaced ids).
     With --executor dask, every worker must see DEST at the same path.
+
+    \b
+    Bounds: the endpoint must accept a connection within 5 s before the first clone (no
+    network: one line, exit 2); each git clone attempt and each history read is stopped
+    after --repo-timeout seconds (libgit2 can loop forever on a corrupt repository).
+    Exit codes: 0 every repo of this run was cloned and read; 2 some failed (how many is
+    printed; finished clones are kept and the same command continues), or the endpoint or
+    the store could not be used; 130 interrupted.
 
     \b
     Examples:
@@ -96,6 +114,8 @@ def clone(
         retry_failed=not no_retry,
         existing_only=existing,
         budget=budgets.get("resolvers"),
+        timeout=repo_timeout,
+        read_timeout=repo_timeout,
     )
     err = stderr_console()
     with open_store(db_path) as store:
@@ -114,6 +134,7 @@ def clone(
             "attempted": report.attempted,
             "cloned": report.cloned,
             "failed": report.failed,
+            "history_errors": report.history_errors,
             "recovered": report.recovered,
             "reasons": dict(report.reasons.most_common(20)),
         },
@@ -123,6 +144,28 @@ def clone(
         emit_json(document)
     else:
         _print(document)
+    problem = failure_summary(document)
+    if problem:
+        click.echo(problem, err=True)
+        ctx.exit(2)
+
+
+def failure_summary(doc: dict[str, Any]) -> str | None:
+    """The line that says a run did not do all it was asked (exit 2), or None when every repo succeeded."""
+    run = doc["run"]
+    failed, unread, attempted = run["failed"], run["history_errors"], run["attempted"]
+    if not failed and not unread:
+        return None
+    parts = []
+    if failed:
+        parts.append(f"{failed:,} of {attempted:,} repos failed")
+    if unread:
+        parts.append(f"{unread:,} cloned repos' histories could not be read (broken repositories, stored with the "
+                     "reason)")  # fmt: skip
+    kept = max(run["cloned"] - unread, 0)
+    retry = " (it tries the failed repos again unless --no-retry)" if failed else ""
+    return (f"clone: {'; '.join(parts)}. The {kept:,} repos read in full are kept; "
+            f"run the same command again to continue{retry}.")  # fmt: skip
 
 
 def _print(doc: dict[str, Any]) -> None:

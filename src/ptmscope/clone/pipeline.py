@@ -7,6 +7,12 @@ repos per transaction. Ingesting a repo replaces its earlier rows, and partition
 deleted only after their rows are committed, so a run killed at any moment is continued
 by running the same command again: finished clones are kept (they are complete by
 construction), leftover partitions are ingested, and the rest is cloned.
+
+Before the first clone the endpoint must accept a TCP connection (``ptmscope.audit.endpoint``,
+5 s): without a network the run stops at once with ``SourceUnreachableError`` instead of
+trying every repo. If the endpoint goes away mid-run, a unit that cannot connect fails without
+retrying, and after ``MAX_UNREACHABLE`` such failures in a row the run stops the same way
+(what finished is kept; a rerun continues).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ if TYPE_CHECKING:
     from ptmscope.store.store import Snapshot, Store
 
 ProgressFn = Callable[[str, int, int | None], None]
+MAX_UNREACHABLE = 25
+"""Clones in a row that could not connect to the endpoint at all before the run stops."""
 
 
 @dataclass
@@ -51,7 +59,10 @@ class CloneOptions:
     """HTTP requests one clone makes (info/refs, ls-refs, fetch), for pacing."""
     max_retries: int = 6
     timeout: float = 600.0
+    """Seconds one git clone attempt may take (``--repo-timeout``)."""
     backoff: float = 1.0
+    read_timeout: float | None = 600.0
+    """Seconds reading one repo's history may take before its reader process is killed (``--repo-timeout``)."""
     stall_timeout: float | None = None
     """Give up when no unit has finished for this long (Dask only; None: every attempt's timeout, plus a minute)."""
     ingest_every: int = 200
@@ -66,6 +77,8 @@ class CloneReport:
     attempted: int = 0
     cloned: int = 0
     failed: int = 0
+    history_errors: int = 0
+    """Repos cloned in this run whose history could not be read (broken repositories)."""
     recovered: int = 0
     """Units of an interrupted run whose partitions were ingested at start."""
     reasons: Counter[str] = field(default_factory=Counter)
@@ -95,8 +108,13 @@ def clone_snapshot(
 
     Raises:
         CloneError: git is missing, the destination cannot be used, or no endpoint was given.
+        SourceUnreachableError: the endpoint cannot be reached (before the first clone, or
+            ``MAX_UNREACHABLE`` clones in a row); what finished is kept.
     """
+    from ptmscope.audit.endpoint import check_reachable
     from ptmscope.clone.executors import make_executor
+    from ptmscope.clone.reader import close_reader
+    from ptmscope.errors import SourceUnreachableError
     from ptmscope.hub.ratelimit import PLANS, WINDOW_SECONDS, Budget, Pacer
 
     options = options or CloneOptions()
@@ -118,6 +136,8 @@ def clone_snapshot(
     total = _count_pending(store, snapshot, options)
     if options.limit is not None:
         total = min(total, options.limit)
+    if total and endpoint is not None and not options.existing_only:
+        check_reachable(endpoint)  # no network: one line within seconds, not a retry per repo
     root = str(dest.resolve())
     base_url = endpoint.rstrip("/") if endpoint else None
 
@@ -131,6 +151,7 @@ def clone_snapshot(
                 max_retries=options.max_retries,
                 timeout=options.timeout,
                 backoff=options.backoff,
+                read_timeout=options.read_timeout,
             )
 
     def pace(task: CloneTask) -> None:
@@ -140,12 +161,19 @@ def clone_snapshot(
 
     buffer: list[UnitResult] = []
     done = 0
-    stall = options.stall_timeout or options.timeout * (options.max_retries + 1) + 60
+    unreachable = 0
+    stall = options.stall_timeout or options.timeout * (options.max_retries + 1) + (options.read_timeout or 0) + 60
     executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler,
                              stall_timeout=stall)  # fmt: skip
     try:
         for result in executor.run(run_unit, tasks(), before_submit=pace):
             buffer.append(result)
+            unreachable = unreachable + 1 if result.unreachable else 0
+            if unreachable >= MAX_UNREACHABLE:
+                raise SourceUnreachableError(
+                    f"cannot reach {endpoint}: the last {unreachable} clones could not connect; "
+                    "the clones that finished are kept"
+                )
             if len(buffer) >= options.ingest_every:
                 _ingest(store, snapshot, buffer, report)
                 done += len(buffer)
@@ -157,6 +185,7 @@ def clone_snapshot(
             _ingest(store, snapshot, buffer, report)
             done += len(buffer)
         executor.close()
+        close_reader()
     if progress:
         progress("clone", done, total)
     report.seconds = time.perf_counter() - started
@@ -233,6 +262,8 @@ def _ingest(store: Store, snapshot: Snapshot, results: list[UnitResult], report:
                 report.cloned += 1
             elif result.status == "failed":
                 report.failed += 1
+            if result.history_error:
+                report.history_errors += 1
         if report.failed:
             rows = store.query(
                 "SELECT reason, count(*) FROM repo_clones WHERE snapshot_id = ? AND status = 'failed'"

@@ -5,6 +5,12 @@ A unit needs no database: it writes its rows as Parquet partitions (``repo_clone
 store. So the same function runs in a local process pool or on Dask workers that share the
 destination file system.
 
+Every step of a unit is bounded in time: each ``git clone`` attempt by ``timeout`` (git is
+killed after it), and reading the history by ``read_timeout``: it runs in a reader child
+process (``ptmscope.clone.reader``) that is killed when it overruns, because libgit2 can loop
+forever inside C on a corrupt repository. A stopped read makes the repo ``failed`` (with the
+reason; a rerun tries it again unless ``--no-retry``), and the run goes on.
+
 Cloning treats the registry as untrusted: the repo id must look like a Hub id before it names
 a path; git runs with LFS smudging off, no credential helpers or prompts, hooks off, and only
 http(s) allowed; a clone lands in a temporary folder and is renamed into place only when
@@ -25,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ptmscope.clone.history import COMMIT_COLUMNS, HistoryError, read_history
+from ptmscope.clone.reader import reader
 
 # Hub repo ids: an optional namespace and a name of letters, digits, '-', '_', '.' (today at most 96
 # characters each; older ids are longer, so up to 200, within a file name's 255 bytes).
@@ -51,6 +58,8 @@ GIT_CONFIG = (
     "http.lowSpeedTime=60",
 )
 _PERMANENT = re.compile(r"error: (40[0134]|410)\b|not found|Authentication failed|could not read Username", re.I)
+# The host is not there at all: retrying within this run does not help (a rerun tries again).
+_UNREACHABLE = re.compile(r"Could not resolve (host|proxy)|Failed to connect|Connection refused|Couldn't connect", re.I)
 
 
 def repo_path(root: Path, repo_id: str) -> Path | None:
@@ -74,7 +83,10 @@ class CloneTask:
     """The clone URL; None reads an existing bare clone under ``root`` only."""
     max_retries: int = 6
     timeout: float = 600.0
+    """Seconds one git clone attempt may take before git is killed."""
     backoff: float = 1.0
+    read_timeout: float | None = 600.0
+    """Seconds reading the history may take (in a reader process, killed after); None reads in-process, unbounded."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,15 @@ class UnitResult:
     repo_id: str
     status: str
     files: tuple[str, ...]
+    history_error: bool = False
+    """Cloned, but its history could not be read (a broken repository)."""
+    unreachable: bool = False
+    """Failed because the endpoint could not be reached at all (name, connection)."""
+
+
+def is_unreachable(reason: str | None) -> bool:
+    """A git failure that says the host could not be reached at all (not worth retrying now)."""
+    return bool(reason) and _UNREACHABLE.search(reason or "") is not None
 
 
 def git_env() -> dict[str, str]:
@@ -123,7 +144,8 @@ def run_unit(task: CloneTask) -> UnitResult:
     target = repo_path(root, task.repo_id)
     row: dict[str, object] = {c: None for c in CLONE_COLUMNS}
     row.update(repo_id=task.repo_id, attempts=0, cloned_at=datetime.now(UTC))
-    history = None
+    history: dict[str, object] | None = None
+    commits_file = Path(task.parts) / "commits" / f"{_key(task.repo_id)}.parquet"
     if target is None:
         row.update(status="failed", reason="repo id is not safe as a path (not a Hub id)")
     else:
@@ -138,15 +160,41 @@ def run_unit(task: CloneTask) -> UnitResult:
             row.update(status="failed", reason=reason)
         else:
             row.update(status="ok", path=str(target))
-            try:
-                history = read_history(target, task.repo_id)
-            except HistoryError as error:
-                row["history_error"] = str(error)[:1_000]
+            history = _read(task, target, commits_file)
+            if history.get("stopped"):  # a stuck read is the repo's failure: a rerun tries it again
+                row.update(status="failed", reason=history["error"])
+            elif history.get("error"):
+                row["history_error"] = history["error"]
             else:
-                row.update(head=history.head, commits=history.commits, signed_commits=history.signed)
+                row.update(head=history["head"], commits=history["commits"], signed_commits=history["signed"])
     row["seconds"] = round(time.perf_counter() - started, 3)
-    files = _write_parts(Path(task.parts), task.repo_id, row, history.columns if history else None)
-    return UnitResult(task.repo_id, str(row["status"]), files)
+    files = _write_parts(Path(task.parts), task.repo_id, row, commits_file if history and history.get("ok") else None)
+    return UnitResult(
+        task.repo_id,
+        str(row["status"]),
+        files,
+        history_error=row["history_error"] is not None,
+        unreachable=row["status"] == "failed" and is_unreachable(str(row["reason"])),
+    )
+
+
+def _read(task: CloneTask, target: Path, commits_file: Path) -> dict[str, object]:
+    """Read the history (in the reader process, bounded by ``read_timeout``) and write its commits partition."""
+    commits_file.parent.mkdir(parents=True, exist_ok=True)
+    if task.read_timeout is None:
+        try:
+            found = read_history(target, task.repo_id)
+        except HistoryError as error:
+            return {"error": str(error)[:1_000]}
+        write_commits(commits_file, found.columns)
+        return {"ok": True, "head": found.head, "commits": found.commits, "signed": found.signed}
+    try:
+        outcome = reader().read(target, task.repo_id, commits_file, timeout=task.read_timeout)
+    except OSError as error:
+        return {"error": f"the history reader could not run: {error}"[:1_000]}
+    if outcome.error is not None:
+        return {"error": outcome.error, "stopped": outcome.stopped}
+    return {"ok": True, "head": outcome.head, "commits": outcome.commits, "signed": outcome.signed}
 
 
 def _clone_with_retries(task: CloneTask, target: Path) -> tuple[str | None, int]:
@@ -166,32 +214,40 @@ def _clone_with_retries(task: CloneTask, target: Path) -> tuple[str | None, int]
             scratch.replace(target)
             return None, attempts
         shutil.rmtree(scratch, ignore_errors=True)
-        if _PERMANENT.search(reason) and "429" not in reason:
+        if (_PERMANENT.search(reason) and "429" not in reason) or is_unreachable(reason):
             break
         time.sleep(min(30.0, task.backoff * 2**attempt))
     return reason, attempts
 
 
-def _write_parts(
-    parts: Path, repo_id: str, row: dict[str, object], commits: dict[str, list[object]] | None
-) -> tuple[str, ...]:
-    """Write the unit's rows; the commits file first, so a clones file always has its commits beside it."""
+def write_commits(path: Path, commits: dict[str, list[object]]) -> None:
+    """Write a history's commits as one Parquet partition, atomically (the reader process calls this)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ts = pa.timestamp("us", tz="UTC")
+    schema = pa.schema([("repo_id", pa.string()), ("sha", pa.string()), ("parents", pa.int32()),
+                        ("author", pa.string()), ("authored_at", ts), ("committer", pa.string()),
+                        ("committed_at", ts), ("signature", pa.string()), ("key_id", pa.string()),
+                        ("message", pa.string()), ("position", pa.int32())])  # fmt: skip
+    assert tuple(schema.names) == COMMIT_COLUMNS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_parquet(pq, pa.table(commits, schema=schema), path)
+
+
+def _write_parts(parts: Path, repo_id: str, row: dict[str, object], commits_file: Path | None) -> tuple[str, ...]:
+    """Write the unit's clone row; its commits file (written before) is named first, so a clones file always has
+    its commits beside it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     key = _key(repo_id)
     written = []
     ts = pa.timestamp("us", tz="UTC")
-    if commits is not None:
-        schema = pa.schema([("repo_id", pa.string()), ("sha", pa.string()), ("parents", pa.int32()),
-                            ("author", pa.string()), ("authored_at", ts), ("committer", pa.string()),
-                            ("committed_at", ts), ("signature", pa.string()), ("key_id", pa.string()),
-                            ("message", pa.string()), ("position", pa.int32())])  # fmt: skip
-        assert tuple(schema.names) == COMMIT_COLUMNS
-        path = parts / "commits" / f"{key}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_parquet(pq, pa.table(commits, schema=schema), path)
-        written.append(str(path))
+    if commits_file is not None and commits_file.exists():
+        written.append(str(commits_file))
+    else:
+        (parts / "commits" / f"{key}.parquet").unlink(missing_ok=True)  # never another run's stale commits
     schema = pa.schema([("repo_id", pa.string()), ("status", pa.string()), ("path", pa.string()),
                         ("reason", pa.string()), ("head", pa.string()), ("commits", pa.int32()),
                         ("signed_commits", pa.int32()), ("history_error", pa.string()), ("attempts", pa.int32()),
