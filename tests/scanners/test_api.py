@@ -58,7 +58,7 @@ def test_every_rule_is_documented():
     rules = set(
         re.findall(
             r'"((?:pickle|archive|zip|npy|keras|hdf5|savedmodel|onnx|safetensors|gguf|'
-            r'torchscript|compressed|scan|scanner|polyglot)-[a-z0-9-]+)"',
+            r'torchscript|compressed|scan|scanner|polyglot|file)-[a-z0-9-]+)"',
             source,
         )
     )

@@ -108,8 +108,10 @@ def test_parse_size(text: str, value: int):
     assert parse_size(None, None, text) == value
 
 
-def test_max_file_size_skips(models: Path):
+def test_max_file_size_skips_and_the_skip_fails_the_run_unless_accepted(models: Path):
     code, _, err = run(str(models / "evil.bin"), "--max-file-size", "10")
+    assert code == 1 and "skipped 1" in err and "1 not scanned" in err
+    code, _, err = run(str(models / "evil.bin"), "--max-file-size", "10", "--skipped", "ok")
     assert code == 0 and "skipped 1" in err
 
 
@@ -137,7 +139,7 @@ def test_hub_repo_is_listed_and_only_model_files_downloaded(monkeypatch, tmp_pat
         def __init__(self, endpoint=None, **_):
             seen_endpoint.append(endpoint)
 
-        def repo_info(self, repo_id, repo_type=None, revision=None, files_metadata=False):
+        def repo_info(self, repo_id, repo_type=None, revision=None, files_metadata=False, **_):
             assert repo_id == "org/model"
             siblings = [SimpleNamespace(rfilename=n, size=len(b)) for n, b in files.items()]
             return SimpleNamespace(siblings=siblings, sha="abc123")

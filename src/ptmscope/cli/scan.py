@@ -36,7 +36,7 @@ def parse_size(_ctx: click.Context | None, _param: click.Parameter | None, value
     return int(number * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit])
 
 
-def _render_text(report: ScanReport, show_info: bool) -> str:
+def _render_text(report: ScanReport, show_info: bool, skipped_fail: bool = True) -> str:
     from rich.console import Console
     from rich.text import Text
 
@@ -48,6 +48,20 @@ def _render_text(report: ScanReport, show_info: bool) -> str:
             if result.error:
                 console.print(
                     Text.assemble(("ERROR ", "bold red"), clean(result.path), f"  {clean(result.skip_reason)}")
+                )
+            elif result.unscanned:
+                label, note = (
+                    ("UNPARSEABLE", "  (fails the run; --skipped ok accepts it)")
+                    if skipped_fail
+                    else ("SKIPPED", "  (accepted: --skipped ok)")
+                )
+                console.print(
+                    Text.assemble(
+                        (f"{label:11} ", style["unparseable"] if skipped_fail else "dim"),
+                        clean(result.path),
+                        f"  {clean(result.skip_reason)}",
+                        (note, "dim"),
+                    )
                 )
             continue
         shown = [f for f in result.findings if show_info or f.severity != "info"]
@@ -77,15 +91,23 @@ def _render_text(report: ScanReport, show_info: bool) -> str:
     return sink.getvalue()
 
 
-def _summary(report: ScanReport) -> str:
+def _summary(report: ScanReport, skipped_fail: bool = True) -> str:
     scanned, skipped = len(report.scanned), len(report.skipped)
     counts = {s: sum(1 for r in report.scanned if r.verdict == s) for s in ("dangerous", "suspicious", "unparseable")}
-    errors = len(report.errors) + sum(1 for s in report.skipped if s.error)
-    return (
+    errors = report.error_count()
+    unscanned = len(report.unscanned())
+    unparseable = f"{counts['unparseable']} unparseable"
+    if unscanned and skipped_fail:
+        unparseable = f"{counts['unparseable'] + unscanned} unparseable ({unscanned} not scanned)"
+    elif unscanned:
+        unparseable += f", {unscanned} not scanned (accepted: --skipped ok)"
+    line = (
         f"Scanned {scanned} file(s), skipped {skipped}, in {report.seconds:.1f}s: "
-        f"{counts['dangerous']} dangerous, {counts['suspicious']} suspicious, "
-        f"{counts['unparseable']} unparseable, {errors} error(s)."
+        f"{counts['dangerous']} dangerous, {counts['suspicious']} suspicious, {unparseable}, {errors} error(s)."
     )
+    if errors:
+        line += f" {errors} target(s) or file(s) could not be read (listed above); the rest were scanned."
+    return line
 
 
 @click.command("scan")
@@ -111,8 +133,18 @@ def _summary(report: ScanReport) -> str:
     callback=parse_size,
     default=None,
     metavar="SIZE",
-    help="Skip (and do not download) files larger than SIZE, e.g. 500M or 20G. Default: no limit; "
-    "files are streamed, so memory does not grow with size.",
+    help="Do not scan (or download) files larger than SIZE, e.g. 500M or 20G. Such a file counts as "
+    "unparseable and fails the run unless --skipped ok. Default: no limit; large files are read a window at "
+    "a time, so memory does not grow with size.",
+)
+@click.option(
+    "--skipped",
+    "skipped_policy",
+    type=click.Choice(["fail", "ok"]),
+    default="fail",
+    show_default=True,
+    help="What a file left unscanned because of --max-file-size does to the exit status: fail (it counts as "
+    "unparseable and the run exits 1, whatever --fail-on says) or ok (reported, accepted).",
 )
 @click.option(
     "--timeout",
@@ -135,6 +167,12 @@ def _summary(report: ScanReport) -> str:
     help="Hugging Face Hub endpoint for REPO_ID targets (env: HF_ENDPOINT).",
 )
 @click.option(
+    "--token",
+    metavar="TOKEN",
+    help="Hub token for REPO_ID targets, sent to --endpoint. Default: huggingface_hub's own (HF_TOKEN, or the "
+    "one saved by 'hf auth login'), sent only when the endpoint is the Hugging Face Hub itself.",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where Hub downloads go (default: the Hugging Face cache).",
@@ -150,7 +188,9 @@ def scan(
     max_file_size: int | None,
     timeout: float,
     output: Path | None,
+    skipped_policy: str,
     endpoint: str | None,
+    token: str | None,
     cache_dir: Path | None,
     show_info: bool,
     no_progress: bool,
@@ -180,9 +220,12 @@ def scan(
 
     \b
     Exit status:
-      0  no file has a finding at or above --fail-on
-      1  at least one does (reported even when other files had errors)
-      2  usage error, or a target could not be read or downloaded, and no finding
+      0  no file has a finding at or above --fail-on, and every file was scanned
+      1  at least one does, or a file was left unscanned by --max-file-size (unless
+         --skipped ok); reported even when other files had errors
+      2  usage error, or a target or file could not be read or downloaded (a missing
+         path, an unreachable endpoint, a FIFO or device, a failed download), and no
+         finding; the files that could be read are still reported
 
     \b
     Examples:
@@ -197,6 +240,7 @@ def scan(
     from ptmscope.scanners.output import to_json, to_sarif
 
     options = ScanOptions(max_file_size=max_file_size, timeout=timeout)
+    skipped_fail = skipped_policy == "fail"
     local: list[str] = []
     repos = []
     errors: list[str] = []
@@ -222,19 +266,24 @@ def scan(
             advance(shown, result.size or 0)
         for ref in repos:
             repo_results, repo_errors = scan_repo(
-                ref, options, endpoint, str(cache_dir) if cache_dir else None, advance
+                ref, options, endpoint, str(cache_dir) if cache_dir else None, advance, token=token
             )
             results.extend(repo_results)
             errors.extend(repo_errors)
     report = ScanReport(tuple(results), tuple(errors), started_wall, time.monotonic() - started)
 
-    rendered = {"json": to_json, "sarif": to_sarif}.get(fmt, lambda r: _render_text(r, show_info))(report)
+    if fmt == "json":
+        rendered = to_json(report, skipped_fail=skipped_fail)
+    elif fmt == "sarif":
+        rendered = to_sarif(report, skipped_fail=skipped_fail)
+    else:
+        rendered = _render_text(report, show_info, skipped_fail)
     if output is not None:
         output.write_text(rendered if rendered.endswith("\n") else rendered + "\n", encoding="utf-8")
     elif rendered.strip():
         click.echo(rendered.rstrip("\n"))
-    click.echo(_summary(report), err=True)
-    if report.count_at_least(fail_on):
+    click.echo(_summary(report, skipped_fail), err=True)
+    if report.count_at_least(fail_on) or (skipped_fail and report.unscanned()):
         ctx.exit(1)
     if report.has_errors():
         ctx.exit(2)

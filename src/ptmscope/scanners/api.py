@@ -1,6 +1,7 @@
 """The scanner as a library: ``scan_file`` and ``scan_paths`` (``audit`` calls these).
 
-Each file is memory-mapped and its format detected by content; the matching module
+Each file is read with ordinary reads (``reader``: whole when small, a window at a time when
+large; never memory-mapped) and its format detected by content; the matching module
 scans it and writes findings into one ``PickleContext``. Archives recurse into their
 members through the same dispatcher. Any failure on one file becomes data (a finding or a
 ``SkippedFile``), never an exception out of ``scan_paths``.
@@ -9,12 +10,13 @@ members through the same dispatcher. Any failure on one file becomes data (a fin
 from __future__ import annotations
 
 import importlib
-import mmap
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from ptmscope.scanners import reader
 from ptmscope.scanners.detect import detect
 from ptmscope.scanners.interface import (
     FileResult,
@@ -26,6 +28,7 @@ from ptmscope.scanners.interface import (
     severity_rank,
 )
 from ptmscope.scanners.pickle import BufferLike, PickleContext, ScanTimeout, analyze_pickle
+from ptmscope.scanners.reader import FileBuffer, FileChanged, kind_of
 
 Progress = Callable[[str, int], None]
 """Called after each file with its path and size (the CLI drives a progress bar with it)."""
@@ -115,54 +118,116 @@ def scan_file(
     """Scan one file statically and return what was found.
 
     Args:
-        path: the file to read; it is memory-mapped read-only and never executed.
+        path: the file to read; it is read with ordinary reads (never memory-mapped, so a file
+            truncated meanwhile cannot kill the process) and never executed. Symbolic links are
+            followed; anything that is not a regular file (FIFO, device, socket) is never opened.
         options: limits (size, time, depth); defaults to ``ScanOptions()``.
         display: the path to show in results (defaults to ``str(path)``).
 
     Returns:
-        A ``ScannedFile`` with findings, or a ``SkippedFile`` when the file was too large,
-        unreadable (``error=True``) or of a format ptmscope does not read.
+        A ``ScannedFile`` with findings, or a ``SkippedFile``: too large (``unscanned=True``),
+        unreadable or not a regular file (``error=True``), empty, or of a format ptmscope does not
+        read. A file that changed while it was read is a ``ScannedFile`` with the findings made so
+        far and an ``unparseable`` ``file-changed`` finding.
     """
     options = options or ScanOptions()
     shown = display or str(path)
     started = time.monotonic()
     try:
-        size = Path(path).stat().st_size
+        st = Path(path).stat()
     except OSError as error:
-        return SkippedFile(shown, f"cannot read: {error.strerror or error}", error=True)
+        return SkippedFile(shown, _cannot_read(error), error=True)
+    kind = kind_of(st.st_mode)
+    if kind is not None:
+        return SkippedFile(shown, f"not a regular file: {kind}; not read", error=True)
+    size = st.st_size
     if options.max_file_size is not None and size > options.max_file_size:
-        return SkippedFile(shown, f"larger than --max-file-size ({size} > {options.max_file_size} bytes)", size=size)
+        return _too_large(shown, size, options.max_file_size)
     if size == 0:
         return SkippedFile(shown, "empty file", size=0)
+    try:
+        # O_NONBLOCK: if the path became a FIFO since the stat, the open returns instead of waiting
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        return SkippedFile(shown, _cannot_read(error), error=True, size=size)
+    try:
+        opened = os.fstat(fd)
+        kind = kind_of(opened.st_mode)
+        if kind is not None:
+            return SkippedFile(shown, f"not a regular file: {kind}; not read", error=True)
+        size = opened.st_size
+        if options.max_file_size is not None and size > options.max_file_size:
+            return _too_large(shown, size, options.max_file_size)
+        if size == 0:
+            return SkippedFile(shown, "empty file", size=0)
+        return _scan_open(fd, opened, shown, Path(path).name, options, started)
+    except OSError as error:
+        return SkippedFile(shown, _cannot_read(error), error=True, size=size)
+    finally:
+        os.close(fd)
+
+
+def _cannot_read(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "no such file (or a broken symbolic link)"
+    return f"cannot read: {error.strerror or error}"
+
+
+def _too_large(shown: str, size: int, limit: int) -> SkippedFile:
+    return SkippedFile(
+        shown, f"not scanned: larger than --max-file-size ({size:,} > {limit:,} bytes)", size=size, unscanned=True
+    )
+
+
+def _scan_open(
+    fd: int, opened: os.stat_result, shown: str, name: str, options: ScanOptions, started: float
+) -> ScannedFile | SkippedFile:
+    """Read and scan an open regular file (see ``scan_file``)."""
+    size = opened.st_size
     ctx = PickleContext(
         deadline=started + options.timeout,
         max_depth=options.max_depth,
         max_member_size=options.max_member_size,
         max_ratio=options.max_ratio,
     )
+    changed: FileChanged | None = None
+    buf: BufferLike
+    if size <= reader.WHOLE_READ:
+        data = reader.read_exactly(fd, size, 0)
+        if len(data) < size:
+            changed = FileChanged(size, len(data))
+        buf, end = data, len(data)
+    else:
+        buf, end = FileBuffer(fd, size), size
     fmt = "unknown"
     try:
-        with Path(path).open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            try:
-                fmt = scan_buffer(mm, 0, size, ctx, None, Path(path).name)
-            except ScanTimeout:
-                ctx.add(
-                    "unparseable",
-                    "scan-timeout",
-                    f"scanning stopped after the {options.timeout:g}s per-file limit; findings are partial",
-                    None,
-                )
-            except (MemoryError, RecursionError) as error:
-                ctx.add("unparseable", "scan-resource-limit", f"scanning ran out of {type(error).__name__}", None)
-            except Exception as error:
-                ctx.add(
-                    "unparseable",
-                    "scanner-error",
-                    f"internal scanner error ({type(error).__name__}: {str(error)[:200]}); please report it",
-                    None,
-                )
-    except OSError as error:
-        return SkippedFile(shown, f"cannot read: {error.strerror or error}", error=True, size=size)
+        fmt = scan_buffer(buf, 0, end, ctx, None, name)
+    except FileChanged as error:
+        changed = error
+    except ScanTimeout:
+        ctx.add(
+            "unparseable",
+            "scan-timeout",
+            f"scanning stopped after the {options.timeout:g}s per-file limit; findings are partial",
+            None,
+        )
+    except (MemoryError, RecursionError) as error:
+        ctx.add("unparseable", "scan-resource-limit", f"scanning ran out of {type(error).__name__}", None)
+    except Exception as error:
+        ctx.add(
+            "unparseable",
+            "scanner-error",
+            f"internal scanner error ({type(error).__name__}: {str(error)[:200]}); please report it",
+            None,
+        )
+    if changed is None and isinstance(buf, FileBuffer):
+        changed = buf.shrunk  # a format reader may have caught the exception as a damaged file
+    after = os.fstat(fd)
+    if changed is None and (after.st_size != size or after.st_mtime_ns != opened.st_mtime_ns):
+        changed = FileChanged(size, after.st_size)
+    if changed is not None:
+        what = str(changed) if changed.got < size else "the file was modified while it was being scanned"
+        ctx.add("unparseable", "file-changed", f"{what}; findings are partial: scan it again", None)
     findings = _sorted_findings([*ctx.findings, *ctx.import_findings()])
     if fmt == "unknown" and not findings and not options.scan_unknown:
         return SkippedFile(shown, "not a model file format ptmscope reads", size=size)
@@ -179,7 +244,8 @@ def iter_files(paths: Iterable[str | os.PathLike[str]], errors: list[str]) -> It
 
     In a Hugging Face cache, ``snapshots/<rev>/`` symlinks point into ``blobs/``; snapshot
     paths are visited first so results show file names, and each blob is scanned once.
-    Missing paths are appended to ``errors``.
+    Everything that is not a folder is yielded, FIFOs, devices and broken links included
+    (``scan_file`` reports them without opening them). Missing paths are appended to ``errors``.
     """
     seen: set[tuple[int, int]] = set()
 
@@ -196,19 +262,24 @@ def iter_files(paths: Iterable[str | os.PathLike[str]], errors: list[str]) -> It
 
     for raw in paths:
         root = Path(raw)
-        if root.is_file():
+        try:
+            is_dir = stat.S_ISDIR(root.stat().st_mode)
+        except FileNotFoundError:
+            errors.append(f"{raw}: no such file or folder")
+            continue
+        except OSError as error:
+            errors.append(f"{raw}: cannot read: {error.strerror or error}")
+            continue
+        if not is_dir:
             if once(root):
                 yield root, str(raw)
-            continue
-        if not root.is_dir():
-            errors.append(f"{raw}: no such file or folder")
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort(key=lambda d: (_is_hf_blobs_dir(dirpath, d), d))
             dirnames[:] = [d for d in dirnames if d not in (".git", "__pycache__")]
             for filename in sorted(filenames):
                 p = Path(dirpath) / filename
-                if p.is_file() and once(p):
+                if once(p):
                     yield p, str(p)
 
 

@@ -17,6 +17,7 @@ import bz2
 import lzma
 import posixpath
 import re
+import stat
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class ZipMember:
     """Where the member's bytes start; -1 until the local header has been read."""
     header_offset: int = -1
     """Where the member's local header starts."""
+    mode: int = 0
+    """Unix mode bits from the central directory (high 16 bits of the external attributes), 0 when unknown."""
 
 
 def join_member(parent: str | None, name: str) -> str:
@@ -60,6 +63,35 @@ def unsafe_path(name: str) -> str | None:
     if ".." in normalized.split("/"):
         return "parent-directory (..) component"
     return None
+
+
+def link_escapes(name: str, target: str, hard: bool = False) -> bool:
+    """True when a link member ``name`` pointing at ``target`` leads outside the extraction folder.
+
+    A symbolic link's target is relative to the link's folder, a tar hard link's to the
+    archive's root. Absolute targets (``/etc/passwd``, ``C:\\x``) always escape.
+    """
+    normalized = target.replace("\\", "/")
+    if normalized.startswith("/") or re.match(r"^[A-Za-z]:", normalized):
+        return True
+    base = "" if hard else posixpath.dirname(name.replace("\\", "/"))
+    resolved = posixpath.normpath(posixpath.join(base, normalized))
+    return resolved == ".." or resolved.startswith(("../", "/"))
+
+
+def report_link(ctx: PickleContext, where: str, name: str, target: str, hard: bool = False) -> None:
+    """Report a link member whose target leads outside the extraction folder (tar and zip alike)."""
+    if link_escapes(name, target, hard):
+        shown = target if len(target) <= 200 else target[:197] + "..."
+        ctx.add(
+            "dangerous",
+            "archive-link-escape",
+            f"link points outside the archive ({shown}): extracting it exposes or overwrites files outside "
+            "the target folder",
+            where,
+            None,
+            shown,
+        )
 
 
 def check_member_name(ctx: PickleContext, where: str, name: str, offset: int | None) -> None:
@@ -137,6 +169,7 @@ def _central_directory(buf: BufferLike, start: int, end: int) -> list[ZipMember]
     members: list[ZipMember] = []
     pos = cd_start
     while pos + 46 <= eocd_pos and bytes(buf[pos : pos + 4]) == b"PK\x01\x02" and len(members) < 1_000_000:
+        mode = _u32(buf, pos + 38) >> 16  # Unix st_mode, as zip and Info-ZIP write it
         flags = _u16(buf, pos + 8)
         method = _u16(buf, pos + 10)
         csize = _u32(buf, pos + 20)
@@ -149,7 +182,7 @@ def _central_directory(buf: BufferLike, start: int, end: int) -> list[ZipMember]
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
         # the local header is read later, only for members that are scanned: touching every
         # header of a checkpoint with thousands of storages would page in the whole file
-        members.append(ZipMember(name, method, flags, csize, usize, -1, start + local + delta))
+        members.append(ZipMember(name, method, flags, csize, usize, -1, start + local + delta, mode))
         pos += 46 + nlen + elen + clen
     return members if members or count == 0 else None
 
@@ -183,7 +216,7 @@ def _with_data_offset(buf: BufferLike, m: ZipMember, end: int) -> ZipMember | No
     if pos < 0 or pos + 30 > end or bytes(buf[pos : pos + 4]) != b"PK\x03\x04":
         return None
     data = pos + 30 + _u16(buf, pos + 26) + _u16(buf, pos + 28)
-    return ZipMember(m.name, m.method, m.flags, m.compressed_size, m.size, data, pos)
+    return ZipMember(m.name, m.method, m.flags, m.compressed_size, m.size, data, pos, m.mode)
 
 
 def is_storage(flavour: str, name: str) -> bool:
@@ -252,6 +285,7 @@ def _inflate(ctx: PickleContext, buf: BufferLike, m: ZipMember, where: str) -> b
             m.size,
             m.data_offset + 4 + psize,
             m.header_offset,
+            m.mode,
         )
     else:
         ctx.add(
@@ -303,6 +337,7 @@ def scan_zip(
     for m in members:
         where = join_member(member, m.name)
         check_member_name(ctx, where, m.name, m.header_offset)
+        _check_zip_mode(ctx, buf, m, where, end)
         if is_storage(flavour, m.name):
             # raw tensor bytes: torch.load never interprets a storage as anything but numbers,
             # and random floats can look like any magic number, so they are not probed
@@ -359,6 +394,47 @@ def scan_zip(
     return flavour
 
 
+_LINK_MAX = 4096  # PATH_MAX: a longer link target is not a path any system follows
+
+
+def _check_zip_mode(ctx: PickleContext, buf: BufferLike, m: ZipMember, where: str, end: int) -> None:
+    """Report symbolic links that escape (unzip and most extractors create them) and special files.
+
+    The member is still scanned as data afterwards: ``zipfile``-based loaders ignore the mode and
+    read a "link" member's bytes as its content.
+    """
+    kind = stat.S_IFMT(m.mode)
+    if kind == stat.S_IFLNK:
+        target = _link_target(ctx, buf, m, where, end)
+        if target is None:
+            ctx.add("unparseable", "archive-member-unreadable", "symbolic link target cannot be read", where)
+        elif len(target) > _LINK_MAX or b"\x00" in target:
+            ctx.add("suspicious", "archive-special-file", "symbolic link with a target that is not a path", where)
+        else:
+            report_link(ctx, where, m.name, target.decode("utf-8", "replace"))
+    elif kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK):
+        ctx.add("suspicious", "archive-special-file", "archive holds a device, FIFO or socket", where)
+
+
+def _link_target(ctx: PickleContext, buf: BufferLike, m: ZipMember, where: str, end: int) -> bytes | None:
+    """The first ``_LINK_MAX + 1`` bytes of a link member (its target), or None when unreadable."""
+    if m.data_offset < 0 or m.data_offset + m.compressed_size > end:
+        return None
+    raw = bytes(buf[m.data_offset : m.data_offset + min(m.compressed_size, 64 << 10)])
+    if m.method == 0:
+        return raw[: _LINK_MAX + 1]
+    if m.method == 8:
+        try:
+            return zlib.decompressobj(-15).decompress(raw, _LINK_MAX + 1)
+        except zlib.error:
+            return None
+    try:
+        data = _inflate(ctx, buf, m, where)
+    except (zlib.error, OSError, lzma.LZMAError, ValueError, EOFError):
+        return None
+    return None if data is None else data[: _LINK_MAX + 1]
+
+
 def _member_bytes(ctx: PickleContext, buf: BufferLike, m: ZipMember, where: str) -> bytes:
     if m.method == 0:
         return bytes(buf[m.data_offset : m.data_offset + min(m.compressed_size, 64 << 20)])
@@ -413,16 +489,7 @@ def scan_tar(
                 where = join_member(member, info.name)
                 check_member_name(ctx, where, info.name, None)
                 if info.issym() or info.islnk():
-                    target = posixpath.normpath(posixpath.join(posixpath.dirname(info.name), info.linkname))
-                    if info.linkname.startswith("/") or target.startswith(".."):
-                        ctx.add(
-                            "dangerous",
-                            "archive-link-escape",
-                            f"link points outside the archive ({info.linkname})",
-                            where,
-                            None,
-                            info.linkname,
-                        )
+                    report_link(ctx, where, info.name, info.linkname, hard=info.islnk())
                     continue
                 if info.isdev() or info.isfifo():
                     ctx.add("suspicious", "archive-special-file", "archive holds a device or FIFO", where)

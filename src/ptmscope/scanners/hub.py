@@ -3,6 +3,17 @@
 Everything goes through ``huggingface_hub`` with a configurable endpoint (``--endpoint`` or
 ``HF_ENDPOINT``), so the same code runs against the Hub, a mirror, or ``serve-hub``.
 Downloads land in the normal Hugging Face cache; nothing is loaded or executed.
+
+Tokens: an explicit ``token`` is sent to the endpoint given. Without one, huggingface_hub's own
+resolution is used (``huggingface_hub.get_token()``: ``HF_TOKEN``, or the token saved by
+``hf auth login``), and that token, which belongs to the Hugging Face Hub, is sent only when the
+endpoint is the Hub itself (``https://huggingface.co``); any other endpoint gets no token.
+huggingface_hub drops the ``Authorization`` header when a download is redirected to another host.
+
+Network bounds: the file listing waits at most ``LIST_TIMEOUT`` seconds to connect and between
+bytes, and is not retried (a DNS failure or a refused connection is one error line at once);
+downloads use huggingface_hub's bounds (``HF_HUB_ETAG_TIMEOUT`` and ``HF_HUB_DOWNLOAD_TIMEOUT``,
+10 s each by default).
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from ptmscope.scanners.api import scan_file
 from ptmscope.scanners.interface import FileResult, ScanOptions, SkippedFile
@@ -71,6 +83,34 @@ def wants(filename: str) -> bool:
     return not lower.endswith(SKIP_SUFFIXES)
 
 
+LIST_TIMEOUT = 30.0
+"""Seconds the repository listing waits to connect, and then between bytes."""
+HUB_HOST = "huggingface.co"
+
+
+def is_the_hub(endpoint: str) -> bool:
+    """True for the Hugging Face Hub itself (https, huggingface.co), the only home of a saved token."""
+    parts = urlsplit(endpoint)
+    return parts.scheme == "https" and parts.hostname == HUB_HOST and parts.port in (None, 443)
+
+
+def hub_token(endpoint: str | None, token: str | None = None) -> str | bool:
+    """The token to send to ``endpoint``, or False to send none.
+
+    An explicit ``token`` goes to the endpoint it was given for. Otherwise huggingface_hub's
+    resolution (``get_token()``: ``HF_TOKEN`` or the saved login) is used, but only for the
+    Hugging Face Hub itself: a mirror, a local ``serve-hub`` or a hostile ``--endpoint`` never
+    receives the user's Hub token.
+    """
+    if token:
+        return token
+    from huggingface_hub import constants, get_token
+
+    if not is_the_hub(endpoint or constants.ENDPOINT):
+        return False
+    return get_token() or False
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0][:200]
@@ -82,6 +122,7 @@ def scan_repo(
     endpoint: str | None = None,
     cache_dir: str | None = None,
     progress: Callable[[str, int], None] | None = None,
+    token: str | None = None,
 ) -> tuple[list[FileResult], list[str]]:
     """Scan the files of one Hub repository.
 
@@ -91,24 +132,33 @@ def scan_repo(
         endpoint: the Hub endpoint (default: ``HF_ENDPOINT`` or the public Hub).
         cache_dir: the Hugging Face cache folder to download into.
         progress: called after each file.
+        token: a token to send to ``endpoint``; None: huggingface_hub's token, for the Hub only
+            (see ``hub_token``).
 
     Returns:
         (results, errors): one result per scanned or skipped file, and the errors that stopped
         the listing or a download.
     """
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import HfApi, constants, hf_hub_download
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
-    api = HfApi(endpoint=endpoint)
+    send = hub_token(endpoint, token)
+    where = (endpoint or constants.ENDPOINT).rstrip("/")
+    api = HfApi(endpoint=endpoint, token=send)
     results: list[FileResult] = []
     errors: list[str] = []
     label = f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id
     try:
-        info = api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=ref.revision, files_metadata=True)
+        info = api.repo_info(
+            ref.repo_id, repo_type=ref.repo_type, revision=ref.revision, files_metadata=True, timeout=LIST_TIMEOUT
+        )
     except (RepositoryNotFoundError, RevisionNotFoundError) as error:
-        return results, [f"{label}: repository or revision not found ({type(error).__name__})"]
+        hint = ""
+        if send is False and not is_the_hub(where):
+            hint = f"; no token was sent to {where} (pass --token to send one)"
+        return results, [f"{label}: repository or revision not found ({type(error).__name__}){hint}"]
     except Exception as error:
-        return results, [f"{label}: cannot list files: {_first_line(error)}"]
+        return results, [f"{label}: cannot list files at {where}: {_first_line(error)}"]
     siblings = getattr(info, "siblings", None) or []
     for sibling in sorted(siblings, key=lambda s: s.rfilename):
         name = sibling.rfilename
@@ -117,7 +167,15 @@ def scan_repo(
             continue
         size = sibling.size
         if options.max_file_size is not None and size is not None and size > options.max_file_size:
-            results.append(SkippedFile(shown, f"larger than --max-file-size ({size} bytes); not downloaded", size=size))
+            results.append(
+                SkippedFile(
+                    shown,
+                    f"not scanned: larger than --max-file-size ({size:,} > {options.max_file_size:,} bytes); "
+                    "not downloaded",
+                    size=size,
+                    unscanned=True,
+                )
+            )
             continue
         try:
             local = hf_hub_download(
@@ -127,6 +185,7 @@ def scan_repo(
                 revision=info.sha or ref.revision,
                 endpoint=endpoint,
                 cache_dir=cache_dir,
+                token=send,
             )
         except Exception as error:
             results.append(SkippedFile(shown, f"download failed: {_first_line(error)}", error=True))

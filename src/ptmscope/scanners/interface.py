@@ -73,7 +73,14 @@ class ScannedFile:
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file that was not analysed, and why (too large, unreadable, not a model format)."""
+    """A file that was not analysed, and why (too large, unreadable, not a model format).
+
+    Three kinds: ``error`` (unreadable, vanished, not a regular file, download failed: the run
+    could not do what was asked), ``unscanned`` (it may hold a model but was not read, e.g.
+    larger than ``max_file_size``: nobody vouched for it, so it counts as ``unparseable`` and
+    the CLI fails the run on it unless ``--skipped ok``), and neither (empty, or a format that
+    no model loader reads: nothing to vouch for).
+    """
 
     path: str
     """The path as given or discovered."""
@@ -83,6 +90,14 @@ class SkippedFile:
     """True when the skip is an error (unreadable, vanished); False for a deliberate skip."""
     size: int | None = None
     """Size in bytes when known."""
+    unscanned: bool = False
+    """True when the file may hold a model but was deliberately not read (too large): it counts as
+    ``unparseable`` (see ``ScanReport.unscanned``)."""
+
+    @property
+    def verdict(self) -> Literal["unparseable", "error", "skipped"]:
+        """``unparseable`` for a file not scanned, ``error`` for one not readable, else ``skipped``."""
+        return "unparseable" if self.unscanned else "error" if self.error else "skipped"
 
     def is_skipped(self) -> bool:
         """Always ``True``."""
@@ -97,8 +112,9 @@ class ScanOptions:
     """Knobs of one scan run; the CLI builds this, library callers may too."""
 
     max_file_size: int | None = None
-    """Skip files larger than this many bytes (``None``: no limit). Files are streamed, so
-    memory does not grow with size; this bounds time and bandwidth."""
+    """Do not scan files larger than this many bytes (``None``: no limit); such a file is a
+    ``SkippedFile`` with ``unscanned=True``. Large files are read a window at a time, so memory
+    does not grow with size; this bounds time and bandwidth."""
     timeout: float = 60.0
     """Wall-clock seconds per file; past it the file gets an ``unparseable`` finding."""
     max_member_size: int = 1 << 30
@@ -137,6 +153,14 @@ class ScanReport:
     def has_errors(self) -> bool:
         """True when an input could not be resolved or a file could not be read."""
         return bool(self.errors) or any(s.error for s in self.skipped)
+
+    def error_count(self) -> int:
+        """Inputs that could not be resolved plus files that could not be read."""
+        return len(self.errors) + sum(1 for s in self.skipped if s.error)
+
+    def unscanned(self) -> tuple[SkippedFile, ...]:
+        """Files that may hold a model but were not scanned (too large): each counts as ``unparseable``."""
+        return tuple(s for s in self.skipped if s.unscanned)
 
     def worst(self) -> Severity | None:
         """The most severe finding over all files, or ``None`` when there is no finding."""

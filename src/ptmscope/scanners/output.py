@@ -31,8 +31,16 @@ _SECURITY_SEVERITY: dict[Severity, str] = {
 }
 
 
-def to_dict(report: ScanReport) -> dict[str, Any]:
-    """The report as plain JSON-ready data (one entry per file)."""
+NOT_SCANNED_RULE = "file-not-scanned"
+"""The SARIF rule of a file left unscanned (larger than ``--max-file-size``)."""
+
+
+def to_dict(report: ScanReport, skipped_fail: bool = True) -> dict[str, Any]:
+    """The report as plain JSON-ready data (one entry per file).
+
+    A file left unscanned (too large) has ``status: skipped`` and ``verdict: unparseable``, and
+    ``fails_run`` says whether it fails the run (``skipped_fail``, the CLI's ``--skipped fail``).
+    """
     files: list[dict[str, Any]] = []
     for result in report.results:
         if isinstance(result, ScannedFile):
@@ -58,14 +66,16 @@ def to_dict(report: ScanReport) -> dict[str, Any]:
                 }
             )
         else:
-            files.append(
-                {
-                    "path": result.path,
-                    "status": "error" if result.error else "skipped",
-                    "reason": result.skip_reason,
-                    "size": result.size,
-                }
-            )
+            entry: dict[str, Any] = {
+                "path": result.path,
+                "status": "error" if result.error else "skipped",
+                "reason": result.skip_reason,
+                "size": result.size,
+            }
+            if result.unscanned:
+                entry["verdict"] = "unparseable"
+                entry["fails_run"] = skipped_fail
+            files.append(entry)
     return {
         "tool": "ptmscope",
         "version": __version__,
@@ -77,15 +87,17 @@ def to_dict(report: ScanReport) -> dict[str, Any]:
             "skipped": len(report.skipped),
             "dangerous": report.count_at_least("dangerous"),
             "suspicious_or_worse": report.count_at_least("suspicious"),
+            "unscanned": len(report.unscanned()),
+            "unscanned_fail_the_run": skipped_fail,
             "errors": list(report.errors) + [s.path for s in report.skipped if s.error],
         },
         "files": files,
     }
 
 
-def to_json(report: ScanReport) -> str:
+def to_json(report: ScanReport, skipped_fail: bool = True) -> str:
     """The report as indented JSON text."""
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=False)
+    return json.dumps(to_dict(report, skipped_fail), indent=2, ensure_ascii=False)
 
 
 def _uri(path: str) -> str:
@@ -98,10 +110,44 @@ def _uri(path: str) -> str:
     return p.as_posix() if os.sep == "/" else path.replace(os.sep, "/")
 
 
-def to_sarif(report: ScanReport) -> str:
-    """The report as SARIF 2.1.0, in the subset GitHub code scanning accepts."""
+def to_sarif(report: ScanReport, skipped_fail: bool = True) -> str:
+    """The report as SARIF 2.1.0, in the subset GitHub code scanning accepts.
+
+    A file left unscanned (too large) is a ``file-not-scanned`` result at the ``unparseable``
+    level when it fails the run (``skipped_fail``), else only a notification.
+    """
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
+    if skipped_fail and report.unscanned():
+        rules[NOT_SCANNED_RULE] = {
+            "id": NOT_SCANNED_RULE,
+            "name": "FileNotScanned",
+            "shortDescription": {"text": "file not scanned"},
+            "fullDescription": {
+                "text": "A file that may hold a model was not scanned (larger than --max-file-size), so nothing "
+                "vouches for it; see docs/scanner.md."
+            },
+            "defaultConfiguration": {"level": _LEVEL["unparseable"]},
+            "properties": {"tags": ["security", "model-file"], "security-severity": _SECURITY_SEVERITY["unparseable"]},
+        }
+        for skipped in report.unscanned():
+            results.append(
+                {
+                    "ruleId": NOT_SCANNED_RULE,
+                    "level": _LEVEL["unparseable"],
+                    "message": {"text": skipped.skip_reason},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": _uri(skipped.path)},
+                                "region": {"startLine": 1},
+                            }
+                        }
+                    ],
+                    "partialFingerprints": {"ptmscope/v1": f"{NOT_SCANNED_RULE}::{skipped.size}:"},
+                    "properties": {"severity": "unparseable", "size": skipped.size},
+                }
+            )
     for result in report.scanned:
         for f in result.findings:
             rule = rules.setdefault(

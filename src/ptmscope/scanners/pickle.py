@@ -13,8 +13,15 @@ the stack to answer the questions that matter:
 * several pickles in one stream (legacy ``torch.save``; stacked payloads), and joblib's
   ``NumpyArrayWrapper`` arrays that sit raw between pickle opcodes.
 
-Large string and bytes arguments are never copied: the walker jumps over them, so memory
-stays bounded by the memo (short strings) whatever the file size.
+Large string and bytes arguments are never copied: the walker jumps over them. What a pickle
+can make the walker hold is bounded (checked every ``CHUNK`` bytes of opcodes): the memo holds at
+most ``MEMO_MAX_ENTRIES`` entries, and past the first ``MEMO_BASE_ENTRIES`` no more than one per
+``MEMO_BYTES_PER_ENTRY`` bytes of pickle walked, with an estimated footprint (entry plus the
+strings, bytes and containers it holds) of at most ``MEMO_MAX_BYTES``; past a bound the memo stops
+growing (later look-ups of untracked entries are opaque) and the file gets an ``unparseable``
+finding (``pickle-memo-limit``). The stack and marks hold at most ``STACK_MAX`` entries (more is
+a parse error). Bytes values are copied up to ``COPY_BUDGET`` bytes per file, then kept as
+offsets into the buffer.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import copyreg
 import re
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Protocol
 
 from ptmscope.scanners import policy
@@ -39,8 +47,21 @@ STR_KEEP = 4096
 BYTES_KEEP = 1 << 20
 # Items kept per container: enough for joblib's wrapper state and torch persistent ids.
 CONTAINER_KEEP = 32
-# Check the deadline every CHUNK bytes of opcodes.
-CHUNK = 1 << 20
+# Check the deadline and the memory bounds every CHUNK bytes of opcodes.
+CHUNK = 1 << 16
+# The memo of one pickle: at most this many entries ...
+MEMO_MAX_ENTRIES = 1 << 23
+# ... and, past this many, at most one entry per MEMO_BYTES_PER_ENTRY bytes of pickle walked (real
+# pickles spend 10-60 bytes per memoized object; a run of MEMOIZE opcodes spends one) ...
+MEMO_BASE_ENTRIES = 1 << 20
+MEMO_BYTES_PER_ENTRY = 4
+# ... and at most this estimated footprint (_MEMO_ENTRY bytes per entry plus what it holds).
+MEMO_MAX_BYTES = 1 << 30
+_MEMO_ENTRY = 72
+# Stack entries plus marks of one pickle (real pickles stay in the thousands).
+STACK_MAX = 1 << 20
+# Bytes values copied out of the buffer per file; past it they are kept as offsets (Blob).
+COPY_BUDGET = 256 << 20
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 
 
@@ -163,6 +184,12 @@ class PickleContext:
     findings: list[Finding] = field(default_factory=list)
     imports: dict[tuple[str | None, str, str], ImportSite] = field(default_factory=dict)
     pickles: int = 0
+    max_memo_entries: int = MEMO_MAX_ENTRIES
+    max_memo_bytes: int = MEMO_MAX_BYTES
+    memo_base_entries: int = MEMO_BASE_ENTRIES
+    max_stack: int = STACK_MAX
+    copy_budget: int = COPY_BUDGET
+    """Bytes values still to be copied out of the buffer (then kept as offsets)."""
 
     def check_time(self) -> None:
         """Raise ``ScanTimeout`` once the deadline has passed."""
@@ -221,6 +248,39 @@ _OPNAMES: dict[int, str] = {
     0x83: "EXT2",
     0x84: "EXT4",
 }
+
+
+class _Memo(dict[int, Any]):
+    """A pickle's memo (a plain dict; a subclass so that it can become ``_FrozenMemo`` in place)."""
+
+    __slots__ = ()
+
+
+class _FrozenMemo(_Memo):
+    """A memo past its bounds: it takes no new keys, and an untracked key reads as OPAQUE."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        if key in self:
+            super().__setitem__(key, value)
+
+    def __missing__(self, key: int) -> Any:
+        return OPAQUE
+
+
+def _memo_cost(value: Any) -> int:
+    """Estimated bytes one memo entry holds (the entry, and the value when it is its own)."""
+    kind = type(value)
+    if kind is str or kind is bytes:
+        return _MEMO_ENTRY + 49 + len(value)
+    if kind is list:
+        return _MEMO_ENTRY + 56 + 8 * CONTAINER_KEEP
+    if kind is tuple:
+        return _MEMO_ENTRY + 40 + 8 * len(value)
+    if kind is Call:
+        return _MEMO_ENTRY + 72
+    return _MEMO_ENTRY
 
 
 def _mark_slice(stack: list[Any], marks: list[int]) -> list[Any]:
@@ -306,12 +366,14 @@ class Walker:
         buf = self.buf
         stack: list[Any] = []
         marks: list[int] = []
-        memo: dict[int, Any] = {}
+        memo: dict[int, Any] = _Memo()
         push = stack.append
         pop = stack.pop
         first = start_op = pos
         ctx = self.ctx
         keep = CONTAINER_KEEP
+        counted = 0  # memo entries whose cost is in memo_bytes
+        memo_bytes = 0
         try:
             while True:
                 chunk_end = pos + CHUNK
@@ -422,6 +484,16 @@ class Walker:
                     else:
                         pos = self._slow(op, pos, end, stack, marks, memo, start_op)
                 ctx.check_time()
+                if len(stack) + len(marks) > ctx.max_stack:
+                    raise PickleParseError(f"the stack grows past {ctx.max_stack:,} entries", start_op)
+                if len(memo) > counted and type(memo) is _Memo:
+                    grown = len(memo) - counted
+                    memo_bytes += sum(map(_memo_cost, islice(reversed(memo.values()), grown)))
+                    counted = len(memo)
+                    allowed = min(ctx.max_memo_entries, ctx.memo_base_entries + (pos - first) // MEMO_BYTES_PER_ENTRY)
+                    if counted > allowed or memo_bytes > ctx.max_memo_bytes:
+                        memo.__class__ = _FrozenMemo
+                        self._memo_limit(counted, memo_bytes, pos)
         except PickleParseError as error:
             error.start = first
             raise
@@ -444,10 +516,24 @@ class Walker:
             failure.start = first
             raise failure from None
 
+    def _memo_limit(self, entries: int, estimate: int, pos: int) -> None:
+        ctx = self.ctx
+        self.ctx.add(
+            "unparseable",
+            "pickle-memo-limit",
+            f"the pickle's memo grew to {entries:,} entries (about {estimate >> 20:,} MiB) by byte {pos}, past the "
+            f"scanner's bound ({ctx.max_memo_entries:,} entries, {ctx.memo_base_entries:,} plus one per "
+            f"{MEMO_BYTES_PER_ENTRY} bytes of pickle, {ctx.max_memo_bytes >> 20:,} MiB); later memo entries are "
+            "not tracked, so the rest of the pickle is checked with less context",
+            self.member,
+            pos,
+        )
+
     def _bytes_value(self, start: int, n: int, end: int, op_at: int) -> Any:
         if start + n > end:
             raise PickleParseError("truncated bytes", op_at)
-        if n <= BYTES_KEEP:
+        if n <= BYTES_KEEP and n <= self.ctx.copy_budget:
+            self.ctx.copy_budget -= n
             data = bytes(self.buf[start : start + n])
             if n >= 8 and data[0] == 0x80 and data[1] <= 5 and self.depth < self.ctx.max_depth:
                 self._embedded(data, op_at)
