@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -145,3 +146,141 @@ def test_the_serve_hub_command_serves_until_interrupted(db):
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert "api: 1 requests within the budget" in err
+
+
+# --- request bodies are bounded (issue 12) ------------------------------------------------------
+
+
+def raw_responses(url: str, request: bytes, count: int = 1, timeout: float = 10.0) -> list[tuple[int, bytes, bytes]]:
+    """Send raw bytes, keep the connection open (no EOF), and read ``count`` responses: (status, head, body).
+
+    The old server never answered a body it read to EOF: the ``recv`` then times out after ``timeout``.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    responses: list[tuple[int, bytes, bytes]] = []
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        data = b""
+        while len(responses) < count:
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                assert chunk, f"connection closed after {len(responses)} response(s)"
+                data += chunk
+            head, _, data = data.partition(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+            )
+            while len(data) < length:
+                data += sock.recv(65536)
+            responses.append((int(head.split(b" ", 2)[1]), head, data[:length]))
+            data = data[length:]
+    return responses
+
+
+def post(path: str, headers: str, body: bytes = b"") -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode() + body
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ("Transfer-Encoding: chunked\r\n", b"-1\r\n" + b"x" * 1000, 400),  # read to EOF before
+        ("Transfer-Encoding: chunked\r\n", b"+5\r\nhello\r\n", 400),
+        ("Transfer-Encoding: chunked\r\n", b"0x5\r\nhello\r\n", 400),
+        ("Transfer-Encoding: chunked\r\n", b"fffffffffffffffffff\r\n", 400),
+        ("Transfer-Encoding: chunked\r\n", b"500000\r\n" + b"x" * 1000, 413),  # 5 MiB announced: over the limit
+        ("Transfer-Encoding: chunked\r\n", b"100000\r\n" + b"x" * (1 << 20) + b"\r\n" * 1 + b"400000\r\n", 413),
+        ("Transfer-Encoding: chunked\r\n", b"5\r\nhelloXX", 400),  # no CRLF after the data
+        ("Transfer-Encoding: gzip\r\n", b"xxxx", 400),
+        ("Content-Length: 10485760\r\n", b"x" * 1000, 413),
+        ("Content-Length: -5\r\n", b"", 400),
+    ],
+)
+def test_request_bodies_are_bounded(db, headers: str, body: bytes, status: int):
+    with running_hub(db) as hub:
+        for path in ("/api/models", "/org1/tc-a.git/git-upload-pack", "/org1/tc-a/resolve/main/README.md"):
+            ((code, head, _),) = raw_responses(hub.url, post(path, headers, body))
+            assert code == status and b"Connection: close" in head, (path, code)
+
+
+def test_a_well_formed_chunked_body_keeps_the_connection_usable(db):
+    with running_hub(db) as hub:
+        body = b"5;ext=1\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        request = post("/api/models", "Transfer-Encoding: chunked\r\n", body)
+        request += b"GET /api/models/org1/tc-a HTTP/1.1\r\nHost: x\r\n\r\n"
+        (first, head, _), (second, _, model) = raw_responses(hub.url, request, count=2)
+        assert first == 405 and b"Connection: close" not in head
+        assert second == 200 and json.loads(model)["id"] == "org1/tc-a"
+
+
+def test_a_body_that_trickles_is_cut_off(db, monkeypatch: pytest.MonkeyPatch):
+    import ptmscope.hub.server
+
+    monkeypatch.setattr(ptmscope.hub.server, "BODY_SECONDS", 1.0)
+    with running_hub(db) as hub:
+        started = time.monotonic()
+        ((code, _, body),) = raw_responses(hub.url, post("/api/models", "Content-Length: 100\r\n", b"x" * 10))
+        assert code == 400 and b"not received within 1 s" in body and time.monotonic() - started < 10
+
+
+# --- a snapshot without card bytes says so (issue 12) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def no_cards_db(tmp_path_factory):
+    from ptmscope.importer import import_paths
+    from ptmscope.store import Store
+    from tests.replay import SMALL
+
+    path = tmp_path_factory.mktemp("hub") / "nocards.duckdb"
+    with Store(path) as store:
+        import_paths(store, SMALL, "plain", keep_files=False)
+    return path
+
+
+def test_readme_404s_say_why(no_cards_db):
+    with running_hub(no_cards_db) as hub:
+        assert (hub.data.readmes, hub.data.cards, hub.data.models) == (0, 7, 10)
+        kept_none = httpx2.get(f"{hub.url}/org1/tc-a/resolve/main/README.md")
+        assert kept_none.status_code == 404 and kept_none.headers["X-Error-Code"] == "EntryNotFound"
+        reason = kept_none.json()["error"]
+        assert "did not keep its bytes (imported without --keep-cards)" in reason
+        assert "ptmscope import small_listing.jsonl small_cards.jsonl --snapshot plain-cards --keep-cards" in reason
+        assert "ptmscope serve-hub --snapshot plain-cards" in reason
+        no_readme = httpx2.get(f"{hub.url}/org3/ner-b/resolve/main/README.md").json()["error"]
+        assert no_readme == "Entry not found: org3/ner-b had no README.md when the snapshot was taken"
+        no_card = httpx2.get(f"{hub.url}/org2/tc-c/resolve/main/README.md").json()["error"]
+        assert "holds no card for org2/tc-c" in no_card
+        other = httpx2.get(f"{hub.url}/org1/tc-a/resolve/main/config.json").json()["error"]
+        assert "serves README.md only" in other
+        assert hub.counts["readme-bytes-not-kept"] == 1
+
+
+def test_serve_hub_says_at_start_how_many_readmes_it_serves_and_how_to_keep_them(no_cards_db, db):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "0"}
+    outputs = []
+    for store in (no_cards_db, db):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ptmscope", "serve-hub", "--db", str(store), "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        try:
+            url = process.stdout.readline().strip()
+            assert httpx2.get(f"{url}/org1/tc-a/resolve/main/README.md").status_code in (200, 404)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=30)
+        outputs.append(" ".join(err.split()))
+    without, with_cards = outputs
+    assert "README.md files to serve: 0 (7 models had a card)" in without
+    assert "--snapshot plain-cards --keep-cards" in without
+    assert "1 README.md requests answered 404 because the snapshot did not keep the card's bytes" in without
+    assert "README.md files to serve: 7 (7 models had a card)" in with_cards and "Warning" not in with_cards

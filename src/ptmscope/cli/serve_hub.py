@@ -48,6 +48,8 @@ def serve_hub(
           Link-header pagination), /api/models/ID[/revision/REV], /api/models/ID/commits/REV,
           /api/organizations/NAME/overview, /ID/resolve/REV/README.md (cards kept by the crawl
           or 'import --keep-cards'), and git smart HTTP for the snapshot's bare clones.
+    At start it says how many models have README.md bytes to serve and, when the snapshot
+    kept few, the import command that keeps them; each README 404 says why in its body.
     Responses carry the Hub's RateLimit headers. The snapshot is copied into memory at start,
     so the store stays free for other commands (a crawl into the same store works).
 
@@ -87,6 +89,17 @@ def serve_hub(
         "Serving snapshot ", text(data.snapshot.name, 80, "bold cyan"), f" ({data.models:,} models) at ",
         text(server.url, 100, "bold"), sep="",
     )  # fmt: skip
+    err.print(f"README.md files to serve: {data.readmes:,} ({data.cards:,} models had a card)", soft_wrap=True)
+    if data.cards and data.readmes < data.cards // 2:
+        from ptmscope.hub.replay import keep_cards_command
+
+        err.print(
+            f"Warning: the snapshot keeps the analysis of {data.cards:,} cards but the bytes of only "
+            f"{data.readmes:,}, so README.md requests for the others answer 404 (the body says why), and a crawl "
+            "of this server gets no cards. To serve them: ",
+            text(keep_cards_command(data.snapshot), 2_000),
+            style="yellow", soft_wrap=True, sep="",
+        )  # fmt: skip
     err.print("Press Ctrl-C to stop.", style="dim")
     click.echo(server.url)
     import signal
@@ -101,6 +114,12 @@ def serve_hub(
         pass
     finally:
         server.server_close()
+        if server.counts["readme-bytes-not-kept"]:
+            err.print(
+                f"{server.counts['readme-bytes-not-kept']:,} README.md requests answered 404 because the snapshot "
+                "did not keep the card's bytes (see the warning above).",
+                style="yellow", soft_wrap=True,
+            )  # fmt: skip
         if plan.injected:
             err.print(f"Faults injected: {dict(plan.injected)}", style="dim", soft_wrap=True)
         if budgets:

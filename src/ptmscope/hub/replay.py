@@ -156,9 +156,20 @@ class ReplayData:
                 "CREATE TABLE commits AS SELECT * EXCLUDE (snapshot_id) FROM src.commits WHERE snapshot_id = ?",
                 [sid],
             )
+            con.execute(
+                "CREATE TABLE card_status AS SELECT repo_id, status FROM src.cards WHERE snapshot_id = ?", [sid]
+            )
         finally:
             con.execute("DETACH src")
         self.models = int(con.execute("SELECT count(*) FROM models").fetchall()[0][0])
+        self.readmes = int(
+            con.execute(
+                "SELECT count(DISTINCT repo_id) FROM repo_files WHERE path = 'README.md' AND content IS NOT NULL"
+            ).fetchall()[0][0]
+        )
+        """Models whose README.md bytes the snapshot holds (what ``/resolve/.../README.md`` can serve)."""
+        self.cards = int(con.execute("SELECT count(*) FROM card_status WHERE status <> 'missing'").fetchall()[0][0])
+        """Models whose card the snapshot read (with or without keeping its bytes)."""
         self._clones = {r[0]: Path(r[1]) for r in con.execute("SELECT repo_id, path FROM clones").fetchall()}
         self._shas: dict[str, str | None] = dict(con.execute("SELECT repo_id, sha FROM models").fetchall())
 
@@ -251,6 +262,22 @@ class ReplayData:
             return None
         return StoredFile(bytes(rows[0][0]), rows[0][1], self.model_sha(repo_id))
 
+    def missing_file_reason(self, repo_id: str, path: str) -> str:
+        """Why ``file(repo_id, path)`` has nothing to serve, in one or two sentences for the 404 body."""
+        if path != "README.md":
+            return f"Entry not found: serve-hub serves README.md only; the snapshot holds no copy of {path[:200]}"
+        cursor = self._cursor()
+        status = cursor.execute("SELECT status FROM card_status WHERE repo_id = ? LIMIT 1", [repo_id]).fetchall()
+        has_readme = cursor.execute("SELECT has_readme FROM models WHERE repo_id = ?", [repo_id]).fetchall()
+        if (status and status[0][0] == "missing") or (has_readme and has_readme[0][0] is False):
+            return f"Entry not found: {repo_id} had no README.md when the snapshot was taken"
+        if status:
+            return (
+                f"Entry not found: the snapshot read {repo_id}'s card but did not keep its bytes (imported without "
+                f"--keep-cards). To serve READMEs: {keep_cards_command(self.snapshot)}"
+            )
+        return f"Entry not found: the snapshot holds no card for {repo_id} (its cards were not imported or crawled)"
+
     def organization(self, name: str) -> dict[str, Any] | None:
         """An organization's overview as the Hub sends it."""
         rows = (
@@ -296,6 +323,30 @@ class ReplayData:
     def clone_path(self, repo_id: str) -> Path | None:
         """Where the bare clone of a repo lives, when the snapshot has one."""
         return self._clones.get(repo_id)
+
+
+def keep_cards_command(snapshot: Snapshot) -> str:
+    """The commands that make a snapshot like ``snapshot`` whose README.md files serve-hub can serve."""
+    import shlex
+
+    name = f"{snapshot.name}-cards"
+    front = " --front-matter hub-2022" if snapshot.front_matter == "hub-2022" else ""
+    if snapshot.source == "bundled":
+        from ptmscope.sample import BUNDLES, sample_paths
+
+        if snapshot.name in BUNDLES:
+            files = " ".join(shlex.quote(str(p)) for p in sample_paths(snapshot.name))
+            return (
+                f"ptmscope import {files} --snapshot {shlex.quote(name)} --keep-cards{front}, then "
+                f"ptmscope serve-hub --snapshot {shlex.quote(name)}"
+            )
+    if snapshot.source == "crawl":
+        return "rerun the crawl that made the snapshot (a crawl keeps README bytes; an interrupted one continues)"
+    files = " ".join(shlex.quote(f) for f in (snapshot.source_detail or "").split(", ") if f) or "FILES..."
+    return (
+        f"ptmscope import {files} --snapshot {shlex.quote(name)} --keep-cards{front} (the files this snapshot was "
+        f"imported from), then ptmscope serve-hub --snapshot {shlex.quote(name)}"
+    )
 
 
 def model_json(row: tuple[Any, ...], keys: frozenset[str] | None = None) -> dict[str, Any]:

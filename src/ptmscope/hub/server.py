@@ -43,7 +43,12 @@ from ptmscope.hub.ratelimit import PLANS, WINDOW_SECONDS, Budget, FixedWindow, r
 from ptmscope.hub.replay import BASIC_KEYS, EXPAND_KEYS, ReplayData
 
 FAULT_KINDS = ("429", "500", "slow", "drop", "badjson")
-MAX_REQUEST_BODY = 64 * 1024**2
+MAX_REQUEST_BODY = 4 * 1024**2
+"""Largest request body read (git's fetch negotiation is kilobytes); more is refused with 413."""
+BODY_SECONDS = 60.0
+"""Longest time reading one request body may take (a client trickling bytes is cut off with 400)."""
+MAX_TRAILERS = 64
+_CHUNK_SIZE = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,255}$")
 _UNSAFE_HEADER = re.compile(r"[^\x20-\x7e]")
 
@@ -51,6 +56,15 @@ _UNSAFE_HEADER = re.compile(r"[^\x20-\x7e]")
 def _header_value(value: str) -> str:
     """A header value with anything but printable ASCII replaced (no CR/LF: no header injection)."""
     return _UNSAFE_HEADER.sub("?", value)[:1_000]
+
+
+class _BadBody(Exception):
+    """A request body that is not read: malformed (400) or over ``MAX_REQUEST_BODY`` (413)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 _GIT_SUFFIXES = ("/info/refs", "/git-upload-pack", "/git-receive-pack")
@@ -212,7 +226,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         # One handler serves every request of a keep-alive connection: reset the per-request state.
         self._fault: str | None = None
-        self._body_read = False
         self._rate: tuple[int, float, Budget] | None = None
         split = urlsplit(self.path)
         path = split.path
@@ -220,6 +233,16 @@ class _Handler(BaseHTTPRequestHandler):
         bucket = self._bucket(path)
         self.server.count(bucket)
         self._bucket_name = bucket
+        # Any body is read first, within MAX_REQUEST_BODY and BODY_SECONDS: a malformed or oversized one
+        # is refused here (400/413, connection closed) whatever the route would have said.
+        self._body = b""
+        if self.headers.get("Transfer-Encoding") is not None or self.headers.get("Content-Length") is not None:
+            try:
+                self._body = self._read_body()
+            except _BadBody as refused:
+                with contextlib.suppress(OSError):
+                    self._error(refused.status, refused.message)
+                return
         self._rate = self._take(bucket)
         try:
             with self.server.serving():
@@ -249,7 +272,6 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "drop":
             self.close_connection = True
-            self._drain_body()
             return
         if fault == "slow":
             time.sleep(self.server.faults.slow_seconds)
@@ -308,54 +330,88 @@ class _Handler(BaseHTTPRequestHandler):
         if code:
             headers["X-Error-Code"] = code
         headers["X-Error-Message"] = message[:200]
-        self._drain_body()
         body = orjson.dumps({"error": message})
         self._headers(status, "application/json; charset=utf-8", len(body), headers)
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _drain_body(self) -> None:
-        """Read (and drop) a request body, so the connection stays usable."""
-        if self._body_read:
-            return
-        self._body_read = True
-        length = self.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) <= MAX_REQUEST_BODY:
-            self.rfile.read(int(length))
-        elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self._read_chunked()
-        elif self.command == "POST":
+    def _read_body(self) -> bytes:
+        """The request body, read within ``MAX_REQUEST_BODY`` bytes and ``BODY_SECONDS`` seconds.
+
+        Raises:
+            _BadBody: 413 for a body over the limit (announced or counted), 400 for a malformed one (a
+                chunk size that is not hexadecimal, negative, missing CRLFs, too many trailers, a body
+                that ends early or arrives too slowly). The connection is then closed: what follows on it
+                cannot be framed.
+        """
+        deadline = time.monotonic() + BODY_SECONDS
+        try:
+            encoding = self.headers.get("Transfer-Encoding")
+            if encoding is not None:
+                if encoding.strip().lower() != "chunked":
+                    raise _BadBody(400, f"unsupported Transfer-Encoding: {encoding[:50]}")
+                return self._read_chunked(deadline)
+            length = (self.headers.get("Content-Length") or "0").strip()
+            if not length.isdigit() or len(length) > 18:
+                raise _BadBody(400, "malformed Content-Length")
+            if int(length) > MAX_REQUEST_BODY:
+                raise _BadBody(413, f"request body over {MAX_REQUEST_BODY:,} bytes")
+            return self._read_exactly(int(length), deadline)
+        except _BadBody:
             self.close_connection = True
+            raise
+        except TimeoutError:
+            self.close_connection = True
+            raise _BadBody(400, f"request body not received within {BODY_SECONDS:g} s") from None
+        finally:
+            with contextlib.suppress(OSError):
+                self.connection.settimeout(self.timeout)
 
-    def _read_body(self) -> bytes | None:
-        self._body_read = True
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self._read_chunked()
-        length = self.headers.get("Content-Length") or "0"
-        if not length.isdigit() or int(length) > MAX_REQUEST_BODY:
-            return None
-        return self.rfile.read(int(length))
-
-    def _read_chunked(self) -> bytes | None:
+    def _read_chunked(self, deadline: float) -> bytes:
         parts: list[bytes] = []
         total = 0
         while True:
-            line = self.rfile.readline(1_024).strip()
-            try:
-                size = int(line.split(b";", 1)[0], 16)
-            except ValueError:
-                self.close_connection = True
-                return None
+            line = self._read_line(deadline)
+            text = line.split(b";", 1)[0].strip()
+            if not _CHUNK_SIZE.match(text):
+                raise _BadBody(400, "malformed chunk size")
+            size = int(text, 16)
             if size == 0:
-                while self.rfile.readline(1_024).strip():  # trailers
-                    pass
-                return b"".join(parts)
+                for _ in range(MAX_TRAILERS):
+                    if not self._read_line(deadline).strip():
+                        return b"".join(parts)
+                raise _BadBody(400, "too many trailers")
             total += size
             if total > MAX_REQUEST_BODY:
-                self.close_connection = True
-                return None
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(8)
+                raise _BadBody(413, f"request body over {MAX_REQUEST_BODY:,} bytes")
+            parts.append(self._read_exactly(size, deadline))
+            if self._read_exactly(2, deadline) != b"\r\n":
+                raise _BadBody(400, "chunk not followed by CRLF")
+
+    def _read_line(self, deadline: float) -> bytes:
+        self._timeout(deadline)
+        line = self.rfile.readline(8_192)
+        if not line.endswith(b"\n"):
+            raise _BadBody(400, "malformed chunked body (line too long or body ends early)")
+        return line
+
+    def _read_exactly(self, n: int, deadline: float) -> bytes:
+        parts: list[bytes] = []
+        while n > 0:
+            self._timeout(deadline)
+            piece = self.rfile.read(min(n, 64 * 1024))
+            if not piece:
+                raise _BadBody(400, "request body ends early")
+            parts.append(piece)
+            n -= len(piece)
+        return b"".join(parts)
+
+    def _timeout(self, deadline: float) -> None:
+        """Let the next socket read wait only until the body's deadline."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self.connection.settimeout(min(remaining, float(self.timeout or remaining)))
 
     def _base_url(self) -> str:
         host = self.headers.get("Host") or ""
@@ -487,7 +543,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         stored = self.server.data.file(repo_id, "/".join(parts))
         if stored is None:
-            self._error(404, "Entry not found", code="EntryNotFound")
+            # the body says why: no README then, its bytes not kept at import, or not a file serve-hub holds
+            reason = self.server.data.missing_file_reason(repo_id, "/".join(parts))
+            if "--keep-cards" in reason:
+                self.server.count("readme-bytes-not-kept")
+            self._error(404, reason, code="EntryNotFound")
             return
         body = stored.content
         if self._fault == "badjson":  # corrupted bytes under the right ETag
@@ -510,11 +570,7 @@ class _Handler(BaseHTTPRequestHandler):
         if clone is None or not clone.is_dir():
             self._error(404, "Repository not found", code="RepoNotFound")
             return
-        body = self._read_body() if method == "POST" else b""
-        if body is None:
-            self._error(413, "request body too large or malformed")
-            return
-        self._run_backend(method, clone, suffix, body)
+        self._run_backend(method, clone, suffix, self._body)
 
     def _run_backend(self, method: str, clone: Path, suffix: str, body: bytes) -> None:
         env = {
