@@ -248,8 +248,13 @@ def test_readme_404s_say_why(no_cards_db):
         assert kept_none.status_code == 404 and kept_none.headers["X-Error-Code"] == "EntryNotFound"
         reason = kept_none.json()["error"]
         assert "did not keep its bytes (imported without --keep-cards)" in reason
-        assert "ptmscope import small_listing.jsonl small_cards.jsonl --snapshot plain-cards --keep-cards" in reason
-        assert "ptmscope serve-hub --snapshot plain-cards" in reason
+        assert "serve-hub printed the exact command when it started" in reason
+        from ptmscope.hub.replay import keep_cards_command
+
+        assert keep_cards_command(hub.data.snapshot) == (
+            "ptmscope import small_listing.jsonl small_cards.jsonl --snapshot plain-cards --keep-cards (the files "
+            "this snapshot was imported from), then ptmscope serve-hub --snapshot plain-cards"
+        )
         no_readme = httpx2.get(f"{hub.url}/org3/ner-b/resolve/main/README.md").json()["error"]
         assert no_readme == "Entry not found: org3/ner-b had no README.md when the snapshot was taken"
         no_card = httpx2.get(f"{hub.url}/org2/tc-c/resolve/main/README.md").json()["error"]
@@ -281,6 +286,7 @@ def test_serve_hub_says_at_start_how_many_readmes_it_serves_and_how_to_keep_them
         outputs.append(" ".join(err.split()))
     without, with_cards = outputs
     assert "README.md files to serve: 0 (7 models had a card)" in without
-    assert "--snapshot plain-cards --keep-cards" in without
+    assert f"--snapshot plain-cards --db {no_cards_db} --keep-cards" in without
+    assert f"ptmscope serve-hub --snapshot plain-cards --db {no_cards_db}" in without
     assert "1 README.md requests answered 404 because the snapshot did not keep the card's bytes" in without
     assert "README.md files to serve: 7 (7 models had a card)" in with_cards and "Warning" not in with_cards

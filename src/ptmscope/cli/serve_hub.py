@@ -97,7 +97,7 @@ def serve_hub(
             f"Warning: the snapshot keeps the analysis of {data.cards:,} cards but the bytes of only "
             f"{data.readmes:,}, so README.md requests for the others answer 404 (the body says why), and a crawl "
             "of this server gets no cards. To serve them: ",
-            text(keep_cards_command(data.snapshot), 2_000),
+            text(keep_cards_command(data.snapshot, str(db_path) if db_path else None), 2_000),
             style="yellow", soft_wrap=True, sep="",
         )  # fmt: skip
     err.print("Press Ctrl-C to stop.", style="dim")

@@ -274,7 +274,8 @@ class ReplayData:
         if status:
             return (
                 f"Entry not found: the snapshot read {repo_id}'s card but did not keep its bytes (imported without "
-                f"--keep-cards). To serve READMEs: {keep_cards_command(self.snapshot)}"
+                "--keep-cards). To serve READMEs, import its files again with --keep-cards and serve that snapshot "
+                "(serve-hub printed the exact command when it started)"
             )
         return f"Entry not found: the snapshot holds no card for {repo_id} (its cards were not imported or crawled)"
 
@@ -325,11 +326,14 @@ class ReplayData:
         return self._clones.get(repo_id)
 
 
-def keep_cards_command(snapshot: Snapshot) -> str:
-    """The commands that make a snapshot like ``snapshot`` whose README.md files serve-hub can serve."""
+def keep_cards_command(snapshot: Snapshot, db: str | None = None) -> str:
+    """The commands that make a snapshot like ``snapshot`` whose README.md files serve-hub can serve.
+
+    ``db``: the store file named on the command line (None: the default store).
+    """
     import shlex
 
-    name = f"{snapshot.name}-cards"
+    name = shlex.quote(f"{snapshot.name}-cards") + (f" --db {shlex.quote(db)}" if db else "")
     front = " --front-matter hub-2022" if snapshot.front_matter == "hub-2022" else ""
     if snapshot.source == "bundled":
         from ptmscope.sample import BUNDLES, sample_paths
@@ -337,15 +341,15 @@ def keep_cards_command(snapshot: Snapshot) -> str:
         if snapshot.name in BUNDLES:
             files = " ".join(shlex.quote(str(p)) for p in sample_paths(snapshot.name))
             return (
-                f"ptmscope import {files} --snapshot {shlex.quote(name)} --keep-cards{front}, then "
-                f"ptmscope serve-hub --snapshot {shlex.quote(name)}"
+                f"ptmscope import {files} --snapshot {name} --keep-cards{front}, "
+                f"then ptmscope serve-hub --snapshot {name}"
             )
     if snapshot.source == "crawl":
         return "rerun the crawl that made the snapshot (a crawl keeps README bytes; an interrupted one continues)"
     files = " ".join(shlex.quote(f) for f in (snapshot.source_detail or "").split(", ") if f) or "FILES..."
     return (
-        f"ptmscope import {files} --snapshot {shlex.quote(name)} --keep-cards{front} (the files this snapshot was "
-        f"imported from), then ptmscope serve-hub --snapshot {shlex.quote(name)}"
+        f"ptmscope import {files} --snapshot {name} --keep-cards{front} (the files this snapshot was imported from), "
+        f"then ptmscope serve-hub --snapshot {name}"
     )
 
 
