@@ -46,31 +46,31 @@ def _origin(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port
 
 
-def token_home() -> str:
-    """The endpoint huggingface_hub's token belongs to: ``HF_ENDPOINT``, else the real Hub."""
-    return (os.environ.get("HF_ENDPOINT") or HF_DEFAULT_ENDPOINT).rstrip("/")
-
-
 def hub_token(endpoint: str, explicit: str | None = None) -> tuple[str | bool, str | None]:
     """The token to send to ``endpoint`` and, when a token exists but is withheld, a note saying so.
 
+    The rule is the crawl's (``ptmscope.hub.client.token_for``): ``explicit`` wins; else
+    huggingface_hub's token, only when ``endpoint`` is ``HF_ENDPOINT`` (else the real Hub).
     Returns ``(token, note)``: ``token`` is the string to send, or ``False`` for no token
     (huggingface_hub reads ``False`` as "send none", where ``None`` would send its own).
     """
-    if explicit:
-        return explicit, None
+    from ptmscope.hub.client import token_for
+
+    try:
+        token = token_for(endpoint, explicit)
+    except Exception:  # an OIDC exchange or a token file that fails: send none, and say nothing secret
+        return False, "huggingface_hub could not resolve a token; sending none"
+    if token:
+        return token, None
     from huggingface_hub import get_token
 
     try:
-        token = get_token()
-    except Exception:  # an OIDC exchange or a token file that fails: no token, and say nothing secret
-        return False, "huggingface_hub could not resolve a token; sending none"
-    if not token:
-        return False, None
-    home = token_home()
-    if _origin(endpoint) == _origin(home):
-        return token, None
-    return False, f"not sending your Hugging Face token to {endpoint} (it belongs to {home}); --token sends one"
+        withheld = bool(get_token())
+    except Exception:
+        withheld = False
+    home = (os.environ.get("HF_ENDPOINT") or HF_DEFAULT_ENDPOINT).rstrip("/")
+    note = f"not sending your Hugging Face token to {endpoint} (it belongs to {home}); --token sends one"
+    return False, note if withheld else None
 
 
 def _proxy_for(url: str) -> tuple[str, int] | None:

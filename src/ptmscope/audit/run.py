@@ -7,6 +7,13 @@ context snapshot (``ptmscope.checks.facts.overlay_scope``), so every cross-model
 signal (popularity percentiles, lineage, licence chains, name confusion) is judged
 against the same registry data and by the same SQL as ``audit_snapshot``.
 
+Which snapshot judges: the one named, else (``AUTO_CONTEXT``) the newest *complete* snapshot
+of the whole registry (``choose_context``): not a crawl that did not finish, not a crawl
+limited by ``--limit`` or filtered by author/filter/search, not a bundled sample. A model's
+popularity percentile among 5,000 models of a test crawl says little, so the chosen snapshot
+is always named in the report, with a warning when it is partial or small (under
+``SMALL_SNAPSHOT`` models).
+
 Nothing here loads or executes a model file; file verdicts come from the static scanner.
 """
 
@@ -33,6 +40,12 @@ if TYPE_CHECKING:
     from ptmscope.scanners.interface import ScanReport
 
 SCRATCH_SNAPSHOT = "audit"
+AUTO_CONTEXT = "@newest-complete"
+"""The default context: the newest complete snapshot of the whole registry (``choose_context``)."""
+SMALL_SNAPSHOT = 10_000
+"""A context snapshot with fewer models than this is warned about (percentiles and look-alikes need a registry)."""
+# Bundled snapshots that are samples of the Hub, not the whole of it (ptmscope.sample).
+SAMPLE_BUNDLES = frozenset({"hub-2025-04-sample"})
 
 
 class ModelNotInSnapshotError(PtmscopeError):
@@ -48,6 +61,36 @@ class Target:
     repo_id: str
     path: Path | None = None
     revision: str | None = None
+
+
+@dataclass(frozen=True)
+class ContextInfo:
+    """The snapshot a model is judged against, how it was chosen, and what to beware of."""
+
+    snapshot: Snapshot
+    models: int
+    chosen: str
+    """'named' (--snapshot), 'newest complete' (the default), or the default's fallback when no complete snapshot
+    of the whole registry exists ('newest complete, but partial' / 'newest, unfinished')."""
+    partial: str | None
+    """Why it is not a complete snapshot of the whole registry, or None."""
+    warnings: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    """Newer snapshots the default passed over, and why."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The keys the reports add to ``context``."""
+        return {
+            "snapshot": self.snapshot.name,
+            "snapshot_id": self.snapshot.snapshot_id,
+            "source": self.snapshot.source,
+            "status": self.snapshot.status,
+            "models": self.models,
+            "chosen": self.chosen,
+            "partial": self.partial,
+            "warnings": list(self.warnings),
+            "skipped": list(self.skipped),
+        }
 
 
 @dataclass
@@ -71,6 +114,10 @@ class ModelAudit:
     """The model-index claims (task, dataset, split, metric, value)."""
     files: list[dict[str, Any]] = field(default_factory=list)
     """The repository's files (path, size, sha256 when known)."""
+    context_info: ContextInfo | None = None
+    """How the context snapshot was chosen, its size, and warnings about it."""
+    notes: list[str] = field(default_factory=list)
+    """What the user should know about how the audit ran (a token withheld from an endpoint)."""
 
     def finding(self, check_id: str) -> Finding:
         """The finding of one check."""
@@ -224,44 +271,149 @@ def _context(store: Store, name: str | None) -> Snapshot | None:
     return store.snapshot(name)
 
 
+def partial_reason(store: Store, snapshot: Snapshot) -> str | None:
+    """Why ``snapshot`` is not a complete snapshot of the whole registry (unfinished, limited, filtered, a sample)."""
+    if snapshot.status != "complete":
+        return f"its {snapshot.source} did not finish (status {snapshot.status})"
+    if snapshot.source == "bundled" and snapshot.name in SAMPLE_BUNDLES:
+        return "a sample of the registry, not the whole of it"
+    try:
+        rows = store.query("SELECT params::VARCHAR FROM crawl_state WHERE snapshot_id = ?", [snapshot.snapshot_id])
+    except Exception:  # a store from before crawls (no crawl_state table): an import or a bundle
+        rows = []
+    if not rows or not rows[0][0]:
+        return None
+    try:
+        params = orjson.loads(rows[0][0])
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(params, dict):
+        return None
+    limit = params.get("max_models")
+    if isinstance(limit, int) and limit > 0:
+        return f"a crawl limited to {limit:,} models (--limit)"
+    found = params.get("listing")
+    listing: dict[str, Any] = found if isinstance(found, dict) else {}
+    filters = [f"{key}={listing[key]}" for key in ("author", "filter", "search") if listing.get(key)]
+    if filters:
+        return f"a crawl filtered by {', '.join(filters)}"[:200]
+    return None
+
+
+def _model_count(store: Store, snapshot: Snapshot) -> int:
+    return int(store.query("SELECT count(*) FROM models WHERE snapshot_id = ?", [snapshot.snapshot_id])[0][0])
+
+
+def _newest_first(store: Store) -> list[Snapshot]:
+    """Snapshots, newest registry time first (when the registry was read, else when the snapshot was made)."""
+    return sorted(
+        (s for s in store.snapshots() if s.name != SCRATCH_SNAPSHOT or s.source != "audit"),
+        key=lambda s: (s.taken_at or s.created_at, s.snapshot_id),
+        reverse=True,
+    )
+
+
+def choose_context(store: Store, name: str | None) -> ContextInfo | None:
+    """The snapshot to judge against: ``name``, or for ``AUTO_CONTEXT`` the newest complete full snapshot.
+
+    Without a complete snapshot of the whole registry, the default falls back to the newest
+    complete one, then to the newest of any kind, and says so. None: ``name`` is None, or the
+    default found no snapshot at all (the model is judged alone).
+
+    Raises:
+        SnapshotNotFoundError: ``name`` names no snapshot.
+    """
+    if name is None:
+        return None
+    skipped: list[str] = []
+    if name == AUTO_CONTEXT:
+        chosen = None
+        how = "newest complete"
+        candidates = _newest_first(store)
+        for snapshot in candidates:
+            reason = partial_reason(store, snapshot)
+            if reason is None:
+                chosen = snapshot
+                break
+            skipped.append(f"{snapshot.name}: {reason}")
+        if chosen is None:
+            complete = [s for s in candidates if s.is_complete]
+            chosen = complete[0] if complete else (candidates[0] if candidates else None)
+            how = "newest complete, but partial" if complete else "newest, unfinished"
+            skipped = [line for line in skipped if not line.startswith(f"{chosen.name}: ")] if chosen else skipped
+        if chosen is None:
+            return None
+        snapshot = chosen
+    else:
+        how = "named"
+        found = _context(store, name)
+        if found is None:
+            return None
+        snapshot = found
+    models = _model_count(store, snapshot)
+    partial = partial_reason(store, snapshot)
+    warnings = []
+    if partial is not None:
+        warnings.append(f"snapshot {snapshot.name} is partial: {partial}; popularity, lineage and look-alikes are "
+                        "judged against part of the registry")  # fmt: skip
+    if models < SMALL_SNAPSHOT:
+        warnings.append(f"snapshot {snapshot.name} holds {models:,} models (under {SMALL_SNAPSHOT:,}); percentiles "
+                        "and look-alikes are judged against a small registry")  # fmt: skip
+    return ContextInfo(snapshot, models, how, partial, tuple(warnings), tuple(skipped))
+
+
 def audit_model(
     target: str,
     *,
     db_path: Path | str | None = None,
-    context: str | None = "latest",
+    context: str | None = AUTO_CONTEXT,
     repo_id: str | None = None,
     endpoint: str | None = None,
     offline: bool = False,
     weights: Weights | None = None,
     scan: bool | None = None,
-    token: str | None = None,
+    token: str | bool | None = None,
 ) -> ModelAudit:
     """Audit one model.
 
     ``target`` is a local model folder, a Hugging Face cache folder, or a repo id: looked
     up in the ``context`` snapshot of the store at ``db_path``, else (unless ``offline``)
-    fetched from the Hub at ``endpoint``. Local files are scanned statically unless
-    ``scan`` is False; Hub models are scanned only when ``scan`` is True.
+    fetched from the Hub at ``endpoint``. ``context`` is a snapshot name, ``AUTO_CONTEXT``
+    (the newest complete snapshot of the whole registry, ``choose_context``) or None (judged
+    alone). Local files are scanned statically unless ``scan`` is False; Hub models are
+    scanned only when ``scan`` is True. ``token`` is sent to ``endpoint`` as is (``False``: none).
     """
     weights = weights or load_weights()
     local = resolve_target(target, repo_id=repo_id)
     db_file = Path(db_path) if db_path is not None else None
     if db_file is not None and db_file.exists():
         _upgrade(db_file)
-    if local is None and db_file is not None and db_file.exists():
+    info: ContextInfo | None = None
+    if db_file is not None and db_file.exists() and context is not None:
         with Store(db_file, read_only=True) as store:
-            snap = _context(store, context)
-            if snap is not None and store.query(
-                "SELECT 1 FROM models WHERE snapshot_id = ? AND repo_id = ? LIMIT 1", [snap.snapshot_id, target]
+            info = choose_context(store, context)
+            snap = info.snapshot if info is not None else None
+            if (
+                local is None
+                and snap is not None
+                and store.query(
+                    "SELECT 1 FROM models WHERE snapshot_id = ? AND repo_id = ? LIMIT 1", [snap.snapshot_id, target]
+                )
             ):
                 facts_module.snapshot_scope(store.con, snap.snapshot_id)
-                return _judge(store.con, target, Target("snapshot", target), snap, weights)
+                audit = _judge(store.con, target, Target("snapshot", target), snap, weights)
+                audit.context_info = info
+                return audit
+    name = info.snapshot.name if info is not None else None
     if local is None:
         if offline:
-            where = f"snapshot {context!r}" if context else "the store"
+            where = f"snapshot {name!r}" if name else "the store"
             raise ModelNotInSnapshotError(f"{target} is not in {where}, and --offline forbids fetching it")
-        return _audit_from_hub(target, db_file, context, endpoint, weights, bool(scan), token)
-    return _audit_scratch(local, db_file, context, weights, scan=scan is not False)
+        audit = _audit_from_hub(target, db_file, name, endpoint, weights, bool(scan), token)
+    else:
+        audit = _audit_scratch(local, db_file, name, weights, scan=scan is not False)
+    audit.context_info = info
+    return audit
 
 
 def _upgrade(db_file: Path) -> None:
@@ -361,12 +513,18 @@ def scan_hub_repo(repo_id: str, revision: str | None, endpoint: str | None) -> S
 
 
 def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, endpoint: str | None,
-                    weights: Weights, scan: bool, token: str | None) -> ModelAudit:  # fmt: skip
+                    weights: Weights, scan: bool, token: str | bool | None) -> ModelAudit:  # fmt: skip
+    from ptmscope.audit.endpoint import check_reachable, hub_token
     from ptmscope.records import CardRecord
-    from ptmscope.sources.hub import fetch_model
+    from ptmscope.sources.hub import endpoint_or_default, fetch_model
     from ptmscope.store.writer import SnapshotWriter
 
-    model = fetch_model(repo_id, endpoint=endpoint, token=token)
+    base = endpoint_or_default(endpoint)
+    check_reachable(base)  # no network: one line within seconds, not minutes of retries
+    note = None
+    if token is None:  # huggingface_hub's token, but only for the endpoint it belongs to
+        token, note = hub_token(base)
+    model = fetch_model(repo_id, endpoint=base, token=token)
     scratch, snap = _scratch_with_context(db_file, context)
     try:
         own = scratch.create_snapshot(SCRATCH_SNAPSHOT, source="audit", source_detail=model.endpoint)
@@ -378,7 +536,10 @@ def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, end
         _overlay(scratch, snap)
         target = Target("hub", model.record.repo_id, None, model.record.sha)
         report = scan_hub_repo(model.record.repo_id, model.record.sha, model.endpoint) if scan else None
-        return _judge(scratch.con, model.record.repo_id, target, snap, weights, report)
+        audit = _judge(scratch.con, model.record.repo_id, target, snap, weights, report)
+        if note:
+            audit.notes.append(note)
+        return audit
     finally:
         scratch.close()
 

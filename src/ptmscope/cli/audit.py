@@ -5,10 +5,62 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snapshot, stderr_console
+
+# Options that only make sense for one model: `audit --all` refuses them rather than ignoring them.
+_ONE_MODEL_ONLY = {"repo_id": "--repo-id", "endpoint": "--endpoint", "token": "--token", "offline": "--offline",
+                   "scan": "--scan/--no-scan", "explain": "--explain", "html_file": "--html", "sarif_file": "--sarif",
+                   "bom_file": "--cyclonedx", "badges_dir": "--badges", "fail_under": "--fail-under"}  # fmt: skip
+
+
+def parse_fail_under(values: tuple[str, ...]) -> dict[str | None, float]:
+    """``--fail-under`` values: ``SCORE`` (every conclusive attribute) or ``ATTRIBUTE=SCORE``; the bare one is None."""
+    from ptmscope.checks.model import ATTRIBUTES
+
+    gates: dict[str | None, float] = {}
+    for value in values:
+        attribute, sep, number = value.rpartition("=")
+        key = attribute.strip() if sep else None
+        if key is not None and key not in ATTRIBUTES:
+            raise click.BadParameter(
+                f"{key!r} is not an attribute ({', '.join(ATTRIBUTES)})", param_hint="--fail-under"
+            )
+        try:
+            limit = float(number)
+        except ValueError:
+            raise click.BadParameter(f"{value!r}: expected SCORE or ATTRIBUTE=SCORE (0-10)",
+                                     param_hint="--fail-under") from None  # fmt: skip
+        if not 0 <= limit <= 10:
+            raise click.BadParameter(f"{value!r}: scores are 0 to 10", param_hint="--fail-under")
+        gates[key] = limit
+    return gates
+
+
+def gate_failures(scores: dict[str, dict[str, object]], gates: dict[str | None, float]) -> list[str]:
+    """Why the audit is under ``--fail-under`` (empty: it passes).
+
+    A bare SCORE gates every *conclusive* attribute (an inconclusive one has no evidence either
+    way; if none is conclusive the gate fails). A named attribute must be conclusive and at least
+    its SCORE: an inconclusive security score cannot show it is good enough.
+    """
+    failures: list[str] = []
+    for attribute, limit in gates.items():
+        if attribute is None:
+            conclusive = {a: v["score"] for a, v in scores.items() if isinstance(v.get("score"), int | float)}
+            if not conclusive:
+                failures.append(f"no attribute could be scored (all inconclusive), so none reaches {limit:g}")
+            failures += [f"{a} {score:.2f} < {limit:g}" for a, score in conclusive.items() if score < limit]  # type: ignore[operator]
+            continue
+        score = scores.get(attribute, {}).get("score")
+        if not isinstance(score, int | float):
+            failures.append(f"{attribute} is inconclusive (no check could be decided), so it does not show {limit:g}")
+        elif score < limit:
+            failures.append(f"{attribute} {score:.2f} < {limit:g}")
+    return failures
 
 
 @click.command()
@@ -19,9 +71,9 @@ from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snaps
     "-s",
     "snapshot_name",
     metavar="NAME",
-    default="latest",
-    show_default=True,
-    help="The snapshot to look MODEL up in and to judge it against (popularity, lineage, names).",
+    help="The snapshot to look MODEL up in and to judge it against (popularity, lineage, names). Default: the "
+    "newest complete snapshot of the whole registry (not an unfinished, --limit or filtered crawl, nor a sample); "
+    "'latest': the newest of any kind. The report names it, and warns when it is partial or under 10,000 models.",
 )
 @click.option("--repo-id", metavar="ID", help="The repo id of a local model folder (default: the folder name).")
 @click.option(
@@ -31,7 +83,10 @@ from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snaps
     help="Hub endpoint for repo ids not in the snapshot (env HF_ENDPOINT; default the real Hub).",
 )
 @click.option(
-    "--token", envvar="HF_TOKEN", metavar="TOKEN", help="Hub token for gated or private models (env HF_TOKEN)."
+    "--token",
+    metavar="TOKEN",
+    help="Hub token for gated or private models, sent to --endpoint. Default: huggingface_hub's token (HF_TOKEN, "
+    "else your saved login), sent only to the endpoint it belongs to (HF_ENDPOINT, else huggingface.co).",
 )
 @click.option("--offline", is_flag=True, help="Never contact a Hub: audit only what the store and local files hold.")
 @click.option(
@@ -44,6 +99,14 @@ from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snaps
     "weights_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML file overriding check weights (see src/ptmscope/data/weights.yaml).",
+)
+@click.option(
+    "--fail-under",
+    "fail_under",
+    multiple=True,
+    metavar="[ATTR=]SCORE",
+    help="Exit 1 when a score is under SCORE (0-10): a bare SCORE gates every conclusive attribute, ATTR=SCORE one "
+    "attribute, which must then be conclusive (repeatable, e.g. --fail-under 4 --fail-under security=7).",
 )
 @click.option("--explain", is_flag=True, help="List every point gained or lost, with evidence and remediation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema ptmscope.audit/1) on stdout.")
@@ -75,13 +138,14 @@ from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snaps
 def audit(
     model: str | None,
     audit_all: bool,
-    snapshot_name: str,
+    snapshot_name: str | None,
     repo_id: str | None,
     endpoint: str | None,
     token: str | None,
     offline: bool,
     scan: bool | None,
     weights_file: Path | None,
+    fail_under: tuple[str, ...],
     explain: bool,
     as_json: bool,
     html_file: Path | None,
@@ -104,23 +168,36 @@ def audit(
       ptmscope audit ./my-model --repo-id me/my-model --explain
       ptmscope audit ~/.cache/huggingface/hub/models--bert-base-uncased --json
       ptmscope audit org/model --endpoint http://127.0.0.1:8080 --sarif audit.sarif --cyclonedx bom.json
+      ptmscope audit org/model --fail-under 4 --fail-under security=7   # a CI gate: exit 1 when under
       ptmscope audit --all --snapshot hub-2022-02       # score every model into the store
+
+    \b
+    Exit codes: 0 audited (and not under --fail-under); 1 a score is under --fail-under;
+    2 usage error, the model or snapshot not found, the Hub unreachable (checked within 5 s,
+    one line), or a store error; 130 interrupted.
     """
     from ptmscope.checks import CHECKS
     from ptmscope.scores.policy import load_weights
     from ptmscope.store.store import default_db_path
 
+    ctx = click.get_current_context()
+    gates = parse_fail_under(fail_under)
     weights = load_weights(weights_file, known=set(CHECKS))
     err = stderr_console()
     if audit_all:
         if model:
             raise click.UsageError("give either MODEL or --all, not both")
+        given = [flag for name, flag in _ONE_MODEL_ONLY.items()
+                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]  # fmt: skip
+        if given:
+            raise click.UsageError(f"{', '.join(given)} apply to one MODEL; --all scores every model into the store "
+                                   "(--json for its summary; 'study' and 'select' read the scores)")  # fmt: skip
         _audit_all(db_path, snapshot_name, weights, as_json)
         return
     if not model:
         raise click.UsageError("give a MODEL to audit (a repo id or a folder), or --all")
 
-    from ptmscope.audit.run import audit_model
+    from ptmscope.audit.run import AUTO_CONTEXT, audit_model
     from ptmscope.reports.audit_json import audit_document
     from ptmscope.sample import BUNDLES
 
@@ -131,7 +208,7 @@ def audit(
         result = audit_model(
             model,
             db_path=db_path or default_db_path(),
-            context=snapshot_name,
+            context=snapshot_name or AUTO_CONTEXT,
             repo_id=repo_id,
             endpoint=endpoint,
             offline=offline,
@@ -140,6 +217,16 @@ def audit(
             token=token,
         )
     document = audit_document(result)
+    for note in result.notes:
+        err.print(f"note: {note}", markup=False, highlight=False)
+    if result.context is None:
+        err.print("note: judged alone (the store has no snapshot to judge popularity, lineage and names against)")
+    else:
+        for warning in document["context"].get("warnings", []):
+            err.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
+    failures = gate_failures(document["scores"], gates) if gates else []
+    if gates:
+        document["gate"] = {"fail_under": {k or "*": v for k, v in gates.items()}, "failed": failures}
     if html_file is not None:
         from ptmscope.reports.audit_html import write_audit_html
 
@@ -165,6 +252,9 @@ def audit(
         from ptmscope.reports.audit_terminal import print_audit
 
         print_audit(document, explain=explain)
+    if failures:
+        click.echo(f"audit: under --fail-under: {'; '.join(failures)}", err=True)
+        ctx.exit(1)
 
 
 def _write_text(content: str, target: Path, err: object) -> None:
@@ -181,12 +271,13 @@ def _write_json(document: object, target: Path, err: object) -> None:
     _write_text(json.dumps(document, indent=2, ensure_ascii=False), target, err)
 
 
-def _audit_all(db_path: Path | None, snapshot_name: str, weights: object, as_json: bool) -> None:
+def _audit_all(db_path: Path | None, snapshot_name: str | None, weights: object, as_json: bool) -> None:
     from ptmscope.audit.run import audit_snapshot
 
     err = stderr_console()
     with open_store(db_path) as store:
-        snapshot = resolve_snapshot(store, snapshot_name)
+        info = judging_snapshot(store, snapshot_name, err)
+        snapshot = info.snapshot
         with err.status(f"Auditing every model of {snapshot.name}...") if err.is_terminal else nullcontext():
             run = audit_snapshot(store, snapshot, weights=weights)  # type: ignore[arg-type]
         summary = store.query(
@@ -199,6 +290,7 @@ def _audit_all(db_path: Path | None, snapshot_name: str, weights: object, as_jso
         "schema": "ptmscope.audit-run/1",
         "run_id": run.run_id,
         "snapshot": snapshot.name,
+        "context": info.as_json(),
         "models": run.models,
         "findings": int(findings),
         "seconds": round(run.seconds, 2),
@@ -224,3 +316,27 @@ def _audit_all(db_path: Path | None, snapshot_name: str, weights: object, as_jso
     from rich.console import Console
 
     Console().print(table)
+
+
+def judging_snapshot(store: Any, name: str | None, err: Any) -> Any:
+    """The snapshot named (a bundled one imported on first use), else the newest complete one; named on stderr.
+
+    Returns the ``ContextInfo``; warns when the snapshot is partial or small.
+
+    Raises:
+        SnapshotNotFoundError: no such snapshot, or the store has none.
+    """
+    from ptmscope.audit.run import AUTO_CONTEXT, choose_context
+    from ptmscope.errors import SnapshotNotFoundError
+
+    if name is not None and name != "latest":
+        resolve_snapshot(store, name)  # imports a bundled snapshot on first use
+    info = choose_context(store, name or AUTO_CONTEXT)
+    if info is None:
+        raise SnapshotNotFoundError(name or "latest", [s.name for s in store.snapshots()])
+    skipped = f"; newer partial snapshots passed over: {', '.join(info.skipped[:3])}" if info.skipped else ""
+    err.print(f"Snapshot {info.snapshot.name} ({info.models:,} models, {info.chosen}{skipped})", markup=False,
+              highlight=False)  # fmt: skip
+    for warning in info.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
+    return info

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snapshot, stderr_console
+from ptmscope.cli.options import db_option, emit_json, open_store, stderr_console
 
 
 def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
@@ -24,7 +24,15 @@ def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
 
 
 @click.command("select")
-@click.option("--snapshot", "-s", "snapshot_name", default="latest", show_default=True, metavar="NAME")
+@click.option(
+    "--snapshot",
+    "-s",
+    "snapshot_name",
+    metavar="NAME",
+    help="The snapshot to select from. Default: the newest complete snapshot of the whole registry (not an "
+    "unfinished, --limit or filtered crawl, nor a sample); 'latest': the newest of any kind. It is named on stderr "
+    "and in the JSON, with a warning when it is partial or under 10,000 models.",
+)
 @click.option(
     "--requirements",
     "-r",
@@ -63,7 +71,7 @@ def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
 @click.option("--explain", is_flag=True, help="Also list every excluded candidate and the rule that excluded it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema ptmscope.select/1).")
 @db_option
-def select(snapshot_name: str, requirements_file: Path | None, task: str | None, license_: str | None,
+def select(snapshot_name: str | None, requirements_file: Path | None, task: str | None, license_: str | None,
            max_params: int | None, max_memory: float | None, dtype: str | None, allow_unknown_size: bool | None,
            formats: tuple[str, ...], frameworks: tuple[str, ...], languages: tuple[str, ...],
            datasets: tuple[str, ...], claim: str | None, min_claim: float | None, min_score: tuple[str, ...],
@@ -85,8 +93,13 @@ def select(snapshot_name: str, requirements_file: Path | None, task: str | None,
       ptmscope select -r needs.yaml --explain
       ptmscope select --task token-classification --claim conll2003:f1 --min-claim 0.9 --json
       ptmscope select --task fill-mask --max-memory 1 --dtype fp16 --min-score security=7
+
+    \b
+    Exit codes: 0 a shortlist was made (it may be empty); 2 usage error, no such snapshot,
+    or a store error; 130 interrupted.
     """
     from ptmscope.audit.run import audit_snapshot
+    from ptmscope.cli.audit import judging_snapshot
     from ptmscope.selection import requirements as reqs
     from ptmscope.selection.engine import latest_run
     from ptmscope.selection.engine import select as run_select
@@ -108,13 +121,15 @@ def select(snapshot_name: str, requirements_file: Path | None, task: str | None,
     requirements = reqs.load(requirements_file, overrides)
     err = stderr_console()
     with open_store(db_path) as store:
-        snapshot = resolve_snapshot(store, snapshot_name)
+        info = judging_snapshot(store, snapshot_name, err)
+        snapshot = info.snapshot
         run_id = latest_run(store, snapshot)
         if run_id is None:
             err.print(f"No audit run for {snapshot.name} yet: auditing every model first (once)...")
             run_id = audit_snapshot(store, snapshot).run_id
         result = run_select(store, snapshot, requirements, run_id=run_id, explain=explain)
     document = selection_document(result)
+    document["context"] = info.as_json()
     if as_json:
         emit_json(document)
         return

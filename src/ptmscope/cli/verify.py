@@ -99,7 +99,9 @@ class _Bar:
 @click.option("--revision", metavar="REV", help="The revision of a repo id to verify.")
 @click.option("--endpoint", envvar="HF_ENDPOINT", metavar="URL",
               help="Hub endpoint for models not in the local cache (env HF_ENDPOINT).")  # fmt: skip
-@click.option("--token", envvar="HF_TOKEN", metavar="TOKEN", help="Hub token (env HF_TOKEN).")
+@click.option("--token", metavar="TOKEN",
+              help="Hub token, sent to --endpoint. Default: huggingface_hub's token (HF_TOKEN, else your saved login), "
+                   "sent only to the endpoint it belongs to (HF_ENDPOINT, else huggingface.co).")  # fmt: skip
 @click.option("--offline", is_flag=True, help="Never download: use local folders and the Hugging Face cache only.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Hugging Face hub cache for downloaded models (default: the usual one).")  # fmt: skip
@@ -144,6 +146,12 @@ def verify(model: str | None, dataset: str, split: str, task: str | None, metric
       ptmscope verify ./minilm --dataset pairs.csv --task sentence-similarity --dataset-name stsb
       ptmscope verify --snapshot hub-2022-02 --task text-classification --dataset emotion --max-models 10 \\
           --csv emotion.csv --plot emotion.svg
+
+    \b
+    Exit codes: 0 every claim judged is consistent (or no claim matched); 1 a claim is a
+    discrepancy beyond --tolerance; 2 a model could not be verified (--snapshot runs go on and
+    store the rest; 2 wins over 1), a usage or data error, or the Hub unreachable (checked
+    within 5 s, one line); 130 interrupted (what was measured is kept).
     """
     from ptmscope.verify.results import as_json as result_json
     from ptmscope.verify.run import VerifyOptions
@@ -203,6 +211,7 @@ def verify(model: str | None, dataset: str, split: str, task: str | None, metric
         err.print(f"Wrote {plot_file}", markup=False)
     if as_json:
         emit_json(document)
+        _exit_for(documents, tolerance)
         return
     from rich.console import Console
 
@@ -218,6 +227,15 @@ def verify(model: str | None, dataset: str, split: str, task: str | None, metric
         print_result(documents[0], out)
     if run_id is not None:
         err.print(f"[dim]stored as verify run {run_id} in the store[/dim]")
+    _exit_for(documents, tolerance)
+
+
+def exit_code(documents: list[dict[str, Any]]) -> int:
+    """2 when a model could not be verified, else 1 when a claim is a discrepancy, else 0."""
+    verdicts = [d["verdict"] for d in documents]
+    if "failed" in verdicts:
+        return 2
+    return 1 if "discrepancy" in verdicts else 0
 
 
 def _store(store: Any, results: list[Any], tolerance: float) -> int:
@@ -230,3 +248,20 @@ def _summary(documents: list[dict[str, Any]]) -> dict[str, int]:
     from ptmscope.verify.claims import VERDICTS
 
     return {verdict: sum(1 for d in documents if d["verdict"] == verdict) for verdict in VERDICTS}
+
+
+def _exit_for(documents: list[dict[str, Any]], tolerance: float) -> None:
+    """Say why the exit code is not 0, on stderr, and exit with it."""
+    code = exit_code(documents)
+    if code == 0:
+        return
+    failed = sum(1 for d in documents if d["verdict"] == "failed")
+    discrepancies = sum(1 for d in documents if d["verdict"] == "discrepancy")
+    parts = []
+    if discrepancies:
+        parts.append(f"{discrepancies} claim(s) are a discrepancy beyond --tolerance {tolerance:g}")
+    if failed:
+        parts.append(f"{failed} of {len(documents)} model(s) could not be verified (the reason is in each result); "
+                     "the others are kept, and running again retries")  # fmt: skip
+    click.echo(f"verify: {'; '.join(parts)}.", err=True)
+    click.get_current_context().exit(code)

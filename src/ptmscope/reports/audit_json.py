@@ -82,6 +82,8 @@ def audit_document(audit: ModelAudit) -> dict[str, Any]:
         },
         "context": None
         if context is None
+        else audit.context_info.as_json()
+        if audit.context_info is not None and audit.context_info.snapshot.snapshot_id == context.snapshot_id
         else {"snapshot": context.name, "snapshot_id": context.snapshot_id, "source": context.source},
         "scores": {
             attribute: {

@@ -10,7 +10,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from ptmscope.reports.safe import text
+from ptmscope.reports.safe import clean, text
 
 OUTCOME_STYLE = {
     "true": ("✔", "green"),
@@ -33,7 +33,12 @@ def render_audit(doc: dict[str, Any], *, explain: bool = False) -> RenderableTyp
     """The report card: scores, STRIDE risks, findings (all with --explain), lineage."""
     model = doc["model"]
     parts: list[RenderableType] = []
-    where = f"judged against snapshot {doc['context']['snapshot']}" if doc["context"] else "judged alone"
+    context = doc["context"]
+    where = "judged alone"
+    if context:
+        size = f", {context['models']:,} models" if context.get("models") is not None else ""
+        how = f", {context['chosen']}" if context.get("chosen") else ""
+        where = f"judged against snapshot {clean(context['snapshot'], 80)}{size}{how}"
     parts.append(
         Text.assemble(
             ("ptmscope audit  ", "bold"),
@@ -42,6 +47,8 @@ def render_audit(doc: dict[str, Any], *, explain: bool = False) -> RenderableTyp
             f"  ({model['source']}, {where})",
         )
     )
+    for warning in (context or {}).get("warnings", []):
+        parts.append(Text.assemble(("warning: ", "bold yellow"), text(warning, 400, "yellow")))
 
     scores = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
     scores.add_column("attribute")

@@ -45,9 +45,12 @@ class HubModel:
     endpoint: str
 
 
-def fetch_model(repo_id: str, *, endpoint: str | None = None, revision: str | None = None, token: str | None = None,
-                timeout: float = 30.0, retries: int = 4) -> HubModel:  # fmt: skip
-    """Read one model's API record (with file sizes and the Hub's scan status) and its README."""
+def fetch_model(repo_id: str, *, endpoint: str | None = None, revision: str | None = None,
+                token: str | bool | None = None, timeout: float = 30.0, retries: int = 4) -> HubModel:  # fmt: skip
+    """Read one model's API record (with file sizes and the Hub's scan status) and its README.
+
+    ``token``: a string is sent to the endpoint; False sends none; None lets huggingface_hub send its own.
+    """
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
     from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
 
@@ -89,7 +92,7 @@ def fetch_model(repo_id: str, *, endpoint: str | None = None, revision: str | No
     return HubModel(record, readme, base)
 
 
-def _download_readme(repo_id: str, endpoint: str, revision: str | None, token: str | None) -> bytes | None:
+def _download_readme(repo_id: str, endpoint: str, revision: str | None, token: str | bool | None) -> bytes | None:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 

@@ -48,8 +48,23 @@ _HEADS = {
 }
 
 
-def require_extra() -> tuple[str, str]:
-    """(torch version, transformers version); MissingExtraError with the install command when absent."""
+def require_extra(*, load: bool = True) -> tuple[str, str]:
+    """(torch version, transformers version); MissingExtraError with the install command when absent.
+
+    ``load=False`` only looks for the installed packages (milliseconds, where importing torch takes
+    seconds), so a command can fail fast on what comes next (an unreachable Hub) before paying for it.
+    """
+    if not load:
+        import importlib.metadata
+        import importlib.util
+
+        for name in ("torch", "transformers"):
+            if importlib.util.find_spec(name) is None:
+                raise MissingExtraError(
+                    f"ptmscope verify runs models with torch and transformers, which are not installed ({name}). "
+                    f"Install the optional extra: {INSTALL_HINT}"
+                )
+        return importlib.metadata.version("torch"), importlib.metadata.version("transformers")
     try:
         import torch
         import transformers
@@ -71,6 +86,8 @@ class ModelSource:
     kind: str
     """'folder', 'hf-cache' or 'hub'."""
     folder: Path
+    notes: tuple[str, ...] = ()
+    """What the user should know about how the files were fetched (a token withheld from the endpoint)."""
 
 
 def resolve_model(
@@ -115,18 +132,21 @@ def _download(target: str, repo_id: str, revision: str | None, endpoint: str | N
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
     from huggingface_hub.utils import disable_progress_bars
 
+    from ptmscope.audit.endpoint import check_reachable, hub_token
     from ptmscope.sources.hub import endpoint_or_default
 
     base = endpoint_or_default(endpoint)
+    check_reachable(base)  # no network: one line within seconds, not minutes of retries
+    send, note = hub_token(base, token)  # huggingface_hub's token only for the endpoint it belongs to
     disable_progress_bars()
     try:
-        info = HfApi(endpoint=base, token=token).model_info(target, revision=revision)
+        info = HfApi(endpoint=base, token=send).model_info(target, revision=revision)
         names = [s.rfilename for s in info.siblings or []]
         check_weights(names, target, allow_pickle)
         patterns = [*SAFE_PATTERNS, *(PICKLE_PATTERNS if allow_pickle else ())]
         # The revision asked for (not info.sha), so the cache records the ref and finds it again offline;
         # the snapshot folder is named by the commit actually downloaded.
-        folder = snapshot_download(target, revision=revision, endpoint=base, token=token,
+        folder = snapshot_download(target, revision=revision, endpoint=base, token=send,
                                    cache_dir=cache_dir, allow_patterns=patterns)  # fmt: skip
     except (RepositoryNotFoundError, RevisionNotFoundError) as error:
         raise ModelLoadError(f"{target}: no such model (or revision) at {base}, or it is private/gated") from error
@@ -138,7 +158,7 @@ def _download(target: str, repo_id: str, revision: str | None, endpoint: str | N
         if type(error).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
             raise SourceUnreachableError(f"cannot reach {base}: {error}") from error
         raise
-    return ModelSource(repo_id, Path(folder).name, "hub", Path(folder))
+    return ModelSource(repo_id, Path(folder).name, "hub", Path(folder), (note,) if note else ())
 
 
 def check_weights(names: list[str], where: str, allow_pickle: bool) -> list[str]:

@@ -337,7 +337,7 @@ def run_loaded(source: ModelSource, options: VerifyOptions, data_cache: dict[str
         estimate=estimate,
         examples_total=data.total,
         weights_sha256=weights_sha256(layout),
-        notes=[*data.notes, *loaded.notes, *notes, claims_from],
+        notes=[*source.notes, *data.notes, *loaded.notes, *notes, claims_from],
         runtime=_runtime(),
     )
     _judge(verification, claims, options)
@@ -363,11 +363,12 @@ def verify_model(target: str, options: VerifyOptions, *, repo_id: str | None = N
     from ptmscope.verify.model import require_extra, resolve_model
 
     options = options.validated()
-    require_extra()
+    require_extra(load=False)  # installed? (importing torch waits until the model is there: no network fails fast)
     source = resolve_model(
         target, repo_id=repo_id, revision=options.revision, endpoint=options.endpoint, token=options.token,
         offline=options.offline, cache_dir=options.cache_dir, allow_pickle=options.allow_pickle,
     )  # fmt: skip
+    require_extra()
     return run_loaded(source, options, {}, progress=progress)
 
 
