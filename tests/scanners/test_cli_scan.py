@@ -6,7 +6,6 @@ import json
 import os
 import pickle
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -122,72 +121,4 @@ def test_help_teaches():
         assert needle.lower() in result.output.lower()
 
 
-def test_hub_repo_is_listed_and_only_model_files_downloaded(monkeypatch, tmp_path: Path):
-    """A fake huggingface_hub: no network. Only weight-like files are downloaded, then scanned."""
-    import huggingface_hub
-
-    files = {
-        "README.md": b"# card",
-        "config.json": b"{}",
-        "pytorch_model.bin": EVIL,
-        "model.safetensors": (2).to_bytes(8, "little") + b"{}",
-    }
-    downloaded: list[str] = []
-    seen_endpoint: list[str | None] = []
-
-    class FakeApi:
-        def __init__(self, endpoint=None, **_):
-            seen_endpoint.append(endpoint)
-
-        def repo_info(self, repo_id, repo_type=None, revision=None, files_metadata=False, **_):
-            assert repo_id == "org/model"
-            siblings = [SimpleNamespace(rfilename=n, size=len(b)) for n, b in files.items()]
-            return SimpleNamespace(siblings=siblings, sha="abc123")
-
-    def fake_download(repo_id, filename, **kwargs):
-        downloaded.append(filename)
-        path = tmp_path / filename
-        path.write_bytes(files[filename])
-        return str(path)
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
-    code, out, _ = run("org/model@main", "--endpoint", "http://127.0.0.1:9", "--format", "json")
-    assert code == 1
-    assert sorted(downloaded) == ["model.safetensors", "pytorch_model.bin"]
-    assert seen_endpoint == ["http://127.0.0.1:9"]
-    paths = {f["path"]: f for f in json.loads(out)["files"]}
-    assert paths["org/model/pytorch_model.bin"]["verdict"] == "dangerous"
-
-
-def test_unknown_repo_is_an_error(monkeypatch):
-    import huggingface_hub
-    from huggingface_hub.errors import RepositoryNotFoundError
-
-    class FakeApi:
-        def __init__(self, **_):
-            pass
-
-        def repo_info(self, *a, **k):
-            error = RepositoryNotFoundError.__new__(RepositoryNotFoundError)
-            Exception.__init__(error, "404 nope")
-            raise error
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    code, out, _ = run("org/missing")
-    assert code == 2 and "not found" in out
-
-
-def test_a_broken_hub_client_is_an_error_not_a_crash(monkeypatch):
-    import huggingface_hub
-
-    class FakeApi:
-        def __init__(self, **_):
-            pass
-
-        def repo_info(self, *a, **k):
-            raise RuntimeError("unexpected")
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    code, out, _ = run("org/any")
-    assert code == 2 and "unexpected" in out
+# Hub repositories: tests/scanners/test_hub_scan.py (a Hub on 127.0.0.1, through the real HTTP stack).

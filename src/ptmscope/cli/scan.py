@@ -175,7 +175,9 @@ def _summary(report: ScanReport, skipped_fail: bool = True) -> str:
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where Hub downloads go (default: the Hugging Face cache).",
+    help="Hugging Face cache to scan already-downloaded Hub files from; other downloads go to a temporary "
+    "folder inside it and are deleted once scanned (default: the Hugging Face cache, and the system's "
+    "temporary folder).",
 )
 @click.option("--show-info", is_flag=True, help="Also list info findings in text output.")
 @click.option("--no-progress", is_flag=True, help="Do not draw the progress bar on stderr.")
