@@ -106,7 +106,8 @@ def _summary(report: ScanReport, skipped_fail: bool = True) -> str:
         f"{counts['dangerous']} dangerous, {counts['suspicious']} suspicious, {unparseable}, {errors} error(s)."
     )
     if errors:
-        line += f" {errors} target(s) or file(s) could not be read (listed above); the rest were scanned."
+        line += f" {errors} target(s) or file(s) could not be read (listed above)"
+        line += "; the rest were scanned." if scanned or skipped > errors else "."
     return line
 
 
