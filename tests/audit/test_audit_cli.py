@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
@@ -186,3 +187,77 @@ def test_audit_without_a_reachable_hub_fails_within_10_s_with_one_line(tmp_path,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith(f"Error: cannot reach {endpoint}"), done.stderr  # no retry lines
     assert lines[1].startswith("Hint:")
+
+
+class _Stalling(BaseHTTPRequestHandler):
+    """A hostile hub: 429 with a pause of three years on every API call."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(429)
+        self.send_header("Retry-After", "99999999")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+def test_a_retry_after_of_years_is_capped_not_waited(tmp_path):
+    with handler_server(_Stalling) as url:
+        command = [sys.executable, "-m", "ptmscope", "audit", "acme/remote", "--endpoint", url,
+                   "--db", str(tmp_path / "none.duckdb")]  # fmt: skip
+        started = time.monotonic()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "HF_HUB_OFFLINE": "0"})  # fmt: skip
+    assert time.monotonic() - started < 60  # the old code slept 99,999,999 s
+    assert done.returncode == 2 and "over the 60 s cap: not waited" in done.stderr and "Traceback" not in done.stderr
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """A hostile hub that sends a model record one byte a second, forever."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        try:
+            for _ in range(600):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            pass
+
+
+def test_a_trickling_hub_is_cut_at_the_deadline_per_request(recording_hub, monkeypatch):
+    from ptmscope.errors import SourceError
+    from ptmscope.sources.hub import fetch_model
+
+    with handler_server(_Trickle) as url:
+        started = time.monotonic()
+        with pytest.raises(SourceError, match="deadline"):
+            fetch_model("acme/remote", endpoint=url, deadline=3, retries=0)
+        assert time.monotonic() - started < 30
+
+
+def test_a_redirect_off_the_endpoint_is_not_followed(recording_hub, tmp_path):
+    from ptmscope.errors import SourceError
+    from ptmscope.sources.hub import fetch_model
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", f"{recording_hub}{self.path}")  # another origin (another port)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    with handler_server(Redirecting) as url, pytest.raises(SourceError, match="redirect off the endpoint"):
+        fetch_model("acme/remote", endpoint=url, token="hf_secret")
+    assert _RecordingHub.seen == []  # the other host was never asked, with or without the token

@@ -1,29 +1,38 @@
-"""One model from a Hugging Face-compatible Hub, through huggingface_hub.
+"""One model from a Hugging Face-compatible Hub, read through ptmscope's bounded Hub client.
 
 The endpoint is configurable (``--endpoint``, ``HF_ENDPOINT``), so the same code reads
 the real Hub, a mirror, or ptmscope's own replay server. The model's API record is
-read as the Hub's JSON (huggingface_hub's HTTP session, headers and error mapping)
-and normalised by ``model_record_from_api`` like every other record; its README is
-downloaded through ``hf_hub_download`` at the exact revision the record names.
+read as the Hub's JSON and normalised by ``model_record_from_api`` like every other
+record; its README is read at the exact revision the record names.
+
+Requests go through ``ptmscope.hub.client.HubClient`` (huggingface_hub's headers, hooks and
+error names), so every wait is bounded: a connect timeout (``CONNECT_TIMEOUT``, 10 s), a read
+timeout (``timeout``, 30 s of silence), a total deadline per request (``deadline``, 60 s,
+redirects and body included), retries of 429 and 5xx with backoff (``retries``, 4), and any
+pause the server asks for (``Retry-After``, ``RateLimit``) capped at ``max_pause`` (60 s, with a
+warning; a longer one fails the request instead of waiting). Redirects are followed on the
+endpoint only (files also to the real Hub's CDN), and the token is sent to the endpoint only.
+A DNS failure or refused connection is ``SourceUnreachableError`` at once.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from ptmscope.errors import SourceError, SourceUnreachableError
+import orjson
+
+from ptmscope.errors import SourceError
 from ptmscope.records import BadRecord, ModelRecord, model_record_from_api
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 MAX_README_BYTES = 16 * 1024**2
-
-
-# The HTTP stacks huggingface_hub has used (httpx, its httpx2 fork, requests): their transport errors.
-_TRANSPORT_MODULES = ("httpx", "httpcore", "requests", "urllib3")
+DEADLINE = 60.0
+"""Seconds one request may take in all (one model's audit, not a crawl: shorter than the crawler's)."""
+MAX_PAUSE = 60.0
+"""The longest Retry-After / RateLimit pause one model's audit waits."""
 
 
 class ModelNotFoundError(SourceError):
@@ -46,64 +55,56 @@ class HubModel:
 
 
 def fetch_model(repo_id: str, *, endpoint: str | None = None, revision: str | None = None,
-                token: str | bool | None = None, timeout: float = 30.0, retries: int = 4) -> HubModel:  # fmt: skip
+                token: str | bool | None = None, timeout: float = 30.0, retries: int = 4, deadline: float = DEADLINE,
+                max_pause: float = MAX_PAUSE) -> HubModel:  # fmt: skip
     """Read one model's API record (with file sizes and the Hub's scan status) and its README.
 
-    ``token``: a string is sent to the endpoint; False sends none; None lets huggingface_hub send its own.
+    ``token``: a string is sent to the endpoint; False sends none; None sends huggingface_hub's
+    token when the endpoint is the one it belongs to (``ptmscope.hub.client.token_for``).
+
+    Raises:
+        ModelNotFoundError: the Hub has no such model (or it is private or gated for this token).
+        SourceError: the Hub answered something unusable, or kept failing within the bounds.
+        SourceUnreachableError: the endpoint cannot be reached at all.
     """
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
-    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
+    from ptmscope.hub.client import FetchFailed, HubClient, token_for
 
     base = endpoint_or_default(endpoint)
-    path = f"{base}/api/models/{repo_id}" + (f"/revision/{revision}" if revision else "")
+    send = token if isinstance(token, str) else None if token is False else token_for(base)
+    client = HubClient(base, token=send or None, timeout=timeout, deadline=deadline, max_retries=retries,
+                       max_pause=max_pause, backoff_base=0.5)  # fmt: skip
+    name = quote(repo_id, safe="/")
+    path = f"/api/models/{name}" + (f"/revision/{quote(revision, safe='')}" if revision else "")
     try:
-        # huggingface_hub's backoff retries 429 and 5xx (and dropped connections) with exponential waits.
-        response = http_backoff(
-            "GET",
-            path,
-            headers=build_hf_headers(token=token),
-            params={"blobs": True, "securityStatus": True},
-            timeout=timeout,
-            max_retries=retries,
-            base_wait_time=0.5,
-        )
-        hf_raise_for_status(response)
-        data: Any = response.json()
-    except RepositoryNotFoundError as error:
-        raise ModelNotFoundError(f"{repo_id}: no such model at {base} (or it is private/gated)") from error
-    except HfHubHTTPError as error:
-        raise SourceError(f"{repo_id}: the Hub at {base} answered {error}") from error
-    except ValueError as error:  # JSON decoding
-        raise SourceError(f"{repo_id}: the Hub at {base} sent a response that is not JSON") from error
-    except OSError as error:  # connection refused, DNS, timeouts (httpx and requests errors are OSErrors)
-        raise SourceUnreachableError(f"cannot reach {base}: {error}") from error
-    except Exception as error:  # the HTTP client's own transport errors
-        if type(error).__module__.startswith(_TRANSPORT_MODULES):
-            raise SourceUnreachableError(f"cannot reach {base}: {error}") from error
-        raise
-    if not isinstance(data, dict):
-        raise SourceError(f"{repo_id}: the Hub at {base} sent a {type(data).__name__}, not a model record")
-    record = model_record_from_api(data)
-    if isinstance(record, BadRecord):
-        raise SourceError(f"{repo_id}: unusable model record ({record.reason})")
-    readme = None
-    if record.files is None or any(f.path.lower() == "readme.md" for f in record.files):
-        readme = _download_readme(repo_id, base, record.sha or revision, token)
+        try:
+            fetched = client.get("api", client.url(path), {"blobs": "true", "securityStatus": "true"},
+                                 expect_json=True)  # fmt: skip
+        except FetchFailed as error:
+            if error.status in (401, 403, 404):
+                raise ModelNotFoundError(f"{repo_id}: no such model at {base} (or it is private/gated)") from error
+            raise SourceError(f"{repo_id}: the Hub at {base} answered {error.reason}") from error
+        data: Any = orjson.loads(fetched.body)
+        if not isinstance(data, dict):
+            raise SourceError(f"{repo_id}: the Hub at {base} sent a {type(data).__name__}, not a model record")
+        record = model_record_from_api(data)
+        if isinstance(record, BadRecord):
+            raise SourceError(f"{repo_id}: unusable model record ({record.reason})")
+        readme = None
+        if record.files is None or any(f.path.lower() == "readme.md" for f in record.files):
+            readme = _download_readme(client, repo_id, record.sha or revision or "main")
+    finally:
+        client.close()
     return HubModel(record, readme, base)
 
 
-def _download_readme(repo_id: str, endpoint: str, revision: str | None, token: str | bool | None) -> bytes | None:
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+def _download_readme(client: Any, repo_id: str, revision: str) -> bytes | None:
+    from ptmscope.hub.client import FetchFailed
 
-    with tempfile.TemporaryDirectory(prefix="ptmscope-readme-") as cache:
-        try:
-            path = hf_hub_download(
-                repo_id, "README.md", revision=revision, endpoint=endpoint, token=token, cache_dir=cache
-            )
-        except EntryNotFoundError:
+    url = client.url(f"/{quote(repo_id, safe='/')}/resolve/{quote(revision, safe='')}/README.md")
+    try:
+        fetched = client.get("resolvers", url, cdn=True)
+    except FetchFailed as error:
+        if error.status == 404:
             return None
-        except (HfHubHTTPError, OSError) as error:
-            raise SourceError(f"{repo_id}: cannot download README.md ({error})") from error
-        with Path(path).open("rb") as handle:
-            return handle.read(MAX_README_BYTES)
+        raise SourceError(f"{repo_id}: cannot download README.md ({error.reason})") from error
+    return bytes(fetched.body[:MAX_README_BYTES])
