@@ -290,3 +290,19 @@ def test_serve_hub_says_at_start_how_many_readmes_it_serves_and_how_to_keep_them
     assert f"ptmscope serve-hub --snapshot plain-cards --db {no_cards_db}" in without
     assert "1 README.md requests answered 404 because the snapshot did not keep the card's bytes" in without
     assert "README.md files to serve: 7 (7 models had a card)" in with_cards and "Warning" not in with_cards
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(db):
+    import socket
+
+    from click.testing import CliRunner
+
+    from ptmscope.cli.main import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve-hub", "--db", str(db), "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"Error: cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr

@@ -9,6 +9,12 @@ import click
 from ptmscope.cli.options import db_option, parse_rate_limit, stderr_console
 
 
+class _CannotServe(click.ClickException):
+    """serve-hub could not do what was asked (exit 2 by the exit-code contract, not click's 1)."""
+
+    exit_code = 2
+
+
 @click.command("serve-hub")
 @click.option("--snapshot", "-s", "snapshot_name", metavar="NAME", help="The snapshot to serve. Default: the newest.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless you say).")
@@ -81,7 +87,7 @@ def serve_hub(
             verbose=verbose,
         )
     except OSError as error:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from error
+        raise _CannotServe(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
     data = server.data
     from ptmscope.reports.safe import text
 
