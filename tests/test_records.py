@@ -150,3 +150,50 @@ def test_clean_id_rejects_control_characters_and_bounds_length():
 )
 def test_file_entry_forms(value, expected):
     assert file_entry(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(2**63 - 1, 2**63 - 1), (2**63, None), (-(2**63), -(2**63)), (1e30, None), (float("inf"), None),
+     ("9223372036854775808", None), ("-9223372036854775808", -(2**63))],
+)  # fmt: skip
+def test_as_int_stays_in_the_64_bit_range_of_the_store(value, expected):
+    assert as_int(value) == expected
+
+
+def test_numbers_past_64_bits_are_null_issues_with_a_note():
+    rec = model_record_from_api({"id": "a/b", "likes": 10**30, "downloads": 1e300, "safetensors": {"total": 2**70}})
+    assert isinstance(rec, ModelRecord)
+    assert rec.likes is None and rec.downloads is None and rec.parameters is None
+    assert sorted(rec.field_issues) == ["downloads", "likes", "safetensors"]
+    assert len(rec.notes) == 3 and all("outside the 64-bit integer range" in n for n in rec.notes)
+
+
+@pytest.mark.parametrize(
+    "repo_id", ["..", ".", "a/..", "../a", "a/b/../../c", "a/./b", "a//b", "/a", "a/", "a/b/c", "a\\b", "a b", "a%2f.."]
+)
+def test_ids_that_step_out_of_their_place_are_bad_records(repo_id):
+    out = model_record_from_api({"id": repo_id})
+    assert isinstance(out, BadRecord) and "is not a valid repo id" in out.reason
+
+
+@pytest.mark.parametrize(
+    "repo_id",
+    [
+        "bert-base-uncased",
+        "org/model.v2",
+        "Sarim24/NLP-datasets.git",  # the Hub served these in 2022; validate_repo_id refuses them today
+        "Maltehb/-l-ctra-danish-electra-small-cased",
+        "huggingfans/Electra_small_index_epochs=3_maxLen=512_loss=0.19",
+        "a/" + "x" * 120,
+    ],
+)
+def test_names_the_hub_once_served_are_kept(repo_id):
+    out = model_record_from_api({"id": repo_id})
+    assert isinstance(out, ModelRecord) and out.repo_id == repo_id
+
+
+def test_a_hub_url_names_its_model():
+    out = model_record_from_api({"id": "https://huggingface.co/Acardozo/llama3.2"})
+    assert isinstance(out, ModelRecord) and out.repo_id == "Acardozo/llama3.2"
+    assert isinstance(model_record_from_api({"id": "https://huggingface.co/datasets/x/y"}), BadRecord)

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def import_paths(
 
     A file that cannot be read is reported and the import goes on with the next one.
     On KeyboardInterrupt what was read is written, the snapshot is marked 'partial'
-    and the interrupt is re-raised.
+    and the interrupt is re-raised; any other failure also leaves the snapshot 'partial' (not
+    'running'), with what was written kept, and an ``append`` rerun completes it.
     """
     paths = list(paths)
     jobs = default_jobs() if jobs is None else max(1, jobs)
@@ -110,7 +112,7 @@ def import_paths(
     started = time.perf_counter()
     try:
         for path in paths:
-            if jobs > 1 and path.is_file() and path.stat().st_size >= PARALLEL_MIN_BYTES and is_jsonl(path):
+            if jobs > 1 and _worth_workers(path):
                 report.files.append(_import_parallel(writer, path, jobs, progress))
             else:
                 report.files.append(_import_one(writer, path, repo_id, registry, progress))
@@ -120,6 +122,12 @@ def import_paths(
         store.finish_snapshot(snapshot, status="partial")
         report.interrupted = True
         raise
+    except BaseException:
+        with suppress(Exception):  # keep what can be kept; the original error is the one to report
+            writer.flush()
+        with suppress(Exception):
+            store.finish_snapshot(snapshot, status="partial")
+        raise
     finally:
         report.seconds = time.perf_counter() - started
     stats = writer.stats
@@ -128,9 +136,30 @@ def import_paths(
         store.delete_snapshot(snapshot.name)  # an empty snapshot of nothing is noise, not data
         reasons = "; ".join(f.error or "" for f in report.files)
         raise InputError(f"nothing imported: {reasons[:2_000]}")
-    store.finish_snapshot(snapshot, status="complete" if not append or snapshot.is_complete else snapshot.status)
+    store.finish_snapshot(snapshot, status=_finished_status(snapshot, append))
     report.snapshot = store.snapshot(snapshot.name)
     return report
+
+
+def _finished_status(snapshot: Snapshot, append: bool) -> str:
+    """The status a snapshot has after an import into it ran to its end.
+
+    A new snapshot is complete. An ``--append`` run completes a snapshot that an import left
+    'running' (killed) or 'partial' (interrupted): the rerun has read what it was given, and the
+    first-record-wins rule made it continue rather than duplicate. A crawl's or clone's snapshot keeps
+    its status: only a crawl knows when a crawl is done.
+    """
+    if not append or snapshot.source in ("import", "bundled", "audit"):
+        return "complete"
+    return snapshot.status
+
+
+def _worth_workers(path: Path) -> bool:
+    """A big JSON Lines file, parsed by worker processes (an unreadable one is left to ``_import_one`` to report)."""
+    try:
+        return path.is_file() and path.stat().st_size >= PARALLEL_MIN_BYTES and is_jsonl(path)
+    except (InputError, OSError):
+        return False
 
 
 def _import_one(
@@ -163,17 +192,56 @@ def _import_one(
 
 def build_jsonl_chunk(
     source_file: str,
-    first_line: int,
-    lines: list[bytes],
+    lines: list[tuple[int, bytes | None]],
     keep_files: bool = False,
     front_matter: FrontMatterRule = DEFAULT_RULE,
 ) -> Batch:
-    """Parse, normalise and analyse a chunk of JSON Lines into a batch (runs in a worker)."""
+    """Parse, normalise and analyse a chunk of JSON Lines ``(line_no, line)`` into a batch (runs in a worker)."""
     builder = RowBuilder(keep_files=keep_files, front_matter=front_matter)
-    for offset, line in enumerate(lines):
-        for location, record in parse_jsonl_line(line, first_line + offset):
+    for line_no, line in lines:
+        for location, record in parse_jsonl_line(line, line_no):
             builder.add(record, source_file, location)
     return builder.take()
+
+
+# -- worker processes die with the importer ----------------------------------------------------------------
+
+PR_SET_PDEATHSIG = 1
+WATCHDOG_SECONDS = 1.0
+"""How often a worker checks that the importer that started it is still alive (the fallback to prctl)."""
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the importer process ends, however it ends (even SIGKILL).
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies (``prctl(PR_SET_PDEATHSIG)``);
+    everywhere, a daemon thread checks the parent's pid every ``WATCHDOG_SECONDS`` and exits when
+    the worker has been re-parented. Without this a killed import leaves its workers blocked for
+    ever on a task queue whose write end they hold themselves.
+    """
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import ctypes.util
+
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still holds
+    if os.getppid() != parent_pid:  # the parent died before the kernel could be told
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCHDOG_SECONDS)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ptmscope-parent-watchdog", daemon=True).start()
 
 
 def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: ProgressFn | None) -> FileReport:
@@ -194,7 +262,7 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
         if progress is not None:
             progress(name, file_report.records)
 
-    def chunks() -> Iterable[tuple[int, list[bytes]]]:
+    def chunks() -> Iterable[tuple[int, list[tuple[int, bytes | None]]]]:
         nonlocal broke_off
         for first, payload in jsonl_chunks(path, CHUNK_LINES):
             if isinstance(payload, BadRecord):  # the file broke off here
@@ -213,10 +281,12 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
     context = multiprocessing.get_context("spawn")
     pending: deque[tuple[int, Future[Batch]]] = deque()
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             try:
                 for first, lines in chunks():
-                    pending.append((first, pool.submit(build_jsonl_chunk, name, first, lines, *options)))
+                    pending.append((first, pool.submit(build_jsonl_chunk, name, lines, *options)))
                     while len(pending) >= 2 * jobs:
                         chunk_first, future = pending.popleft()
                         collect(chunk_first, future.result())
@@ -231,5 +301,5 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
         # exhausted): parse the rest of the file here, from the first chunk not written.
         for first, lines in chunks():
             if first > done_through:
-                collect(first, build_jsonl_chunk(name, first, lines, *options))
+                collect(first, build_jsonl_chunk(name, lines, *options))
     return file_report

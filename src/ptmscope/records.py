@@ -26,6 +26,10 @@ MAX_TAGS = 2_000
 MAX_FILES = 100_000
 MAX_LIST = 500
 
+# Every integer column of the store is a signed 64-bit integer (BIGINT): a value outside is NULL, with a note.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -84,6 +88,8 @@ class ModelRecord:
     """Full README text when the record carried it inline (2025 dumps do)."""
     field_issues: list[str] = field(default_factory=list)
     """Names of fields present but unusable (wrong type, too long)."""
+    notes: list[str] = field(default_factory=list)
+    """Why a field was dropped, when that deserves a row of ``import_errors`` (a number out of range)."""
 
     @property
     def namespace(self) -> str | None:
@@ -166,17 +172,93 @@ def clean_id(value: object) -> str | None:
     return value
 
 
+# One segment of a name the Hub once served but huggingface_hub's validator now refuses: over 96
+# characters, ending in '.git', holding '--', '=' or ',', starting with '-' or ending with '.'
+# (PeaTMOSS and the 2022 listings hold all of these). Never a separator, a URL delimiter, '%', space or
+# a character Windows refuses in a path; never '.' or '..' alone (checked apart).
+_LEGACY_SEGMENT = r"[^\s/\\?#%:\"<>|*\x00-\x1f\x7f]+"
+_LEGACY_REPO_ID = re.compile(rf"(?:{_LEGACY_SEGMENT}/)?{_LEGACY_SEGMENT}")
+_NAMESPACE = re.compile(_LEGACY_SEGMENT)
+
+
+_HUB_MODEL_URL = re.compile(r"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?!datasets/|spaces/)([^?#]+?)/?")
+
+
+def id_from_hub_url(value: str) -> str:
+    """``https://huggingface.co/org/name`` -> ``org/name`` (2025 dumps name some models by URL); else ``value``."""
+    if value.startswith("http"):
+        match = _HUB_MODEL_URL.fullmatch(value)
+        if match:
+            return match.group(1)
+    return value
+
+
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why ``repo_id`` cannot name a repository (a ``..`` segment, an empty one, a third part), or None.
+
+    ``huggingface_hub.utils.validate_repo_id`` accepts the ids of today's Hub. An id it refuses is
+    still a model id when it is a name the Hub once served (``_LEGACY_SEGMENT``: too long, ``.git``,
+    ``--``, ``=``...): one or two segments, none of them ``.`` or ``..``, without separators, URL
+    delimiters, ``%`` or spaces. So a stored id can never step out of its place in a URL or a path.
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    parts = repo_id.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "an empty, '.' or '..' path segment"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        if len(parts) <= 2 and _LEGACY_REPO_ID.fullmatch(repo_id):
+            return None  # a name the Hub served before its rules tightened
+        return str(error)[:200]
+    return None
+
+
+def clean_repo_id(value: object) -> str | None:
+    """A model (repo) id that is safe to store, serve and join into a URL or a path, else None."""
+    repo_id = clean_id(value)
+    if repo_id is None or repo_id_problem(repo_id) is not None:
+        return None
+    return repo_id
+
+
+def clean_namespace(value: object) -> str | None:
+    """An organization or user name: one segment of a repo id (no '/', no '..'), else None."""
+    name = clean_id(value)
+    if name is None or not _NAMESPACE.fullmatch(name) or name in (".", ".."):
+        return None
+    return name
+
+
 def as_int(value: object) -> int | None:
-    """An integer value (ints, integral floats, digit strings), else None. Booleans are not ints."""
+    """An integer value (ints, integral floats, digit strings) in the signed 64-bit range, else None.
+
+    Booleans are not ints. A value outside the range (``1e30`` likes) is None: the store's integer
+    columns are 64-bit, and one absurd value must not fail a batch.
+    """
     if type(value) is int:
-        return value
+        return value if INT64_MIN <= value <= INT64_MAX else None
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return int(value) if INT64_MIN <= value < 2.0**63 else None
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit() and len(text) < 20:
-            return int(text)
+        if text.lstrip("-").isdigit() and len(text) < 21:
+            number = int(text)
+            return number if INT64_MIN <= number <= INT64_MAX else None
     return None
+
+
+def out_of_range(value: object) -> bool:
+    """True for a number (or digit string) that is integral but outside the signed 64-bit range."""
+    if type(value) is int:
+        return not INT64_MIN <= value <= INT64_MAX
+    if isinstance(value, float):
+        return value == value and not INT64_MIN <= value < 2.0**63  # NaN is no number at all; inf is out
+    if isinstance(value, str):
+        text = value.strip()
+        return text.lstrip("-").isdigit() and (len(text) >= 21 or not INT64_MIN <= int(text) <= INT64_MAX)
+    return False
 
 
 def as_bool(value: object) -> bool | None:
@@ -237,7 +319,7 @@ def _repr_value(literal: str) -> str | int | None:
         except (ValueError, SyntaxError):
             return None
         return value if isinstance(value, str) else None
-    return int(literal)
+    return as_int(literal)  # None past 64 bits (int() of 5,000 digits would even raise)
 
 
 def file_entry(value: object) -> FileEntry | None:
@@ -299,12 +381,16 @@ def _text(issues: list[str], name: str, value: Any, limit: int = MAX_TEXT_CHARS)
     return None
 
 
-def _integer(issues: list[str], name: str, value: Any) -> int | None:
-    if value is None or type(value) is int:
+def _integer(issues: list[str], name: str, value: Any, notes: list[str]) -> int | None:
+    if value is None:
+        return None
+    if type(value) is int and INT64_MIN <= value <= INT64_MAX:
         return value
     out = as_int(value)
     if out is None:
         issues.append(name)
+        if out_of_range(value):
+            notes.append(f"{name} is outside the 64-bit integer range (stored as NULL)")
     return out
 
 
@@ -325,7 +411,12 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
     if repo_id is None:
         reason = "no model id" if raw_id is None else "model id is not a usable string"
         return BadRecord(reason)
+    repo_id = id_from_hub_url(repo_id)
+    problem = repo_id_problem(repo_id)
+    if problem is not None:
+        return BadRecord(f"model id {repo_id[:100]!r} is not a valid repo id: {problem}")
     issues: list[str] = []
+    notes: list[str] = []
 
     def either(a: str, b: str) -> Any:
         value = get(a)
@@ -381,7 +472,11 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         card_data = None
 
     safetensors = get("safetensors")
-    parameters = as_int(safetensors.get("total")) if isinstance(safetensors, dict) else None
+    total = safetensors.get("total") if isinstance(safetensors, dict) else None
+    parameters = as_int(total)
+    if parameters is None and out_of_range(total):
+        issues.append("safetensors")
+        notes.append("safetensors.total is outside the 64-bit integer range (stored as NULL)")
 
     security = either("securityRepoStatus", "security_repo_status")
     gated_value = get("gated")
@@ -399,9 +494,11 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         private=_boolean(issues, "private", get("private")),
         gated=gated,
         disabled=_boolean(issues, "disabled", get("disabled")),
-        downloads=_integer(issues, "downloads", get("downloads")),
-        downloads_all_time=_integer(issues, "downloadsAllTime", either("downloadsAllTime", "downloads_all_time")),
-        likes=_integer(issues, "likes", get("likes")),
+        downloads=_integer(issues, "downloads", get("downloads"), notes),
+        downloads_all_time=_integer(
+            issues, "downloadsAllTime", either("downloadsAllTime", "downloads_all_time"), notes
+        ),
+        likes=_integer(issues, "likes", get("likes"), notes),
         pipeline_tag=_text(issues, "pipeline_tag", either("pipeline_tag", "pipelineTag"), 100),
         library_name=_text(issues, "library_name", either("library_name", "libraryName"), 100),
         model_type=model_type,
@@ -413,8 +510,9 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         parameters=parameters,
         has_auto_map=has_auto_map,
         quantization=quantization,
-        used_storage=_integer(issues, "usedStorage", either("usedStorage", "used_storage")),
+        used_storage=_integer(issues, "usedStorage", either("usedStorage", "used_storage"), notes),
         security_status=security if isinstance(security, dict) else None,
         card_text=card_text if isinstance(card_text, str) else None,
         field_issues=issues,
+        notes=notes,
     )

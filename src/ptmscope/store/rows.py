@@ -245,6 +245,8 @@ class RowBuilder:
         self.stats.models += 1
         for name in rec.field_issues:
             self.stats.field_issues[name] += 1
+        for note in rec.notes:  # the model is kept; the row says which value was dropped and why
+            self._row("import_errors", source_file, location, rid, note[:1_000])
         files = rec.files
         paths: list[str] | None = None
         sizes: list[int | None] | None = None
