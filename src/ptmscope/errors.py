@@ -24,6 +24,10 @@ class StoreLockedError(StoreError):
     """Another process holds the store open for writing."""
 
 
+class StoreCorruptError(StoreError):
+    """The store file is damaged (truncated, overwritten) or is not a ptmscope store at all."""
+
+
 class SnapshotNotFoundError(StoreError):
     """No snapshot with the requested name exists in the store."""
 

@@ -94,6 +94,8 @@ def test_import_study_snapshots_export(runner, tmp_path):
     assert (models["a"]["count"], models["b"]["count"]) == (10, 10)
 
     result = runner.invoke(cli, ["snapshots", "--delete", "small", "--db", db])
+    assert result.exit_code == 2 and "--yes" in result.output  # no terminal to confirm: nothing deleted
+    result = runner.invoke(cli, ["snapshots", "--delete", "small", "--db", db, "--yes"])
     assert result.exit_code == 0
 
 

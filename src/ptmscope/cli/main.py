@@ -29,6 +29,7 @@ from ptmscope.errors import (
     SnapshotNotFoundError,
     SourceError,
     SourceUnreachableError,
+    StoreCorruptError,
     StoreError,
     StoreLockedError,
     UnknownFormatError,
@@ -70,6 +71,13 @@ ERROR_HINTS: list[tuple[type[BaseException], Callable[[BaseException], str | Non
     ),
     (SnapshotExistsError, lambda e: "Pick another --snapshot name, or pass --append to add to it."),
     (StoreLockedError, lambda e: "Another ptmscope process is using this store; wait for it or pass another --db."),
+    (
+        StoreCorruptError,
+        lambda e: (
+            "ptmscope never repairs or overwrites a damaged store: move the file aside (or pass another --db) and "
+            "import or crawl again; the bundled snapshots are imported again on first use."
+        ),
+    ),
     (StoreError, lambda e: "Check the --db path (or PTMSCOPE_DB) and that the disk is writable."),
     (UnknownFormatError, lambda e: "See 'ptmscope import --help' for the shapes ptmscope reads."),
     (InputError, lambda e: None),
@@ -161,4 +169,13 @@ def main(argv: list[str] | None = None) -> None:
         hint = hint_for(error)
         if hint:
             click.echo(f"Hint: {hint}", err=True)
+        sys.exit(2)
+    except Exception as error:  # a query that found the store damaged, long after it was opened
+        from ptmscope.store.store import store_error_for
+
+        corrupt = store_error_for(error)
+        if corrupt is None or os.environ.get("PTMSCOPE_DEBUG"):
+            raise
+        click.secho(f"Error: {corrupt}", fg="red", err=True)
+        click.echo(f"Hint: {hint_for(corrupt)}", err=True)
         sys.exit(2)

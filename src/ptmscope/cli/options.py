@@ -174,7 +174,14 @@ def resolve_snapshot(store: Any, name: str) -> Any:
         err = stderr_console()
         verb = "Importing" if existing is None else "Re-reading"
         err.print(f"{verb} the bundled snapshot {name}: {BUNDLES[name].description} (offline, a few seconds)...")
-        with record_progress("importing", enabled=err.is_terminal) as progress:
-            snapshot, _ = ensure_bundled(store, name, progress=progress)
+        reading = getattr(store, "read_only", False)
+        if reading:  # a read-only command writes this once: the write lock is held for the import only
+            store.reopen(read_only=False)
+        try:
+            with record_progress("importing", enabled=err.is_terminal) as progress:
+                snapshot, _ = ensure_bundled(store, name, progress=progress)
+        finally:
+            if reading:
+                store.reopen(read_only=True)
         return snapshot
     return existing

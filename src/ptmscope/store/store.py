@@ -3,6 +3,17 @@
 ``Store`` is a thin wrapper: it opens (and migrates) the database, creates and finds
 snapshots, and exports tables. Readers use ``store.con`` and plain SQL; the study
 and the reports never write.
+
+Opening checks what the file is before anything is written to it: a file that is not a
+DuckDB database, a DuckDB database that is not a ptmscope store, or a store cut short (its
+header counts more blocks than the file holds) is a ``StoreCorruptError`` with the reason,
+and nothing is written. Corruption found later, by a query, is turned into the same error by
+``store_error_for``.
+
+``read_only=True`` opens a store without ever writing to it, and lets other readers in at the
+same time. Migrations run only when a writer opens the store: a read-only open of a store an
+older ptmscope wrote reads it as it is (``pending_migrations`` lists what it lacks; columns the
+``snapshots`` table lacks read as NULL), and the next writing command upgrades it.
 """
 
 from __future__ import annotations
@@ -19,10 +30,11 @@ from ptmscope.cards.frontmatter import DEFAULT_RULE
 from ptmscope.errors import (
     SnapshotExistsError,
     SnapshotNotFoundError,
+    StoreCorruptError,
     StoreError,
     StoreLockedError,
 )
-from ptmscope.store.schema import SNAPSHOT_TABLES, apply_migrations
+from ptmscope.store.schema import SNAPSHOT_TABLES, apply_migrations, migrations
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,6 +45,68 @@ MEMORY_ENV = "PTMSCOPE_MEMORY_LIMIT"
 # DuckDB would take 80% of RAM; ptmscope keeps a million-model import, study or audit
 # under 4 GB of resident memory, and DuckDB spills to disk past the limit.
 DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+# What DuckDB says when a file is damaged or not a database at all.
+_CORRUPT_MARKERS = (
+    "not a valid duckdb database file",
+    "corrupt",
+    "could not read enough bytes",
+    "checksum",
+    "serialization error",
+    "failed to deserialize",
+    "invalid block",
+    "is not a database",
+)
+
+
+def store_error_for(error: BaseException, location: str | None = None) -> StoreCorruptError | None:
+    """The ``StoreCorruptError`` a DuckDB error means, when it says the store's file is damaged; else None.
+
+    The CLI uses it for errors raised by queries long after the store was opened (a truncated
+    file reads fine until a query reaches a missing block).
+    """
+    import sys
+
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is None or not isinstance(error, duckdb.Error):
+        return None
+    message = str(error)
+    lowered = message.lower()
+    if not any(marker in lowered for marker in _CORRUPT_MARKERS):
+        return None
+    where = f"the store {location}" if location else "the store"
+    return StoreCorruptError(f"{where} is corrupt or not a ptmscope store: {message.strip()[:300]}")
+
+
+def _check_is_store(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    """Refuse a DuckDB file that is not a ptmscope store, or one cut short, before writing anything to it."""
+    tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
+    if tables and migrations.table not in tables:
+        listed = ", ".join(sorted(tables)[:5])
+        raise StoreCorruptError(f"{target} is not a ptmscope store: a DuckDB database of other tables ({listed})")
+    if Path(target + ".wal").exists():
+        return  # blocks may still be in the write-ahead log; the size says nothing yet
+    row = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+    if row is None:
+        return
+    block_size, total_blocks = int(row[0]), int(row[1])
+    expected = _HEADER_BYTES + block_size * total_blocks
+    size = Path(target).stat().st_size
+    if total_blocks and size < expected:
+        raise StoreCorruptError(
+            f"the store {target} is corrupt or not a ptmscope store: it is cut short ({size:,} bytes of the"
+            f" {expected:,} its header counts)"
+        )
+
+
+_HEADER_BYTES = 3 * 4096
+"""DuckDB's main header and two database headers, before the first block."""
 
 
 def default_db_path() -> Path:
@@ -86,37 +160,68 @@ class Store:
     """A DuckDB database of snapshots. Use as a context manager, or call ``close()``."""
 
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
-        import duckdb
-
         target = ":memory:" if str(path) == ":memory:" else str(Path(path) if path else default_db_path())
         if target != ":memory:":
             target_path = Path(target)
             if read_only and not target_path.exists():
                 raise StoreError(f"no store at {target}")
-            try:
-                target_path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise StoreError(f"cannot create the store's folder {target_path.parent}: {error}") from error
+            if target_path.is_dir():
+                raise StoreError(f"{target} is a folder, not a store file")
+            if not read_only:
+                try:
+                    target_path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as error:
+                    raise StoreError(f"cannot create the store's folder {target_path.parent}: {error}") from error
         self.location = target
         """Where the database lives (a path, or ':memory:')."""
         self.read_only = read_only
+        self.con = self._connect(read_only)
+        self._read_snapshot_columns()
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """A connection to the store, checked to be a ptmscope store (and migrated, when writable)."""
+        import duckdb
+
+        target = self.location
+        existed = target != ":memory:" and Path(target).exists() and Path(target).stat().st_size > 0
         try:
-            self.con: duckdb.DuckDBPyConnection = duckdb.connect(target, read_only=read_only)
+            con = duckdb.connect(target, read_only=read_only)
         except duckdb.IOException as error:
             if "lock" in str(error).lower():
                 raise StoreLockedError(f"the store {target} is locked by another process") from error
+            corrupt = store_error_for(error, target)
+            if corrupt is not None:
+                raise corrupt from error
             raise StoreError(f"cannot open the store {target}: {error}") from error
         except duckdb.Error as error:
-            raise StoreError(f"cannot open the store {target}: {error}") from error
-        self.con.execute("SET TimeZone = 'UTC'")
-        limit = os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT
+            raise store_error_for(error, target) or StoreError(f"cannot open the store {target}: {error}") from error
         try:
-            self.con.execute("SET memory_limit = ?", [limit])
-        except duckdb.Error as error:
-            raise StoreError(f"{MEMORY_ENV}={limit!r} is not a memory size DuckDB understands ({error})") from error
-        if not read_only:
-            apply_migrations(self.con)
-        # A read-only store may predate some columns: read those as NULL instead of failing.
+            con.execute("SET TimeZone = 'UTC'")
+            limit = os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT
+            try:
+                con.execute("SET memory_limit = ?", [limit])
+            except duckdb.Error as error:
+                raise StoreError(f"{MEMORY_ENV}={limit!r} is not a memory size DuckDB understands ({error})") from error
+            if existed:
+                _check_is_store(con, target)
+            if not read_only:
+                apply_migrations(con)
+        except BaseException as error:
+            con.close()
+            if isinstance(error, duckdb.Error):
+                raise store_error_for(error, target) or StoreError(
+                    f"cannot read the store {target}: {error}"
+                ) from error
+            raise
+        return con
+
+    @property
+    def pending_migrations(self) -> list[str]:
+        """Schema migrations this store lacks (only a read-only open of a store an older ptmscope wrote has any)."""
+        return [m.name for m in migrations.pending(self.con)]
+
+    def _read_snapshot_columns(self) -> None:
+        # A store may predate some columns (a read-only open that could not upgrade): read those as NULL.
         present = {
             r[0]
             for r in self.con.execute(
@@ -125,6 +230,19 @@ class Store:
             ).fetchall()
         }
         self._snapshot_columns = ", ".join(c if c in present else f"NULL AS {c}" for c in _SNAPSHOT_FIELDS)
+
+    def reopen(self, *, read_only: bool) -> None:
+        """Close the connection and open the store again, read-only or writable (migrating).
+
+        A read-only command that must write once (import a bundled snapshot on first use) takes
+        the write lock only for that write; ``store.con`` is a new connection afterwards.
+        """
+        if read_only == self.read_only or self.location == ":memory:":
+            return
+        self.con.close()
+        self.con = self._connect(read_only)
+        self.read_only = read_only
+        self._read_snapshot_columns()
 
     # -- lifecycle -----------------------------------------------------------------
 
