@@ -202,3 +202,24 @@ def test_cross_batch_duplicates_keep_the_first_and_its_card(store, tmp_path):
         ("line 4", "duplicate model card (the first one is kept)"),
     ]
     assert (writer.stats.models, writer.stats.cards, writer.stats.duplicates) == (1, 1, 2)
+
+
+def test_import_exits_2_when_some_files_could_not_be_read_and_keeps_the_rest(tmp_path):
+    from click.testing import CliRunner
+
+    from ptmscope.cli.main import cli
+    from ptmscope.store import Store
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    good = jsonl(tmp_path / "good.jsonl", [{"id": "a/b"}])
+    db = str(tmp_path / "s.duckdb")
+    result = CliRunner().invoke(cli, ["import", str(bad), str(good), "--snapshot", "s", "--db", db])
+    assert result.exit_code == 2
+    assert "1 of 2 input files could not be read" in result.output and "--append" in result.output
+    bad.write_text('{"id": "a/c"}')
+    again = CliRunner().invoke(cli, ["import", str(bad), str(good), "--snapshot", "s", "--db", db, "--append"])
+    assert again.exit_code == 0, again.output
+    with Store(db, read_only=True) as store:
+        assert sorted(store.query("SELECT repo_id FROM models")) == [("a/b",), ("a/c",)]
+        assert store.snapshot("s").is_complete
