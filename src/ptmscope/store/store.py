@@ -92,16 +92,18 @@ def _check_is_store(con: duckdb.DuckDBPyConnection, target: str) -> None:
         raise StoreCorruptError(f"{target} is not a ptmscope store: a DuckDB database of other tables ({listed})")
     if Path(target + ".wal").exists():
         return  # blocks may still be in the write-ahead log; the size says nothing yet
-    row = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+    row = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchone()
     if row is None:
         return
-    block_size, total_blocks = int(row[0]), int(row[1])
-    expected = _HEADER_BYTES + block_size * total_blocks
+    # Blocks in use must all fit in the file (wherever they are); trailing free blocks may be cut off
+    # by DuckDB itself, so the total the header counts is no measure.
+    block_size, used_blocks = int(row[0]), int(row[1])
+    needed = _HEADER_BYTES + block_size * used_blocks
     size = Path(target).stat().st_size
-    if total_blocks and size < expected:
+    if used_blocks and size < needed:
         raise StoreCorruptError(
-            f"the store {target} is corrupt or not a ptmscope store: it is cut short ({size:,} bytes of the"
-            f" {expected:,} its header counts)"
+            f"the store {target} is corrupt or not a ptmscope store: it is cut short ({size:,} bytes, and the"
+            f" {used_blocks:,} blocks in use need {needed:,})"
         )
 
 
