@@ -141,7 +141,8 @@ class CrawlOptions:
 class CrawlReport:
     """What one run of ``crawl`` did (counts are this run's unless named total)."""
 
-    snapshot: Snapshot
+    snapshot: Snapshot | None
+    """The snapshot (None only until a new crawl's first listing page is stored)."""
     resumed: bool = False
     already_complete: bool = False
     pages: int = 0
@@ -169,8 +170,6 @@ class CrawlReport:
     total_models: int = 0
     listing_stopped: str | None = None
     """Why the listing stopped before its end in this run (a loop, a link off the endpoint), or None."""
-    deleted_empty: bool = False
-    """The run failed before anything was stored, and the snapshot it had created was removed."""
 
 
 def crawl(
@@ -221,12 +220,14 @@ def crawl(
     handle = _StoreHandle(store, release=options.release_store, lock_wait=options.lock_wait)
     try:
         with handle.session():
-            snapshot, resumed = _open_snapshot(store, endpoint, snapshot_name, options)
-        report = CrawlReport(snapshot=snapshot, resumed=resumed)
-        run = _Run(store, handle, snapshot, endpoint, options, client, report,
+            name, existing = _find_snapshot(store, endpoint, snapshot_name, options)
+        report = CrawlReport(snapshot=existing, resumed=existing is not None)
+        # A new snapshot is created with the first listing page it stores: an endpoint that does not
+        # answer (or answers no listing) leaves no empty snapshot behind.
+        run = _Run(store, handle, existing, name, endpoint, options, client, report,
                    progress or (lambda stage, done, total: None))  # fmt: skip
         state = run.state()
-        if snapshot.is_complete and not run.open_retryable():
+        if existing is not None and existing.is_complete and not run.open_retryable():
             report.already_complete = True
         else:
             try:
@@ -238,21 +239,18 @@ def crawl(
                 run.side_by_side(stages)
             except BaseException:
                 client.cancel()  # requests still in flight stop now
-                with handle.session():
-                    run.save_requests()
-                    if not resumed and run.is_empty():
-                        # Nothing was collected (the endpoint failed at once): leave no empty snapshot behind.
-                        store.delete_snapshot(snapshot.name)
-                        report.deleted_empty = True
-                    else:
-                        store.finish_snapshot(snapshot, status="partial")
+                if run.snapshot is not None:
+                    with handle.session():
+                        run.save_requests()
+                        store.finish_snapshot(run.snapshot, status="partial")
                 raise
             with handle.session():
                 run.save_requests()
                 listing_cut = run.open_failures("list")
                 store.finish_snapshot(
-                    snapshot, status="partial" if listing_cut else "complete", taken_at=datetime.now(UTC)
+                    run.made, status="partial" if listing_cut else "complete", taken_at=datetime.now(UTC)
                 )
+        snapshot = run.made
         with handle.session():
             report.snapshot = store.snapshot(snapshot.name)
             report.open_failures = {
@@ -266,7 +264,7 @@ def crawl(
                 store.query("SELECT count(*) FROM models WHERE snapshot_id = ?", [snapshot.snapshot_id])[0][0]
             )
             report.retryable_failures = run.open_retryable()
-            base_id = state["base_snapshot_id"]
+            base_id = run.state()["base_snapshot_id"]
             if base_id is not None:
                 names = store.query("SELECT name FROM snapshots WHERE snapshot_id = ?", [base_id])
                 report.base = names[0][0] if names else None
@@ -348,8 +346,13 @@ class _StoreHandle:
         self._open = True
 
 
-def _open_snapshot(store: Store, endpoint: str, name: str | None, options: CrawlOptions) -> tuple[Snapshot, bool]:
-    identity = orjson.dumps(options.identity(), option=orjson.OPT_SORT_KEYS).decode()
+def _identity(options: CrawlOptions) -> str:
+    return orjson.dumps(options.identity(), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _find_snapshot(store: Store, endpoint: str, name: str | None, options: CrawlOptions) -> tuple[str, Snapshot | None]:
+    """The snapshot's name and, when it exists and is this crawl, the snapshot to continue."""
+    identity = _identity(options)
     if name is None:
         rows = store.query(
             "SELECT s.name FROM snapshots s JOIN crawl_state c USING (snapshot_id)"
@@ -374,14 +377,17 @@ def _open_snapshot(store: Store, endpoint: str, name: str | None, options: Crawl
                 f"snapshot {name!r} is a crawl of {rows[0][0]} with query {rows[0][1][:300]}; "
                 "continue it with the same --endpoint and options, or pick another --snapshot"
             )
-        return existing, True
+    return name, existing
+
+
+def _create_snapshot(store: Store, endpoint: str, name: str, options: CrawlOptions) -> Snapshot:
     base_id = _base_snapshot(store, endpoint, options)
     snapshot = store.create_snapshot(name, source="crawl", source_detail=endpoint)
     store.con.execute(
         "INSERT INTO crawl_state (snapshot_id, endpoint, params, base_snapshot_id, updated_at) VALUES (?, ?, ?, ?, ?)",
-        [snapshot.snapshot_id, endpoint, identity, base_id, datetime.now(UTC)],
+        [snapshot.snapshot_id, endpoint, _identity(options), base_id, datetime.now(UTC)],
     )
-    return snapshot, False
+    return snapshot
 
 
 def _base_snapshot(store: Store, endpoint: str, options: CrawlOptions) -> int | None:
@@ -501,7 +507,8 @@ class _Run:
         self,
         store: Store,
         handle: _StoreHandle,
-        snapshot: Snapshot,
+        snapshot: Snapshot | None,
+        name: str,
         endpoint: str,
         options: CrawlOptions,
         client: HubClient,
@@ -510,8 +517,10 @@ class _Run:
     ) -> None:
         self.store = store
         self.handle = handle
-        self.sid = snapshot.snapshot_id
+        self.name = name
         self.snapshot = snapshot
+        """None until a new crawl stores its first page (``ensure_snapshot``)."""
+        self.sid = snapshot.snapshot_id if snapshot is not None else -1
         self.endpoint = endpoint
         self.options = options
         self.client = client
@@ -519,6 +528,20 @@ class _Run:
         self.progress = progress
         self._requests_saved: dict[str, dict[str, float]] = {}
         self.stop = threading.Event()
+
+    @property
+    def made(self) -> Snapshot:
+        """The snapshot, once it exists."""
+        if self.snapshot is None:  # pragma: no cover - every path that gets here stored a page first
+            raise RuntimeError("the crawl stored nothing")
+        return self.snapshot
+
+    def ensure_snapshot(self) -> None:
+        """Create the new crawl's snapshot (inside the transaction that stores its first page)."""
+        if self.snapshot is None:
+            self.snapshot = _create_snapshot(self.store, self.endpoint, self.name, self.options)
+            self.sid = self.snapshot.snapshot_id
+            self.report.snapshot = self.snapshot
 
     @property
     def con(self) -> Any:
@@ -575,7 +598,10 @@ class _Run:
             self.report.stage_requests[stage] = {b: n for b, n in sent.items() if n}
 
     def state(self) -> dict[str, Any]:
-        """The snapshot's crawl_state row."""
+        """The snapshot's crawl_state row (a new crawl's before it exists)."""
+        if self.snapshot is None:
+            return {"next_url": None, "pages": 0, "listing_done": False, "cards_done": False, "orgs_done": False,
+                    "base_snapshot_id": None}  # fmt: skip
         with self.db():
             rows = self.con.execute(
                 "SELECT next_url, pages, listing_done, cards_done, orgs_done, base_snapshot_id FROM crawl_state"
@@ -612,6 +638,8 @@ class _Run:
 
     def open_retryable(self) -> int:
         """Stored failures a rerun would try again."""
+        if self.snapshot is None:
+            return 0
         with self.db():
             rows = self.con.execute(
                 "SELECT count(*) FROM crawl_failures WHERE snapshot_id = ? AND retryable", [self.sid]
@@ -625,16 +653,6 @@ class _Run:
                 "SELECT count(*) FROM crawl_failures WHERE snapshot_id = ? AND stage = ?", [self.sid, stage]
             ).fetchall()
         return int(rows[0][0])
-
-    def is_empty(self) -> bool:
-        """Nothing stored for the snapshot but its crawl bookkeeping (no model, no rejected record)."""
-        with self.db():
-            rows = self.con.execute(
-                "SELECT (SELECT count(*) FROM models WHERE snapshot_id = $sid)"
-                " + (SELECT count(*) FROM import_errors WHERE snapshot_id = $sid)",
-                {"sid": self.sid},
-            ).fetchall()
-        return int(rows[0][0]) == 0
 
     def _failures(self, stage: str, failed: list[tuple[str, FetchFailed]], succeeded: Iterable[str]) -> None:
         """Store a chunk's failures; forget earlier failures of items that now succeeded (in the open transaction)."""
@@ -659,7 +677,7 @@ class _Run:
         # Ids are kept unique by asking the store (a page's ids; the pending queries), not by sets in
         # memory, so the crawler's memory does not grow with the registry.
         return SnapshotWriter(
-            self.store, self.snapshot, batch_rows=10**9, commit_rows=10**9, keep_files=True, track_ids=False
+            self.store, self.made, batch_rows=10**9, commit_rows=10**9, keep_files=True, track_ids=False
         )
 
     # -- stage 1: the listing --------------------------------------------------------------
@@ -675,13 +693,15 @@ class _Run:
         from ptmscope.hub.client import DeadlineExceeded, FetchFailed, ResponseTooLarge, same_origin
 
         state = self.state()
-        writer = self._writer()
+        writer: SnapshotWriter | None = None
         url = state["next_url"] or f"{self.endpoint}/api/models?{urlencode(self.options.listing_params(), doseq=True)}"
         pages = int(state["pages"])
-        with self.db():
-            have = int(
-                self.con.execute("SELECT count(*) FROM models WHERE snapshot_id = ?", [self.sid]).fetchall()[0][0]
-            )
+        have = 0
+        if self.snapshot is not None:
+            with self.db():
+                have = int(
+                    self.con.execute("SELECT count(*) FROM models WHERE snapshot_id = ?", [self.sid]).fetchall()[0][0]
+                )
         limit = self.options.limit
         source = f"{self.endpoint}/api/models"
         seen: dict[str, int] = {}
@@ -705,12 +725,22 @@ class _Run:
                     url = _with_page_limit(url, asked // 2)
                     self.report.page_splits += 1
                     continue
+                if not error.retryable and have:
+                    # Final for this page (a redirect off the endpoint, a 4xx): keep what was listed and go on
+                    # to its cards; the crawl is partial and a rerun asks for this page again.
+                    self._stop_listing(url, f"page {pages + 1} failed: {error.reason}", error)
+                    return
+                if self.snapshot is None:  # nothing stored yet: no snapshot to keep the failure in
+                    raise ListingFailedError(
+                        f"the model listing of {self.endpoint} failed ({error.reason}); nothing was stored"
+                    ) from error
                 with self.db():
-                    writer.begin()
+                    self.con.execute("BEGIN TRANSACTION")
                     self._failures("list", [(url, error)], [])
-                    writer.commit()
+                    self.con.execute("COMMIT")
                 raise ListingFailedError(
-                    f"the model listing failed at page {pages + 1} ({error.reason}); rerun the same command to continue"
+                    f"the model listing failed at page {pages + 1} ({error.reason})"
+                    + ("; rerun the same command to continue" if error.retryable else "")
                 ) from error
             seen[key] = pages + 1
             next_url = _next_link(fetched.headers)
@@ -726,6 +756,8 @@ class _Run:
                 for item in data
             ]
             with self.db():
+                self.ensure_snapshot()
+                writer = writer or self._writer()
                 stored_before = have
                 have = self._add_page(writer, records, source, pages, limit, have)
                 pages += 1
@@ -788,15 +820,17 @@ class _Run:
                 stored.add(record.repo_id)
         return have
 
-    def _stop_listing(self, url: str, reason: str) -> None:
+    def _stop_listing(self, url: str, reason: str, error: FetchFailed | None = None) -> None:
         """Stop the listing here: a stored failure (a rerun asks for ``url`` again) and a partial snapshot."""
         from ptmscope.hub.client import FetchFailed
 
-        text = f"{reason}; listing stopped"
+        text = f"{reason}; listing stopped"[:1_000]
         self.report.listing_stopped = text
+        status, retryable, attempts = (error.status, error.retryable, error.attempts) if error else (None, True, 0)
+        failure = FetchFailed(text, status=status, retryable=retryable, attempts=attempts)
         with self.db():
             self.con.execute("BEGIN TRANSACTION")
-            self._failures("list", [(url, FetchFailed(text, status=None, retryable=True, attempts=0))], [])
+            self._failures("list", [(url, failure)], [])
             self.set_state(next_url=url, listing_done=False)
             self.con.execute("COMMIT")
 

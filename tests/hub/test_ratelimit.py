@@ -76,3 +76,71 @@ def test_pacer_waits_for_the_reset_when_the_budget_is_spent():
     pacer.release(ratelimit_headers("resolvers", 0, 7, Budget("resolvers", 100, 10)), 200)
     pacer.acquire()
     assert clock.now == pytest.approx(7, abs=0.01)
+
+
+def test_a_spent_budget_with_a_reset_over_the_cap_blocks_the_bucket_instead_of_waiting():
+    from ptmscope.hub.ratelimit import PauseTooLong
+
+    clock, warnings = Clock(), []
+    pacer = Pacer(Budget("api", 100, 10), clock, max_pause=600, on_warning=warnings.append)
+    pacer._sleep = clock.sleep
+    pacer.acquire()
+    pacer.release({"RateLimit": '"api";r=0;t=99999999'}, 200)
+    with pytest.raises(PauseTooLong, match="over the 600 s cap"):
+        pacer.acquire()
+    assert clock.now < 1  # nothing was waited
+    with pytest.raises(PauseTooLong):
+        pacer.acquire()
+    assert len(warnings) == 1 and "99,999,999 s" in warnings[0]  # warned once
+    # Within the cap, a spent budget is waited as before.
+    short = Pacer(Budget("api", 100, 10), clock, max_pause=600)
+    short._sleep = clock.sleep
+    short.acquire()
+    short.release({"RateLimit": '"api";r=0;t=600'}, 200)
+    before = clock.now
+    short.acquire()
+    assert clock.now - before == pytest.approx(600)
+
+
+def test_retry_after_over_the_cap_is_returned_for_the_caller_to_fail_and_429_without_budget_blocks():
+    from ptmscope.hub.ratelimit import PauseTooLong
+
+    clock = Clock()
+    pacer = Pacer(Budget("resolvers", 100, 10), clock, max_pause=60, on_warning=lambda message: None)
+    pacer._sleep = clock.sleep
+    pacer.acquire()
+    assert pacer.release({"Retry-After": "99999999", "RateLimit": '"resolvers";r=5;t=9'}, 429) == 99999999
+    pacer.acquire()  # budget left: the bucket goes on, only that request fails
+    assert clock.now < 1
+    # No budget information: the bucket is spent. That request fails, and so do the bucket's next ones.
+    assert pacer.release({"Retry-After": "7200"}, 429) == 7200
+    with pytest.raises(PauseTooLong):
+        pacer.acquire()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("nan", None), ("inf", None), ("-5", None), ("1e5", None), ("", None), ("garbage", None), ("12", 12.0),
+     ("3.5", 3.5), ("9" * 5_000, 1e12), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+     ("Wed, 99 Foo 2015 07:28:00 GMT", None)],
+)  # fmt: skip
+def test_retry_after_is_parsed_defensively(value, expected):
+    from ptmscope.hub.ratelimit import parse_retry_after
+
+    assert parse_retry_after({"Retry-After": value}) == expected
+
+
+def test_ratelimit_headers_of_any_size_parse_without_raising():
+    from ptmscope.hub.ratelimit import rate_info
+
+    assert rate_info({"RateLimit": '"api";r=0;t=' + "9" * 5_000}) == (0, 1e12, None, None)
+    assert rate_info({"RateLimit": '"api";r=4;t=2', "RateLimit-Policy": '"fixed window";"api";q=0;w=0'}) == (
+        4, 2.0, None, None,
+    )  # fmt: skip
+    assert rate_info({"RateLimit": "nonsense"}) is None
+    clock = Clock()
+    pacer = Pacer(Budget("api", 10, 10), clock, on_warning=lambda message: None)
+    pacer.release({"RateLimit": '"api";r=3;t=2', "RateLimit-Policy": '"fixed window";"api";q=1;w=' + "9" * 5_000}, 200)
+    assert pacer.budget == Budget("api", 10, 10)  # one request per 10^12 s: ignored
+    pacer.release({"RateLimit": '"api";r=1;t=99999999'}, 200)
+    assert pacer._interval <= pacer.max_pause  # pacing never plans a wait past the cap
