@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 import pytest
 
@@ -90,7 +92,29 @@ def test_a_second_writer_gets_a_clear_lock_error(tmp_path):
             "from ptmscope.errors import StoreLockedError\n"
             f"try:\n    Store({str(path)!r})\nexcept StoreLockedError:\n    raise SystemExit(7)\n"
         )
-        assert subprocess.run([sys.executable, "-c", code]).returncode == 7
+        env = {**os.environ, "PTMSCOPE_LOCK_WAIT": "0.5"}
+        assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 7
+
+
+def test_opening_waits_for_a_writer_that_holds_the_store_briefly(tmp_path):
+    """A crawl holds the file for transactions of about a second: a reader waits and gets in."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "busy.duckdb"
+    Store(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import time\nfrom ptmscope.store import Store\ns = Store({str(path)!r})\n"
+         "print('held', flush=True)\ntime.sleep(1.5)\ns.close()\ntime.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with Store(path, read_only=True) as store:  # would raise StoreLockedError at once before
+            assert store.con.execute("SELECT count(*) FROM snapshots").fetchone() == (0,)
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_read_only_store_must_exist(tmp_path):
@@ -128,6 +152,17 @@ def test_an_older_store_is_upgraded_claims_keep_their_rows_and_gain_a_status(tmp
     con.close()
     with Store(path, read_only=True) as store:  # read-only: not migrated, the new columns read as NULL
         assert store.snapshot("old").front_matter is None
+    # `study` opens read-only yet upgrades an older store once (its queries need the new tables); after that
+    # it never writes: a second run leaves the file as it was.
+    from click.testing import CliRunner
+
+    from ptmscope.cli.main import cli
+
+    first = CliRunner().invoke(cli, ["study", "--db", str(path), "--snapshot", "old", "--json"])
+    assert first.exit_code == 0, first.output
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    again = CliRunner().invoke(cli, ["study", "--db", str(path), "--snapshot", "old", "--json"])
+    assert again.exit_code == 0 and (path.read_bytes(), path.stat().st_mtime_ns) == before
     with Store(path) as store:
         statuses = [s for (s,) in store.query("SELECT status FROM claims ORDER BY rowid")]
         assert statuses == ["valid", "placeholder", "no_dataset", "not_numeric"]

@@ -81,7 +81,7 @@ ERROR_HINTS: list[tuple[type[BaseException], Callable[[BaseException], str | Non
     (StoreError, lambda e: "Check the --db path (or PTMSCOPE_DB) and that the disk is writable."),
     (UnknownFormatError, lambda e: "See 'ptmscope import --help' for the shapes ptmscope reads."),
     (InputError, lambda e: None),
-    (SourceUnreachableError, lambda e: "Check --endpoint (or HF_ENDPOINT) and your network; rerun to continue."),
+    (SourceUnreachableError, lambda e: "Check --endpoint (or HF_ENDPOINT) and your network connection."),
     (ListingFailedError, lambda e: "Run the same command again: the crawl continues from the page that failed."),
     (CrawlMismatchError, lambda e: "List snapshots with 'ptmscope snapshots'; pick a new --snapshot name."),
     (CloneError, lambda e: "Run the same command again to continue; finished clones are kept."),
@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort:  # how click reports Ctrl-C
+        click.echo("Interrupted; work committed so far is kept in the store.", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
         click.echo("Interrupted; work committed so far is kept in the store.", err=True)

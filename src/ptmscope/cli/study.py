@@ -96,8 +96,14 @@ def study(
     if show_sql and (compare_name or html_dir or as_json):
         raise click.UsageError("--sql prints the queries only; it does not combine with --compare, --html or --json")
 
+    from ptmscope.store.store import default_db_path
+
     err = stderr_console()
-    with open_store(db_path) as store:
+    exists = Path(db_path or default_db_path()).exists()  # none yet: the bundled snapshot creates it
+    with open_store(db_path, read_only=exists) as store:  # a study never changes the store
+        if store.read_only and store.pending_migrations:  # ... but a store an older ptmscope wrote is upgraded once
+            store.reopen(read_only=False)
+            store.reopen(read_only=True)
         names = [snapshot_name or SAMPLE_SNAPSHOT] + ([compare_name] if compare_name else [])
         snapshots = [resolve_snapshot(store, name) for name in names]
 

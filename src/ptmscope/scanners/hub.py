@@ -8,8 +8,8 @@ checked against the listed size and LFS sha256, scanned, and deleted. Nothing is
 
 Tokens: an explicit ``token`` is sent to the endpoint given. Without one, huggingface_hub's own
 resolution is used (``huggingface_hub.get_token()``: ``HF_TOKEN``, or the token saved by
-``hf auth login``), and that token, which belongs to the Hugging Face Hub, is sent only when the
-endpoint is the Hub itself (``https://huggingface.co``); any other endpoint gets no token.
+``hf auth login``), and that token is sent only to the endpoint it belongs to (``HF_ENDPOINT``,
+else ``https://huggingface.co``); any other endpoint gets no token.
 The ``Authorization`` header is dropped when a request is redirected to another host.
 
 Network bounds (every wait has one): ``CONNECT_TIMEOUT`` to connect, ``READ_TIMEOUT`` between
@@ -124,18 +124,17 @@ def is_the_hub(endpoint: str) -> bool:
 def hub_token(endpoint: str | None, token: str | None = None) -> str | bool:
     """The token to send to ``endpoint``, or False to send none.
 
-    An explicit ``token`` goes to the endpoint it was given for. Otherwise huggingface_hub's
-    resolution (``get_token()``: ``HF_TOKEN`` or the saved login) is used, but only for the
-    Hugging Face Hub itself: a mirror, a local ``serve-hub`` or a hostile ``--endpoint`` never
+    The rule of every command (``ptmscope.hub.client.token_for``): an explicit ``token`` goes to
+    the endpoint it was given for; otherwise huggingface_hub's resolution (``get_token()``:
+    ``HF_TOKEN`` or the saved login), only for the endpoint that token belongs to (``HF_ENDPOINT``,
+    else the Hugging Face Hub): a mirror, a local ``serve-hub`` or a hostile ``--endpoint`` never
     receives the user's Hub token.
     """
-    if token:
-        return token
-    from huggingface_hub import constants, get_token
+    from huggingface_hub import constants
 
-    if not is_the_hub(endpoint or constants.ENDPOINT):
-        return False
-    return get_token() or False
+    from ptmscope.hub.client import token_for
+
+    return token_for(endpoint or constants.ENDPOINT, token) or False
 
 
 class FetchError(Exception):

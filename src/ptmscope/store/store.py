@@ -19,10 +19,11 @@ older ptmscope wrote reads it as it is (``pending_migrations`` lists what it lac
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ptmscope import __version__
 from ptmscope.cards.analysis import CARD_ANALYSIS
@@ -45,6 +46,18 @@ MEMORY_ENV = "PTMSCOPE_MEMORY_LIMIT"
 # DuckDB would take 80% of RAM; ptmscope keeps a million-model import, study or audit
 # under 4 GB of resident memory, and DuckDB spills to disk past the limit.
 DEFAULT_MEMORY_LIMIT = "2GB"
+LOCK_WAIT_ENV = "PTMSCOPE_LOCK_WAIT"
+# How long opening waits for another process's write lock: a crawl commits in
+# transactions of about a second, so readers get in; a long import still says "locked".
+DEFAULT_LOCK_WAIT = 10.0
+
+
+def _lock_wait() -> float:
+    try:
+        seconds = float(os.environ.get(LOCK_WAIT_ENV) or DEFAULT_LOCK_WAIT)
+    except ValueError:
+        return DEFAULT_LOCK_WAIT
+    return min(max(seconds, 0.0), 3600.0) if seconds == seconds else DEFAULT_LOCK_WAIT
 
 
 # What DuckDB says when a file is damaged or not a database at all.
@@ -186,17 +199,42 @@ class Store:
 
         target = self.location
         existed = target != ":memory:" and Path(target).exists() and Path(target).stat().st_size > 0
-        try:
-            con = duckdb.connect(target, read_only=read_only)
-        except duckdb.IOException as error:
-            if "lock" in str(error).lower():
-                raise StoreLockedError(f"the store {target} is locked by another process") from error
-            corrupt = store_error_for(error, target)
-            if corrupt is not None:
-                raise corrupt from error
-            raise StoreError(f"cannot open the store {target}: {error}") from error
-        except duckdb.Error as error:
-            raise store_error_for(error, target) or StoreError(f"cannot open the store {target}: {error}") from error
+        waited, pause, patience = 0.0, 0.05, _lock_wait()
+        while True:
+            try:
+                con = duckdb.connect(target, read_only=read_only)
+                break
+            except duckdb.IOException as error:
+                # A crawl holds the file only for short transactions: wait for it a little.
+                if "lock" not in str(error).lower() or waited >= patience:
+                    self._open_failed(error, target, waited)
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 0.5)
+            except duckdb.Error as error:
+                raise store_error_for(error, target) or StoreError(
+                    f"cannot open the store {target}: {error}"
+                ) from error
+        return self._prepare(con, target, existed, read_only)
+
+    @staticmethod
+    def _open_failed(error: Exception, target: str, waited: float) -> NoReturn:
+        if "lock" in str(error).lower():
+            raise StoreLockedError(
+                f"the store {target} is locked by another process "
+                f"(waited {waited:.0f} s; {LOCK_WAIT_ENV} sets how long)"
+            ) from error
+        corrupt = store_error_for(error, target)
+        if corrupt is not None:
+            raise corrupt from error
+        raise StoreError(f"cannot open the store {target}: {error}") from error
+
+    @staticmethod
+    def _prepare(
+        con: duckdb.DuckDBPyConnection, target: str, existed: bool, read_only: bool
+    ) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
         try:
             con.execute("SET TimeZone = 'UTC'")
             limit = os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT
