@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,27 @@ def store():
 
     with Store(":memory:") as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def feb2022_pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the bundled Feb-2022 Hub, imported and audited once for the whole run.
+
+    Importing it takes most of a minute; tests take a copy (``copy_of``) and may write to it.
+    """
+    from ptmscope.audit.run import audit_snapshot
+    from ptmscope.sample import ensure_sample
+    from ptmscope.store import Store
+
+    path = tmp_path_factory.mktemp("feb2022-pristine") / "store.duckdb"
+    with Store(path) as store:
+        snapshot, _ = ensure_sample(store)
+        audit_snapshot(store, snapshot)
+    return path
+
+
+def copy_of(store_path: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A private copy of a closed store file, for a test module to read and write."""
+    target = tmp_path_factory.mktemp(name) / "store.duckdb"
+    shutil.copyfile(store_path, target)
+    return target

@@ -8,16 +8,14 @@ import pytest
 from click.testing import CliRunner
 
 from ptmscope.cli.main import cli
+from tests.conftest import copy_of
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("feb2022-audit") / "store.duckdb"
-    result = CliRunner().invoke(cli, ["study", "--db", str(path), "--json"], catch_exceptions=False)
-    assert result.exit_code == 0
-    return path
+def db(feb2022_pristine, tmp_path_factory):
+    return copy_of(feb2022_pristine, tmp_path_factory, "feb2022-audit")
 
 
 def test_audit_all_scores_every_model(db):

@@ -21,9 +21,7 @@ from ptmscope.reports.study_html import write_compare_html, write_study_html
 from ptmscope.study.run import compare, run_study
 from tests.conftest import FIXTURES
 
-from .test_safety import HOSTILE_DATASET, hostile_snapshot
-
-HOSTILE_ID = 'evil/"><img src=x onerror=alert(1)>'
+from .test_safety import HOSTILE_DATASET, HOSTILE_ID, hostile_snapshot
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
@@ -85,8 +83,9 @@ def test_hostile_study_and_comparison_run_nothing_and_fetch_nothing(store, tmp_p
 
 @needs_chromium
 @pytest.mark.slow
-def test_the_two_bundled_eras_side_by_side(tmp_path):
+def test_the_two_bundled_eras_side_by_side(tmp_path, feb2022_pristine):
     db, report = tmp_path / "s.duckdb", tmp_path / "eras"
+    shutil.copyfile(feb2022_pristine, db)  # hub-2022-02 imported once for the run; the 2025 sample here
     result = CliRunner().invoke(
         cli,
         ["study", "--db", str(db), "--snapshot", "hub-2025-04-sample", "--compare", "hub-2022-02",

@@ -15,6 +15,9 @@ from ptmscope.reports.study_terminal import print_study
 from ptmscope.study.run import run_study
 
 HOSTILE_DATASET = "<script>alert(1)</script>"
+# An id with '"' or '<' is refused at import (not a repo id); these characters are ones old Hub
+# names had, and HTML and rich markup must still escape them.
+HOSTILE_ID = "evil/x'&amp;[b]=alert(1);"
 ESCAPE_DATASET = "\x1b]0;pwned\x07\x1b[2Jred[/bold][link=http://x]click[/link]"
 MATH_DATASET = "$\\frac{1}{0}$ \u202eevil"
 
@@ -23,9 +26,7 @@ def hostile_snapshot(store, tmp_path):
     listing = tmp_path / "m.jsonl"
     rows = [
         {
-            # An id with '"' or '<' is refused at import (not a repo id); these characters are ones old Hub
-            # names had, and HTML and rich markup must still escape them.
-            "id": "evil/x'&amp;[b]=alert(1);",
+            "id": HOSTILE_ID,
             "downloads": 10,
             "pipeline_tag": "<b>task</b>",
             "siblings": [{"rfilename": "README.md"}],

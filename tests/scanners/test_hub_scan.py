@@ -159,7 +159,7 @@ def test_a_not_found_says_no_token_was_sent(saved_login: str):
     assert f"no token was sent to {url} (pass --token to send one)" in out
 
 
-def test_token_resolution_is_huggingface_hubs_for_its_own_endpoint_only(saved_login: str, monkeypatch: pytest.MonkeyPatch):
+def test_token_resolution_is_huggingface_hubs_for_its_own_endpoint(saved_login: str, monkeypatch: pytest.MonkeyPatch):
     from ptmscope.scanners.hub import hub_token
 
     monkeypatch.delenv("HF_ENDPOINT", raising=False)  # the tests' closed-port endpoint: here, the real Hub

@@ -16,7 +16,7 @@ from ptmscope.cli.main import cli
 from ptmscope.errors import InputError
 from ptmscope.selection import requirements as reqs
 from ptmscope.selection.engine import select
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, copy_of
 
 pytestmark = pytest.mark.slow  # imports the bundled snapshot once per module
 
@@ -27,14 +27,10 @@ NO_LICENCE = {"Riser/YOLOP", "mishig/tiny-detr-mobilenetsv3", "nateraw/hot-dog",
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from ptmscope.audit.run import audit_snapshot
-    from ptmscope.sample import ensure_sample
+def store(feb2022_pristine, tmp_path_factory):
     from ptmscope.store import Store
 
-    with Store(tmp_path_factory.mktemp("select") / "s.duckdb") as s:
-        snapshot, _ = ensure_sample(s)
-        audit_snapshot(s, snapshot)
+    with Store(copy_of(feb2022_pristine, tmp_path_factory, "select")) as s:  # the sample, imported and audited
         yield s
 
 

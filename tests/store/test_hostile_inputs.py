@@ -70,7 +70,9 @@ with Store(sys.argv[1]) as store:
     models = [r[0] for r in store.query("SELECT repo_id FROM models ORDER BY repo_id")]
     errors = store.query("SELECT location, reason FROM import_errors ORDER BY location")
     status = store.snapshot("s").status
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so it would report the forking test runner's size
+hwm = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
+rss = int(hwm.split()[1]) * 1024
 print(json.dumps({"peak_rss": rss, "models": models, "errors": errors, "status": status}))
 """
 

@@ -19,13 +19,14 @@ from click.testing import CliRunner
 
 from ptmscope.cli.main import cli
 from ptmscope.sample import sample_paths
+from tests.conftest import copy_of
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    db = tmp_path_factory.mktemp("feb2022") / "store.duckdb"
+def study(feb2022_pristine, tmp_path_factory):
+    db = copy_of(feb2022_pristine, tmp_path_factory, "feb2022")
     result = CliRunner().invoke(cli, ["study", "--db", str(db), "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)

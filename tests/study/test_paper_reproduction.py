@@ -28,6 +28,7 @@ from ptmscope.importer import import_paths
 from ptmscope.sample import sample_paths
 from ptmscope.store import Store
 from ptmscope.study.run import run_study
+from tests.conftest import copy_of
 
 pytestmark = pytest.mark.slow
 
@@ -106,8 +107,8 @@ def oracle(pattern: re.Pattern[str]) -> tuple[dict, list, dict]:
 
 
 @pytest.fixture(scope="module")
-def paper_study(tmp_path_factory):
-    db = tmp_path_factory.mktemp("paper") / "store.duckdb"
+def paper_study(feb2022_pristine, tmp_path_factory):
+    db = copy_of(feb2022_pristine, tmp_path_factory, "paper")
     result = CliRunner().invoke(cli, ["study", "--db", str(db), "--json", "--definition", "paper"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout), db

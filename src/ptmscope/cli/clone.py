@@ -77,7 +77,7 @@ def clone(
     \b
     Like the ICSE'23 HFTorrent dataset: 'git clone --bare' per repo, LFS content never
     fetched (weights stay pointers), nothing checked out or run. Each clone's history is
-    read in-process (pygit2): commits, authors, dates, and whether each commit carries an
+    read with pygit2 in a reader process: commits, authors, dates, and whether each commit carries an
     OpenPGP, SSH or X.509 signature and its key id. 'ptmscope study' then fills the Table IV
     commit-signing row. Clones are paced to the resolver budget, failures are stored with
     their reason, and a run killed at any moment continues when run again.
