@@ -69,3 +69,49 @@ def test_verify_without_a_reachable_hub_fails_within_10_s_with_one_line(tmp_path
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith(f"Error: cannot reach {endpoint}"), done.stderr
+
+
+class _ThrottlingHub(_FakeHub):
+    """Lists the model, then answers every file with 429 and a Retry-After of three years."""
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if "/resolve/" in path:
+            type(self).requested.append(path)
+            self._send(429, b"slow down", {"Retry-After": "99999999", "RateLimit": '"api";r=0;t=99999999'})
+        else:
+            super().do_GET()
+
+
+def test_a_retry_after_of_years_is_capped_in_huggingface_hubs_downloads(text_model, sentiment_test, tmp_path,  # noqa: F811
+                                                                         monkeypatch):  # fmt: skip
+    """Before: huggingface_hub slept what the server said (three years), with no timeout either."""
+    import threading
+
+    import ptmscope.verify.model as model
+
+    monkeypatch.setattr(model, "HUB_MAX_PAUSE", 1)  # 60 s in use; huggingface_hub retries 5 times
+    served_card = card([{**SENTIMENT, "value": 0.99}], pipeline_tag="text-classification")
+    _ThrottlingHub.folder = model_copy(text_model.folder, tmp_path / "served", served_card)
+    _ThrottlingHub.requested = []
+    outcome: list[object] = []
+    with handler_server(_ThrottlingHub) as endpoint:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+        options = VerifyOptions(dataset=str(sentiment_test), dataset_name="sentiment", endpoint=endpoint,
+                                cache_dir=tmp_path / "cache")  # fmt: skip
+
+        def run() -> None:
+            try:
+                outcome.append(verify_model("acme/tiny", options))
+            except Exception as error:  # what the CLI turns into one line and exit 2
+                outcome.append(error)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(timeout=120)
+    assert not worker.is_alive(), "verify still sleeping on the server's Retry-After"
+    assert len(_ThrottlingHub.requested) >= 2  # it did retry, after capped pauses
+    from ptmscope.errors import PtmscopeError
+
+    assert outcome and isinstance(outcome[0], PtmscopeError)  # one line and exit 2 in the CLI

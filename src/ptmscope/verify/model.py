@@ -126,6 +126,49 @@ def resolve_model(
     return _download(target, repo_id or target, revision, endpoint, token, cache_dir, allow_pickle)
 
 
+HUB_CONNECT_TIMEOUT = 10.0
+HUB_READ_TIMEOUT = 30.0
+"""Seconds of silence a download may have (huggingface_hub's own client waits for ever)."""
+HUB_MAX_PAUSE = 60
+"""Longest Retry-After / RateLimit pause huggingface_hub may sleep (it sleeps what the server says)."""
+_RESET = re.compile(r"(?<=[;,\s])t=(\d+)")
+
+
+def _cap_pauses(response: Any) -> None:
+    """Cut a server's Retry-After and RateLimit reset to ``HUB_MAX_PAUSE`` before huggingface_hub reads them."""
+    headers = response.headers
+    retry_after = headers.get("Retry-After")
+    if retry_after is not None and not (retry_after.strip().isdigit() and int(retry_after) <= HUB_MAX_PAUSE):
+        headers["Retry-After"] = str(HUB_MAX_PAUSE)  # a date, nan or years: the cap
+    for name in ("RateLimit", "ratelimit"):
+        value = headers.get(name)
+        if value and "t=" in value:
+            headers[name] = _RESET.sub(lambda m: f"t={min(int(m.group(1)[:12]), HUB_MAX_PAUSE)}", value)
+            break
+
+
+def _bound_huggingface_hub() -> None:
+    """Make huggingface_hub's downloads bounded: timeouts and capped pauses (its defaults have neither)."""
+    try:
+        from huggingface_hub import set_client_factory
+    except ImportError:  # huggingface_hub before 1.0 (requests): its own timeouts apply, pauses are not capped
+        return
+    set_client_factory(_bounded_client)
+
+
+def _bounded_client() -> Any:
+    from huggingface_hub.utils._http import default_client_factory
+
+    try:
+        import httpx2 as httpx  # huggingface_hub 2
+    except ImportError:
+        import httpx  # type: ignore[no-redef]  # huggingface_hub 1
+    client = default_client_factory()
+    client.timeout = httpx.Timeout(HUB_READ_TIMEOUT, connect=HUB_CONNECT_TIMEOUT)
+    client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks.get("response", []), _cap_pauses]}
+    return client
+
+
 def _download(target: str, repo_id: str, revision: str | None, endpoint: str | None, token: str | None,
               cache_dir: Path | None, allow_pickle: bool) -> ModelSource:  # fmt: skip
     from huggingface_hub import HfApi, snapshot_download
@@ -139,6 +182,7 @@ def _download(target: str, repo_id: str, revision: str | None, endpoint: str | N
     check_reachable(base)  # no network: one line within seconds, not minutes of retries
     send, note = hub_token(base, token)  # huggingface_hub's token only for the endpoint it belongs to
     disable_progress_bars()
+    _bound_huggingface_hub()
     try:
         info = HfApi(endpoint=base, token=send).model_info(target, revision=revision)
         names = [s.rfilename for s in info.siblings or []]
