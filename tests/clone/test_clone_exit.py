@@ -78,3 +78,16 @@ def test_clone_without_a_reachable_endpoint_fails_within_10_s_with_one_line(tmp_
     assert len(lines) == 2 and lines[1].startswith("Hint:")
     with Store(db, read_only=True) as store:
         assert store.query("SELECT count(*) FROM repo_clones") == [(0,)]  # nothing tried, nothing marked failed
+
+
+def test_clone_of_a_bundled_snapshot_without_network_fails_before_importing_it(tmp_path):
+    """Before: the bundled snapshot was imported first (most of a minute), then the endpoint failed."""
+    db = tmp_path / "fresh.duckdb"
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        cli, ["clone", str(tmp_path / "dest"), "--db", str(db), "--snapshot", "hub-2022-02", "--limit", "2"]
+    )  # HF_ENDPOINT is a closed port in the tests
+    from ptmscope.errors import SourceUnreachableError
+
+    assert isinstance(result.exception, SourceUnreachableError)  # main() prints it as one line, exit 2
+    assert time.monotonic() - started < 10 and not db.exists()  # nothing imported, no store created

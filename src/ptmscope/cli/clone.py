@@ -101,6 +101,7 @@ def clone(
     """
     from ptmscope.clone.pipeline import CloneOptions, clone_snapshot
     from ptmscope.importer import default_jobs
+    from ptmscope.sample import BUNDLES
 
     budgets = parse_rate_limit(rate_limit)
     ctx = click.get_current_context()
@@ -118,6 +119,11 @@ def clone(
         read_timeout=repo_timeout,
     )
     err = stderr_console()
+    if not existing and (explicit or snapshot_name in BUNDLES):
+        # the endpoint is known before the snapshot is read: no network fails now, not after a bundled import
+        from ptmscope.audit.endpoint import check_reachable
+
+        check_reachable(endpoint)
     with open_store(db_path) as store:
         snapshot = resolve_snapshot(store, snapshot_name)
         source = endpoint
