@@ -43,7 +43,13 @@ class NotFound(BaseHTTPRequestHandler):
     do_POST = do_GET
 
 
-def test_clone_exits_2_when_every_repo_failed_and_says_how_many(tmp_path):
+def test_clone_exits_2_when_every_repo_failed_and_says_how_many(tmp_path, monkeypatch):
+    import types
+
+    import ptmscope.clone.units as units
+
+    # the exit code is under test, not the backoff: a failure git words as retryable must not take minutes
+    monkeypatch.setattr(units, "time", types.SimpleNamespace(**{**vars(time), "sleep": lambda seconds: None}))
     db = tmp_path / "s.duckdb"
     store_with(db, [f"org/model-{i:02d}" for i in range(20)])
     with handler_server(NotFound) as url:
@@ -51,7 +57,7 @@ def test_clone_exits_2_when_every_repo_failed_and_says_how_many(tmp_path):
                                           "--endpoint", url, "--workers", "1", "--json"])  # fmt: skip
     assert result.exit_code == 2, result.output
     document = json.loads(result.stdout)
-    assert document["run"]["failed"] == 20 and document["totals"]["repos_failed"] == 20
+    assert document["run"]["failed"] == 20 and document["totals"]["repos_failed"] == 20, document["run"]["reasons"]
     assert "20 of 20 repos failed" in result.stderr and "run the same command again" in result.stderr
 
 

@@ -176,6 +176,8 @@ def test_ctrl_c_stops_a_stuck_readme_fetch_at_once_and_keeps_the_listing(tmp_pat
             [sys.executable, "-m", "ptmscope", "crawl", "--endpoint", url, "--snapshot", "stuck", "--db", str(db),
              "--deadline", "600"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            # a runner started in the background ignores SIGINT, and children inherit that: undo it
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )  # fmt: skip
         try:
             assert handler.started.wait(60), "the README was never asked for"
