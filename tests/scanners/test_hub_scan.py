@@ -162,18 +162,19 @@ def test_a_not_found_says_no_token_was_sent(saved_login: str):
 def test_token_resolution_is_huggingface_hubs_for_its_own_endpoint(saved_login: str, monkeypatch: pytest.MonkeyPatch):
     from ptmscope.scanners.hub import hub_token
 
+    hub = "https://huggingface.co"  # offline: which token would be sent; no request is made
     monkeypatch.delenv("HF_ENDPOINT", raising=False)  # the tests' closed-port endpoint: here, the real Hub
-    assert hub_token("https://huggingface.co") == "hf_env_token"
-    assert hub_token("https://huggingface.co/", "hf_given") == "hf_given"
+    assert hub_token(hub) == "hf_env_token"
+    assert hub_token(f"{hub}/", "hf_given") == "hf_given"
     assert hub_token("http://127.0.0.1:8080", "hf_given") == "hf_given"
-    for elsewhere in ("http://huggingface.co", "https://huggingface.co.evil.example", "http://127.0.0.1:9"):
+    for elsewhere in ("http://huggingface.co", f"{hub}.evil.example", "http://127.0.0.1:9"):  # offline: no request
         assert hub_token(elsewhere) is False, elsewhere
     monkeypatch.setenv("HF_ENDPOINT", "https://mirror.example")  # the token belongs to the endpoint it is for
     assert hub_token("https://mirror.example") == "hf_env_token"
-    assert hub_token("https://huggingface.co") is False
+    assert hub_token(hub) is False
     monkeypatch.delenv("HF_ENDPOINT")
     monkeypatch.delenv("HF_TOKEN")
-    assert hub_token("https://huggingface.co") == "hf_saved_login_token"  # the saved login
+    assert hub_token(hub) == "hf_saved_login_token"  # the saved login
 
 
 @pytest.mark.usefixtures("online")
