@@ -137,14 +137,10 @@ def scan_file(
         st = Path(path).stat()
     except OSError as error:
         return SkippedFile(shown, _cannot_read(error), error=True)
-    kind = kind_of(st.st_mode)
-    if kind is not None:
-        return SkippedFile(shown, f"not a regular file: {kind}; not read", error=True)
     size = st.st_size
-    if options.max_file_size is not None and size > options.max_file_size:
-        return _too_large(shown, size, options.max_file_size)
-    if size == 0:
-        return SkippedFile(shown, "empty file", size=0)
+    skipped = _not_to_read(st, shown, options)  # checked before the open: a device is never opened
+    if skipped is not None:
+        return skipped
     try:
         # O_NONBLOCK: if the path became a FIFO since the stat, the open returns instead of waiting
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -152,19 +148,27 @@ def scan_file(
         return SkippedFile(shown, _cannot_read(error), error=True, size=size)
     try:
         opened = os.fstat(fd)
-        kind = kind_of(opened.st_mode)
-        if kind is not None:
-            return SkippedFile(shown, f"not a regular file: {kind}; not read", error=True)
         size = opened.st_size
-        if options.max_file_size is not None and size > options.max_file_size:
-            return _too_large(shown, size, options.max_file_size)
-        if size == 0:
-            return SkippedFile(shown, "empty file", size=0)
+        skipped = _not_to_read(opened, shown, options)  # and again on what was opened: the path may have changed
+        if skipped is not None:
+            return skipped
         return _scan_open(fd, opened, shown, Path(path).name, options, started)
     except OSError as error:
         return SkippedFile(shown, _cannot_read(error), error=True, size=size)
     finally:
         os.close(fd)
+
+
+def _not_to_read(st: os.stat_result, shown: str, options: ScanOptions) -> SkippedFile | None:
+    """The result for a file that is not read (not a regular file, over the size limit, empty), else None."""
+    kind = kind_of(st.st_mode)
+    if kind is not None:
+        return SkippedFile(shown, f"not a regular file: {kind}; not read", error=True)
+    if options.max_file_size is not None and st.st_size > options.max_file_size:
+        return _too_large(shown, st.st_size, options.max_file_size)
+    if st.st_size == 0:
+        return SkippedFile(shown, "empty file", size=0)
+    return None
 
 
 def _cannot_read(error: OSError) -> str:
