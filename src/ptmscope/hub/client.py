@@ -49,6 +49,9 @@ READ_TIMEOUT = 30.0
 """Seconds a request may wait for its next bytes (the longest silence)."""
 REQUEST_DEADLINE = 120.0
 """Seconds a request may take in all: connection, redirects, headers and the whole body."""
+COMMAND_MAX_PAUSE = 60.0
+"""The longest Retry-After / RateLimit pause a one-off command (audit, verify, scan of a repo) waits;
+a crawl's is ``--max-pause``."""
 HUB_CDN_SUFFIXES = (".huggingface.co", ".hf.co")
 """Hosts the real Hub's resolver redirects a file to (LFS and Xet storage behind its CDN)."""
 # Consecutive requests that could not connect at all before the run stops (the endpoint went down mid-run).

@@ -38,6 +38,7 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
+from ptmscope.hub.client import COMMAND_MAX_PAUSE, CONNECT_TIMEOUT, READ_TIMEOUT
 from ptmscope.scanners.api import scan_file
 from ptmscope.scanners.interface import FileResult, ScanOptions, SkippedFile
 
@@ -98,17 +99,14 @@ def wants(filename: str) -> bool:
     return not lower.endswith(SKIP_SUFFIXES)
 
 
-CONNECT_TIMEOUT = 10.0
-"""Seconds to connect."""
-READ_TIMEOUT = 30.0
-"""Seconds between bytes."""
+# CONNECT_TIMEOUT (seconds to connect) and READ_TIMEOUT (seconds between bytes) are the crawler's.
 LIST_DEADLINE = 60.0
 """Seconds the file listing may take in all (retries and waits included)."""
 MAX_LISTING_BYTES = 64 << 20
 DOWNLOAD_DEADLINE = 120.0
 DOWNLOAD_MIN_RATE = 64 << 10
 """A download may take DOWNLOAD_DEADLINE seconds plus one per DOWNLOAD_MIN_RATE bytes of its size."""
-RETRY_AFTER_CAP = 60.0
+RETRY_AFTER_CAP = COMMAND_MAX_PAUSE
 """Longest pause a Retry-After header can impose (a longer one is cut, with a warning)."""
 ATTEMPTS = 3
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

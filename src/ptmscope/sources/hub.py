@@ -25,13 +25,14 @@ from urllib.parse import quote
 import orjson
 
 from ptmscope.errors import SourceError
+from ptmscope.hub.client import COMMAND_MAX_PAUSE
 from ptmscope.records import BadRecord, ModelRecord, model_record_from_api
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 MAX_README_BYTES = 16 * 1024**2
 DEADLINE = 60.0
 """Seconds one request may take in all (one model's audit, not a crawl: shorter than the crawler's)."""
-MAX_PAUSE = 60.0
+MAX_PAUSE = COMMAND_MAX_PAUSE
 """The longest Retry-After / RateLimit pause one model's audit waits."""
 
 

@@ -31,6 +31,7 @@ from ptmscope.errors import (
     SourceUnreachableError,
     UnsafeModelError,
 )
+from ptmscope.hub.client import COMMAND_MAX_PAUSE, CONNECT_TIMEOUT, READ_TIMEOUT
 
 INSTALL_HINT = "pip install 'ptmscope[verify]'"
 
@@ -126,10 +127,7 @@ def resolve_model(
     return _download(target, repo_id or target, revision, endpoint, token, cache_dir, allow_pickle)
 
 
-HUB_CONNECT_TIMEOUT = 10.0
-HUB_READ_TIMEOUT = 30.0
-"""Seconds of silence a download may have (huggingface_hub's own client waits for ever)."""
-HUB_MAX_PAUSE = 60
+HUB_MAX_PAUSE = int(COMMAND_MAX_PAUSE)
 """Longest Retry-After / RateLimit pause huggingface_hub may sleep (it sleeps what the server says)."""
 _RESET = re.compile(r"(?<=[;,\s])t=(\d+)")
 
@@ -149,22 +147,17 @@ def _cap_pauses(response: Any) -> None:
 
 def _bound_huggingface_hub() -> None:
     """Make huggingface_hub's downloads bounded: timeouts and capped pauses (its defaults have neither)."""
-    try:
-        from huggingface_hub import set_client_factory
-    except ImportError:  # huggingface_hub before 1.0 (requests): its own timeouts apply, pauses are not capped
-        return
+    from huggingface_hub import set_client_factory
+
     set_client_factory(_bounded_client)
 
 
 def _bounded_client() -> Any:
+    import httpx2
     from huggingface_hub.utils._http import default_client_factory
 
-    try:
-        import httpx2 as httpx  # huggingface_hub 2
-    except ImportError:
-        import httpx  # type: ignore[no-redef]  # huggingface_hub 1
     client = default_client_factory()
-    client.timeout = httpx.Timeout(HUB_READ_TIMEOUT, connect=HUB_CONNECT_TIMEOUT)
+    client.timeout = httpx2.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)  # its own default waits for ever
     client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks.get("response", []), _cap_pauses]}
     return client
 
