@@ -53,6 +53,7 @@ from ptmscope.records import (
     model_record_from_api,
 )
 from ptmscope.store.rows import DUPLICATE_MODEL, git_blob_id
+from ptmscope.store.store import connect_waiting
 from ptmscope.store.writer import SnapshotWriter
 
 if TYPE_CHECKING:
@@ -324,22 +325,10 @@ class _StoreHandle:
                 self._connect()
 
     def _connect(self) -> None:
-        import duckdb
-
-        waited, pause = 0.0, 0.05
-        while True:
-            try:
-                con = duckdb.connect(self.store.location)
-                break
-            except duckdb.IOException as error:
-                if "lock" not in str(error).lower() or waited >= self.lock_wait:
-                    raise StoreLockedError(
-                        f"the store {self.store.location} stayed locked by another process for {waited:.0f} s; "
-                        "what the crawl committed is kept, rerun to continue"
-                    ) from error
-                time.sleep(pause)
-                waited += pause
-                pause = min(pause * 2, 1.0)
+        try:
+            con = connect_waiting(self.store.location, read_only=False, patience=self.lock_wait)
+        except StoreLockedError as error:
+            raise StoreLockedError(f"{error}; what the crawl committed is kept, rerun to continue") from error
         for name, value in self._settings:
             con.execute(f"SET {name} = ?", [value])
         self.store.con = con

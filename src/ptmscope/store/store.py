@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from ptmscope import __version__
 from ptmscope.cards.analysis import CARD_ANALYSIS
@@ -50,6 +50,37 @@ LOCK_WAIT_ENV = "PTMSCOPE_LOCK_WAIT"
 # How long opening waits for another process's write lock: a crawl commits in
 # transactions of about a second, so readers get in; a long import still says "locked".
 DEFAULT_LOCK_WAIT = 10.0
+
+
+def connect_waiting(target: str, *, read_only: bool, patience: float) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, waiting up to ``patience`` seconds while another process holds the write lock.
+
+    Raises:
+        StoreLockedError: still locked after ``patience`` seconds.
+        StoreCorruptError: the file is damaged or not a DuckDB database.
+        StoreError: any other reason the file cannot be opened.
+    """
+    import duckdb
+
+    waited, pause = 0.0, 0.05
+    while True:
+        try:
+            return duckdb.connect(target, read_only=read_only)
+        except duckdb.IOException as error:
+            locked = "lock" in str(error).lower()
+            if locked and waited < patience:  # a crawl holds the file for short transactions: wait for it
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 0.5)
+                continue
+            if locked:
+                raise StoreLockedError(
+                    f"the store {target} is locked by another process "
+                    f"(waited {waited:.0f} s; {LOCK_WAIT_ENV} sets how long)"
+                ) from error
+            raise store_error_for(error, target) or StoreError(f"cannot open the store {target}: {error}") from error
+        except duckdb.Error as error:
+            raise store_error_for(error, target) or StoreError(f"cannot open the store {target}: {error}") from error
 
 
 def _lock_wait() -> float:
@@ -195,39 +226,11 @@ class Store:
 
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         """A connection to the store, checked to be a ptmscope store (and migrated, when writable)."""
-        import duckdb
 
         target = self.location
         existed = target != ":memory:" and Path(target).exists() and Path(target).stat().st_size > 0
-        waited, pause, patience = 0.0, 0.05, _lock_wait()
-        while True:
-            try:
-                con = duckdb.connect(target, read_only=read_only)
-                break
-            except duckdb.IOException as error:
-                # A crawl holds the file only for short transactions: wait for it a little.
-                if "lock" not in str(error).lower() or waited >= patience:
-                    self._open_failed(error, target, waited)
-                time.sleep(pause)
-                waited += pause
-                pause = min(pause * 2, 0.5)
-            except duckdb.Error as error:
-                raise store_error_for(error, target) or StoreError(
-                    f"cannot open the store {target}: {error}"
-                ) from error
+        con = connect_waiting(target, read_only=read_only, patience=_lock_wait())
         return self._prepare(con, target, existed, read_only)
-
-    @staticmethod
-    def _open_failed(error: Exception, target: str, waited: float) -> NoReturn:
-        if "lock" in str(error).lower():
-            raise StoreLockedError(
-                f"the store {target} is locked by another process "
-                f"(waited {waited:.0f} s; {LOCK_WAIT_ENV} sets how long)"
-            ) from error
-        corrupt = store_error_for(error, target)
-        if corrupt is not None:
-            raise corrupt from error
-        raise StoreError(f"cannot open the store {target}: {error}") from error
 
     @staticmethod
     def _prepare(
