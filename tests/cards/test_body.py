@@ -228,3 +228,200 @@ def test_hostile_bodies_end():
     for body in (table, nested, links):
         a = _card(body)
         assert len(a.body.results) <= 300 and len(a.body.facts) <= 800
+
+
+# -- the second round of rules: each written from a real card's wording, tested on text made here --
+
+
+def test_a_json_dump_of_training_arguments_gives_hyperparameters_and_the_base():
+    args = (
+        '{\n  "doc_stride": 128,\n  "fp16": false,\n  "learning_rate": 3e-05,\n'
+        '  "model_name_or_path": "albert-large-v2",\n'
+        '  "num_train_epochs": 5,\n  "seed": 42,\n  "warmup_steps": 0,\n  "save_steps": 5000\n}'
+    )
+    a = _card(f"# m\n\n## Notable Arguments\n```json\n{args}\n```\n")
+    hyper = {f.name: f.value for f in a.body.of("hyperparameter")}
+    assert hyper == {
+        "doc_stride": "128",
+        "mixed_precision_training": "false",
+        "learning_rate": "3e-05",
+        "num_epochs": "5",
+        "seed": "42",
+        "lr_scheduler_warmup_steps": "0",
+    }  # save_steps is no hyper-parameter of the vocabulary: left out
+    assert _names(a, "base_model") == ["albert-large-v2"]
+
+
+def test_a_json_block_naming_fewer_than_three_hyperparameters_is_not_a_training_dump():
+    a = _card('# m\n\n```json\n{"seed": 1, "labels": ["a", "b"]}\n```\n\n```json\n{"broken": \n```\n')
+    assert a.body.of("hyperparameter") == []
+
+
+def test_versions_in_a_code_block_under_an_environment_heading():
+    block = '{\n  "transformers": "2.5.1",\n  "pytorch": "1.4.0=py3.6_cuda10.1",\n  "python": "3.6.5"\n}'
+    a = _card(f"# m\n\n## Environment Setup\n```json\n{block}\n```\n\n## Usage\n```\ntorch==9.9.9\n```\n")
+    assert {f.name: f.value for f in a.body.of("environment")} == {
+        "transformers": "2.5.1",
+        "pytorch": "1.4.0",
+        "python": "3.6.5",
+    }  # the usage block's pin is not the model's environment
+
+
+def test_sentences_that_state_hyperparameters():
+    a = _card(
+        "# m\n\n## Training\n\nWe train the model during 100k steps. We used the AdamW optimizer with a 2e-5 "
+        "learning rate. Models are trained on a context length of 8192 tokens.\n\n- warmup = 600\n"
+        "- Training tokens: 1.4T tokens\n"
+    )
+    hyper = {f.name: f.value for f in a.body.of("hyperparameter")}
+    assert hyper["training_steps"] == "100k"
+    assert hyper["optimizer"] == "AdamW"
+    assert hyper["learning_rate"] == "2e-5"
+    assert hyper["max_seq_length"] == "8192"
+    assert hyper["lr_scheduler_warmup_steps"] == "600"
+    assert hyper["training_tokens"] == "1.4T tokens"
+
+
+def test_a_toolkits_paper_in_the_bibtex_is_cited_not_the_models_own():
+    bib = (
+        "@misc{speechbrain,\n  title={{SpeechBrain}: A General-Purpose Speech Toolkit},\n  eprint={2106.04624},\n}\n"
+        "@inproceedings{ours,\n  title={Attention is All You Need in Speech Separation},\n  eprint={2010.13154},\n}"
+    )
+    a = _card(f"# m\n\nA separation model.\n\n## Citing\n\nPlease cite:\n```bibtex\n{bib}\n```\n")
+    assert _names(a, "paper", "own") == ["arxiv:2010.13154"]
+    assert _names(a, "paper", "cited") == ["arxiv:2106.04624"]
+
+
+def test_semantic_scholar_bibtex_gives_the_arxiv_id():
+    a = _card("# m\n\n## Citation\n```\n@article{x,\n  journal={ArXiv},\n  volume={abs/1910.01108}\n}\n```\n")
+    assert [f.name for f in a.body.of("paper")] == ["arxiv:1910.01108"]
+
+
+@pytest.mark.parametrize(
+    ("body", "url"),
+    [
+        ("- **Paper:** https://stability.ai/research/svd-paper", "url:https://stability.ai/research/svd-paper"),
+        ("* [Gemma Technical Report](https://storage.googleapis.com/gemma-report.pdf)",
+         "url:https://storage.googleapis.com/gemma-report.pdf"),
+        ("For details, please refer to the [Research paper](https://stability.ai/news/sd3-paper).",
+         "url:https://stability.ai/news/sd3-paper"),
+    ],
+)  # fmt: skip
+def test_a_paper_that_is_only_a_web_page_or_a_pdf(body, url):
+    assert _names(_card(f"# m\n\n{body}\n"), "paper", "own") == [url]
+
+
+def test_a_paper_link_after_words_that_cite_it_is_cited_even_beside_the_models_name():
+    a = _card(
+        "# MultiBERTs\n\nWe pre-trained the MultiBERTs models on Wikipedia and Books Corpus, initially collected "
+        "for [Turc et al., 2019](https://arxiv.org/abs/1908.08962). See our [technical report]"
+        "(https://arxiv.org/abs/2106.16163) for details.\n",
+        repo="google/multiberts-seed_0",
+    )
+    assert _names(a, "paper", "own") == ["arxiv:2106.16163"]
+    assert _names(a, "paper", "cited") == ["arxiv:1908.08962"]
+
+
+def test_code_links_our_repo_in_link_text_and_a_library_folder():
+    a = _card("# m\n\nSee our [project repo page](https://github.com/luyug/Reranker).\n", repo="Luyu/bert-mdoc")
+    assert _names(a, "code", "own") == ["github.com/luyug/Reranker"]
+    b = _card(
+        "# m\n\nThe code for the distillation process can be found "
+        "[here](https://github.com/huggingface/transformers/tree/main/examples/distillation).\n\n"
+        "Made with [transformers](https://github.com/huggingface/transformers).\n"
+    )
+    assert _names(b, "code", "own") == ["github.com/huggingface/transformers/tree/main/examples/distillation"]
+    assert _names(b, "code", "library") == ["github.com/huggingface/transformers"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "base"),
+    [
+        ("Trained with unlabelled sentences, using [roberta-base](https://huggingface.co/roberta-base) as the base "
+         "model.", "roberta-base"),
+        ("We used the pretrained [`nreimers/MiniLM-L6-H384-uncased`](https://huggingface.co/nreimers/MiniLM-L6-H384-"
+         "uncased) model.", "nreimers/MiniLM-L6-H384-uncased"),
+        ("This model fine-tuned [google/t5-v1_1-base](https://huggingface.co/google/t5-v1_1-base) for 31k steps.",
+         "google/t5-v1_1-base"),
+        ("It was finetuned from [SVD Image-to-Video [14 frames]](https://huggingface.co/stabilityai/svd-img2vid).",
+         "stabilityai/svd-img2vid"),
+        ("An [adapter](https://adapterhub.ml) for the `roberta-base` model.", "roberta-base"),
+    ],
+)  # fmt: skip
+def test_more_ways_to_name_a_base_model(sentence, base):
+    assert _names(_card(f"# m\n\n{sentence}\n"), "base_model") == [base]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("This model was fine-tuned on JW300 + OPUS CC-Align + [Igbo CC-100](http://data.statmt.org/cc-100/)",
+         {"JW300", "OPUS CC-Align", "Igbo CC-100"}),
+        ("This model was trained on the [MS Marco Passage Ranking](https://github.com/microsoft/MSMARCO) task.",
+         {"MS Marco Passage Ranking"}),
+        ("The encoder was trained solely on Natural Questions (NQ).", {"Natural Questions"}),
+        ("I have used IMDB URDU dataset to create this model.", {"IMDB URDU"}),
+        ("We used the NER dataset in Catalan.", set()),
+        ("The model was trained with [MultipleNegativesRankingLoss](https://www.sbert.net/docs/losses.html).", set()),
+    ],
+)  # fmt: skip
+def test_datasets_named_in_training_sentences(body, expected):
+    assert set(_names(_card(f"# m\n\n{body}\n", metadata="license: mit\n"), "dataset")) == expected
+
+
+def test_datasets_from_a_training_data_list_and_table_take_the_link_text():
+    a = _card(
+        "# m\n\n## Training data\n\n- [Stories](https://arxiv.org/abs/1806.02847) a dataset containing CommonCrawl "
+        "data.\n\n| Dataset | Number of training tuples |\n| --- | --- |\n"
+        "| [WikiAnswers](https://github.com/afader/oqa) Duplicate question pairs from WikiAnswers | 77,427,422 |\n"
+        "| [GOOAQ: Open Question Answering with Diverse Answer Types](https://github.com/allenai/gooaq) pairs "
+        "| 3,012 |\n"
+    )
+    assert {"Stories", "WikiAnswers", "GOOAQ"} <= set(_names(a, "dataset"))
+
+
+def test_a_limitation_stated_in_passing_counts_only_without_a_section():
+    a = _card("# m\n\n## Intended uses\n\nText longer than 512 word pieces is truncated. It might not work well for "
+              "longer text.\n")  # fmt: skip
+    assert _names(a, "limitation") == ["sentence"]
+    assert "might not work well" in a.body.of("limitation")[0].evidence.snippet
+    assert _names(_card("# m\n\nIt works well for short text.\n"), "limitation") == []
+
+
+def test_results_of_the_base_model_section_and_of_the_pretrained_row_are_not_this_models():
+    table = (
+        "| Benchmark | Qwen2.5 72B | DeepSeek-V3 |\n| --- | --- | --- |\n| MMLU | 85.0 | 87.1 |\n"
+        "| DROP | 80.6 | 89.0 |\n"
+    )
+    chat = _card(f"# m\n\n## Evaluation\n### Base Model\n{table}\n### Chat Model\n{table.replace('87.1', '88.5')}",
+                 repo="deepseek-ai/DeepSeek-V3")  # fmt: skip
+    assert {r.value for r in chat.body.results} == {88.5, 89.0}
+    rows = (
+        "| Model | Size | MMLU | BBH |\n| --- | --- | --- | --- |\n| Llama 2 | 7B | 45.3 | 32.6 |\n"
+        "| Llama-2-Chat | 7B | 47.0 | 35.1 |\n"
+    )
+    assert {
+        r.value for r in _card(f"# m\n\n## Results\n{rows}", repo="meta-llama/Llama-2-7b-chat-hf").body.results
+    } == {
+        47.0,
+        35.1,
+    }
+
+
+def test_a_table_of_model_variants_under_group_rows_and_a_precision_column():
+    albert = (
+        "| | Average | SQuAD1.1 | RACE |\n| --- | --- | --- | --- |\n| V2 | | | |\n"
+        "| ALBERT-base | 82.3 | 90.2/83.2 | 66.8 |\n"
+        "| ALBERT-large | 85.7 | 91.8/85.2 | 75.2 |\n| V1 | | | |\n| ALBERT-base | 80.1 | 89.3/82.3 | 64.0 |\n"
+    )
+    values = {r.value for r in _card(f"# m\n\n## Results\n{albert}", repo="albert-base-v2").body.results}
+    assert values == {90.2, 83.2, 66.8}  # V2's base row; the average is no task
+    xtreme = (
+        "| Models | MNLI | QNLI |\n| --- | --- | --- |\n| XtremeDistil-l6-h256 | 83.9 | 89.5 |\n"
+        "| XtremeDistil-l6-h384 | 85.4 | 90.3 |\n"
+    )
+    picked = _card(f"# m\n\n## Results\n{xtreme}", repo="microsoft/xtremedistil-l6-h384-uncased").body.results
+    assert {r.value for r in picked} == {85.4, 90.3}
+    fp4 = "| Precision | MMLU | GSM8K |\n| --- | --- | --- |\n| FP8 | 90.8 | 96.3 |\n| FP4 | 90.7 | 96.1 |\n"
+    results = _card(f"# m\n\n## Evaluation\n{fp4}", repo="nvidia/DeepSeek-R1-FP4").body.results
+    assert {r.metric for r in results} <= {""} and {r.value for r in results} >= {90.7, 96.1}

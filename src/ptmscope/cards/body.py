@@ -24,8 +24,11 @@ list here.
 
 from __future__ import annotations
 
+import bisect
+import json
 import re
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from ptmscope.cards.markdown import Block, Document, Table
@@ -246,6 +249,10 @@ _DATASET_HEADERS = (
     "evaluation set",
 )
 _OURS = re.compile(r"\b(ours|this model|this work|our model|proposed)\b", re.IGNORECASE)
+# the words that name a tuned variant of a pretrained model in its id (Llama-2-7b-chat, Qwen2-7B-Instruct)
+_TUNED_VARIANTS = frozenset({"chat", "instruct", "it", "sft", "dpo", "rlhf", "orpo"})
+# a section of a tuned model's card about the pretrained model it came from ("### Base Model")
+_BASE_SECTION = re.compile(r"\bbase\s+models?\b|\bpre-?trained\s+models?\b", re.IGNORECASE)
 
 
 def _is_training_log(table: Table) -> bool:
@@ -271,7 +278,10 @@ def _sizes(text: str) -> set[str]:
 
 def _versions(text: str) -> set[str]:
     """Bare version numbers a name or label gives ("2" of "Llama 2 7B", not the size)."""
-    return set(re.findall(r"(?<![\w.])\d{1,2}(?![\w.])", text.replace("-", " ").replace("_", " ")))
+    spaced = text.replace("-", " ").replace("_", " ")
+    return set(re.findall(r"(?<![\w.])\d{1,2}(?![\w.])", spaced)) | set(
+        re.findall(r"(?<![\w.])[vV](\d{1,2})(?![\w.])", spaced)
+    )
 
 
 def _is_this_model(label: str, repo_id: str, rows: int) -> bool:
@@ -292,6 +302,9 @@ def _is_this_model(label: str, repo_id: str, rows: int) -> bool:
     own_versions, label_versions = _versions(repo_id.rsplit("/", 1)[-1]), _versions(label)
     if own_versions and label_versions and not own_versions & label_versions:
         return False  # "Llama 1 7B" is not Llama-2-7b
+    variant = _model_words(repo_id) & _TUNED_VARIANTS
+    if variant and not variant & set(re.split(r"[^a-z0-9]+", text)):
+        return False  # "Llama 2 7B" in Llama-2-7b-chat's card is the pretrained model it was tuned from
     name = repo_id.rsplit("/", 1)[-1].lower()
     if name and (name in text.replace(" ", "-") or text.replace(" ", "-") in name):
         return True
@@ -378,9 +391,14 @@ def _compared_models_results(table: Table, repo_id: str) -> list[tuple[str, str,
     return out
 
 
+_NUMBER_FORMAT = re.compile(r"(?:nv|mx)?(?:fp|bf|int|uint)\d{1,2}|w\d{1,2}a\d{1,2}", re.IGNORECASE)
+
+
 def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> list[Result]:
     if _is_training_log(table) or not table.rows:
         return []
+    if any(_BASE_SECTION.search(h) for h in table.headings) and not _model_words(repo_id) & {"base", "pretrained"}:
+        return []  # the results of the base model this one was tuned from, not this model's
     header = table.header
     first = header[0].lower().strip(" :*") if header else ""
     metric_columns = {j: m for j, h in enumerate(header) if j > 0 and (m := metric_of(h))}
@@ -441,12 +459,24 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
         sizes = [
             j for j in range(1, len(header)) if all(_SIZE.fullmatch(r[j].strip()) for r in numeric_rows if j < len(r))
         ]
+        group, labels = "", {}
+        for r in table.rows:  # a row with only a label ("| V2 |") heads the rows below it
+            if r and r[0].strip() and not any(c.strip() for c in r[1:]):
+                group = r[0].strip()
+            else:
+                labels[id(r)] = " ".join([group, r[0] if r else "", *(r[j] for j in sizes if j < len(r))]).strip()
         rows = [
             r
             for r in numeric_rows
-            if len(numeric_rows) == 1
-            or _is_this_model(" ".join([r[0], *(r[j] for j in sizes if j < len(r))]), repo_id, len(numeric_rows))
+            if len(numeric_rows) == 1 or _is_this_model(labels.get(id(r), r[0]), repo_id, len(numeric_rows))
         ]
+        if len(rows) > 1:  # "XtremeDistil-l6-h384" over "XtremeDistil-l6-h256": the row naming most of the model
+            words = _model_words(repo_id)
+            overlap = {id(r): len(words & set(re.split(r"[^a-z0-9]+", labels.get(id(r), r[0]).lower()))) for r in rows}
+            rows = [r for r in rows if overlap[id(r)] == max(overlap.values())]
+        # "| Precision | MMLU |" over rows "FP8", "FP4": the first column is the numeric format, not a metric
+        formats = all(_NUMBER_FORMAT.fullmatch(r[0].strip()) for r in numeric_rows if r)
+        first_metric = "" if formats else metric_of(first) or ""
         for row in rows[:2]:
             for j in range(1, min(len(row), len(header))):
                 column = header[j].strip()
@@ -455,7 +485,7 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
                 parts = row[j].split("/")
                 names = _split_names(column, len(parts))
                 for part, name in zip(parts, names, strict=False):
-                    add(name.lower(), split_of(first) or split_of(table.caption), metric_of(first) or "", part, row)
+                    add(name.lower(), split_of(first) or split_of(table.caption), first_metric, part, row)
         return results
     if sum(m is not None for m in row_metrics) >= max(1, len(table.rows) // 2):
         for row, metric in zip(table.rows, row_metrics, strict=True):
@@ -751,8 +781,10 @@ _BASE_PHRASES = re.compile(
     r"(?:fine-?tuned (?:version|checkpoint) of|fine-?tune checkpoint of|checkpoint (?:for|of)"
     r"|fine-?tuned (?:from|on top of)|a fine-?tune of|initiali[sz]ed (?:from|with)|(?:is |was )?based (?:up)?on"
     r"|trained on top of|distilled (?:from|version of)|continued pre-?training of|quanti[sz]ed (?:version )?(?:of|from)"
-    r"|merge of|adapter (?:for|on)|further (?:pre-?)?trained (?:from|on top of)|starting from|derived from"
-    r"|(?:^|[.!]\s+)fine-?tuned|(?:base|language|pre-?trained|parent|backbone|original) model\s*[:：]"
+    r"|merge of|adapter(?:\]\([^)\s]{1,200}\))? (?:for|on)|us(?:e|es|ed|ing) the pre-?trained"
+    r"|further (?:pre-?)?trained (?:from|on top of)|starting from|derived from"
+    r"|(?:^|[.!]\s+)fine-?tuned|(?<=\bmodel )fine-?tuned"
+    r"|(?:base|language|pre-?trained|parent|backbone|original) model\s*[:：]"
     r"|(?<=\bis )an?|(?<=\bthis )an?)"
     r"[\s*_`]+(?:the\s+|a\s+|an\s+)?(?:pre-?trained\s+|original\s+)?",
     re.IGNORECASE,
@@ -776,10 +808,25 @@ _BASE_HINTS = (
     "is a ",
     "is an ",
     "this a ",
+    "the pretrained",
+    "the pre-trained",
+    "as the base",
+    "as base",
+    "as a base",
+    "as its base",
+    "as the backbone",
+    "as backbone",
 )
 _BASE_HINT = re.compile("|".join(re.escape(h) for h in _BASE_HINTS))
+# "using [xlm-roberta-base](https://huggingface.co/xlm-roberta-base) as the base model": the id comes first
+_AS_BASE = re.compile(
+    r"\[([^\]]{1,100})\]\((https?://huggingface\.co/[^)\s]+)\)\s+as\s+(?:the\s+|a\s+|its\s+)?"
+    r"(?:base|backbone|starting|initial|pre-?trained)\s+(?:model|checkpoint|point|encoder)\b",
+    re.IGNORECASE,
+)
 _CANDIDATE = re.compile(
-    r"\[([^\]]{1,100})\]\((https?://huggingface\.co/[^)\s]+)\)|[`*_]{0,2}(" + _HUB_ID + r")[`*_]{0,2}"
+    r"\[((?:[^\[\]]|\[[^\[\]]{0,40}\]){1,100})\]\((https?://huggingface\.co/[^)\s]+)\)|"
+    r"[`*_]{0,2}(" + _HUB_ID + r")[`*_]{0,2}"
 )
 _MODEL_AFTER = re.compile(
     r"\s+(?:model|checkpoint)?\s*(?:(?:that|which)\s+(?:was|is|has been)\s+)?fine-?tuned|^\s*$|"
@@ -787,8 +834,8 @@ _MODEL_AFTER = re.compile(
     re.IGNORECASE,
 )
 _COMMAND_FLAG = re.compile(
-    r"--(model_name_or_path|pretrained_model_name_or_path|base_model|model_name|dataset_name|"
-    r"dataset_config_name|dataset)[= ]+[\"']?([\w./\-]{2,150})"
+    r"(?:--|\")(model_name_or_path|pretrained_model_name_or_path|base_model|model_name|dataset_name|"
+    r"dataset_config_name|dataset)(?:[= ]+|\"\s*:\s*)[\"']?([\w./\-]{2,150})"
 )
 
 
@@ -843,6 +890,11 @@ def read_base_models(doc: Document, repo_id: str) -> list[Fact]:
                     found = None  # "is a gpt2 ..." says what it is only when "model ... fine-tuned" follows
             if found:
                 add(found, "text", source[max(0, phrase.start() - 40) : phrase.end() + 140], block.line)
+        for named in _AS_BASE.finditer(source) if " as " in source and "](" in source else ():
+            target = _HUB_MODEL_LINK.match(named.group(2))
+            found = hub_id(target.group(1), repo_id) if target else None
+            if found:
+                add(found, "text", source[max(0, named.start() - 40) : named.end() + 40], block.line)
     return list(facts.values())
 
 
@@ -851,6 +903,26 @@ _TRAINED_ON = re.compile(
     r"`([^`]{2,80})`|([\w./\-]{2,80}(?:\s[\w./\-]{1,40}){0,3}?))\s+(?:dataset|corpus|data)\b",
     re.IGNORECASE,
 )
+# "fine-tuned on JW300 + OPUS CC-Align + [Igbo CC-100](…)": the datasets joined by "+" (the clause is
+# split in Python: a pattern that also checked each part would backtrack on a long run of "+")
+_TRAINED_ON_PLUS = re.compile(r"(?:fine-?tuned|trained)\s+on\s+([^.;:!?()\n]{3,400})", re.IGNORECASE)
+_PLUS_PART = re.compile(r"[\w][\w .\-]{0,38}[\w]")
+# "trained on the [MS Marco Passage Ranking](https://github.com/…) task": a linked name is a dataset's
+_TRAINED_ON_LINK = re.compile(
+    r"(?:fine-?tuned|trained)\s+(?:\w+\s+){0,3}?(?:on|with)\s+(?:the\s+)?\[([^\[\]]{2,80})\]\((https?://[^)\s]{4,500})\)",
+    re.IGNORECASE,
+)
+_TASK_ACRONYMS = frozenset({"NER", "POS", "QA", "NLI", "ASR", "TTS", "MT", "NLU", "NLP", "NLG", "STS", "OCR"})
+# what a link after "trained with" names when it is no dataset: a loss, an optimiser, a library's docs
+_NOT_DATA_LINK = re.compile(r"loss|optimi[sz]er|objective|trainer|script|librar|framework|/docs?/|/api/", re.I)
+# "trained solely on Natural Questions (NQ)", "I have used IMDB URDU dataset": a name that looks like one
+_NAMED_DATA = re.compile(
+    r"\btrained\s+(?:solely\s+|only\s+|exclusively\s+)?on\s+(?:the\s+)?"
+    r"([A-Z][\w\-]*(?:\s[A-Z][\w\-]*){0,3})\s+\([A-Z][A-Za-z0-9\-]{1,10}\)|"
+    r"\b(?:used|using)\s+(?:the\s+)?([A-Z][\w\-]*(?:\s[A-Z0-9][\w\-]*){0,3})\s+(?:dataset|corpus)\b"
+)
+_LINK = re.compile(r"\[([^\[\]]{1,200})\]\([^)\s]{1,500}\)")
+_LEADING_LINK = re.compile(r"\s*(?:[-*+]|\d+\.)?\s*\[([^\[\]]{2,80})\]\([^)\s]{1,500}\)")
 _DATASET_ITEM = re.compile(
     r"^\s*[-*]?\s*(?:training\s+)?(?:data\s*sets?|datasets?|corpus|corpora|training data)\s*[:：]\s*"
     r"(.{2,200}?)\s*$",
@@ -926,6 +998,12 @@ _STOP_START = re.compile(
 )
 
 
+def _link_name(text: str) -> str:
+    """A dataset's name from its link text: "GOOAQ: Open Question Answering with …" -> "GOOAQ"."""
+    head, colon, _ = text.partition(":")
+    return head if colon and len(text.split()) > 5 else text
+
+
 def _dataset_name(name: str, *, strict: bool) -> str | None:
     """A dataset's name as written, or None for placeholders and generic phrases (``strict``: free text)."""
     name = name.strip().strip("*`'\".,;:()").strip()
@@ -965,9 +1043,37 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
                     if not re.fullmatch(r"v?\d+(?:\.\d+)*", part.strip()):  # a version ("Datasets: 3.2.0") is no name
                         add(part, "list", raw, block.line, strict=False)
         if data_section and block.kind == "item" and not re.search(r"^[^,(]{0,60}[:=]", text):
-            name = re.split(r"\s*(?:,|\(|\[|\s[–—-]\s|\bhttps?://)", text)[0]
+            linked_name = _LEADING_LINK.match(block.source)
+            name = (
+                _link_name(linked_name.group(1))
+                if linked_name
+                else re.split(r"\s*(?:,|\(|\[|\s[–—-]\s|\bhttps?://|\s+an?\s+(?:dataset|corpus)\b)", text)[0]
+            )
             if not hyperparameter_key(name) and not metric_of(name) and not _NOT_A_DATASET_ROW.match(name):
                 add(name, "list", text, block.line)
+        lower = text.lower()
+        trained = "trained" in lower or "tuned" in lower
+        if trained and "](" in block.source:
+            for linked in _TRAINED_ON_LINK.finditer(" ".join(block.source.split())):
+                target = linked.group(2)
+                if not re.search(r"arxiv\.org|doi\.org|huggingface\.co/(?!datasets/)", target) and not (
+                    _NOT_DATA_LINK.search(linked.group(1)) or _NOT_DATA_LINK.search(target)
+                ):
+                    add(_link_name(linked.group(1)), "text", linked.group(0), block.line)
+        named_data = (trained and "(" in text) or (
+            ("used" in lower or "using" in lower) and ("dataset" in lower or "corpus" in lower)
+        )
+        for named in _NAMED_DATA.finditer(text) if named_data else ():
+            name = named.group(1) or named.group(2)
+            if name.upper() not in _TASK_ACRONYMS:  # "the NER dataset" names a task, not a dataset
+                add(name, "text", named.group(0), block.line)
+        plus = trained and "+" in text
+        for joined in _TRAINED_ON_PLUS.finditer(_LINK.sub(r"\1", " ".join(block.source.split()))) if plus else ():
+            clause = re.split(r"\s(?:and|for|with|to|in|using)\s|,", joined.group(1))[0]
+            parts = [part.strip() for part in clause.split("+")]
+            if 2 <= len(parts) <= 9 and all(_PLUS_PART.fullmatch(p) and len(p.split()) <= 4 for p in parts):
+                for part in parts:
+                    add(part, "text", joined.group(0), block.line)
         for match in _TRAINED_ON.finditer(text):
             if match.group(3):
                 add(match.group(3), "text", text[max(0, match.start() - 20) : match.end() + 20], block.line)
@@ -979,6 +1085,7 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
                     block.line,
                     strict=False,
                 )
+    cell_sources = {cell.text: cell.source for cell in doc.cells}  # a cell's text -> its markdown, links kept
     for table in doc.tables:
         if (
             table.header
@@ -987,7 +1094,12 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
         ):
             for row in table.rows:
                 if row and not _NOT_A_DATASET_ROW.match(row[0]):
-                    name = re.split(r"\s*(?:\(|\[|\s[–—-]\s)", row[0])[0]
+                    linked_name = _LEADING_LINK.match(cell_sources.get(row[0], ""))
+                    name = (
+                        _link_name(linked_name.group(1))
+                        if linked_name
+                        else re.split(r"\s*(?:\(|\[|\s[–—-]\s)", row[0])[0]
+                    )
                     add(name, "table", " | ".join(row), table.line, strict=False)
     for link in doc.links:
         linked = _HUB_DATASET_LINK.match(link.href)
@@ -1045,6 +1157,7 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
         "warmup_steps",
         "warm-up steps",
         "num warmup steps",
+        "warmup",
     ),
     "lr_scheduler_warmup_ratio": (
         "warmup proportion",
@@ -1095,6 +1208,8 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
         "sequence length",
         "max source length",
         "max_source_length",
+        "context length",
+        "context window",
     ),
     "mixed_precision_training": ("mixed precision training", "mixed_precision_training", "mixed precision", "fp16"),
     "dropout": ("dropout", "dropout rate"),
@@ -1103,6 +1218,11 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     "num_devices": ("num devices", "num_devices", "number of devices"),
     "total_eval_batch_size": ("total eval batch size", "total_eval_batch_size"),
     "max_grad_norm": ("max grad norm", "max_grad_norm", "gradient clipping"),
+    # extractive question answering: how contexts are windowed and answers bounded
+    "doc_stride": ("doc stride", "doc_stride", "document stride"),
+    "max_query_length": ("max query length", "max_query_length"),
+    "max_answer_length": ("max answer length", "max_answer_length"),
+    "training_tokens": ("training tokens", "training_tokens", "tokens trained on"),
 }
 _HYPER_OF = {spelling: key for key, spellings in HYPERPARAMETERS.items() for spelling in spellings}
 _ITEM_KV = re.compile(r"^\s*[-*]?\s*([A-Za-z][\w .()-]{0,50}?)\s*[:=]\s*(.{1,200}?)\s*$")
@@ -1131,7 +1251,8 @@ _SENTENCE_HYPER: tuple[tuple[str, re.Pattern[str], str], ...] = (
     (
         "training_steps",
         re.compile(
-            r"(?<!warmup )(?<!warm-up )\bfor\s+(one million|two million|\d[\d,.]*\s*[kKmM]?)\s+(?:training\s+)?steps\b",
+            r"(?<!warmup )(?<!warm-up )\b(?:for|during)\s+(one million|two million|\d[\d,.]*\s*[kKmM]?)\s+"
+            r"(?:training\s+)?steps\b",
             re.IGNORECASE,
         ),
         "steps",
@@ -1173,6 +1294,13 @@ _SENTENCE_HYPER += (
     ("max_seq_length", re.compile(r"\b(\d{2,6})\s+tokens\s+per\s+(?:instance|sequence|example)\b", re.I), "per"),
     ("train_batch_size", re.compile(r"\b(\d[\d,]*)\s+(?:instances|sequences|examples)\s+per\s+batch\b", re.I), "batch"),
     ("training_steps", re.compile(r"\b(\d[\d.,]*\s*[kKmM]?)\s+training\s+steps\b", re.I), "steps"),
+    ("learning_rate", re.compile(r"\b(\d+(?:\.\d+)?e-?\d+|0\.\d+)\s+learning[- ]rate\b", re.I), "learning"),
+    ("optimizer", re.compile(r"\b(AdamW|Adam|Adafactor|LAMB|SGD|RMSprop|Lion)\s+optimi[sz]er\b", re.I), "optim"),
+    (
+        "max_seq_length",
+        re.compile(r"\bcontext\s+(?:length|window)\s+(?:of\s+)?(\d[\d,]*\s*[kK]?)\s+tokens\b", re.I),
+        "context",
+    ),
 )
 _SNAKE_KEY = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 _HYPER_HEADINGS = re.compile(
@@ -1188,6 +1316,30 @@ def hyperparameter_key(label: str) -> str | None:
     return _HYPER_OF.get(text) or _HYPER_OF.get(text.replace(" ", "_"))
 
 
+def _json_arguments(text: str) -> list[tuple[str, str]]:
+    """A JSON object of training arguments (a dumped ``training_args``) as (key, value) pairs.
+
+    A block counts when it is a JSON object of at most 64 KB that names three or more
+    hyper-parameters; its scalar values are kept, booleans spelled as JSON spells them.
+    """
+    text = text.strip()
+    if not text.startswith("{") or len(text) > 65_536:
+        return []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    pairs = []
+    for raw, value in data.items():
+        key = hyperparameter_key(str(raw))
+        if key is None or isinstance(value, (dict, list)) or value is None:
+            continue
+        pairs.append((key, json.dumps(value) if isinstance(value, bool) else str(value)))
+    return pairs if len(pairs) >= 3 else []
+
+
 def read_hyperparameters(doc: Document) -> list[Fact]:
     """Hyper-parameters with values: the Trainer's list, tables, training commands, sentences."""
     found: dict[str, Fact] = {}
@@ -1199,6 +1351,8 @@ def read_hyperparameters(doc: Document) -> list[Fact]:
 
     for block in doc.blocks:
         if block.kind == "code":
+            for key, value in _json_arguments(block.text):
+                add(key, value, "code", f"{key}: {value}", block.line)
             if block.headings and _HYPER_LIST.search(block.headings[-1]):
                 for offset, raw in enumerate(block.text.splitlines()[:200]):
                     item = _ITEM_KV.match(raw.replace(" = ", ": ", 1))
@@ -1374,19 +1528,25 @@ _ENV_HEADINGS = re.compile(r"framework|version|environment|software|requirement|
 
 
 def read_environment(doc: Document) -> list[Fact]:
-    """Framework versions the card states (a "Framework versions" list, "X version: Y")."""
+    """Framework versions the card states (a "Framework versions" list, "X version: Y", and under an
+    environment heading a code block: ``pip freeze`` lines or a JSON object of versions)."""
     found: dict[str, Fact] = {}
     for block in doc.blocks:
-        if block.kind in ("code", "html"):
-            continue
         in_section = any(_ENV_HEADINGS.search(h) for h in block.headings)
-        for raw in block.text.splitlines():
-            match = _VERSION.match(raw)
+        if block.kind == "html" or (block.kind == "code" and not in_section):
+            continue
+        for raw in block.text.splitlines()[:200]:
+            match = _VERSION.match(raw.replace('"', "") if block.kind == "code" else raw)
             if match and (in_section or block.kind == "item"):
                 package = _PACKAGES[match.group(1).lower()]
                 if package not in found:
                     found[package] = Fact(
-                        "environment", package, match.group(2), "list", None, Evidence(_snippet(raw), block.line)
+                        "environment",
+                        package,
+                        match.group(2),
+                        "code" if block.kind == "code" else "list",
+                        None,
+                        Evidence(_snippet(raw), block.line),
                     )
     return list(found.values())
 
@@ -1394,6 +1554,18 @@ def read_environment(doc: Document) -> list[Fact]:
 _LIMIT_HEADINGS = re.compile(
     r"limitation|\bbias|\brisks?\b|known (?:issues|problems)|out[- ]of[- ]scope|caveat|ethic|safety|misuse|"
     r"warning|disclaimer|intended uses? (?:&|and) limitations",
+    re.IGNORECASE,
+)
+
+
+# A limitation stated in passing: "It might not work well for longer text", "not intended for medical use",
+# "the quality of the model output might vary compared to the base model".
+_LIMIT_SENTENCE = re.compile(
+    r"\b(?:it|this model|the model|model)\s+(?:might|may|does|will|would|could)\s+not\s+"
+    r"(?:work|perform|generali[sz]e)\s+(?:well|as well)\b|"
+    r"\b(?:is|are)\s+not\s+(?:intended|suitable|designed|meant)\s+(?:for|to)\b|"
+    r"\b(?:quality|performance|accuracy)\s+(?:of\s+the\s+model(?:'s)?\s+(?:output\s+)?)?"
+    r"(?:might|may|can|could)\s+(?:vary|degrade|drop|be\s+lower)\b",
     re.IGNORECASE,
 )
 
@@ -1408,6 +1580,20 @@ def read_limitations(doc: Document) -> list[Fact]:
         if heading is not None:
             by_heading.setdefault(heading, []).append(block)
     facts = []
+    if not by_heading:  # no such section: a sentence that says where the model falls short
+        for block in doc.blocks:
+            if block.kind not in ("paragraph", "item"):
+                continue
+            lower = block.text.lower()
+            if not any(word in lower for word in (" not ", "vary", "degrade", "drop", "lower")):
+                continue
+            text = " ".join(block.text.split())
+            said = _LIMIT_SENTENCE.search(text)
+            if said and not PLACEHOLDER.search(text):
+                snippet = text[max(0, said.start() - 100) : said.end() + 60]
+                evidence = Evidence(_snippet(snippet), block.line)
+                facts.append(Fact("limitation", "sentence", None, "text", None, evidence))
+                break
     for heading, blocks in by_heading.items():
         text = " ".join(b.text for b in blocks)
         if meaningful_chars(text) >= 40:
@@ -1468,7 +1654,9 @@ def read_licenses(doc: Document) -> list[Fact]:
 
 _ARXIV_ID = r"(\d{4}\.\d{4,5})(?:v\d+)?"
 _ARXIV = re.compile(
-    rf"arxiv\.org/(?:abs|pdf)/{_ARXIV_ID}|\barxiv\s*[:.]?\s*{_ARXIV_ID}|eprint\s*=\s*[{{\"]\s*{_ARXIV_ID}",
+    rf"arxiv\.org/(?:abs|pdf)/{_ARXIV_ID}|\barxiv\s*[:.]?\s*{_ARXIV_ID}|eprint\s*=\s*[{{\"]\s*{_ARXIV_ID}|"
+    # Semantic Scholar's BibTeX: journal={ArXiv}, volume={abs/1910.01108}
+    rf"volume\s*=\s*[{{\"]\s*abs/{_ARXIV_ID}",
     re.IGNORECASE,
 )
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>)\]{}]{1,200})")
@@ -1491,6 +1679,8 @@ _OWN_CODE_WORDS = re.compile(
     r"\bour\s+(?:\w+\s+)?(?:code|repo|repository|github|implementation)",
     re.IGNORECASE,
 )
+_GITHUB_FOLDER = re.compile(r"/tree/([\w.-]{1,60}/[\w./-]{1,200}?)/?(?=[\s)\]\"'>]|$)")
+_CODE_NOUN = re.compile(r"\b(?:code|implementation|scripts?|repository|repo)\b", re.IGNORECASE)
 _OWN_RELEASE = re.compile(r"first released|official|original", re.IGNORECASE)
 _GENERIC_NAME_WORDS = frozenset(
     {
@@ -1523,6 +1713,9 @@ _GENERIC_NAME_WORDS = frozenset(
         "xlm",
         "t5",
         "bart",
+        "encoder",
+        "decoder",
+        "single",
     }
 )
 LIBRARIES = frozenset(
@@ -1589,8 +1782,56 @@ _CITED_NEAR = re.compile(
 )
 
 
-def _role(context: str, headings: tuple[str, ...], *, derived: bool, intro: bool, name_words: set[str]) -> str:
-    """own, when the wording, the place or the model's own name says so; else cited."""
+# A paper that is only a web page or a PDF, named as a paper: "- **Paper:** https://…",
+# "[Gemma Technical Report](https://….pdf)", "refer to the [research paper](https://…)".
+_PAPER_URL = re.compile(
+    r"\b(?:paper|tech(?:nical)?\s+report)\s*\**\s*[:：]\s*\**\s*(?:\[[^\]]{0,200}\]\()?(https?://[^\s)\]<>\"']{4,300})|"
+    r"\[[^\]]{0,120}\b(?:research\s+paper|tech(?:nical)?\s+report)\s*\]\((https?://[^\s)<>\"']{4,300})\)",
+    re.IGNORECASE,
+)
+_LINK_HOSTS = re.compile(r"arxiv\.org|doi\.org|github\.com|huggingface\.co", re.IGNORECASE)
+_BIBTEX_ENTRY = re.compile(r"@\w+\s*\{")
+_BIBTEX_TITLE = re.compile(r"\btitle\s*=\s*[{\"](.{1,300}?)[}\"]\s*,", re.IGNORECASE)
+_TOOLKIT = re.compile(r"\b(?:toolkit|library)\b", re.IGNORECASE)
+
+
+_LINKS_PER_BLOCK = 200  # links of one kind read from one block (a hostile block may repeat one thousands of times)
+
+
+class _ToolkitEntries:
+    """Which BibTeX entries of a block cite a software toolkit's paper (ESPnet, SpeechBrain): the tool
+    the model was made with, never the model's own paper. Entries are found once per block."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [m.start() for m in _BIBTEX_ENTRY.finditer(text)] if "@" in text else []
+        self.text = text
+        self.verdicts: dict[int, bool] = {}
+
+    def around(self, at: int) -> bool:
+        index = bisect.bisect_right(self.starts, at) - 1
+        if index < 0:
+            return False
+        if index not in self.verdicts:
+            end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.text)
+            title = _BIBTEX_TITLE.search(self.text, self.starts[index], end)
+            self.verdicts[index] = bool(title and _TOOLKIT.search(title.group(1)))
+        return self.verdicts[index]
+
+
+def _plain(text: str) -> str:
+    """Link text read as words: "our [project repo](…)" says "our project repo"."""
+    return text.replace("[", "").replace("]", "")
+
+
+def _role(
+    context: str, headings: tuple[str, ...], *, derived: bool, intro: bool, name_words: set[str], lead: str = ""
+) -> str:
+    """own, when the wording, the place or the model's own name says so; else cited. ``lead``, the words
+    just before the link, decides first when they cite ("initially collected for [Turc et al.](…)")."""
+    lead = _plain(lead)
+    if _CITED_NEAR.search(lead) and not _STRONG_OWN.search(lead):
+        return "cited"
+    context = _plain(context)
     words = set(re.findall(r"[a-z0-9]+", context.lower()))
     if _STRONG_OWN.search(context) or name_words & words:  # "please cite our paper", the model's own name
         return "own"
@@ -1625,11 +1866,18 @@ def read_links(doc: Document, repo_id: str, *, derived: bool) -> list[Fact]:
         if len(found) < MAX_FACTS or previous is not None:
             found[key] = Fact(kind, name, None, "link", role, Evidence(_snippet(snippet), line))
 
+    def settled(kind: str, name: str) -> bool:
+        """Nothing more to learn about this link: already own, or no room for another fact."""
+        fact = found.get((kind, name.lower()))
+        return fact.role == "own" if fact is not None else len(found) >= MAX_FACTS
+
     for block in (*doc.blocks, *doc.cells):
         text = block.source or block.text
         lower = text.lower()
         before, previous = previous, " ".join(block.text.split())[-300:]
-        if "arxiv" not in lower and "10." not in text and "github.com" not in lower and "eprint" not in lower:
+        ids = "arxiv" in lower or "10." in text or "github.com" in lower or "eprint" in lower
+        paper_url = ("paper" in lower or "report" in lower) and "http" in lower
+        if not ids and not paper_url:
             continue
         context = " ".join(text.split())
         intro = block.line < first_heading_line or bool(
@@ -1645,26 +1893,46 @@ def read_links(doc: Document, repo_id: str, *, derived: bool) -> list[Fact]:
         def near(start: int, end: int, *, context: str = context, before: str = before, whole: bool = whole) -> str:
             return f"{before} {context[:2_000]}" if whole else context[max(0, start - 160) : end + 80]
 
-        for match in _ARXIV.finditer(context):
+        toolkits = _ToolkitEntries(context)
+        for match in islice(_ARXIV.finditer(context), _LINKS_PER_BLOCK):
+            arxiv_id = next(group for group in match.groups() if group)
+            if settled("paper", "arxiv:" + arxiv_id):
+                continue
             window = near(match.start(), match.end())
-            role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words)
-            add("paper", "arxiv:" + (match.group(1) or match.group(2) or match.group(3)), role, window, block.line)
-        for match in _DOI.finditer(context):
+            lead = context[max(0, match.start() - 60) : match.start()]
+            role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words, lead=lead)
+            if toolkits.around(match.start()):
+                role = "cited"
+            add("paper", "arxiv:" + arxiv_id, role, window, block.line)
+        for match in islice(_DOI.finditer(context), _LINKS_PER_BLOCK):
             doi = match.group(1).rstrip(".,;}")
-            if "arxiv" in doi.lower():
+            if "arxiv" in doi.lower() or settled("paper", "doi:" + doi):
                 continue
             window = near(match.start(), match.end())
             role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words)
+            if toolkits.around(match.start()):
+                role = "cited"
             add("paper", "doi:" + doi, role, window, block.line)
-        for match in _GITHUB.finditer(context):
+        for match in islice(_PAPER_URL.finditer(context), _LINKS_PER_BLOCK) if paper_url else ():
+            url = (match.group(1) or match.group(2)).rstrip(".,;")
+            if _LINK_HOSTS.search(url):
+                continue  # arXiv, DOIs and GitHub are read above and below
+            window = near(match.start(), match.end())
+            role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words)
+            add("paper", "url:" + url, role, window, block.line)
+        for match in islice(_GITHUB.finditer(context), _LINKS_PER_BLOCK):
             repo = "/".join(match.group(1).rstrip(".").removesuffix(".git").split("/")[:2])
             window = near(match.start(), match.end())
-            code_own = bool(_OWN_CODE_WORDS.search(window))
+            code_own = bool(_OWN_CODE_WORDS.search(_plain(window)))
             repo_words = set(re.findall(r"[a-z0-9]+", repo.lower()))
             own_release = code_own and bool(_OWN_RELEASE.search(window))
             same_owner = bool(owner) and repo.split("/")[0].lower() == owner
             same_name = repo.split("/")[-1].lower() == model_name
-            if repo.lower() in LIBRARIES and not own_release:
+            folder = _GITHUB_FOLDER.match(context, match.end())
+            if repo.lower() in LIBRARIES and folder and (code_own or (intro and _CODE_NOUN.search(window))):
+                # a folder of a library (examples/distillation, fairseq/models/bart): this model's own code
+                add("code", f"github.com/{repo}/tree/{folder.group(1)}", "own", window, block.line)
+            elif repo.lower() in LIBRARIES and not own_release:
                 add("code", "github.com/" + repo, "library", window, block.line)
             elif code_own or (same_owner and (name_words & repo_words or same_name)):
                 add("code", "github.com/" + repo, "own", window, block.line)
