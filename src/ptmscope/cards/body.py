@@ -1054,12 +1054,12 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
         lower = text.lower()
         trained = "trained" in lower or "tuned" in lower
         if trained and "](" in block.source:
-            for linked in _TRAINED_ON_LINK.finditer(" ".join(block.source.split())):
-                target = linked.group(2)
+            for trained_on in _TRAINED_ON_LINK.finditer(" ".join(block.source.split())):
+                target = trained_on.group(2)
                 if not re.search(r"arxiv\.org|doi\.org|huggingface\.co/(?!datasets/)", target) and not (
-                    _NOT_DATA_LINK.search(linked.group(1)) or _NOT_DATA_LINK.search(target)
+                    _NOT_DATA_LINK.search(trained_on.group(1)) or _NOT_DATA_LINK.search(target)
                 ):
-                    add(_link_name(linked.group(1)), "text", linked.group(0), block.line)
+                    add(_link_name(trained_on.group(1)), "text", trained_on.group(0), block.line)
         named_data = (trained and "(" in text) or (
             ("used" in lower or "using" in lower) and ("dataset" in lower or "corpus" in lower)
         )
@@ -1351,8 +1351,8 @@ def read_hyperparameters(doc: Document) -> list[Fact]:
 
     for block in doc.blocks:
         if block.kind == "code":
-            for key, value in _json_arguments(block.text):
-                add(key, value, "code", f"{key}: {value}", block.line)
+            for argument, setting in _json_arguments(block.text):
+                add(argument, setting, "code", f"{argument}: {setting}", block.line)
             if block.headings and _HYPER_LIST.search(block.headings[-1]):
                 for offset, raw in enumerate(block.text.splitlines()[:200]):
                     item = _ITEM_KV.match(raw.replace(" = ", ": ", 1))
