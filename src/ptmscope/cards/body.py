@@ -252,7 +252,8 @@ _OURS = re.compile(r"\b(ours|this model|this work|our model|proposed)\b", re.IGN
 # the words that name a tuned variant of a pretrained model in its id (Llama-2-7b-chat, Qwen2-7B-Instruct)
 _TUNED_VARIANTS = frozenset({"chat", "instruct", "it", "sft", "dpo", "rlhf", "orpo"})
 # a section of a tuned model's card about the pretrained model it came from ("### Base Model")
-_BASE_SECTION = re.compile(r"\bbase\s+models?\b|\bpre-?trained\s+models?\b", re.IGNORECASE)
+# (the heading names it alone: "# BERT base model (uncased)" is the card's own title)
+_BASE_SECTION = re.compile(r"^\W*(?:the\s+)?(?:base|pre-?trained)\s+models?\b", re.IGNORECASE)
 
 
 def _is_training_log(table: Table) -> bool:
@@ -397,7 +398,7 @@ _NUMBER_FORMAT = re.compile(r"(?:nv|mx)?(?:fp|bf|int|uint)\d{1,2}|w\d{1,2}a\d{1,
 def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> list[Result]:
     if _is_training_log(table) or not table.rows:
         return []
-    if any(_BASE_SECTION.search(h) for h in table.headings) and not _model_words(repo_id) & {"base", "pretrained"}:
+    if any(_BASE_SECTION.match(h) for h in table.headings) and not _model_words(repo_id) & {"base", "pretrained"}:
         return []  # the results of the base model this one was tuned from, not this model's
     header = table.header
     first = header[0].lower().strip(" :*") if header else ""
@@ -999,9 +1000,11 @@ _STOP_START = re.compile(
 
 
 def _link_name(text: str) -> str:
-    """A dataset's name from its link text: "GOOAQ: Open Question Answering with …" -> "GOOAQ"."""
+    """A dataset's name from its link text: "GOOAQ: Open Question Answering with …" -> "GOOAQ",
+    "Multilingual Librispeech (MLS)" -> "Multilingual Librispeech"."""
     head, colon, _ = text.partition(":")
-    return head if colon and len(text.split()) > 5 else text
+    name = head if colon and len(text.split()) > 5 else text
+    return re.sub(r"\s*\([^()]*\)\s*$", "", name) or name
 
 
 def _dataset_name(name: str, *, strict: bool) -> str | None:
@@ -1018,12 +1021,12 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
     """Training datasets the text names, with their evidence."""
     facts: dict[str, Fact] = {}
 
-    def add(raw: str, declared_in: str, snippet: str, line: int, *, strict: bool = True) -> None:
+    def add(raw: str, declared_in: str, snippet: str, line: int, *, strict: bool = True, hub_id: bool = False) -> None:
         name = _dataset_name(raw, strict=strict)
         if name is None or len(facts) >= MAX_FACTS:
             return
         key = re.sub(r"[^a-z0-9]", "", name.lower().rsplit("/", 1)[-1])
-        if key and key not in facts:
+        if key and (key not in facts or hub_id):  # a Hub id ("common_voice") names it better than prose does
             facts[key] = Fact("dataset", name, None, declared_in, None, Evidence(_snippet(snippet), line))
 
     for block in doc.blocks:
@@ -1056,7 +1059,10 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
         if trained and "](" in block.source:
             for trained_on in _TRAINED_ON_LINK.finditer(" ".join(block.source.split())):
                 target = trained_on.group(2)
-                if not re.search(r"arxiv\.org|doi\.org|huggingface\.co/(?!datasets/)", target) and not (
+                hub_dataset = _HUB_DATASET_LINK.match(target)
+                if hub_dataset:  # a link to the Hub names the dataset by its id, whatever its text says
+                    add(hub_dataset.group(1), "text", trained_on.group(0), block.line, strict=False, hub_id=True)
+                elif not re.search(r"arxiv\.org|doi\.org|huggingface\.co/", target) and not (
                     _NOT_DATA_LINK.search(trained_on.group(1)) or _NOT_DATA_LINK.search(target)
                 ):
                     add(_link_name(trained_on.group(1)), "text", trained_on.group(0), block.line)
@@ -1104,7 +1110,7 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
     for link in doc.links:
         linked = _HUB_DATASET_LINK.match(link.href)
         if linked and not any(_EVAL_HEADINGS.search(h) for h in link.headings[-1:]):
-            add(linked.group(1), "link", link.href, link.line, strict=False)
+            add(linked.group(1), "link", link.href, link.line, strict=False, hub_id=True)
     return list(facts.values())
 
 
