@@ -110,7 +110,7 @@ def test_nothing_imported_is_an_error_and_leaves_no_snapshot(store, tmp_path):
 def test_interrupt_keeps_what_was_read_and_marks_the_snapshot_partial(store, tmp_path):
     path = jsonl(tmp_path / "m.jsonl", [{"id": f"a/{i}"} for i in range(12_000)])
 
-    def progress(name, n):  # called every 5,000 records: interrupt at the first call
+    def progress(name, n, total):  # called every 5,000 records: interrupt at the first call
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import orjson
 
 from ptmscope.errors import CrawlMismatchError, ListingFailedError, StoreLockedError
+from ptmscope.progress import ProgressFn
 from ptmscope.records import (
     BadRecord,
     ModelRecord,
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
     from ptmscope.hub.ratelimit import Budget
     from ptmscope.store.store import Snapshot, Store
 
-ProgressFn = Callable[[str, int, int | None], None]
 """Called as ``progress(stage, done, total)``; total is None while unknown."""
 
 # What the listing asks for: every model property the store has a column for.

@@ -112,3 +112,19 @@ class CrawlMismatchError(SourceError):
 
 class CloneError(SourceError):
     """Cloning could not run at all (no git, an unusable destination); per-repo failures are stored instead."""
+
+
+class ModelNotFoundError(SourceError):
+    """The Hub has no such model (or it is private or gated for this token)."""
+
+
+class ModelNotInSnapshotError(PtmscopeError):
+    """The repo id is not in the snapshot and fetching it was not allowed."""
+
+
+class AggregateFileError(InputError):
+    """The file holds aggregate figures (counts per category), not records."""
+
+
+class HistoryError(CloneError):
+    """A repository's history could not be read (stored as the repo's ``history_error``)."""

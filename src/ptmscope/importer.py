@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ptmscope.cards.frontmatter import DEFAULT_RULE, FrontMatterRule
-from ptmscope.errors import InputError
+from ptmscope.errors import AggregateFileError, InputError
+from ptmscope.progress import ProgressFn
 from ptmscope.records import BadRecord
-from ptmscope.sources.dumps import AggregateFileError, is_jsonl, jsonl_chunks, parse_jsonl_line, read_path
+from ptmscope.sources.dumps import is_jsonl, jsonl_chunks, parse_jsonl_line, read_path
 from ptmscope.store.rows import Batch, RowBuilder, WriteStats
 from ptmscope.store.store import Snapshot, Store
 from ptmscope.store.writer import SnapshotWriter
-
-ProgressFn = Callable[[str, int], None]
-"""Called as ``progress(file, records_read_so_far)`` every few thousand records."""
 
 # Files at least this big (on disk) are parsed by worker processes when jobs > 1.
 PARALLEL_MIN_BYTES = 4 * 1024**2
@@ -178,7 +176,7 @@ def _import_one(
             if isinstance(record, BadRecord):
                 file_report.bad_records += 1
             if progress is not None and file_report.records % 5_000 == 0:
-                progress(name, file_report.records)
+                progress(name, file_report.records, None)
     except AggregateFileError as error:
         file_report.error = str(error)
         file_report.aggregate = True
@@ -186,7 +184,7 @@ def _import_one(
         file_report.error = str(error)
         writer.bad(name, "file", str(error))
     if progress is not None:
-        progress(name, file_report.records)
+        progress(name, file_report.records, None)
     return file_report
 
 
@@ -260,7 +258,7 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
         file_report.records += batch.records
         file_report.bad_records += batch.bad_records
         if progress is not None:
-            progress(name, file_report.records)
+            progress(name, file_report.records, None)
 
     def chunks() -> Iterable[tuple[int, list[tuple[int, bytes | None]]]]:
         nonlocal broke_off

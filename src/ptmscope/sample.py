@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ptmscope.cards.analysis import CARD_ANALYSIS
 from ptmscope.cards.frontmatter import FrontMatterRule
-from ptmscope.importer import ImportReport, ProgressFn, import_paths
+from ptmscope.importer import ImportReport, import_paths
+from ptmscope.progress import ProgressFn
 from ptmscope.store.store import Snapshot, Store
 
 

@@ -247,8 +247,7 @@ def test_repo_id_from_a_hub_endpoint(fake_hub, tmp_path):
 
 
 def test_unknown_repo_and_unreachable_hub_are_clear_errors(fake_hub, tmp_path):
-    from ptmscope.audit.run import ModelNotInSnapshotError
-    from ptmscope.errors import SourceError, SourceUnreachableError
+    from ptmscope.errors import ModelNotInSnapshotError, SourceError, SourceUnreachableError
 
     with pytest.raises(SourceError, match="no such model"):
         audit_model("acme/absent", db_path=tmp_path / "none.duckdb", endpoint=fake_hub)

@@ -7,8 +7,9 @@ import pytest
 
 from ptmscope.checks import CHECKS
 from ptmscope.checks import licenses as lic
-from ptmscope.checks.docs import check_docs, render_markdown
+from ptmscope.checks.docs import check_docs
 from ptmscope.checks.names import confusables, variants
+from ptmscope.reports.checks_page import render_markdown
 from tests.conftest import ROOT
 
 
@@ -103,4 +104,4 @@ def test_registry_and_docs_agree_both_ways():
 
 def test_generated_checks_page_is_current():
     page = (ROOT / "docs" / "checks.md").read_text(encoding="utf-8")
-    assert page == render_markdown(), "docs/checks.md is stale: run python -m ptmscope.checks.docs"
+    assert page == render_markdown(), "docs/checks.md is stale: run python -m ptmscope.reports.checks_page"

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from ptmscope.errors import InputError, UnknownFormatError
+from ptmscope.errors import AggregateFileError, InputError, UnknownFormatError
 from ptmscope.records import (
     BadRecord,
     CardRecord,
@@ -17,7 +17,7 @@ from ptmscope.records import (
     OrgRecord,
     RegistryDownloads,
 )
-from ptmscope.sources.dumps import AggregateFileError, is_jsonl, read_path
+from ptmscope.sources.dumps import is_jsonl, read_path
 from tests.conftest import DATA
 
 

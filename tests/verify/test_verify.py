@@ -195,8 +195,8 @@ def test_cli_stores_results_and_study_reports_discrepancy_rate(text_model, senti
         ]
         assert rows[0][4] == rows[1][4] and len(rows[0][4]) == 64  # the same weights, hashed
 
+        from ptmscope.store.verifications import rechecked_sql
         from ptmscope.study.run import run_study
-        from ptmscope.verify.results import rechecked_sql
 
         data = run_study(store, store.snapshot("hub")).data["measurements"]["discrepancies"]
         assert (data["models"], data["consistent"], data["discrepancy"], data["overclaimed"]) == (2, 1, 1, 1)

@@ -32,8 +32,9 @@ from ptmscope.audit import engine
 from ptmscope.audit.lineage import Lineage, lineage
 from ptmscope.checks import CHECKS, Check, Finding
 from ptmscope.checks import facts as facts_module
-from ptmscope.errors import InputError, PtmscopeError
+from ptmscope.errors import InputError, ModelNotInSnapshotError
 from ptmscope.scores.policy import AttributeScore, Weights, load_weights, score
+from ptmscope.sources.local import Target, resolve_target
 from ptmscope.store.store import Snapshot, Store
 
 if TYPE_CHECKING:
@@ -46,21 +47,6 @@ SMALL_SNAPSHOT = 10_000
 """A context snapshot with fewer models than this is warned about (percentiles and look-alikes need a registry)."""
 # Bundled snapshots that are samples of the Hub, not the whole of it (ptmscope.sample).
 SAMPLE_BUNDLES = frozenset({"hub-2025-04-sample"})
-
-
-class ModelNotInSnapshotError(PtmscopeError):
-    """The repo id is not in the snapshot and fetching it was not allowed."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """What the user asked to audit, resolved."""
-
-    kind: str
-    """'snapshot', 'folder', 'hf-cache' or 'hub'."""
-    repo_id: str
-    path: Path | None = None
-    revision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,47 +122,6 @@ class AuditRun:
     models: int
     seconds: float
     weights: Weights
-
-
-# -- resolving what to audit --------------------------------------------------------------
-
-
-def _hf_cache_target(path: Path) -> Target | None:
-    """A Hugging Face cache repo folder (models--owner--name) or one of its snapshots."""
-    repo_dir, revision = None, None
-    if path.name.startswith("models--"):
-        repo_dir = path
-    elif path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
-        repo_dir, revision = path.parent.parent, path.name
-    if repo_dir is None:
-        return None
-    repo_id = repo_dir.name[len("models--") :].replace("--", "/")
-    if revision is None:
-        ref = repo_dir / "refs" / "main"
-        if ref.is_file():
-            revision = ref.read_text(encoding="utf-8").strip()[:100]
-        else:
-            snapshots = sorted((repo_dir / "snapshots").glob("*")) if (repo_dir / "snapshots").is_dir() else []
-            if not snapshots:
-                raise InputError(f"{path}: a Hugging Face cache folder without snapshots")
-            revision = snapshots[-1].name
-    folder = repo_dir / "snapshots" / revision
-    if not folder.is_dir():
-        raise InputError(f"{path}: the cache has no snapshot {revision}")
-    return Target("hf-cache", repo_id, folder, revision)
-
-
-def resolve_target(target: str, *, repo_id: str | None = None) -> Target | None:
-    """A local target (folder or HF cache), or None when ``target`` names a repo id."""
-    path = Path(target).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise InputError(f"{target}: audit a model folder, a Hugging Face cache folder or a repo id, not a file")
-        cache = _hf_cache_target(path.resolve())
-        if cache is not None:
-            return Target(cache.kind, repo_id or cache.repo_id, cache.path, cache.revision)
-        return Target("folder", repo_id or path.resolve().name, path)
-    return None
 
 
 # -- the audit -------------------------------------------------------------------------------------
@@ -514,7 +459,7 @@ def scan_hub_repo(repo_id: str, revision: str | None, endpoint: str | None) -> S
 
 def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, endpoint: str | None,
                     weights: Weights, scan: bool, token: str | bool | None) -> ModelAudit:  # fmt: skip
-    from ptmscope.audit.endpoint import check_reachable, hub_token
+    from ptmscope.hub.endpoint import check_reachable, hub_token
     from ptmscope.records import CardRecord
     from ptmscope.sources.hub import endpoint_or_default, fetch_model
     from ptmscope.store.writer import SnapshotWriter

@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ptmscope.checks import licenses, names
+from ptmscope.store.derived import is_format_sql
+from ptmscope.store.verifications import rechecked_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,25 +34,19 @@ POPULAR_ORGS = 300
 TEXT_STATUSES = ("ok", "no_metadata", "yaml_error", "not_a_mapping")
 CORE_SECTIONS = ("training", "evaluation", "limitations", "intended_use", "hardware", "citation", "get_started")
 
-# File-name patterns (lower case). Weights by format; then what else a repo ships.
-_PICKLE = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".dill", ".npy", ".npz")
-
-
-def _suffixes(column: str, suffixes: tuple[str, ...]) -> str:
-    return "(" + " OR ".join(f"suffix({column}, '{s}')" for s in suffixes) + ")"
-
-
+# File-name patterns (lower case): weights by format (store.derived, the one definition); then what
+# else a repo ships.
 FILE_FLAGS = f"""
     bool_or(p = 'config.json') AS has_config,
-    bool_or(suffix(p, '.safetensors')) AS has_safetensors,
-    bool_or({_suffixes("p", _PICKLE)}) AS has_pickle,
-    list(path ORDER BY path) FILTER (WHERE {_suffixes("p", _PICKLE)}) AS pickle_files,
-    bool_or(suffix(p, '.onnx')) AS has_onnx,
-    bool_or(suffix(p, '.gguf') OR suffix(p, '.ggml')) AS has_gguf,
-    bool_or(suffix(p, '.tflite')) AS has_tflite,
-    bool_or(suffix(p, '.mlmodel') OR contains(p, '.mlpackage/')) AS has_coreml,
-    bool_or(suffix(p, '.h5') OR suffix(p, '.keras') OR suffix(p, 'saved_model.pb')) AS has_tf,
-    bool_or(suffix(p, '.msgpack')) AS has_flax,
+    bool_or({is_format_sql("p", "safetensors")}) AS has_safetensors,
+    bool_or({is_format_sql("p", "pickle")}) AS has_pickle,
+    list(path ORDER BY path) FILTER (WHERE {is_format_sql("p", "pickle")}) AS pickle_files,
+    bool_or({is_format_sql("p", "onnx")}) AS has_onnx,
+    bool_or({is_format_sql("p", "gguf")}) AS has_gguf,
+    bool_or({is_format_sql("p", "tflite")}) AS has_tflite,
+    bool_or({is_format_sql("p", "coreml")}) AS has_coreml,
+    bool_or({is_format_sql("p", "tensorflow")}) AS has_tf,
+    bool_or({is_format_sql("p", "flax")}) AS has_flax,
     bool_or(contains(p, 'tfevents') OR suffix(p, 'trainer_state.json') OR suffix(p, 'all_results.json')
             OR suffix(p, 'train_results.json') OR suffix(p, 'eval_results.json') OR suffix(p, '.log')
             OR starts_with(p, 'runs/') OR contains(p, 'wandb/') OR suffix(p, 'metrics.json')) AS has_training_logs,
@@ -513,8 +509,6 @@ def build_facts(con: duckdb.DuckDBPyConnection, focus: list[str] | None = None) 
             con.executemany("INSERT INTO focus_ids VALUES (?)", [(r,) for r in focus])
         where = "WHERE repo_id IN (SELECT repo_id FROM focus_ids)"
     quoted = lambda values: "(" + ", ".join(f"'{v}'" for v in values) + ")"  # noqa: E731 - constants only
-    from ptmscope.verify.results import rechecked_sql
-
     sql = FACTS_SQL.format(
         rechecked=rechecked_sql("a_"),
         focus=where,

@@ -121,7 +121,7 @@ def clone(
     err = stderr_console()
     if not existing and (explicit or snapshot_name in BUNDLES):
         # the endpoint is known before the snapshot is read: no network fails now, not after a bundled import
-        from ptmscope.audit.endpoint import check_reachable
+        from ptmscope.hub.endpoint import check_reachable
 
         check_reachable(endpoint)
     with open_store(db_path) as store:

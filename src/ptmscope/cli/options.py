@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ptmscope.hub import DEFAULT_ENDPOINT
+from ptmscope.progress import ProgressFn
 from ptmscope.store.store import DB_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,9 +28,6 @@ def db_option(fn: F) -> F:
         show_envvar=True,
         help="The DuckDB store file. Default: ptmscope.duckdb in your user cache directory.",
     )(fn)
-
-
-DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 def endpoint_option(fn: F) -> F:
@@ -132,14 +131,14 @@ def emit_json(document: Any) -> None:
 
 
 @contextmanager
-def record_progress(label: str, enabled: bool = True) -> Iterator[Callable[[str, int], None]]:
+def record_progress(label: str, enabled: bool = True) -> Iterator[ProgressFn]:
     """A progress display for record streams: records read, rate and elapsed time, on stderr."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from ptmscope.reports.safe import clean
 
     if not enabled:
-        yield lambda name, count: None
+        yield lambda name, count, total: None
         return
     with Progress(
         SpinnerColumn(),
@@ -152,7 +151,7 @@ def record_progress(label: str, enabled: bool = True) -> Iterator[Callable[[str,
     ) as progress:
         tasks: dict[str, Any] = {}
 
-        def update(name: str, count: int) -> None:
+        def update(name: str, count: int, total: int | None = None) -> None:
             if name not in tasks:
                 tasks[name] = progress.add_task(f"{label} {clean(Path(name).name, 60)}", total=None, rate="")
             task_id = tasks[name]

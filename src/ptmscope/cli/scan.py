@@ -14,15 +14,10 @@ from typing import get_args
 
 import click
 
+from ptmscope.reports.safe import strip_controls as clean
 from ptmscope.scanners.interface import FailOn, FileResult, ScanOptions, ScanReport, SkippedFile
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
-
-
-def clean(text: str) -> str:
-    """Make untrusted text safe for a terminal: control and bidi characters become ``\\xNN``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def parse_size(_ctx: click.Context | None, _param: click.Parameter | None, value: str | None) -> int | None:

@@ -172,7 +172,8 @@ def verify(model: str | None, dataset: str, split: str, task: str | None, metric
         if snapshot_name:
             if options.task is None:
                 raise click.UsageError("--snapshot needs --task")
-            from ptmscope.verify.results import new_run_id, save
+            from ptmscope.store.verifications import new_run_id
+            from ptmscope.verify.results import save
             from ptmscope.verify.run import verify_snapshot
 
             with open_store(db_path) as store:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ptmscope.clone.signatures import NONE, classify
+from ptmscope.errors import HistoryError
 
 MAX_MESSAGE = 1_000
 MAX_NAME = 300
@@ -109,7 +110,3 @@ def read_history(path: Path, repo_id: str) -> History:
     except (pygit2.GitError, KeyError, ValueError, OSError) as error:
         raise HistoryError(f"history could not be read: {error}"[:1_000]) from error
     return history
-
-
-class HistoryError(Exception):
-    """A repository's history could not be read (stored as the repo's ``history_error``)."""

@@ -8,7 +8,7 @@ deleted only after their rows are committed, so a run killed at any moment is co
 by running the same command again: finished clones are kept (they are complete by
 construction), leftover partitions are ingested, and the rest is cloned.
 
-Before the first clone the endpoint must accept a TCP connection (``ptmscope.audit.endpoint``,
+Before the first clone the endpoint must accept a TCP connection (``ptmscope.hub.endpoint``,
 5 s): without a network the run stops at once with ``SourceUnreachableError`` instead of
 trying every repo. If the endpoint goes away mid-run, a unit that cannot connect fails without
 retrying, and after ``MAX_UNREACHABLE`` such failures in a row the run stops the same way
@@ -20,19 +20,19 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ptmscope.clone.units import PARTS_DIR, CloneTask, UnitResult, run_unit
 from ptmscope.errors import CloneError
+from ptmscope.progress import ProgressFn
 
 if TYPE_CHECKING:
     from ptmscope.hub.ratelimit import Budget
     from ptmscope.store.store import Snapshot, Store
 
-ProgressFn = Callable[[str, int, int | None], None]
 MAX_UNREACHABLE = 25
 """Clones in a row that could not connect to the endpoint at all before the run stops."""
 
@@ -111,10 +111,10 @@ def clone_snapshot(
         SourceUnreachableError: the endpoint cannot be reached (before the first clone, or
             ``MAX_UNREACHABLE`` clones in a row); what finished is kept.
     """
-    from ptmscope.audit.endpoint import check_reachable
     from ptmscope.clone.executors import make_executor
     from ptmscope.clone.reader import close_reader
     from ptmscope.errors import SourceUnreachableError
+    from ptmscope.hub.endpoint import check_reachable
     from ptmscope.hub.ratelimit import PLANS, WINDOW_SECONDS, Budget, Pacer
 
     options = options or CloneOptions()

@@ -194,8 +194,9 @@ def _serve() -> None:
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the protocol
     protocol = os.fdopen(out_fd, "wb", buffering=0)
-    from ptmscope.clone.history import HistoryError, read_history
+    from ptmscope.clone.history import read_history
     from ptmscope.clone.units import write_commits
+    from ptmscope.errors import HistoryError
 
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # an alarm kills this process even inside C code
     protocol.write(b'{"ready": true}\n')

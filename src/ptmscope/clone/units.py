@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ptmscope.clone.history import COMMIT_COLUMNS, HistoryError, read_history
+from ptmscope.clone.history import COMMIT_COLUMNS, read_history
 from ptmscope.clone.reader import reader
+from ptmscope.errors import HistoryError
 
 # Hub repo ids: an optional namespace and a name of letters, digits, '-', '_', '.' (today at most 96
 # characters each; older ids are longer, so up to 200, within a file name's 255 bytes).

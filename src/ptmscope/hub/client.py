@@ -36,9 +36,9 @@ import orjson
 
 from ptmscope import __version__
 from ptmscope.errors import SourceUnreachableError
+from ptmscope.hub import DEFAULT_ENDPOINT
 from ptmscope.hub.ratelimit import MAX_PAUSE, Budget, Pacer, PauseTooLong, pacers
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 MAX_BODY = 64 * 1024**2

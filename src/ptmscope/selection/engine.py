@@ -18,6 +18,7 @@ from typing import Any
 from ptmscope.checks import licenses
 from ptmscope.checks.model import ATTRIBUTES
 from ptmscope.selection.requirements import DTYPE_BYTES, POLICY_KINDS, Requirements
+from ptmscope.store.derived import format_sql
 from ptmscope.store.store import Snapshot, Store
 
 # ISO 639-1 codes: tags the Hub adds for a card's languages.
@@ -46,15 +47,7 @@ lic AS (
     GROUP BY l.repo_id),
 f AS (
     SELECT repo_id,
-           list_distinct(list(CASE
-               WHEN suffix(p, '.safetensors') THEN 'safetensors'
-               WHEN suffix(p, '.onnx') THEN 'onnx'
-               WHEN suffix(p, '.gguf') OR suffix(p, '.ggml') THEN 'gguf'
-               WHEN suffix(p, '.tflite') THEN 'tflite'
-               WHEN suffix(p, '.mlmodel') OR contains(p, '.mlpackage/') THEN 'coreml'
-               WHEN suffix(p, '.bin') OR suffix(p, '.pt') OR suffix(p, '.pth') OR suffix(p, '.ckpt') THEN 'pickle'
-               WHEN suffix(p, '.h5') OR suffix(p, '.keras') OR suffix(p, 'saved_model.pb') THEN 'tensorflow'
-               WHEN suffix(p, '.msgpack') THEN 'flax' END)) AS formats
+           list_distinct(list({formats})) AS formats
     FROM (SELECT repo_id, lower(path) AS p FROM model_files WHERE snapshot_id = $sid
           AND repo_id IN (SELECT repo_id FROM m))
     GROUP BY repo_id),
@@ -259,6 +252,7 @@ def select(store: Store, snapshot: Snapshot, req: Requirements, *, run_id: int |
         score_selects=score_selects,
         rule=rule_sql,
         reason=reason_sql,
+        formats=format_sql("p"),
     )
     params: dict[str, Any] = {
         "sid": snapshot.snapshot_id,

@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import orjson
 
-from ptmscope.errors import InputError, UnknownFormatError
+from ptmscope.errors import AggregateFileError, InputError, UnknownFormatError
 from ptmscope.records import (
     MAX_ID_CHARS,
     BadRecord,
@@ -82,10 +82,6 @@ def _size(limit: int) -> str:
 
 # What the scraper behind the 2022 card dump wrote when a repo had no README.
 _NO_README = re.compile(r"^Error: the path '[^']*' does not exist in the given tree\s*$")
-
-
-class AggregateFileError(InputError):
-    """The file holds aggregate figures (counts per category), not records."""
 
 
 # -- opening ---------------------------------------------------------------------------

@@ -24,20 +24,16 @@ from urllib.parse import quote
 
 import orjson
 
-from ptmscope.errors import SourceError
+from ptmscope.errors import ModelNotFoundError, SourceError
+from ptmscope.hub import DEFAULT_ENDPOINT
 from ptmscope.hub.client import COMMAND_MAX_PAUSE
 from ptmscope.records import BadRecord, ModelRecord, model_record_from_api
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
 MAX_README_BYTES = 16 * 1024**2
 DEADLINE = 60.0
 """Seconds one request may take in all (one model's audit, not a crawl: shorter than the crawler's)."""
 MAX_PAUSE = COMMAND_MAX_PAUSE
 """The longest Retry-After / RateLimit pause one model's audit waits."""
-
-
-class ModelNotFoundError(SourceError):
-    """The Hub has no such model (or it is private or gated for this token)."""
 
 
 def endpoint_or_default(endpoint: str | None) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ptmscope.store.derived import is_format_sql
 from ptmscope.study.db import StudyDB
 
 Data = dict[str, Any]
@@ -266,21 +267,18 @@ def licenses(db: StudyDB, top: int) -> Data:
 
 # -- beyond the paper ----------------------------------------------------------------------------
 
-WEIGHT_FORMATS = """
+WEIGHT_FORMATS = f"""
     WITH f AS (SELECT repo_id, lower(path) AS p FROM model_files WHERE snapshot_id = $sid),
     k AS (
         SELECT repo_id,
-               bool_or(suffix(p, '.safetensors')) AS safetensors,
-               bool_or(suffix(p, '.bin') OR suffix(p, '.pt') OR suffix(p, '.pth') OR suffix(p, '.ckpt')
-                       OR suffix(p, '.pkl') OR suffix(p, '.pickle') OR suffix(p, '.joblib')
-                       OR suffix(p, '.dill') OR suffix(p, '.npz') OR suffix(p, '.npy')) AS pickle,
-               bool_or(suffix(p, '.onnx')) AS onnx,
-               bool_or(suffix(p, '.gguf') OR suffix(p, '.ggml')) AS gguf,
-               bool_or(suffix(p, '.h5') OR suffix(p, '.keras') OR suffix(p, 'saved_model.pb')
-                       OR suffix(p, '.pbtxt')) AS tensorflow,
-               bool_or(suffix(p, '.tflite')) AS tflite,
-               bool_or(suffix(p, '.msgpack')) AS flax,
-               bool_or(suffix(p, '.mlmodel') OR contains(p, '.mlpackage/')) AS coreml
+               bool_or({is_format_sql("p", "safetensors")}) AS safetensors,
+               bool_or({is_format_sql("p", "pickle")}) AS pickle,
+               bool_or({is_format_sql("p", "onnx")}) AS onnx,
+               bool_or({is_format_sql("p", "gguf")}) AS gguf,
+               bool_or({is_format_sql("p", "tensorflow")}) AS tensorflow,
+               bool_or({is_format_sql("p", "tflite")}) AS tflite,
+               bool_or({is_format_sql("p", "flax")}) AS flax,
+               bool_or({is_format_sql("p", "coreml")}) AS coreml
         FROM f GROUP BY repo_id)
     SELECT count(*) FILTER (WHERE m.num_files IS NULL),
            count(*) FILTER (WHERE k.safetensors AND k.pickle),

@@ -21,7 +21,6 @@ schema metadata or ``dataset_info.json``, when the labels are stored as ints.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ptmscope.errors import DatasetError
+from ptmscope.sources.hf_cache import env_dir, hf_home, hub_cache_snapshot
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -74,18 +74,6 @@ class EvalData:
 # -- locating the files ---------------------------------------------------------------------
 
 
-def _env_dir(variable: str, default: Path) -> Path:
-    value = os.environ.get(variable)
-    return Path(value).expanduser() if value else default
-
-
-def hf_home() -> Path:
-    """``$HF_HOME``, else ``~/.cache/huggingface`` (read now, not at import)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    default = (Path(base) if base else Path.home() / ".cache") / "huggingface"
-    return _env_dir("HF_HOME", default)
-
-
 def _split_files(folder: Path, split: str) -> list[Path]:
     """Data files of ``split`` under a folder laid out as the Hub lays out datasets."""
     metadata = ("dataset_info.json", "state.json", "dataset_dict.json", "dataset_infos.json")
@@ -96,32 +84,9 @@ def _split_files(folder: Path, split: str) -> list[Path]:
     return chosen
 
 
-def hub_cache_snapshot(kind: str, name: str, revision: str | None, cache_dir: Path | None = None) -> Path | None:
-    """The Hub-cache folder of a ``kind`` ('models' or 'datasets') repo at ``revision``, when cached.
-
-    Read from the cache layout (``refs/<ref>`` -> ``snapshots/<commit>``; without a ref, the
-    newest snapshot), so a snapshot another tool cached only in part is still found.
-    The cache is ``cache_dir``, else ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, read now.
-    """
-    cache = Path(cache_dir) if cache_dir is not None else _env_dir("HF_HUB_CACHE", hf_home() / "hub")
-    repo = cache / f"{kind}--{name.replace('/', '--')}"
-    if not repo.is_dir():
-        return None
-    ref = revision or "main"
-    commit = ref
-    ref_file = repo / "refs" / ref
-    if ref_file.is_file():
-        commit = ref_file.read_text(encoding="utf-8").strip()
-    folder = repo / "snapshots" / commit
-    if commit and "/" not in commit and ".." not in commit and folder.is_dir():
-        return folder
-    snapshots = sorted((repo / "snapshots").glob("*")) if (repo / "snapshots").is_dir() else []
-    return snapshots[-1] if snapshots and revision is None else None
-
-
 def _datasets_cache_files(name: str, config: str | None, split: str) -> tuple[list[Path], Path | None]:
     """Arrow files of a split in the ``datasets`` library's cache, and the dataset_info.json beside them."""
-    cache = _env_dir("HF_DATASETS_CACHE", hf_home() / "datasets")
+    cache = env_dir("HF_DATASETS_CACHE", hf_home() / "datasets")
     candidates = [cache / name.replace("/", "___"), cache / name.split("/")[-1]]
     for root in candidates:
         if not root.is_dir():

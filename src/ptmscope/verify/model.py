@@ -32,13 +32,13 @@ from ptmscope.errors import (
     UnsafeModelError,
 )
 from ptmscope.hub.client import COMMAND_MAX_PAUSE, CONNECT_TIMEOUT, READ_TIMEOUT
+from ptmscope.store.derived import weight_format
 
 INSTALL_HINT = "pip install 'ptmscope[verify]'"
 
 # Files a verification needs; never pickles (weights are added by load policy).
 SAFE_PATTERNS = ("*.json", "*.txt", "*.model", "*.safetensors", "*.tiktoken", "README.md", "*/*.json")
 PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth")
-_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
 _HEADS = {
@@ -109,7 +109,7 @@ def resolve_model(
         UnsafeModelError: the Hub repo has no safetensors weights and pickles are not allowed.
         SourceUnreachableError: the Hub endpoint cannot be reached.
     """
-    from ptmscope.audit.run import resolve_target
+    from ptmscope.sources.local import resolve_target
 
     local = resolve_target(target, repo_id=repo_id)
     if local is not None:
@@ -117,7 +117,7 @@ def resolve_model(
         return ModelSource(local.repo_id, local.revision, local.kind, local.path)
     if not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", target):
         raise InputError(f"{target}: not a model folder, and not a repo id (owner/name)")
-    from ptmscope.verify.data import hub_cache_snapshot
+    from ptmscope.sources.hf_cache import hub_cache_snapshot
 
     cached = hub_cache_snapshot("models", target, revision, cache_dir)
     if cached is not None:
@@ -168,7 +168,7 @@ def _download(target: str, repo_id: str, revision: str | None, endpoint: str | N
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
     from huggingface_hub.utils import disable_progress_bars
 
-    from ptmscope.audit.endpoint import check_reachable, hub_token
+    from ptmscope.hub.endpoint import check_reachable, hub_token
     from ptmscope.sources.hub import endpoint_or_default
 
     base = endpoint_or_default(endpoint)
@@ -200,8 +200,8 @@ def _download(target: str, repo_id: str, revision: str | None, endpoint: str | N
 
 def check_weights(names: list[str], where: str, allow_pickle: bool) -> list[str]:
     """The weight files verify may load from a file list; raises when only pickles (not allowed) or none."""
-    safetensors = [n for n in names if n.endswith(".safetensors")]
-    pickles = [n for n in names if n.lower().endswith(_PICKLE_SUFFIXES)]
+    safetensors = [n for n in names if weight_format(n) == "safetensors"]
+    pickles = [n for n in names if weight_format(n) == "pickle"]
     if safetensors:
         return safetensors
     if pickles and allow_pickle:

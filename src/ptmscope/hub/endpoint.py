@@ -30,10 +30,10 @@ import urllib.request
 from urllib.parse import urlsplit
 
 from ptmscope.errors import SourceUnreachableError
+from ptmscope.hub import DEFAULT_ENDPOINT
 
 CONNECT_TIMEOUT = 5.0
 """Seconds for resolving the endpoint's host and connecting to it, together."""
-HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -68,7 +68,7 @@ def hub_token(endpoint: str, explicit: str | None = None) -> tuple[str | bool, s
         withheld = bool(get_token())
     except Exception:
         withheld = False
-    home = (os.environ.get("HF_ENDPOINT") or HF_DEFAULT_ENDPOINT).rstrip("/")
+    home = (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
     note = f"not sending your Hugging Face token to {endpoint} (it belongs to {home}); --token sends one"
     return False, note if withheld else None
 
