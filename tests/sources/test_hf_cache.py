@@ -67,3 +67,13 @@ def test_a_cache_folder_without_snapshots_is_a_clear_error(tmp_path):
     (tmp_path / "models--acme--empty" / "snapshots").mkdir(parents=True)
     with pytest.raises(InputError, match="without snapshots"):
         resolve_target(str(tmp_path / "models--acme--empty"))
+
+
+@pytest.mark.parametrize("target", ["/no/such/folder", "./missing", "~/nothing-here-4711", "a/b/c"])
+def test_a_path_that_does_not_exist_is_an_error_not_a_repo_id(target):
+    with pytest.raises(InputError, match="no such folder"):
+        resolve_target(target)
+
+
+def test_a_repo_id_is_left_to_the_caller():
+    assert resolve_target("acme/tiny-model-that-is-not-here") is None

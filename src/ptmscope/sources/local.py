@@ -43,7 +43,8 @@ def _hf_cache_target(path: Path) -> Target | None:
 
 
 def resolve_target(target: str, *, repo_id: str | None = None) -> Target | None:
-    """A local target (folder or HF cache), or None when ``target`` names a repo id."""
+    """A local target (folder or HF cache), or None when ``target`` names a repo id; a path that does
+    not exist is an error, not a repo id to look up."""
     path = Path(target).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -52,4 +53,6 @@ def resolve_target(target: str, *, repo_id: str | None = None) -> Target | None:
         if cache is not None:
             return Target(cache.kind, repo_id or cache.repo_id, cache.path, cache.revision)
         return Target("folder", repo_id or path.resolve().name, path)
+    if target.startswith(("/", "./", "../", "~", ".\\")) or target.count("/") > 1:
+        raise InputError(f"{target}: no such folder; not a model folder, and not a repo id (owner/name)")
     return None
