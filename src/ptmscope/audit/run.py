@@ -535,3 +535,20 @@ def audit_snapshot(store: Store, snapshot: Snapshot, *, weights: Weights | None 
         con.execute("ROLLBACK")
         raise
     return AuditRun(run_id, snapshot, models, seconds, weights)
+
+
+def run_summary(store: Store, run: AuditRun) -> dict[str, Any]:
+    """Per attribute: mean, median, scored and inconclusive models of a stored ``audit --all`` run; and findings."""
+    rows = store.query(
+        "SELECT attribute, avg(score), median(score), count(score), count(*) FROM scores WHERE run_id = ?"
+        " GROUP BY attribute ORDER BY attribute",
+        [run.run_id],
+    )
+    findings = store.query("SELECT count(*) FROM findings WHERE run_id = ?", [run.run_id])[0][0]
+    return {
+        "findings": int(findings),
+        "scores": {
+            attribute: {"mean": mean, "median": median, "scored": scored, "inconclusive": total - scored}
+            for attribute, mean, median, scored, total in rows
+        },
+    }

@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snapshot, stderr_console
+from ptmscope.audit.gate import Gates, gate_failures, parse_gates
+from ptmscope.audit.run import (
+    AUTO_CONTEXT,
+    AuditRun,
+    ContextInfo,
+    ModelAudit,
+    audit_model,
+    audit_snapshot,
+    choose_context,
+    run_summary,
+)
+from ptmscope.checks import CHECKS
+from ptmscope.cli.options import (
+    db_option,
+    emit_json,
+    endpoint_option,
+    json_option,
+    open_store,
+    resolve_snapshot,
+    snapshot_option,
+    stderr_console,
+    token_option,
+)
+from ptmscope.errors import SnapshotNotFoundError
+from ptmscope.reports.audit_html import write_audit_html
+from ptmscope.reports.audit_json import SCHEMA, audit_document
+from ptmscope.reports.audit_terminal import print_audit
+from ptmscope.reports.badges import write_badges
+from ptmscope.reports.cyclonedx import audit_bom
+from ptmscope.reports.sarif import audit_sarif
+from ptmscope.sample import BUNDLES
+from ptmscope.scores.policy import Weights, load_weights
+from ptmscope.store.store import Store, default_db_path
 
 # Options that only make sense for one model: `audit --all` refuses them rather than ignoring them.
 _ONE_MODEL_ONLY = {"repo_id": "--repo-id", "endpoint": "--endpoint", "token": "--token", "offline": "--offline",
@@ -17,77 +52,17 @@ _ONE_MODEL_ONLY = {"repo_id": "--repo-id", "endpoint": "--endpoint", "token": "-
                    "bom_file": "--cyclonedx", "badges_dir": "--badges", "fail_under": "--fail-under"}  # fmt: skip
 
 
-def parse_fail_under(values: tuple[str, ...]) -> dict[str | None, float]:
-    """``--fail-under`` values: ``SCORE`` (every conclusive attribute) or ``ATTRIBUTE=SCORE``; the bare one is None."""
-    from ptmscope.checks.model import ATTRIBUTES
-
-    gates: dict[str | None, float] = {}
-    for value in values:
-        attribute, sep, number = value.rpartition("=")
-        key = attribute.strip() if sep else None
-        if key is not None and key not in ATTRIBUTES:
-            raise click.BadParameter(
-                f"{key!r} is not an attribute ({', '.join(ATTRIBUTES)})", param_hint="--fail-under"
-            )
-        try:
-            limit = float(number)
-        except ValueError:
-            raise click.BadParameter(f"{value!r}: expected SCORE or ATTRIBUTE=SCORE (0-10)",
-                                     param_hint="--fail-under") from None  # fmt: skip
-        if not 0 <= limit <= 10:
-            raise click.BadParameter(f"{value!r}: scores are 0 to 10", param_hint="--fail-under")
-        gates[key] = limit
-    return gates
-
-
-def gate_failures(scores: dict[str, dict[str, object]], gates: dict[str | None, float]) -> list[str]:
-    """Why the audit is under ``--fail-under`` (empty: it passes).
-
-    A bare SCORE gates every *conclusive* attribute (an inconclusive one has no evidence either
-    way; if none is conclusive the gate fails). A named attribute must be conclusive and at least
-    its SCORE: an inconclusive security score cannot show it is good enough.
-    """
-    failures: list[str] = []
-    for attribute, limit in gates.items():
-        if attribute is None:
-            conclusive = {a: v["score"] for a, v in scores.items() if isinstance(v.get("score"), int | float)}
-            if not conclusive:
-                failures.append(f"no attribute could be scored (all inconclusive), so none reaches {limit:g}")
-            failures += [f"{a} {score:.2f} < {limit:g}" for a, score in conclusive.items() if score < limit]  # type: ignore[operator]
-            continue
-        score = scores.get(attribute, {}).get("score")
-        if not isinstance(score, int | float):
-            failures.append(f"{attribute} is inconclusive (no check could be decided), so it does not show {limit:g}")
-        elif score < limit:
-            failures.append(f"{attribute} {score:.2f} < {limit:g}")
-    return failures
-
-
 @click.command()
 @click.argument("model", required=False)
 @click.option("--all", "audit_all", is_flag=True, help="Audit every model of the snapshot into the store.")
-@click.option(
-    "--snapshot",
-    "-s",
-    "snapshot_name",
-    metavar="NAME",
-    help="The snapshot to look MODEL up in and to judge it against (popularity, lineage, names). Default: the "
+@snapshot_option(
+    "The snapshot to look MODEL up in and to judge it against (popularity, lineage, names). Default: the "
     "newest complete snapshot of the whole registry (not an unfinished, --limit or filtered crawl, nor a sample); "
-    "'latest': the newest of any kind. The report names it, and warns when it is partial or under 10,000 models.",
+    "'latest': the newest of any kind. The report names it, and warns when it is partial or under 10,000 models."
 )
 @click.option("--repo-id", metavar="ID", help="The repo id of a local model folder (default: the folder name).")
-@click.option(
-    "--endpoint",
-    envvar="HF_ENDPOINT",
-    metavar="URL",
-    help="Hub endpoint for repo ids not in the snapshot (env HF_ENDPOINT; default the real Hub).",
-)
-@click.option(
-    "--token",
-    metavar="TOKEN",
-    help="Hub token for gated or private models, sent to --endpoint. Default: huggingface_hub's token (HF_TOKEN, "
-    "else your saved login), sent only to the endpoint it belongs to (HF_ENDPOINT, else huggingface.co).",
-)
+@endpoint_option
+@token_option
 @click.option("--offline", is_flag=True, help="Never contact a Hub: audit only what the store and local files hold.")
 @click.option(
     "--scan/--no-scan",
@@ -109,7 +84,7 @@ def gate_failures(scores: dict[str, dict[str, object]], gates: dict[str | None, 
     "attribute, which must then be conclusive (repeatable, e.g. --fail-under 4 --fail-under security=7).",
 )
 @click.option("--explain", is_flag=True, help="List every point gained or lost, with evidence and remediation.")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema ptmscope.audit/1) on stdout.")
+@json_option(SCHEMA)
 @click.option(
     "--html",
     "html_file",
@@ -176,14 +151,9 @@ def audit(
     2 usage error, the model or snapshot not found, the Hub unreachable (checked within 5 s,
     one line), or a store error; 130 interrupted.
     """
-    from ptmscope.checks import CHECKS
-    from ptmscope.scores.policy import load_weights
-    from ptmscope.store.store import default_db_path
-
     ctx = click.get_current_context()
     gates = parse_fail_under(fail_under)
     weights = load_weights(weights_file, known=set(CHECKS))
-    err = stderr_console()
     if audit_all:
         if model:
             raise click.UsageError("give either MODEL or --all, not both")
@@ -196,129 +166,109 @@ def audit(
         return
     if not model:
         raise click.UsageError("give a MODEL to audit (a repo id or a folder), or --all")
-
-    from ptmscope.audit.run import AUTO_CONTEXT, audit_model
-    from ptmscope.reports.audit_json import audit_document
-    from ptmscope.sample import BUNDLES
-
     if snapshot_name in BUNDLES:  # a bundled snapshot is imported on first use, as study does
         with open_store(db_path) as store:
             resolve_snapshot(store, snapshot_name)
+    err = stderr_console()
     with err.status("Auditing...", spinner="dots") if err.is_terminal else nullcontext():
-        result = audit_model(
-            model,
-            db_path=db_path or default_db_path(),
-            context=snapshot_name or AUTO_CONTEXT,
-            repo_id=repo_id,
-            endpoint=endpoint,
-            offline=offline,
-            weights=weights,
-            scan=scan,
-            token=token,
-        )
+        result = audit_model(model, db_path=db_path or default_db_path(), context=snapshot_name or AUTO_CONTEXT,
+                             repo_id=repo_id, endpoint=endpoint, offline=offline, weights=weights, scan=scan,
+                             token=token)  # fmt: skip
     document = audit_document(result)
-    for note in result.notes:
-        err.print(f"note: {note}", markup=False, highlight=False)
-    if result.context is None:
-        err.print("note: judged alone (the store has no snapshot to judge popularity, lineage and names against)")
-    else:
-        for warning in document["context"].get("warnings", []):
-            err.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
+    _print_notes(result, document, err)
     failures = gate_failures(document["scores"], gates) if gates else []
     if gates:
         document["gate"] = {"fail_under": {k or "*": v for k, v in gates.items()}, "failed": failures}
-    if html_file is not None:
-        from ptmscope.reports.audit_html import write_audit_html
-
-        write_audit_html(document, html_file)
-        err.print(f"Wrote {html_file}")
-    if sarif_file is not None:
-        from ptmscope.reports.sarif import audit_sarif
-
-        _write_json(audit_sarif(document), sarif_file, err)
-    if bom_file is not None:
-        from ptmscope.reports.cyclonedx import audit_bom
-
-        _write_text(audit_bom(document, result), bom_file, err)
-    if badges_dir is not None:
-        from ptmscope.reports.badges import write_badges
-
-        written = write_badges(document, badges_dir)
-        err.print(f"Wrote {len(written)} badges into {badges_dir}")
-    stdout_taken = "-" in (str(sarif_file), str(bom_file))
+    _write_reports(document, result, html_file, sarif_file, bom_file, badges_dir, err)
     if as_json:
         emit_json(document)
-    elif not stdout_taken:
-        from ptmscope.reports.audit_terminal import print_audit
-
+    elif "-" not in (str(sarif_file), str(bom_file)):  # stdout is taken by a report written to '-'
         print_audit(document, explain=explain)
     if failures:
         click.echo(f"audit: under --fail-under: {'; '.join(failures)}", err=True)
         ctx.exit(1)
 
 
-def _write_text(content: str, target: Path, err: object) -> None:
+def parse_fail_under(values: tuple[str, ...]) -> Gates:
+    """``--fail-under`` values as gates, or a usage error naming the option."""
+    try:
+        return parse_gates(values)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--fail-under") from None
+
+
+def _print_notes(result: ModelAudit, document: dict[str, Any], err: Console) -> None:
+    for note in result.notes:
+        err.print(f"note: {note}", markup=False, highlight=False)
+    if result.context is None:
+        err.print("note: judged alone (the store has no snapshot to judge popularity, lineage and names against)")
+        return
+    for warning in document["context"].get("warnings", []):
+        err.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
+
+
+def _write_reports(document: dict[str, Any], result: ModelAudit, html_file: Path | None, sarif_file: Path | None,
+                   bom_file: Path | None, badges_dir: Path | None, err: Console) -> None:  # fmt: skip
+    """The report files asked for: HTML, SARIF, CycloneDX ('-': stdout) and badges."""
+    if html_file is not None:
+        write_audit_html(document, html_file)
+        err.print(f"Wrote {html_file}")
+    if sarif_file is not None:
+        _write_text(json.dumps(audit_sarif(document), indent=2, ensure_ascii=False), sarif_file, err)
+    if bom_file is not None:
+        _write_text(audit_bom(document, result), bom_file, err)
+    if badges_dir is not None:
+        written = write_badges(document, badges_dir)
+        err.print(f"Wrote {len(written)} badges into {badges_dir}")
+
+
+def _write_text(content: str, target: Path, err: Console) -> None:
     if str(target) == "-":
         sys.stdout.write(content + "\n")
         return
     target.write_text(content, encoding="utf-8")
-    err.print(f"Wrote {target}")  # type: ignore[attr-defined]
+    err.print(f"Wrote {target}")
 
 
-def _write_json(document: object, target: Path, err: object) -> None:
-    import json
-
-    _write_text(json.dumps(document, indent=2, ensure_ascii=False), target, err)
-
-
-def _audit_all(db_path: Path | None, snapshot_name: str | None, weights: object, as_json: bool) -> None:
-    from ptmscope.audit.run import audit_snapshot
-
+def _audit_all(db_path: Path | None, snapshot_name: str | None, weights: Weights, as_json: bool) -> None:
     err = stderr_console()
     with open_store(db_path) as store:
         info = judging_snapshot(store, snapshot_name, err)
         snapshot = info.snapshot
         with err.status(f"Auditing every model of {snapshot.name}...") if err.is_terminal else nullcontext():
-            run = audit_snapshot(store, snapshot, weights=weights)  # type: ignore[arg-type]
-        summary = store.query(
-            "SELECT attribute, avg(score), median(score), count(score), count(*) FROM scores WHERE run_id = ?"
-            " GROUP BY attribute ORDER BY attribute",
-            [run.run_id],
-        )
-        findings = store.query("SELECT count(*) FROM findings WHERE run_id = ?", [run.run_id])[0][0]
+            run = audit_snapshot(store, snapshot, weights=weights)
+        summary = run_summary(store, run)
     document = {
         "schema": "ptmscope.audit-run/1",
         "run_id": run.run_id,
         "snapshot": snapshot.name,
         "context": info.as_json(),
         "models": run.models,
-        "findings": int(findings),
+        "findings": summary["findings"],
         "seconds": round(run.seconds, 2),
         "models_per_second": round(run.models / run.seconds) if run.seconds else None,
-        "scores": {
-            a: {"mean": mean, "median": median, "scored": scored, "inconclusive": total - scored}
-            for a, mean, median, scored, total in summary
-        },
+        "scores": summary["scores"],
     }
     if as_json:
         emit_json(document)
         return
-    from rich.table import Table
+    Console().print(_run_table(run, document))
 
-    table = Table(title=f"audit run {run.run_id}: {run.models:,} models of {snapshot.name} in {run.seconds:.1f} s "
-                  f"({document['models_per_second']:,} models/s)", title_justify="left")  # fmt: skip
+
+def _run_table(run: AuditRun, document: dict[str, Any]) -> Table:
+    rate = f"{document['models_per_second']:,} models/s"
+    title = f"audit run {run.run_id}: {run.models:,} models of {run.snapshot.name} in {run.seconds:.1f} s ({rate})"
+    table = Table(title=title, title_justify="left")
     for name, justify in (("attribute", "left"), ("mean", "right"), ("median", "right"), ("inconclusive", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for attribute, values in document["scores"].items():
         mean, median = values["mean"], values["median"]
         table.add_row(attribute, "–" if mean is None else f"{mean:.2f}", "–" if median is None else f"{median:.2f}",
                       f"{values['inconclusive']:,}")  # fmt: skip
-    from rich.console import Console
-
-    Console().print(table)
+    return table
 
 
-def judging_snapshot(store: Any, name: str | None, err: Any) -> Any:
+def judging_snapshot(store: Store, name: str | None, err: Console) -> ContextInfo:
     """The snapshot named (a bundled one imported on first use), else the newest complete one; named on stderr.
 
     Returns the ``ContextInfo``; warns when the snapshot is partial or small.
@@ -326,9 +276,6 @@ def judging_snapshot(store: Any, name: str | None, err: Any) -> Any:
     Raises:
         SnapshotNotFoundError: no such snapshot, or the store has none.
     """
-    from ptmscope.audit.run import AUTO_CONTEXT, choose_context
-    from ptmscope.errors import SnapshotNotFoundError
-
     if name is not None and name != "latest":
         resolve_snapshot(store, name)  # imports a bundled snapshot on first use
     info = choose_context(store, name or AUTO_CONTEXT)

@@ -55,7 +55,7 @@ from ptmscope.cli.options import (
     "failed with the reason and the run goes on.",
 )
 @rate_limit_option
-@json_option
+@json_option()
 @db_option
 def clone(
     dest: Path,

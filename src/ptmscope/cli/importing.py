@@ -47,7 +47,7 @@ from ptmscope.cli.options import (
     "Hub until January 2023): the first '---' line anywhere opens it, so metadata after a title is read. "
     "hub-2023 (today): it must open the card. Blocks the rule does not read are still counted.",
 )
-@json_option
+@json_option()
 @db_option
 def import_(
     paths: tuple[Path, ...],

@@ -1,4 +1,10 @@
-"""Options shared by several commands, defined once."""
+"""Options and helpers shared by the commands, defined once.
+
+Every command takes the same ``--db``, ``--endpoint``, ``--token``, ``--json`` and ``--snapshot``
+from here, so their names, environment variables and defaults cannot drift apart. A command
+module is imported only when its command runs (``ptmscope.cli.main``), so what is imported here
+costs ``ptmscope --help`` nothing.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from ptmscope.hub import DEFAULT_ENDPOINT
+from ptmscope.hub.ratelimit import parse_budgets
 from ptmscope.progress import ProgressFn
-from ptmscope.store.store import DB_ENV
+from ptmscope.reports.safe import clean
+from ptmscope.sample import BUNDLES, ensure_bundled, is_current
+from ptmscope.store.store import DB_ENV, Snapshot, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,8 +77,6 @@ def rate_limit_option(fn: F) -> F:
 
 def parse_rate_limit(spec: str) -> Any:
     """Budgets from a --rate-limit value, or a usage error."""
-    from ptmscope.hub.ratelimit import parse_budgets
-
     try:
         return parse_budgets(spec)
     except ValueError as error:
@@ -69,16 +86,6 @@ def parse_rate_limit(spec: str) -> Any:
 @contextmanager
 def stage_progress(enabled: bool = True) -> Iterator[Callable[[str, int, int | None], None]]:
     """A progress bar per stage on stderr: done / total, rate and time left."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     if not enabled:
         yield lambda stage, done, total: None
         return
@@ -105,22 +112,37 @@ def stage_progress(enabled: bool = True) -> Iterator[Callable[[str, int, int | N
         yield update
 
 
-def json_option(fn: F) -> F:
-    """``--json``: machine-readable output on stdout."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of tables.")(fn)
+def json_option(schema: str | None = None) -> Callable[[F], F]:
+    """``--json``: the command's JSON document on stdout instead of tables (naming its schema when it has one)."""
+    named = f" (schema {schema})" if schema else ""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print JSON{named} on stdout instead of tables.")
 
 
-def open_store(db_path: Path | None, *, read_only: bool = False) -> Any:
-    """Open the store (imported here so --help never loads duckdb)."""
-    from ptmscope.store.store import Store
+def token_option(fn: F) -> F:
+    """``--token TOKEN`` (env PTMSCOPE_HF_TOKEN): a token for ``--endpoint``; never sent anywhere else."""
+    return click.option(
+        "--token",
+        metavar="TOKEN",
+        envvar="PTMSCOPE_HF_TOKEN",
+        show_envvar=True,
+        help="A token for --endpoint (gated or private models). Default: huggingface_hub's token (HF_TOKEN, else "
+        "your saved login), sent only when --endpoint is the endpoint it belongs to (HF_ENDPOINT, else "
+        "https://huggingface.co); never sent on a redirect to another host.",
+    )(fn)
 
+
+def snapshot_option(help: str) -> Callable[[F], F]:
+    """``--snapshot/-s NAME``: the snapshot a command reads or writes; ``help`` says which and the default."""
+    return click.option("--snapshot", "-s", "snapshot_name", metavar="NAME", help=help)
+
+
+def open_store(db_path: Path | None, *, read_only: bool = False) -> Store:
+    """Open the store at ``db_path`` (None: the default location)."""
     return Store(db_path, read_only=read_only)
 
 
-def stderr_console() -> Any:
+def stderr_console() -> Console:
     """A rich console on stderr for progress and summaries (stdout carries the data)."""
-    from rich.console import Console
-
     return Console(stderr=True)
 
 
@@ -133,10 +155,6 @@ def emit_json(document: Any) -> None:
 @contextmanager
 def record_progress(label: str, enabled: bool = True) -> Iterator[ProgressFn]:
     """A progress display for record streams: records read, rate and elapsed time, on stderr."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from ptmscope.reports.safe import clean
-
     if not enabled:
         yield lambda name, count, total: None
         return
@@ -162,18 +180,16 @@ def record_progress(label: str, enabled: bool = True) -> Iterator[ProgressFn]:
         yield update
 
 
-def resolve_snapshot(store: Any, name: str) -> Any:
+def resolve_snapshot(store: Store, name: str) -> Snapshot:
     """The snapshot called ``name``; a bundled one is imported (or re-read) on first use, with a note."""
-    from ptmscope.sample import BUNDLES, ensure_bundled, is_current
-
     if name not in BUNDLES:
         return store.snapshot(name)
     existing = store.find_snapshot(name)
-    if not is_current(existing):
+    if existing is None or not is_current(existing):
         err = stderr_console()
         verb = "Importing" if existing is None else "Re-reading"
         err.print(f"{verb} the bundled snapshot {name}: {BUNDLES[name].description} (offline, a few seconds)...")
-        reading = getattr(store, "read_only", False)
+        reading = store.read_only
         if reading:  # a read-only command writes this once: the write lock is held for the import only
             store.reopen(read_only=False)
         try:

@@ -7,7 +7,16 @@ from typing import Any
 
 import click
 
-from ptmscope.cli.options import db_option, emit_json, open_store, stderr_console
+from ptmscope.audit.run import audit_snapshot
+from ptmscope.cli.audit import judging_snapshot
+from ptmscope.cli.options import db_option, emit_json, json_option, open_store, snapshot_option, stderr_console
+from ptmscope.reports.select_terminal import print_selection
+from ptmscope.selection import requirements as reqs
+from ptmscope.selection.engine import Selection, latest_run
+from ptmscope.selection.engine import select as run_select
+from ptmscope.study.run import snapshot_json
+
+SCHEMA = "ptmscope.select/1"
 
 
 def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
@@ -24,14 +33,10 @@ def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
 
 
 @click.command("select")
-@click.option(
-    "--snapshot",
-    "-s",
-    "snapshot_name",
-    metavar="NAME",
-    help="The snapshot to select from. Default: the newest complete snapshot of the whole registry (not an "
+@snapshot_option(
+    "The snapshot to select from. Default: the newest complete snapshot of the whole registry (not an "
     "unfinished, --limit or filtered crawl, nor a sample); 'latest': the newest of any kind. It is named on stderr "
-    "and in the JSON, with a warning when it is partial or under 10,000 models.",
+    "and in the JSON, with a warning when it is partial or under 10,000 models."
 )
 @click.option(
     "--requirements",
@@ -69,7 +74,7 @@ def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
 @click.option("--rank-weight", multiple=True, metavar="COMP=W", help="Override a ranking weight, e.g. claim=5.")
 @click.option("--top", type=click.IntRange(1, 10_000), help="Shortlist length (10).")
 @click.option("--explain", is_flag=True, help="Also list every excluded candidate and the rule that excluded it.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema ptmscope.select/1).")
+@json_option(SCHEMA)
 @db_option
 def select(snapshot_name: str | None, requirements_file: Path | None, task: str | None, license_: str | None,
            max_params: int | None, max_memory: float | None, dtype: str | None, allow_unknown_size: bool | None,
@@ -98,12 +103,6 @@ def select(snapshot_name: str | None, requirements_file: Path | None, task: str 
     Exit codes: 0 a shortlist was made (it may be empty); 2 usage error, no such snapshot,
     or a store error; 130 interrupted.
     """
-    from ptmscope.audit.run import audit_snapshot
-    from ptmscope.cli.audit import judging_snapshot
-    from ptmscope.selection import requirements as reqs
-    from ptmscope.selection.engine import latest_run
-    from ptmscope.selection.engine import select as run_select
-
     overrides: dict[str, Any] = {
         "task": task, "license": license_, "max_parameters": max_params, "max_memory_gb": max_memory, "dtype": dtype,
         "allow_unknown_size": allow_unknown_size, "formats": list(formats), "frameworks": list(frameworks),
@@ -133,17 +132,13 @@ def select(snapshot_name: str | None, requirements_file: Path | None, task: str 
     if as_json:
         emit_json(document)
         return
-    from ptmscope.reports.select_terminal import print_selection
-
     print_selection(document, explain=explain)
 
 
-def selection_document(result: Any) -> dict[str, Any]:
+def selection_document(result: Selection) -> dict[str, Any]:
     """The selection as JSON (schema ptmscope.select/1)."""
-    from ptmscope.study.run import snapshot_json
-
     return {
-        "schema": "ptmscope.select/1",
+        "schema": SCHEMA,
         "snapshot": snapshot_json(result.snapshot),
         "audit_run": result.run_id,
         "requirements": result.requirements.as_json(),

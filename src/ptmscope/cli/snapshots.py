@@ -25,7 +25,7 @@ def interactive() -> bool:
     is_flag=True,
     help="Delete without asking (needed when no terminal can answer, e.g. in scripts and CI).",
 )
-@json_option
+@json_option()
 @db_option
 def snapshots(delete_name: str | None, assume_yes: bool, as_json: bool, db_path: Path | None) -> None:
     """List the snapshots in the store: name, source, status, size.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
 
 from ptmscope.cli.options import (
     db_option,
@@ -12,18 +13,20 @@ from ptmscope.cli.options import (
     json_option,
     open_store,
     resolve_snapshot,
+    snapshot_option,
     stderr_console,
 )
+from ptmscope.reports.study_html import write_compare_html, write_study_html
+from ptmscope.reports.study_terminal import print_study, render_compare
+from ptmscope.sample import SAMPLE_SNAPSHOT
+from ptmscope.store.store import default_db_path
+from ptmscope.study.run import SCHEMA, compare, run_study
 
 
 @click.command()
-@click.option(
-    "--snapshot",
-    "-s",
-    "snapshot_name",
-    metavar="NAME",
-    help="The snapshot to study ('latest' for the newest). Default: the bundled Feb-2022 Hub sample, "
-    "imported on first use.",
+@snapshot_option(
+    "The snapshot to study ('latest' for the newest). Default: the bundled Feb-2022 Hub snapshot, imported on "
+    "first use."
 )
 @click.option(
     "--compare",
@@ -55,7 +58,7 @@ from ptmscope.cli.options import (
     help="Also write a self-contained HTML report (index.html with figures) into this folder.",
 )
 @click.option("--sql", "show_sql", is_flag=True, help="Print the SQL of every measurement instead of running it.")
-@json_option
+@json_option(SCHEMA)
 @db_option
 def study(
     snapshot_name: str | None,
@@ -90,13 +93,8 @@ def study(
       ptmscope study --snapshot hub-2025-04-sample --compare hub-2022-02 --html eras/
       ptmscope study --sql                           # the queries behind every figure
     """
-    from ptmscope.sample import SAMPLE_SNAPSHOT
-    from ptmscope.study.run import compare, run_study
-
     if show_sql and (compare_name or html_dir or as_json):
         raise click.UsageError("--sql prints the queries only; it does not combine with --compare, --html or --json")
-
-    from ptmscope.store.store import default_db_path
 
     err = stderr_console()
     exists = Path(db_path or default_db_path()).exists()  # none yet: the bundled snapshot creates it
@@ -117,28 +115,18 @@ def study(
     if other is not None:
         document = compare(result, other)
         if html_dir is not None:
-            from ptmscope.reports.study_html import write_compare_html
-
             index = write_compare_html(document, result.data, other.data, html_dir)
             err.print(f"Wrote {index}")
         if as_json:
             emit_json(document)
         else:
-            from rich.console import Console
-
-            from ptmscope.reports.study_terminal import render_compare
-
             Console().print(render_compare(document))
         return
 
     if html_dir is not None:
-        from ptmscope.reports.study_html import write_study_html
-
         index = write_study_html(result.data, html_dir)
         err.print(f"Wrote {index}")
     if as_json:
         emit_json(result.data)
     else:
-        from ptmscope.reports.study_terminal import print_study
-
         print_study(result.data)

@@ -6,8 +6,25 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ptmscope.cli.options import db_option, emit_json, open_store, resolve_snapshot, stderr_console
+from ptmscope.cli.options import (
+    db_option,
+    emit_json,
+    endpoint_option,
+    json_option,
+    open_store,
+    resolve_snapshot,
+    snapshot_option,
+    stderr_console,
+    token_option,
+)
+from ptmscope.reports.verify import csv_text, print_result, results_table, write_figure
+from ptmscope.verify.claims import VERDICTS
+from ptmscope.verify.results import as_json as result_json
+from ptmscope.verify.results import save
+from ptmscope.verify.run import VerifyOptions, VerifyRun, verify_model, verify_snapshot_into
 
 SCHEMA = "ptmscope.verify/1"
 
@@ -26,8 +43,6 @@ class _Bar:
     """A rich progress bar on stderr fed by the library's ``progress(stage, done, total)`` callback."""
 
     def __init__(self, enabled: bool) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=stderr_console(), transient=True, disable=not enabled,
@@ -97,36 +112,23 @@ class _Bar:
                    "you trust.")  # fmt: skip
 @click.option("--repo-id", metavar="ID", help="The repo id of a local model folder (default: the folder name).")
 @click.option("--revision", metavar="REV", help="The revision of a repo id to verify.")
-@click.option("--endpoint", envvar="HF_ENDPOINT", metavar="URL",
-              help="Hub endpoint for models not in the local cache (env HF_ENDPOINT).")  # fmt: skip
-@click.option("--token", metavar="TOKEN",
-              help="Hub token, sent to --endpoint. Default: huggingface_hub's token (HF_TOKEN, else your saved login), "
-                   "sent only to the endpoint it belongs to (HF_ENDPOINT, else huggingface.co).")  # fmt: skip
+@endpoint_option
+@token_option
 @click.option("--offline", is_flag=True, help="Never download: use local folders and the Hugging Face cache only.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Hugging Face hub cache for downloaded models (default: the usual one).")  # fmt: skip
-@click.option(
-    "--snapshot",
-    "-s",
-    "snapshot_name",
-    metavar="NAME",
-    help="Verify every model of this snapshot that claims results on --dataset for --task.",
-)
+@snapshot_option("Verify every model of this snapshot that claims results on --dataset for --task.")
 @click.option("--max-models", type=click.IntRange(min=1), default=20, show_default=True,
               help="With --snapshot: verify at most this many models (most downloaded first).")  # fmt: skip
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the results as CSV.")
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a claimed-vs-measured figure (.svg or .png).")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON document (schema ptmscope.verify/1) on stdout.")
+@json_option(SCHEMA)
 @click.option("--no-store", is_flag=True, help="Do not record the results in the store.")
 @db_option
-def verify(model: str | None, dataset: str, split: str, task: str | None, metric: str | None,
-           dataset_name: str | None, dataset_config: str | None, columns: tuple[str, ...], limit: int | None,
-           batch_size: int, resamples: int, confidence: float, tolerance: float, seed: int, allow_pickle: bool,
-           trust_remote_code: bool, repo_id: str | None, revision: str | None, endpoint: str | None,
-           token: str | None, offline: bool, cache_dir: Path | None, snapshot_name: str | None, max_models: int,
-           csv_file: Path | None, plot_file: Path | None, as_json: bool, no_store: bool,
-           db_path: Path | None) -> None:  # fmt: skip
+def verify(model: str | None, snapshot_name: str | None, max_models: int, repo_id: str | None,
+           columns: tuple[str, ...], csv_file: Path | None, plot_file: Path | None, as_json: bool, no_store: bool,
+           db_path: Path | None, **option_values: Any) -> None:  # fmt: skip
     """Re-run a model's claimed evaluation on local data; report claimed vs measured.
 
     \b
@@ -153,82 +155,58 @@ def verify(model: str | None, dataset: str, split: str, task: str | None, metric
     store the rest; 2 wins over 1), a usage or data error, or the Hub unreachable (checked
     within 5 s, one line); 130 interrupted (what was measured is kept).
     """
-    from ptmscope.verify.results import as_json as result_json
-    from ptmscope.verify.run import VerifyOptions
-
     if bool(model) == bool(snapshot_name):
         raise click.UsageError("give a MODEL to verify, or --snapshot NAME (with --task) to verify many")
     if plot_file is not None and plot_file.suffix.lower() not in (".svg", ".png"):
         raise click.BadParameter("write the plot as .svg or .png", param_hint="--plot")
-    options = VerifyOptions(
-        dataset=dataset, task=task, dataset_name=dataset_name, dataset_config=dataset_config, split=split,
-        metric=metric, columns=_columns(columns), limit=limit, batch_size=batch_size, resamples=resamples,
-        confidence=confidence, tolerance=tolerance, seed=seed, allow_pickle=allow_pickle,
-        trust_remote_code=trust_remote_code, revision=revision, endpoint=endpoint, token=token, offline=offline,
-        cache_dir=cache_dir,
-    ).validated()  # fmt: skip
+    if snapshot_name and option_values["task"] is None:
+        raise click.UsageError("--snapshot needs --task")
+    options = VerifyOptions(columns=_columns(columns), **option_values).validated()
     err = stderr_console()
     with _Bar(err.is_terminal) as bar:
         if snapshot_name:
-            if options.task is None:
-                raise click.UsageError("--snapshot needs --task")
-            from ptmscope.store.verifications import new_run_id
-            from ptmscope.verify.results import save
-            from ptmscope.verify.run import verify_snapshot
-
             with open_store(db_path) as store:
                 snapshot = resolve_snapshot(store, snapshot_name)
-                run_id = None if no_store else new_run_id(store.con)
-
-                def keep(result: Any) -> None:  # each result is stored as it comes: an interrupt loses nothing
-                    if run_id is not None:
-                        save(store.con, [result], run_id=run_id, tolerance=tolerance)
-
-                results = verify_snapshot(store, snapshot, options, max_models=max_models, progress=bar,
-                                          on_result=keep)  # fmt: skip
+                run = verify_snapshot_into(store, snapshot, options, keep=not no_store, max_models=max_models,
+                                           progress=bar)  # fmt: skip
         else:
-            from ptmscope.verify.run import verify_model
-
             assert model is not None
-            results = [verify_model(model, options, repo_id=repo_id, progress=bar)]
-            run_id = None
-            if not no_store:
+            run = VerifyRun([verify_model(model, options, repo_id=repo_id, progress=bar)], None)
+            if not no_store:  # the store is opened (and locked) only once the model has been measured
                 with open_store(db_path) as store:
-                    run_id = _store(store, results, tolerance)
-    documents = [result_json(r, tolerance) for r in results]
-    document = {"schema": SCHEMA, "run_id": run_id, "snapshot": snapshot_name, "results": documents,
-                "summary": _summary(documents)}  # fmt: skip
-    title = (f"verify: {options.task} on {options.dataset_name or dataset} [{split}]"
+                    run.run_id = save(store.con, run.results, tolerance=options.tolerance)
+    documents = [result_json(r, options.tolerance) for r in run.results]
+    title = (f"verify: {options.task} on {options.dataset_name or options.dataset} [{options.split}]"
              + (f", models of {snapshot_name}" if snapshot_name else ""))  # fmt: skip
-    if csv_file is not None:
-        from ptmscope.reports.verify import csv_text
+    _write_files(documents, csv_file, plot_file, title, err)
+    if as_json:
+        emit_json({"schema": SCHEMA, "run_id": run.run_id, "snapshot": snapshot_name, "results": documents,
+                   "summary": _summary(documents)})  # fmt: skip
+    else:
+        _print(documents, title, bool(snapshot_name))
+        if run.run_id is not None:
+            err.print(f"[dim]stored as verify run {run.run_id} in the store[/dim]")
+    _exit_for(documents, options.tolerance)
 
+
+def _write_files(documents: list[dict[str, Any]], csv_file: Path | None, plot_file: Path | None, title: str,
+                 err: Console) -> None:  # fmt: skip
+    if csv_file is not None:
         csv_file.write_text(csv_text(documents), encoding="utf-8")
         err.print(f"Wrote {csv_file}", markup=False)
     if plot_file is not None:
-        from ptmscope.reports.verify import write_figure
-
         write_figure(documents, plot_file, title)
         err.print(f"Wrote {plot_file}", markup=False)
-    if as_json:
-        emit_json(document)
-        _exit_for(documents, tolerance)
-        return
-    from rich.console import Console
 
-    from ptmscope.reports.verify import print_result, results_table
 
+def _print(documents: list[dict[str, Any]], title: str, many: bool) -> None:
     out = Console()
-    if snapshot_name:
-        out.print(results_table(documents, title))
-        summary = _summary(documents)
-        counts = ", ".join(f"{n} {verdict.replace('_', ' ')}" for verdict, n in summary.items() if n)
-        out.print(f"{len(documents)} model(s): {counts or 'none matched'}", markup=False)
-    else:
+    if not many:
         print_result(documents[0], out)
-    if run_id is not None:
-        err.print(f"[dim]stored as verify run {run_id} in the store[/dim]")
-    _exit_for(documents, tolerance)
+        return
+    out.print(results_table(documents, title))
+    counts = ", ".join(f"{n} {verdict.replace('_', ' ')}" for verdict, n in _summary(documents).items() if n)
+    out.print(f"{len(documents)} model(s): {counts or 'none matched'}", markup=False)
 
 
 def exit_code(documents: list[dict[str, Any]]) -> int:
@@ -239,15 +217,7 @@ def exit_code(documents: list[dict[str, Any]]) -> int:
     return 1 if "discrepancy" in verdicts else 0
 
 
-def _store(store: Any, results: list[Any], tolerance: float) -> int:
-    from ptmscope.verify.results import save
-
-    return save(store.con, results, tolerance=tolerance)
-
-
 def _summary(documents: list[dict[str, Any]]) -> dict[str, int]:
-    from ptmscope.verify.claims import VERDICTS
-
     return {verdict: sum(1 for d in documents if d["verdict"] == verdict) for verdict in VERDICTS}
 
 

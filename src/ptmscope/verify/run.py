@@ -20,10 +20,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ptmscope import __version__
 from ptmscope.cards.analysis import Claim, analyze_card
 from ptmscope.errors import DatasetError, InputError, PtmscopeError
+from ptmscope.store.verifications import new_run_id
 from ptmscope.verify import claims as claim_rules
+from ptmscope.verify import predict
 from ptmscope.verify.data import TASKS, EvalData, load_eval_data
+from ptmscope.verify.labels import map_labels, map_tag_sequences
 from ptmscope.verify.metrics import (
     CLASSIFICATION_METRICS,
     SIMILARITY_METRICS,
@@ -34,10 +38,20 @@ from ptmscope.verify.metrics import (
     similarity_statistic,
     token_statistic,
 )
+from ptmscope.verify.model import (
+    LoadedModel,
+    ModelSource,
+    detect_task,
+    load_model,
+    read_layout,
+    require_extra,
+    resolve_model,
+    weights_sha256,
+)
+from ptmscope.verify.results import save
 
 if TYPE_CHECKING:
     from ptmscope.store.store import Snapshot, Store
-    from ptmscope.verify.model import LoadedModel, ModelSource
 
 DEFAULT_METRIC = {"text-classification": "accuracy", "image-classification": "accuracy",
                   "token-classification": "f1", "sentence-similarity": "spearman"}  # fmt: skip
@@ -212,9 +226,6 @@ def snapshot_claims(store: Store, snapshot_id: int, repo_id: str) -> list[Claim]
 
 
 def _runtime() -> dict[str, str]:
-    from ptmscope import __version__
-    from ptmscope.verify.model import require_extra
-
     torch_version, transformers_version = require_extra()
     return {"ptmscope": __version__, "torch": torch_version, "transformers": transformers_version, "device": "cpu"}
 
@@ -222,9 +233,6 @@ def _runtime() -> dict[str, str]:
 def measure(loaded: LoadedModel, data: EvalData, options: VerifyOptions, metric: str,
             progress: Progress = _no_progress) -> tuple[Estimate, list[str]]:  # fmt: skip
     """Run ``loaded`` over ``data`` and measure ``metric`` with its bootstrap interval; (estimate, notes)."""
-    from ptmscope.verify import predict
-    from ptmscope.verify.labels import map_labels, map_tag_sequences
-
     task, n = loaded.task, len(data)
     notes: list[str] = []
     done = 0
@@ -303,8 +311,6 @@ def run_loaded(source: ModelSource, options: VerifyOptions, data_cache: dict[str
                fallback_claims: list[Claim] | None = None,
                progress: Progress = _no_progress) -> Verification:  # fmt: skip
     """Verify an already-resolved model (``data_cache`` holds the dataset per task, read once)."""
-    from ptmscope.verify.model import detect_task, load_model, read_layout, weights_sha256
-
     started = time.perf_counter()
     layout = read_layout(source.folder, options.allow_pickle)
     task = options.task or detect_task(layout)
@@ -360,8 +366,6 @@ def verify_model(target: str, options: VerifyOptions, *, repo_id: str | None = N
     that stops the verification: a missing extra, unreadable data, an unloadable model,
     labels that do not map.
     """
-    from ptmscope.verify.model import require_extra, resolve_model
-
     options = options.validated()
     require_extra(load=False)  # installed? (importing torch waits until the model is there: no network fails fast)
     source = resolve_model(
@@ -422,8 +426,6 @@ def verify_snapshot(store: Store, snapshot: Snapshot, options: VerifyOptions, *,
     ``on_result`` sees each verification as soon as it is done (the CLI stores it then,
     so an interrupted run keeps what it measured).
     """
-    from ptmscope.verify.model import require_extra, resolve_model
-
     options = options.validated()
     if options.task is None:
         raise InputError("verify --snapshot needs --task")
@@ -481,3 +483,24 @@ def failed(repo_id: str, sha: str | None, options: VerifyOptions, reason: str, *
         explanation=reason,
         error=reason,
     )
+
+
+@dataclass
+class VerifyRun:
+    """What one ``verify`` invocation measured, and the store's run id for it (None: not stored)."""
+
+    results: list[Verification]
+    run_id: int | None
+
+
+def verify_snapshot_into(store: Store, snapshot: Snapshot, options: VerifyOptions, *, keep: bool = True,
+                         max_models: int | None = 20, progress: Progress = _no_progress) -> VerifyRun:  # fmt: skip
+    """``verify_snapshot``, storing each result in ``store`` as it comes (``keep``): an interrupt loses nothing."""
+    run_id = new_run_id(store.con) if keep else None
+
+    def stored(result: Verification) -> None:
+        if run_id is not None:
+            save(store.con, [result], run_id=run_id, tolerance=options.tolerance)
+
+    results = verify_snapshot(store, snapshot, options, max_models=max_models, progress=progress, on_result=stored)
+    return VerifyRun(results, run_id)
