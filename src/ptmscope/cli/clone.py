@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.text import Text
 
 from ptmscope.cli.options import (
     db_option,
@@ -19,6 +20,11 @@ from ptmscope.cli.options import (
     stage_progress,
     stderr_console,
 )
+from ptmscope.clone.pipeline import CloneOptions, clone_snapshot
+from ptmscope.hub.endpoint import check_reachable
+from ptmscope.importer import default_jobs
+from ptmscope.reports.safe import text
+from ptmscope.sample import BUNDLES
 
 
 @click.command()
@@ -99,10 +105,6 @@ def clone(
       ptmscope clone hftorrent/ --executor dask --scheduler tcp://scheduler:8786
       ptmscope clone /data/hftorrent-2022/ --existing --snapshot hub-2022-08
     """
-    from ptmscope.clone.pipeline import CloneOptions, clone_snapshot
-    from ptmscope.importer import default_jobs
-    from ptmscope.sample import BUNDLES
-
     budgets = parse_rate_limit(rate_limit)
     ctx = click.get_current_context()
     # A crawl snapshot is cloned from where it was crawled unless --endpoint is given on the command line.
@@ -121,8 +123,6 @@ def clone(
     err = stderr_console()
     if not existing and (explicit or snapshot_name in BUNDLES):
         # the endpoint is known before the snapshot is read: no network fails now, not after a bundled import
-        from ptmscope.hub.endpoint import check_reachable
-
         check_reachable(endpoint)
     with open_store(db_path) as store:
         snapshot = resolve_snapshot(store, snapshot_name)
@@ -175,10 +175,6 @@ def failure_summary(doc: dict[str, Any]) -> str | None:
 
 
 def _print(doc: dict[str, Any]) -> None:
-    from rich.text import Text
-
-    from ptmscope.reports.safe import text
-
     console = stderr_console()
     run, totals = doc["run"], doc["totals"]
     console.print(

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ptmscope.cli.options import db_option, open_store, resolve_snapshot
+from ptmscope.store.store import default_db_path
 
 
 @click.command()
@@ -36,8 +37,6 @@ def export(parquet_dir: Path, snapshot_name: str | None, db_path: Path | None) -
       ptmscope export --parquet out/
       ptmscope export --parquet out/ --snapshot hub-2022-02
     """
-    from ptmscope.store.store import default_db_path
-
     exists = Path(db_path or default_db_path()).exists()  # none yet: a bundled snapshot creates it
     with open_store(db_path, read_only=exists) as store:
         snapshot = resolve_snapshot(store, snapshot_name) if snapshot_name else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.table import Table
+from rich.text import Text
 
 from ptmscope.cli.options import (
     db_option,
@@ -14,6 +16,8 @@ from ptmscope.cli.options import (
     record_progress,
     stderr_console,
 )
+from ptmscope.importer import import_paths
+from ptmscope.reports.safe import text
 
 
 @click.command("import")
@@ -92,8 +96,6 @@ def import_(
       ptmscope import ./my-model --repo-id me/my-model --snapshot local
       ptmscope import infos-2022.jsonl cards-2022.jsonl --snapshot old --front-matter hub-2022
     """
-    from ptmscope.importer import import_paths
-
     err = stderr_console()
     with open_store(db_path) as store, record_progress("importing", enabled=err.is_terminal) as progress:
         report = import_paths(
@@ -150,11 +152,6 @@ def import_(
 
 
 def _print_summary(doc: dict[str, object]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from ptmscope.reports.safe import text
-
     console = stderr_console()
     table = Table(show_edge=False, pad_edge=False, title_justify="left")
     table.add_column("file")

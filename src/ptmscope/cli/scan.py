@@ -9,13 +9,20 @@ from __future__ import annotations
 import io
 import re
 import sys
+import time
 from pathlib import Path
 from typing import get_args
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from ptmscope.reports.safe import strip_controls as clean
+from ptmscope.scanners.api import iter_files, scan_file
+from ptmscope.scanners.hub import parse_repo_ref, scan_repo
 from ptmscope.scanners.interface import FailOn, FileResult, ScanOptions, ScanReport, SkippedFile
+from ptmscope.scanners.output import to_json, to_sarif
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -32,9 +39,6 @@ def parse_size(_ctx: click.Context | None, _param: click.Parameter | None, value
 
 
 def _render_text(report: ScanReport, show_info: bool, skipped_fail: bool = True) -> str:
-    from rich.console import Console
-    from rich.text import Text
-
     sink = io.StringIO()
     console = Console(file=sink, width=120, force_terminal=False, color_system=None, soft_wrap=True)
     style = {"dangerous": "bold red", "suspicious": "yellow", "unparseable": "magenta", "info": "dim"}
@@ -233,10 +237,6 @@ def scan(
       ptmscope scan openai-community/gpt2@main --max-file-size 2G
       HF_ENDPOINT=http://127.0.0.1:8000 ptmscope scan org/model --format json
     """
-    from ptmscope.scanners.api import iter_files, scan_file
-    from ptmscope.scanners.hub import parse_repo_ref, scan_repo
-    from ptmscope.scanners.output import to_json, to_sarif
-
     options = ScanOptions(max_file_size=max_file_size, timeout=timeout)
     skipped_fail = skipped_policy == "fail"
     local: list[str] = []
@@ -249,8 +249,6 @@ def scan(
             repos.append(ref)
         else:
             errors.append(f"{target}: no such file or folder, and not a Hub repository id (OWNER/NAME)")
-
-    import time
 
     started_wall, started = time.time(), time.monotonic()
     results: list[FileResult] = []
@@ -310,9 +308,6 @@ class _Progress(_NoProgress):
     """A rich progress bar on stderr, advanced by bytes scanned."""
 
     def __init__(self, total: int, files: int) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
         self.bar = Progress(
             TextColumn("scanning"),
             BarColumn(),

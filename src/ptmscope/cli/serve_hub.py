@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
 
 from ptmscope.cli.options import db_option, parse_rate_limit, stderr_console
+from ptmscope.hub.replay import keep_cards_command
+from ptmscope.hub.server import FaultPlan, serve
+from ptmscope.reports.safe import text
+from ptmscope.store.store import default_db_path
 
 
 class _CannotServe(click.ClickException):
@@ -66,9 +71,6 @@ def serve_hub(
       ptmscope serve-hub --faults 429=0.1,500=0.05,slow=0.05,drop=0.02,badjson=0.01 --seed 7
       ptmscope serve-hub --rate-limit api=100/10,resolvers=600/10
     """
-    from ptmscope.hub.server import FaultPlan, serve
-    from ptmscope.store.store import default_db_path
-
     try:
         plan = FaultPlan.parse(faults, seed=seed, slow_seconds=slow_seconds)
     except ValueError as error:
@@ -89,7 +91,6 @@ def serve_hub(
     except OSError as error:
         raise _CannotServe(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
     data = server.data
-    from ptmscope.reports.safe import text
 
     err.print(
         "Serving snapshot ", text(data.snapshot.name, 80, "bold cyan"), f" ({data.models:,} models) at ",
@@ -97,8 +98,6 @@ def serve_hub(
     )  # fmt: skip
     err.print(f"README.md files to serve: {data.readmes:,} ({data.cards:,} models had a card)", soft_wrap=True)
     if data.cards and data.readmes < data.cards // 2:
-        from ptmscope.hub.replay import keep_cards_command
-
         err.print(
             f"Warning: the snapshot keeps the analysis of {data.cards:,} cards but the bytes of only "
             f"{data.readmes:,}, so README.md requests for the others answer 404 (the body says why), and a crawl "
@@ -108,7 +107,6 @@ def serve_hub(
         )  # fmt: skip
     err.print("Press Ctrl-C to stop.", style="dim")
     click.echo(server.url)
-    import signal
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM stops it like Ctrl-C: the summary is printed, the copy freed

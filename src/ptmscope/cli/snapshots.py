@@ -7,8 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from ptmscope.cli.options import db_option, emit_json, json_option, open_store
+from ptmscope.reports.safe import clean, text
+from ptmscope.sample import BUNDLES
+from ptmscope.store.store import default_db_path
+from ptmscope.study.run import snapshot_json
 
 
 def interactive() -> bool:
@@ -47,7 +53,6 @@ def snapshots(delete_name: str | None, assume_yes: bool, as_json: bool, db_path:
         return
     if assume_yes:
         raise click.UsageError("--yes only goes with --delete")
-    from ptmscope.store.store import default_db_path
 
     target = db_path or default_db_path()
     if not Path(target).exists():
@@ -73,8 +78,6 @@ def snapshots(delete_name: str | None, assume_yes: bool, as_json: bool, db_path:
 
 
 def _rows(store: Any) -> list[dict[str, Any]]:
-    from ptmscope.study.run import snapshot_json
-
     rows = []
     for snap in store.snapshots():
         counts = store.counts(snap)
@@ -90,9 +93,6 @@ def _rows(store: Any) -> list[dict[str, Any]]:
 
 
 def _delete(name: str, assume_yes: bool, db_path: Path | None) -> None:
-    from ptmscope.reports.safe import clean
-    from ptmscope.sample import BUNDLES
-
     with open_store(db_path) as store:
         snap = store.snapshot(name)  # SnapshotNotFoundError (exit 2) lists the names there are
         counts = store.counts(snap)
@@ -124,11 +124,6 @@ def _delete(name: str, assume_yes: bool, db_path: Path | None) -> None:
 
 
 def _print_table(location: str, rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from ptmscope.reports.safe import text
-
     table = Table(show_edge=False, pad_edge=False)
     for name, justify in (
         ("name", "left"),
