@@ -20,10 +20,12 @@ Nothing here loads or executes a model file; file verdicts come from the static 
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -32,13 +34,18 @@ from ptmscope.audit import engine
 from ptmscope.audit.lineage import Lineage, lineage
 from ptmscope.checks import CHECKS, Check, Finding
 from ptmscope.checks import facts as facts_module
-from ptmscope.errors import InputError, ModelNotInSnapshotError
+from ptmscope.errors import InputError, ModelNotInSnapshotError, StoreLockedError
+from ptmscope.hub.endpoint import check_reachable, hub_token
+from ptmscope.importer import import_paths
+from ptmscope.records import CardRecord
+from ptmscope.scanners.api import scan_paths
+from ptmscope.scanners.hub import RepoRef, scan_repo
+from ptmscope.scanners.interface import ScanOptions, ScanReport, severity_rank
 from ptmscope.scores.policy import AttributeScore, Weights, load_weights, score
+from ptmscope.sources.hub import endpoint_or_default, fetch_model
 from ptmscope.sources.local import Target, resolve_target
 from ptmscope.store.store import Snapshot, Store
-
-if TYPE_CHECKING:
-    from ptmscope.scanners.interface import ScanReport
+from ptmscope.store.writer import SnapshotWriter
 
 SCRATCH_SNAPSHOT = "audit"
 AUTO_CONTEXT = "@newest-complete"
@@ -193,8 +200,6 @@ def scan_verdict(report: ScanReport) -> tuple[str, str | None]:
     unparseable); ``clean`` when there is none (info findings do not count); ``error``
     when files could not be read and nothing worse was found.
     """
-    from ptmscope.scanners.interface import severity_rank
-
     floor = severity_rank("unparseable")
     bad = [(f, r.path) for r in report.scanned for f in r.findings if severity_rank(f.severity) >= floor]
     scanned = len(report.scanned)
@@ -363,10 +368,6 @@ def audit_model(
 
 def _upgrade(db_file: Path) -> None:
     """Apply pending migrations to a store an older ptmscope wrote (skipped when another process holds it)."""
-    from contextlib import suppress
-
-    from ptmscope.errors import StoreLockedError
-
     with suppress(StoreLockedError):
         Store(db_file).close()
 
@@ -421,7 +422,6 @@ def _overlay(scratch: Store, snap: Snapshot | None) -> int:
 
 def _audit_scratch(target: Target, db_file: Path | None, context: str | None, weights: Weights, *,
                    scan: bool) -> ModelAudit:  # fmt: skip
-    from ptmscope.importer import import_paths
 
     assert target.path is not None
     scratch, snap = _scratch_with_context(db_file, context)
@@ -439,19 +439,11 @@ def _audit_scratch(target: Target, db_file: Path | None, context: str | None, we
 
 def scan_folder(path: Path) -> ScanReport:
     """Statically scan the model files under ``path`` (never loading them)."""
-    from ptmscope.scanners.api import scan_paths
-    from ptmscope.scanners.interface import ScanOptions
-
     return scan_paths([path], ScanOptions())
 
 
 def scan_hub_repo(repo_id: str, revision: str | None, endpoint: str | None) -> ScanReport:
     """Download a Hub repo's non-text files into a temporary cache and scan them statically."""
-    import tempfile
-
-    from ptmscope.scanners.hub import RepoRef, scan_repo
-    from ptmscope.scanners.interface import ScanOptions, ScanReport
-
     with tempfile.TemporaryDirectory(prefix="ptmscope-audit-scan-") as cache:
         results, errors = scan_repo(RepoRef(repo_id, "model", revision), ScanOptions(), endpoint, cache)
     return ScanReport(tuple(results), tuple(errors))
@@ -459,10 +451,6 @@ def scan_hub_repo(repo_id: str, revision: str | None, endpoint: str | None) -> S
 
 def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, endpoint: str | None,
                     weights: Weights, scan: bool, token: str | bool | None) -> ModelAudit:  # fmt: skip
-    from ptmscope.hub.endpoint import check_reachable, hub_token
-    from ptmscope.records import CardRecord
-    from ptmscope.sources.hub import endpoint_or_default, fetch_model
-    from ptmscope.store.writer import SnapshotWriter
 
     base = endpoint_or_default(endpoint)
     check_reachable(base)  # no network: one line within seconds, not minutes of retries

@@ -233,12 +233,8 @@ def latest_run(store: Store, snapshot: Snapshot) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
-def select(store: Store, snapshot: Snapshot, req: Requirements, *, run_id: int | None = None,
-           explain: bool = False) -> Selection:  # fmt: skip
-    """Filter and rank the snapshot's models by ``req``; ``run_id`` supplies audit scores."""
-    started = time.perf_counter()
-    con = store.con
-    licenses.install(con)
+def _candidates_query(snapshot: Snapshot, req: Requirements, run_id: int | None) -> tuple[str, dict[str, Any]]:
+    """The candidates SQL for ``req`` (each row with the first rule that excludes it) and its bound parameters."""
     rules = _rules(req)
     rule_sql = "CASE " + " ".join(f"WHEN {cond} THEN '{name}'" for name, cond, _ in rules) + " END" if rules else "NULL"
     reason_sql = (
@@ -274,9 +270,11 @@ def select(store: Store, snapshot: Snapshot, req: Requirements, *, run_id: int |
         "languages": req.languages,
         "datasets": [d.lower() for d in req.datasets] + [d.lower().rsplit("/", 1)[-1] for d in req.datasets],
     }
-    bound = {k: v for k, v in params.items() if f"${k}" in sql}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE select_candidates AS {sql}", bound)
+    return sql, {k: v for k, v in params.items() if f"${k}" in sql}
 
+
+def _rank(con: Any, req: Requirements) -> list[dict[str, Any]]:
+    """The eligible candidates ranked by the weighted components of ``req.rank_weights``; the top ``req.top``."""
     weights = req.rank_weights
     components = {"popularity": "downloads_pct"}
     if req.claim is not None:
@@ -306,6 +304,18 @@ def select(store: Store, snapshot: Snapshot, req: Requirements, *, run_id: int |
         item["rank"] = position
         item["scores"] = {a: item.pop(f"score_{a}") for a in ATTRIBUTES}
         shortlist.append(item)
+    return shortlist
+
+
+def select(store: Store, snapshot: Snapshot, req: Requirements, *, run_id: int | None = None,
+           explain: bool = False) -> Selection:  # fmt: skip
+    """Filter and rank the snapshot's models by ``req``; ``run_id`` supplies audit scores."""
+    started = time.perf_counter()
+    con = store.con
+    licenses.install(con)
+    sql, bound = _candidates_query(snapshot, req, run_id)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE select_candidates AS {sql}", bound)
+    shortlist = _rank(con, req)
     totals = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE excluded_rule IS NULL) FROM select_candidates"
     ).fetchall()[0]

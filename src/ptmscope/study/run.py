@@ -112,7 +112,11 @@ def _pct(value: float | None) -> str:
 
 def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The paper's Table IV (STRIDE) rows that the snapshot can support, and why the rest cannot."""
-    rows: list[dict[str, Any]] = []
+    return [row(results) for row in _TABLE_IV_ROWS]
+
+
+def _organizations_row(results: dict[str, Any]) -> dict[str, Any]:
+    """Spoofing: organization verification."""
     orgs = results["organizations"]
     if orgs["owning_models_verification_known"]:
         known, verified = orgs["owning_models_verification_known"], orgs["owning_models_verified"]
@@ -124,19 +128,21 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
         numbers = {"verified": verified, "organizations": known}
     else:
         value, numbers = None, None
-    rows.append(
-        _row(
-            "Spoofing",
-            "Organization verification",
-            value,
-            numbers,
-            "no organization verification data in this snapshot (crawl organizations, or import them "
-            "with an isVerified field)"
-            if orgs["organizations"]
-            else "no organizations in this snapshot",
-            "199 of 6,243 organizations verified (3.19%)",
-        )
+    return _row(
+        "Spoofing",
+        "Organization verification",
+        value,
+        numbers,
+        "no organization verification data in this snapshot (crawl organizations, or import them "
+        "with an isVerified field)"
+        if orgs["organizations"]
+        else "no organizations in this snapshot",
+        "199 of 6,243 organizations verified (3.19%)",
     )
+
+
+def _dependencies_row(results: dict[str, Any]) -> dict[str, Any]:
+    """Tampering: the most-depended datasets and architectures."""
     ds, arch = results["datasets"], results["architectures"]
     parts, numbers = [], {}
     if ds["top1"]:
@@ -145,17 +151,19 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
     if arch["top1"]:
         parts.append(f"most-depended architecture {arch['top1']['name']} ({arch['top1']['models']:,} models)")
         numbers["architecture"] = arch["top1"]
-    rows.append(
-        _row(
-            "Tampering",
-            "Dependencies",
-            "; ".join(parts) or None,
-            numbers or None,
-            "no dataset or architecture declared in this snapshot",
-            "one dataset has 1,673 downstream PTMs; BERT: 10,247 models (Fig. 6's universal_dependencies "
-            "6,834 are evaluation claims, not models)",
-        )
+    return _row(
+        "Tampering",
+        "Dependencies",
+        "; ".join(parts) or None,
+        numbers or None,
+        "no dataset or architecture declared in this snapshot",
+        "one dataset has 1,673 downstream PTMs; BERT: 10,247 models (Fig. 6's universal_dependencies "
+        "6,834 are evaluation claims, not models)",
     )
+
+
+def _documentation_row(results: dict[str, Any]) -> dict[str, Any]:
+    """Repudiation: models without a card or a machine-parseable claim."""
     ov, cl = results["overview"], results["claims"]
     if ov["models"]:
         parts = []
@@ -171,16 +179,18 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
         value = "; ".join(parts)
     else:
         value, numbers = None, None
-    rows.append(
-        _row(
-            "Repudiation",
-            "PTM documentation",
-            value,
-            numbers,
-            "no models in this snapshot",
-            "token-classification 526/3,130 with claims; other tasks 12/26,192",
-        )
+    return _row(
+        "Repudiation",
+        "PTM documentation",
+        value,
+        numbers,
+        "no models in this snapshot",
+        "token-classification 526/3,130 with claims; other tasks 12/26,192",
     )
+
+
+def _signing_row(results: dict[str, Any]) -> dict[str, Any]:
+    """Spoofing, tampering, repudiation: GPG-signed commits."""
     sig = results["signing"]
     if sig["repos_read"]:
         value = (
@@ -200,43 +210,54 @@ def table_iv(results: dict[str, Any]) -> list[dict[str, Any]]:
         }
     else:
         value, numbers = None, None
-    rows.append(
-        _row(
-            "Spoofing, Tampering, Repudiation",
-            "GPG commit signing",
-            value,
-            numbers,
-            "not measured in this snapshot: needs commit histories (ptmscope clone)",
-            "132 of 63,182 repositories (0.21%) have signed commits; 2 verified organizations have signed repositories",
-        )
+    return _row(
+        "Spoofing, Tampering, Repudiation",
+        "GPG commit signing",
+        value,
+        numbers,
+        "not measured in this snapshot: needs commit histories (ptmscope clone)",
+        "132 of 63,182 repositories (0.21%) have signed commits; 2 verified organizations have signed repositories",
     )
-    rows.append(
-        _row(
-            "Elevation of privilege",
-            "User permission model",
-            None,
-            None,
-            "a property of the registry's permission design, not of snapshot data",
-            "organization members with write access can modify any of its models",
-        )
+
+
+def _permissions_row(_results: dict[str, Any]) -> dict[str, Any]:
+    """Elevation of privilege: the permission model (not measurable from data)."""
+    return _row(
+        "Elevation of privilege",
+        "User permission model",
+        None,
+        None,
+        "a property of the registry's permission design, not of snapshot data",
+        "organization members with write access can modify any of its models",
     )
+
+
+def _malware_row(results: dict[str, Any]) -> dict[str, Any]:
+    """Tampering: files the Hub's scanners flagged."""
     scan = results["hub_scan"]
     value = (
         f"{scan['flagged']:,} of {scan['status_known']:,} models have files the Hub's scanners flagged"
         if scan["status_known"]
         else None
     )
-    rows.append(
-        _row(
-            "Tampering",
-            "Malware scan",
-            value,
-            {"flagged": scan["flagged"], "models": scan["status_known"]} if scan["status_known"] else None,
-            "not measured in this snapshot: needs the Hub's security status (crawl) or file scans (ptmscope scan)",
-            "ClamAV flagged 0 models",
-        )
+    return _row(
+        "Tampering",
+        "Malware scan",
+        value,
+        {"flagged": scan["flagged"], "models": scan["status_known"]} if scan["status_known"] else None,
+        "not measured in this snapshot: needs the Hub's security status (crawl) or file scans (ptmscope scan)",
+        "ClamAV flagged 0 models",
     )
-    return rows
+
+
+_TABLE_IV_ROWS = (
+    _organizations_row,
+    _dependencies_row,
+    _documentation_row,
+    _signing_row,
+    _permissions_row,
+    _malware_row,
+)
 
 
 def _row(
