@@ -171,9 +171,9 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"Hint: {hint}", err=True)
         sys.exit(2)
     except Exception as error:  # a query that found the store damaged, long after it was opened
-        from ptmscope.store.store import store_error_for
-
-        corrupt = store_error_for(error)
+        # Looked up, not imported: --help must not pay for duckdb, and a store never opened cannot be damaged.
+        store = sys.modules.get("ptmscope.store.store")
+        corrupt = store.store_error_for(error) if store is not None else None
         if corrupt is None or os.environ.get("PTMSCOPE_DEBUG"):
             raise
         click.secho(f"Error: {corrupt}", fg="red", err=True)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ptmscope import __version__
-
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+from ptmscope import sarif
+from ptmscope.sarif import Level
 
 # Which repository file a failing check points at.
 _FILE_OF = {
@@ -24,7 +23,7 @@ _FILE_OF = {
 }
 
 
-def _level(finding: dict[str, Any]) -> str:
+def _level(finding: dict[str, Any]) -> Level:
     if finding["outcome"] == "error":
         return "warning"
     if finding["stride"]:
@@ -43,25 +42,21 @@ def _location(finding: dict[str, Any], doc: dict[str, Any]) -> str:
 
 
 def audit_sarif(doc: dict[str, Any]) -> dict[str, Any]:
-    """A SARIF 2.1.0 log with one run of ptmscope audit."""
-    rules: list[dict[str, Any]] = []
-    index: dict[str, int] = {}
-    for f in doc["findings"]:
-        index[f["check"]] = len(rules)
-        properties: dict[str, Any] = {"tags": [f["attribute"], *f["stride"]], "precision": "high"}
-        if f["stride"]:
-            properties["security-severity"] = f"{min(10.0, max(1.0, f['weight'])):.1f}"
-        rules.append(
-            {
-                "id": f["check"],
-                "name": "".join(part.capitalize() for part in f["check"].split("_")),
-                "shortDescription": {"text": f["question"]},
-                "fullDescription": {"text": f["motivation"] or f["question"]},
-                "help": {"text": f["remediation"] or "", "markdown": f["remediation"] or ""},
-                "defaultConfiguration": {"level": _level({**f, "outcome": "false"})},
-                "properties": properties,
-            }
+    """A SARIF 2.1.0 log with one run of ptmscope audit (written by ``ptmscope.sarif``, as the scan's is)."""
+    repo_id = doc["model"]["repo_id"]
+    rules = [
+        sarif.rule(
+            f["check"],
+            short=f["question"],
+            full=f["motivation"] or f["question"],
+            level=_level({**f, "outcome": "false"}),
+            tags=[f["attribute"], *f["stride"]],
+            security_severity=max(1.0, f["weight"]) if f["stride"] else None,
+            help_text=f["remediation"] or "",
+            properties={"precision": "high"},
         )
+        for f in doc["findings"]
+    ]
     results = []
     for f in doc["findings"]:
         if f["outcome"] not in ("false", "error"):
@@ -70,36 +65,18 @@ def audit_sarif(doc: dict[str, Any]) -> dict[str, Any]:
         if f["evidence"]:
             message += f" {f['evidence']}"
         results.append(
-            {
-                "ruleId": f["check"],
-                "ruleIndex": index[f["check"]],
-                "level": _level(f),
-                "message": {"text": message},
-                "locations": [
-                    {
-                        "physicalLocation": {"artifactLocation": {"uri": _location(f, doc)}},
-                        "logicalLocations": [{"name": doc["model"]["repo_id"], "kind": "module"}],
-                    }
-                ],
-                "partialFingerprints": {"ptmscope/v1": f"{doc['model']['repo_id']}:{f['check']}"},
-            }
+            sarif.result(
+                f["check"],
+                level=_level(f),
+                message=message,
+                uri=_location(f, doc),
+                fingerprint=f"{repo_id}:{f['check']}",
+                logical_name=repo_id,
+            )
         )
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "ptmscope",
-                        "version": __version__,
-                        "informationUri": "https://pypi.org/project/ptmscope/",
-                        "rules": rules,
-                    }
-                },
-                "automationDetails": {"id": f"ptmscope-audit/{doc['model']['repo_id']}"},
-                "properties": {"scores": {a: s["score"] for a, s in doc["scores"].items()}},
-                "results": results,
-            }
-        ],
-    }
+    return sarif.log(
+        rules,
+        results,
+        automation_id=f"ptmscope-audit/{repo_id}",
+        properties={"scores": {a: s["score"] for a, s in doc["scores"].items()}},
+    )
