@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -31,10 +32,18 @@ def test_every_command_has_help_with_examples(runner, command):
 def test_top_level_help_lists_commands_without_importing_duckdb():
     code = "import sys\nfrom ptmscope.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
     code += "assert 'duckdb' not in sys.modules, 'duckdb imported for --help'\n"
+    code += "assert not [m for m in sys.modules if m.startswith('ptmscope.cli.') and m not in ('ptmscope.cli.main',)]\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     for command in COMMANDS:
         assert command in out.stdout
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_the_listed_summary_is_the_commands_own_short_help(command):
+    """`ptmscope --help` lists summaries from the command table; they must say what each command says."""
+    listed = COMMANDS[command][1]
+    assert cli.get_command(click.Context(cli), command).get_short_help_str(limit=1000) == listed
 
 
 def test_import_study_snapshots_export(runner, tmp_path):

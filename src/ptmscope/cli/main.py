@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 
 import click
+from click.utils import make_default_short_help
 
 from ptmscope import __version__
 from ptmscope.errors import (
@@ -36,19 +37,46 @@ from ptmscope.errors import (
     UnsafeModelError,
 )
 
-# name -> "module:attribute"; the order is the order of `ptmscope --help`.
-COMMANDS: dict[str, str] = {
-    "study": "ptmscope.cli.study:study",
-    "import": "ptmscope.cli.importing:import_",
-    "snapshots": "ptmscope.cli.snapshots:snapshots",
-    "export": "ptmscope.cli.export:export",
-    "scan": "ptmscope.cli.scan:scan",
-    "audit": "ptmscope.cli.audit:audit",
-    "select": "ptmscope.cli.select:select",
-    "verify": "ptmscope.cli.verify:verify",
-    "crawl": "ptmscope.cli.crawl:crawl",
-    "clone": "ptmscope.cli.clone:clone",
-    "serve-hub": "ptmscope.cli.serve_hub:serve_hub",
+# name -> ("module:attribute", the one-line summary `ptmscope --help` lists); the order is the order of
+# `ptmscope --help`. The summaries are here so that listing the commands imports none of them
+# (tests/cli/test_cli.py holds each equal to its command's own short help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "study": ("ptmscope.cli.study:study", "Measure a registry snapshot the way the ICSE 2023 study did."),
+    "import": (
+        "ptmscope.cli.importing:import_",
+        "Import Hub dumps, model cards, organizations and download tables into a snapshot.",
+    ),
+    "snapshots": ("ptmscope.cli.snapshots:snapshots", "List the snapshots in the store: name, source, status, size."),
+    "export": (
+        "ptmscope.cli.export:export",
+        "Export every table of the store as Parquet (zstd), for pandas, Polars, Spark or DuckDB.",
+    ),
+    "scan": ("ptmscope.cli.scan:scan", "Statically scan model files for code that runs when they are loaded."),
+    "audit": (
+        "ptmscope.cli.audit:audit",
+        "Audit a model for reuse: provenance, reproducibility, portability, documentation, popularity, "
+        "maintenance and security, each scored 0-10 from explained findings.",
+    ),
+    "select": (
+        "ptmscope.cli.select:select",
+        "Find the models that meet your requirements and rank them, explaining both.",
+    ),
+    "verify": (
+        "ptmscope.cli.verify:verify",
+        "Re-run a model's claimed evaluation on local data; report claimed vs measured.",
+    ),
+    "crawl": (
+        "ptmscope.cli.crawl:crawl",
+        "Crawl a Hugging Face-compatible hub into a snapshot: models, cards, organizations.",
+    ),
+    "clone": (
+        "ptmscope.cli.clone:clone",
+        "Bare-clone a snapshot's model repos into DEST and store their commit histories.",
+    ),
+    "serve-hub": (
+        "ptmscope.cli.serve_hub:serve_hub",
+        "Serve a snapshot as a Hugging Face Hub: the API, README files and git clones.",
+    ),
 }
 
 # Subclasses before their bases: the first match wins.
@@ -101,7 +129,7 @@ def hint_for(error: BaseException) -> str | None:
 class LazyGroup(click.Group):
     """A click group that imports a command's module only when the command runs."""
 
-    def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
+    def __init__(self, *args: object, lazy: dict[str, tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._lazy = lazy
 
@@ -109,14 +137,27 @@ class LazyGroup(click.Group):
         return [*self._lazy, *(c for c in super().list_commands(ctx) if c not in self._lazy)]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = self._lazy.get(cmd_name)
-        if target is None:
+        if cmd_name not in self._lazy:
             return super().get_command(ctx, cmd_name)
+        target = self._lazy[cmd_name][0]
         module_name, attr = target.split(":")
         command = getattr(importlib.import_module(module_name), attr)
         if not isinstance(command, click.Command):  # pragma: no cover - a wiring bug
             raise TypeError(f"{target} is not a click command")
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``ptmscope --help``, from the summaries: no command module is imported."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            if name in self._lazy:
+                rows.append((name, make_default_short_help(self._lazy[name][1], limit)))
+            elif (command := super().get_command(ctx, name)) is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(

@@ -32,7 +32,7 @@ def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
     return out
 
 
-@click.command("select")
+@click.command("select", short_help="Find the models that meet your requirements and rank them, explaining both.")
 @snapshot_option(
     "The snapshot to select from. Default: the newest complete snapshot of the whole registry (not an "
     "unfinished, --limit or filtered crawl, nor a sample); 'latest': the newest of any kind. It is named on stderr "
