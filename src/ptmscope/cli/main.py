@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable
 
 import click
-from click.utils import make_default_short_help
 
 from ptmscope import __version__
 from ptmscope.errors import (
@@ -153,7 +152,7 @@ class LazyGroup(click.Group):
         rows = []
         for name in names:
             if name in self._lazy:
-                rows.append((name, make_default_short_help(self._lazy[name][1], limit)))
+                rows.append((name, click.Command(name, short_help=self._lazy[name][1]).get_short_help_str(limit)))
             elif (command := super().get_command(ctx, name)) is not None and not command.hidden:
                 rows.append((name, command.get_short_help_str(limit)))
         with formatter.section("Commands"):
