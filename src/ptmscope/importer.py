@@ -9,7 +9,13 @@ as in the sequential path.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -217,14 +223,7 @@ def _die_with_parent(parent_pid: int) -> None:
     the worker has been re-parented. Without this a killed import leaves its workers blocked for
     ever on a task queue whose write end they hold themselves.
     """
-    import signal
-    import sys
-    import threading
-
     if sys.platform.startswith("linux"):
-        import ctypes
-        import ctypes.util
-
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
@@ -243,8 +242,6 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: ProgressFn | None) -> FileReport:
-    import multiprocessing
-
     name = str(path)
     file_report = FileReport(name)
     writer.flush()  # earlier records first: "the first record of an id wins" across files too

@@ -18,6 +18,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+from ptmscope.cards.analysis import load_front_matter_yaml
+
 RepoId = NewType("RepoId", str)
 
 MAX_ID_CHARS = 1_024
@@ -201,8 +205,6 @@ def repo_id_problem(repo_id: str) -> str | None:
     ``--``, ``=``...): one or two segments, none of them ``.`` or ``..``, without separators, URL
     delimiters, ``%`` or spaces. So a stored id can never step out of its place in a URL or a path.
     """
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
     parts = repo_id.split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "an empty, '.' or '..' path segment"
@@ -359,8 +361,6 @@ def file_entry(value: object) -> FileEntry | None:
 
 
 def _yaml_mapping(text: str) -> dict[str, Any] | None:
-    from ptmscope.cards.analysis import load_front_matter_yaml
-
     try:
         data = load_front_matter_yaml(text)
     except ValueError:
@@ -403,6 +403,77 @@ def _boolean(issues: list[str], name: str, value: Any) -> bool | None:
     return out
 
 
+def _config_fields(config: Any, issues: list[str]) -> tuple[str | None, list[str] | None, bool | None, str | None]:
+    """``(model_type, architectures, has_auto_map, quantization)`` from the API's ``config`` object."""
+    model_type = architectures = quantization = None
+    has_auto_map: bool | None = None
+    if type(config) is dict:
+        model_type = clean_text(config.get("model_type"), 200)
+        architectures = str_list(config.get("architectures"), 50, 200)
+        has_auto_map = bool(config.get("auto_map"))
+        quantization_config = config.get("quantization_config")
+        if isinstance(quantization_config, dict):
+            method, bits = quantization_config.get("quant_method"), quantization_config.get("bits")
+            quantization = clean_text(method, 50) or (f"{bits}-bit" if type(bits) is int else "unspecified")
+    elif config is not None:
+        issues.append("config")
+    return model_type, architectures, has_auto_map, quantization
+
+
+def _tags(tags: Any, issues: list[str]) -> list[str] | None:
+    """The tags as given when they are clean (the common case, not copied), else cleaned; None when absent."""
+    tag_list = None
+    if type(tags) is list and all(type(t) is str and 0 < len(t) <= 500 for t in tags) and len(tags) <= MAX_TAGS:
+        tag_list = tags
+    elif tags is not None:
+        tag_list = str_list(tags, MAX_TAGS, 500)
+        if tag_list is None:
+            issues.append("tags")
+    return tag_list
+
+
+def _files(siblings: Any, issues: list[str]) -> list[FileEntry] | None:
+    """The repo's files from the API's ``siblings``; None when it did not list them."""
+    files: list[FileEntry] | None = None
+    if type(siblings) is list:
+        files = []
+        append = files.append
+        for sibling in siblings[:MAX_FILES]:
+            if type(sibling) is dict and len(sibling) == 1:  # the common {"rfilename": ...} of listings
+                path = sibling.get("rfilename")
+                if type(path) is str and 0 < len(path) <= 2_000:
+                    append(FileEntry(path))
+                    continue
+            entry = file_entry(sibling)
+            if entry is not None:
+                append(entry)
+    elif siblings is not None:
+        issues.append("siblings")
+    return files
+
+
+def _card_data(card_data: Any, issues: list[str]) -> dict[str, Any] | None:
+    """The card's metadata: a mapping, or the YAML text huggingface_hub dumps hold, read into one."""
+    if isinstance(card_data, str):  # huggingface_hub dumps hold the YAML text
+        card_data = _yaml_mapping(card_data)
+        if card_data is None:
+            issues.append("card_data")
+    elif card_data is not None and not isinstance(card_data, dict):
+        issues.append("card_data")
+        card_data = None
+    return card_data
+
+
+def _parameters(safetensors: Any, issues: list[str], notes: list[str]) -> int | None:
+    """The parameter count the API read from the safetensors headers (``safetensors.total``)."""
+    total = safetensors.get("total") if isinstance(safetensors, dict) else None
+    parameters = as_int(total)
+    if parameters is None and out_of_range(total):
+        issues.append("safetensors")
+        notes.append("safetensors.total is outside the 64-bit integer range (stored as NULL)")
+    return parameters
+
+
 def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
     """Convert one Hub API model object, of any vintage, to a ``ModelRecord``."""
     get = record.get
@@ -422,61 +493,11 @@ def model_record_from_api(record: dict[str, Any]) -> ModelRecord | BadRecord:
         value = get(a)
         return value if value is not None else get(b)
 
-    config = get("config")
-    model_type = architectures = quantization = None
-    has_auto_map: bool | None = None
-    if type(config) is dict:
-        model_type = clean_text(config.get("model_type"), 200)
-        architectures = str_list(config.get("architectures"), 50, 200)
-        has_auto_map = bool(config.get("auto_map"))
-        quantization_config = config.get("quantization_config")
-        if isinstance(quantization_config, dict):
-            method, bits = quantization_config.get("quant_method"), quantization_config.get("bits")
-            quantization = clean_text(method, 50) or (f"{bits}-bit" if type(bits) is int else "unspecified")
-    elif config is not None:
-        issues.append("config")
-
-    tags = get("tags")
-    tag_list = None
-    if type(tags) is list and all(type(t) is str and 0 < len(t) <= 500 for t in tags) and len(tags) <= MAX_TAGS:
-        tag_list = tags
-    elif tags is not None:
-        tag_list = str_list(tags, MAX_TAGS, 500)
-        if tag_list is None:
-            issues.append("tags")
-
-    siblings = get("siblings")
-    files: list[FileEntry] | None = None
-    if type(siblings) is list:
-        files = []
-        append = files.append
-        for sibling in siblings[:MAX_FILES]:
-            if type(sibling) is dict and len(sibling) == 1:  # the common {"rfilename": ...} of listings
-                path = sibling.get("rfilename")
-                if type(path) is str and 0 < len(path) <= 2_000:
-                    append(FileEntry(path))
-                    continue
-            entry = file_entry(sibling)
-            if entry is not None:
-                append(entry)
-    elif siblings is not None:
-        issues.append("siblings")
-
-    card_data = either("cardData", "card_data")
-    if isinstance(card_data, str):  # huggingface_hub dumps hold the YAML text
-        card_data = _yaml_mapping(card_data)
-        if card_data is None:
-            issues.append("card_data")
-    elif card_data is not None and not isinstance(card_data, dict):
-        issues.append("card_data")
-        card_data = None
-
-    safetensors = get("safetensors")
-    total = safetensors.get("total") if isinstance(safetensors, dict) else None
-    parameters = as_int(total)
-    if parameters is None and out_of_range(total):
-        issues.append("safetensors")
-        notes.append("safetensors.total is outside the 64-bit integer range (stored as NULL)")
+    model_type, architectures, has_auto_map, quantization = _config_fields(get("config"), issues)
+    tag_list = _tags(get("tags"), issues)
+    files = _files(get("siblings"), issues)
+    card_data = _card_data(either("cardData", "card_data"), issues)
+    parameters = _parameters(get("safetensors"), issues, notes)
 
     security = either("securityRepoStatus", "security_repo_status")
     gated_value = get("gated")

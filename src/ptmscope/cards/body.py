@@ -27,9 +27,10 @@ from __future__ import annotations
 import bisect
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from ptmscope.cards.markdown import Block, Document, Table
 from ptmscope.cards.sections import PLACEHOLDER, meaningful_chars
@@ -395,6 +396,10 @@ def _compared_models_results(table: Table, repo_id: str) -> list[tuple[str, str,
 _NUMBER_FORMAT = re.compile(r"(?:nv|mx)?(?:fp|bf|int|uint)\d{1,2}|w\d{1,2}a\d{1,2}", re.IGNORECASE)
 
 
+_Add = Callable[[str | None, str | None, str, str, list[str]], None]
+"""Records one result read from a table: (dataset, split, metric, cell, row)."""
+
+
 def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> list[Result]:
     if _is_training_log(table) or not table.rows:
         return []
@@ -414,36 +419,49 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
         snippet = _snippet(" | ".join(row))
         results.append(Result(dataset, split, metric, value, written, unit, "table", Evidence(snippet, table.line)))
 
-    entity_rows = first in _ENTITY_HEADERS
     compared = _compared_models_results(table, repo_id)
     if compared is not None:
         for benchmark, measure, cell, row in compared:
             add(benchmark, split_of(table.caption), measure, cell, row)
-        return results
-    if header and all(metric_of(h) for h in header):  # "| EM | F1 |" over one row of numbers
+    elif header and all(metric_of(h) for h in header):  # "| EM | F1 |" over one row of numbers
         for row in table.rows[:3]:
             for j, metric in enumerate(metric_of(h) for h in header):
                 if metric and j < len(row):
                     add(context_dataset, None, metric, row[j], row)
-        return results
-    if metric_columns:
-        own_rows = [
-            row for row in table.rows if row and (not entity_rows or _is_this_model(row[0], repo_id, len(table.rows)))
-        ]
-        for row in own_rows:
-            label = row[0] if row else ""
-            if entity_rows:
-                dataset, split = context_dataset, None
-            elif first in _DATASET_HEADERS or not split_of(label):
-                dataset, split = (label.lower() or context_dataset), split_of(first) if first else None
-                if split_of(label) and label.lower() in _SPLITS:
-                    dataset, split = context_dataset, split_of(label)
-            else:
+    elif metric_columns:
+        _metric_columns_results(table, repo_id, context_dataset, first, metric_columns, add)
+    elif (numeric_rows := _task_columns_rows(table, row_metrics)) is not None:
+        _task_columns_results(table, repo_id, first, numeric_rows, add)
+    elif sum(m is not None for m in row_metrics) >= max(1, len(table.rows) // 2):
+        _metric_rows_results(table, repo_id, context_dataset, row_metrics, add)
+    return results
+
+
+def _metric_columns_results(table: Table, repo_id: str, context_dataset: str | None, first: str,
+                            metric_columns: dict[int, str], add: _Add) -> None:  # fmt: skip
+    """Metrics as columns ("| Dataset | Accuracy | F1 |"): each row a dataset or split, or a model (this one's)."""
+    entity_rows = first in _ENTITY_HEADERS
+    own_rows = [
+        row for row in table.rows if row and (not entity_rows or _is_this_model(row[0], repo_id, len(table.rows)))
+    ]
+    for row in own_rows:
+        label = row[0] if row else ""
+        if entity_rows:
+            dataset, split = context_dataset, None
+        elif first in _DATASET_HEADERS or not split_of(label):
+            dataset, split = (label.lower() or context_dataset), split_of(first) if first else None
+            if split_of(label) and label.lower() in _SPLITS:
                 dataset, split = context_dataset, split_of(label)
-            for j, metric in metric_columns.items():
-                if j < len(row):
-                    add(dataset, split, metric, row[j], row)
-        return results
+        else:
+            dataset, split = context_dataset, split_of(label)
+        for j, metric in metric_columns.items():
+            if j < len(row):
+                add(dataset, split, metric, row[j], row)
+
+
+def _task_columns_rows(table: Table, row_metrics: list[str | None]) -> list[list[str]] | None:
+    """The rows of numbers of a table whose columns are tasks ("| Task | MNLI | QQP |"); None for another shape."""
+    header = table.header
     columns = [h for h in header[1:] if h.strip()]
     numeric_rows = [
         row for row in table.rows if sum(parse_number(c) is not None for c in row[1:]) >= max(1, len(row) - 2)
@@ -456,52 +474,57 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
         and sum(bool(_KNOWN_EVAL.search(h) or re.fullmatch(r"[A-Z][\w-]{1,15}(?:\s\(?\w+\)?)?", h)) for h in columns)
         >= len(columns) - 1
     ):
-        # Tasks as columns ("| Task | MNLI | QQP | ... |"), a row of scores (this model's, when rows are models).
-        sizes = [
-            j for j in range(1, len(header)) if all(_SIZE.fullmatch(r[j].strip()) for r in numeric_rows if j < len(r))
-        ]
-        group, labels = "", {}
-        for r in table.rows:  # a row with only a label ("| V2 |") heads the rows below it
-            if r and r[0].strip() and not any(c.strip() for c in r[1:]):
-                group = r[0].strip()
-            else:
-                labels[id(r)] = " ".join([group, r[0] if r else "", *(r[j] for j in sizes if j < len(r))]).strip()
-        rows = [
-            r
-            for r in numeric_rows
-            if len(numeric_rows) == 1 or _is_this_model(labels.get(id(r), r[0]), repo_id, len(numeric_rows))
-        ]
-        if len(rows) > 1:  # "XtremeDistil-l6-h384" over "XtremeDistil-l6-h256": the row naming most of the model
-            words = _model_words(repo_id)
-            overlap = {id(r): len(words & set(re.split(r"[^a-z0-9]+", labels.get(id(r), r[0]).lower()))) for r in rows}
-            rows = [r for r in rows if overlap[id(r)] == max(overlap.values())]
-        # "| Precision | MMLU |" over rows "FP8", "FP4": the first column is the numeric format, not a metric
-        formats = all(_NUMBER_FORMAT.fullmatch(r[0].strip()) for r in numeric_rows if r)
-        first_metric = "" if formats else metric_of(first) or ""
-        for row in rows[:2]:
-            for j in range(1, min(len(row), len(header))):
-                column = header[j].strip()
-                if not column or metric_of(column) or _NOT_A_TASK.search(column):
-                    continue
-                parts = row[j].split("/")
-                names = _split_names(column, len(parts))
-                for part, name in zip(parts, names, strict=False):
-                    add(name.lower(), split_of(first) or split_of(table.caption), first_metric, part, row)
-        return results
-    if sum(m is not None for m in row_metrics) >= max(1, len(table.rows) // 2):
-        for row, metric in zip(table.rows, row_metrics, strict=True):
-            if metric is None:
+        return numeric_rows
+    return None
+
+
+def _task_columns_results(table: Table, repo_id: str, first: str, numeric_rows: list[list[str]], add: _Add) -> None:
+    """Tasks as columns ("| Task | MNLI | QQP | ... |"), a row of scores (this model's, when rows are models)."""
+    header = table.header
+    sizes = [j for j in range(1, len(header)) if all(_SIZE.fullmatch(r[j].strip()) for r in numeric_rows if j < len(r))]
+    group, labels = "", {}
+    for r in table.rows:  # a row with only a label ("| V2 |") heads the rows below it
+        if r and r[0].strip() and not any(c.strip() for c in r[1:]):
+            group = r[0].strip()
+        else:
+            labels[id(r)] = " ".join([group, r[0] if r else "", *(r[j] for j in sizes if j < len(r))]).strip()
+    rows = [
+        r
+        for r in numeric_rows
+        if len(numeric_rows) == 1 or _is_this_model(labels.get(id(r), r[0]), repo_id, len(numeric_rows))
+    ]
+    if len(rows) > 1:  # "XtremeDistil-l6-h384" over "XtremeDistil-l6-h256": the row naming most of the model
+        words = _model_words(repo_id)
+        overlap = {id(r): len(words & set(re.split(r"[^a-z0-9]+", labels.get(id(r), r[0]).lower()))) for r in rows}
+        rows = [r for r in rows if overlap[id(r)] == max(overlap.values())]
+    # "| Precision | MMLU |" over rows "FP8", "FP4": the first column is the numeric format, not a metric
+    formats = all(_NUMBER_FORMAT.fullmatch(r[0].strip()) for r in numeric_rows if r)
+    first_metric = "" if formats else metric_of(first) or ""
+    for row in rows[:2]:
+        for j in range(1, min(len(row), len(header))):
+            column = header[j].strip()
+            if not column or metric_of(column) or _NOT_A_TASK.search(column):
                 continue
-            for j in range(1, min(len(row), len(header))):
-                column = header[j]
-                split = split_of(column)
-                dataset = (
-                    context_dataset
-                    if split or not column.strip() or _is_this_model(column, repo_id, 1)
-                    else column.lower()
-                )
-                add(dataset, split, metric, row[j], row)
-    return results
+            parts = row[j].split("/")
+            names = _split_names(column, len(parts))
+            for part, name in zip(parts, names, strict=False):
+                add(name.lower(), split_of(first) or split_of(table.caption), first_metric, part, row)
+
+
+def _metric_rows_results(table: Table, repo_id: str, context_dataset: str | None, row_metrics: list[str | None],
+                         add: _Add) -> None:  # fmt: skip
+    """Metrics as rows ("| Accuracy | 0.91 |"): each column a split, a dataset, or this model."""
+    header = table.header
+    for row, metric in zip(table.rows, row_metrics, strict=True):
+        if metric is None:
+            continue
+        for j in range(1, min(len(row), len(header))):
+            column = header[j]
+            split = split_of(column)
+            dataset = (
+                context_dataset if split or not column.strip() or _is_this_model(column, repo_id, 1) else column.lower()
+            )
+            add(dataset, split, metric, row[j], row)
 
 
 _FOLLOWING = re.compile(r"following results on the (evaluation|test|validation) set", re.IGNORECASE)
@@ -1017,6 +1040,13 @@ def _dataset_name(name: str, *, strict: bool) -> str | None:
     return name
 
 
+class _AddDataset(Protocol):
+    """Records a dataset a card names (``read_datasets``'s ``add``)."""
+
+    def __call__(self, raw: str, declared_in: str, snippet: str, line: int, *, strict: bool = True,
+                 hub_id: bool = False) -> None: ...  # fmt: skip
+
+
 def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
     """Training datasets the text names, with their evidence."""
     facts: dict[str, Fact] = {}
@@ -1034,63 +1064,91 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
             for match in _COMMAND_FLAG.finditer(block.text):
                 if match.group(1) in ("dataset_name", "dataset"):
                     add(match.group(2), "command", match.group(0), block.line, strict=False)
-            continue
-        if block.kind == "html":
-            continue
-        text = " ".join(block.text.split())
-        data_section = any(_DATA_HEADINGS.search(h) for h in block.headings[-1:])
-        for raw in block.text.splitlines():
-            item = _DATASET_ITEM.match(raw)
-            if item and not any(_ENV_HEADINGS.search(h) for h in block.headings[-1:]):
-                for part in re.split(r"\s*(?:,|;|\band\b|\+)\s*", item.group(1)):
-                    if not re.fullmatch(r"v?\d+(?:\.\d+)*", part.strip()):  # a version ("Datasets: 3.2.0") is no name
-                        add(part, "list", raw, block.line, strict=False)
-        if data_section and block.kind == "item" and not re.search(r"^[^,(]{0,60}[:=]", text):
-            linked_name = _LEADING_LINK.match(block.source)
-            name = (
-                _link_name(linked_name.group(1))
-                if linked_name
-                else re.split(r"\s*(?:,|\(|\[|\s[–—-]\s|\bhttps?://|\s+an?\s+(?:dataset|corpus)\b)", text)[0]
+        elif block.kind != "html":
+            _block_datasets(block, add)
+    _table_datasets(doc, add)
+    for link in doc.links:
+        linked = _HUB_DATASET_LINK.match(link.href)
+        if linked and not any(_EVAL_HEADINGS.search(h) for h in link.headings[-1:]):
+            add(linked.group(1), "link", link.href, link.line, strict=False, hub_id=True)
+    return list(facts.values())
+
+
+def _block_datasets(block: Block, add: _AddDataset) -> None:
+    """Datasets a paragraph or list item names: as a list, or in a sentence about training."""
+    text = " ".join(block.text.split())
+    _listed_datasets(block, text, add)
+    lower = text.lower()
+    trained = "trained" in lower or "tuned" in lower
+    if trained and "](" in block.source:
+        _linked_training_datasets(block, add)
+    named_data = (trained and "(" in text) or (
+        ("used" in lower or "using" in lower) and ("dataset" in lower or "corpus" in lower)
+    )
+    for named in _NAMED_DATA.finditer(text) if named_data else ():
+        name = named.group(1) or named.group(2)
+        if name.upper() not in _TASK_ACRONYMS:  # "the NER dataset" names a task, not a dataset
+            add(name, "text", named.group(0), block.line)
+    if trained and "+" in text:
+        _joined_datasets(block, add)
+    for match in _TRAINED_ON.finditer(text):
+        if match.group(3):
+            add(match.group(3), "text", text[max(0, match.start() - 20) : match.end() + 20], block.line)
+        else:
+            add(
+                match.group(1) or match.group(2) or "",
+                "text",
+                text[max(0, match.start() - 20) : match.end() + 20],
+                block.line,
+                strict=False,
             )
-            if not hyperparameter_key(name) and not metric_of(name) and not _NOT_A_DATASET_ROW.match(name):
-                add(name, "list", text, block.line)
-        lower = text.lower()
-        trained = "trained" in lower or "tuned" in lower
-        if trained and "](" in block.source:
-            for trained_on in _TRAINED_ON_LINK.finditer(" ".join(block.source.split())):
-                target = trained_on.group(2)
-                hub_dataset = _HUB_DATASET_LINK.match(target)
-                if hub_dataset:  # a link to the Hub names the dataset by its id, whatever its text says
-                    add(hub_dataset.group(1), "text", trained_on.group(0), block.line, strict=False, hub_id=True)
-                elif not re.search(r"arxiv\.org|doi\.org|huggingface\.co/", target) and not (
-                    _NOT_DATA_LINK.search(trained_on.group(1)) or _NOT_DATA_LINK.search(target)
-                ):
-                    add(_link_name(trained_on.group(1)), "text", trained_on.group(0), block.line)
-        named_data = (trained and "(" in text) or (
-            ("used" in lower or "using" in lower) and ("dataset" in lower or "corpus" in lower)
+
+
+def _listed_datasets(block: Block, text: str, add: _AddDataset) -> None:
+    """Datasets of a "Datasets: a, b" line, and a list item of a data section that names one."""
+    data_section = any(_DATA_HEADINGS.search(h) for h in block.headings[-1:])
+    for raw in block.text.splitlines():
+        item = _DATASET_ITEM.match(raw)
+        if item and not any(_ENV_HEADINGS.search(h) for h in block.headings[-1:]):
+            for part in re.split(r"\s*(?:,|;|\band\b|\+)\s*", item.group(1)):
+                if not re.fullmatch(r"v?\d+(?:\.\d+)*", part.strip()):  # a version ("Datasets: 3.2.0") is no name
+                    add(part, "list", raw, block.line, strict=False)
+    if data_section and block.kind == "item" and not re.search(r"^[^,(]{0,60}[:=]", text):
+        linked_name = _LEADING_LINK.match(block.source)
+        name = (
+            _link_name(linked_name.group(1))
+            if linked_name
+            else re.split(r"\s*(?:,|\(|\[|\s[–—-]\s|\bhttps?://|\s+an?\s+(?:dataset|corpus)\b)", text)[0]
         )
-        for named in _NAMED_DATA.finditer(text) if named_data else ():
-            name = named.group(1) or named.group(2)
-            if name.upper() not in _TASK_ACRONYMS:  # "the NER dataset" names a task, not a dataset
-                add(name, "text", named.group(0), block.line)
-        plus = trained and "+" in text
-        for joined in _TRAINED_ON_PLUS.finditer(_LINK.sub(r"\1", " ".join(block.source.split()))) if plus else ():
-            clause = re.split(r"\s(?:and|for|with|to|in|using)\s|,", joined.group(1))[0]
-            parts = [part.strip() for part in clause.split("+")]
-            if 2 <= len(parts) <= 9 and all(_PLUS_PART.fullmatch(p) and len(p.split()) <= 4 for p in parts):
-                for part in parts:
-                    add(part, "text", joined.group(0), block.line)
-        for match in _TRAINED_ON.finditer(text):
-            if match.group(3):
-                add(match.group(3), "text", text[max(0, match.start() - 20) : match.end() + 20], block.line)
-            else:
-                add(
-                    match.group(1) or match.group(2) or "",
-                    "text",
-                    text[max(0, match.start() - 20) : match.end() + 20],
-                    block.line,
-                    strict=False,
-                )
+        if not hyperparameter_key(name) and not metric_of(name) and not _NOT_A_DATASET_ROW.match(name):
+            add(name, "list", text, block.line)
+
+
+def _linked_training_datasets(block: Block, add: _AddDataset) -> None:
+    """Datasets linked from a sentence about training ("trained on [X](...)")."""
+    for trained_on in _TRAINED_ON_LINK.finditer(" ".join(block.source.split())):
+        target = trained_on.group(2)
+        hub_dataset = _HUB_DATASET_LINK.match(target)
+        if hub_dataset:  # a link to the Hub names the dataset by its id, whatever its text says
+            add(hub_dataset.group(1), "text", trained_on.group(0), block.line, strict=False, hub_id=True)
+        elif not re.search(r"arxiv\.org|doi\.org|huggingface\.co/", target) and not (
+            _NOT_DATA_LINK.search(trained_on.group(1)) or _NOT_DATA_LINK.search(target)
+        ):
+            add(_link_name(trained_on.group(1)), "text", trained_on.group(0), block.line)
+
+
+def _joined_datasets(block: Block, add: _AddDataset) -> None:
+    """Datasets joined by '+' in a sentence about training ("trained on X + Y + Z")."""
+    for joined in _TRAINED_ON_PLUS.finditer(_LINK.sub(r"\1", " ".join(block.source.split()))):
+        clause = re.split(r"\s(?:and|for|with|to|in|using)\s|,", joined.group(1))[0]
+        parts = [part.strip() for part in clause.split("+")]
+        if 2 <= len(parts) <= 9 and all(_PLUS_PART.fullmatch(p) and len(p.split()) <= 4 for p in parts):
+            for part in parts:
+                add(part, "text", joined.group(0), block.line)
+
+
+def _table_datasets(doc: Document, add: _AddDataset) -> None:
+    """Datasets of a table under a training heading whose first column is the dataset."""
     cell_sources = {cell.text: cell.source for cell in doc.cells}  # a cell's text -> its markdown, links kept
     for table in doc.tables:
         if (
@@ -1107,11 +1165,6 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
                         else re.split(r"\s*(?:\(|\[|\s[–—-]\s)", row[0])[0]
                     )
                     add(name, "table", " | ".join(row), table.line, strict=False)
-    for link in doc.links:
-        linked = _HUB_DATASET_LINK.match(link.href)
-        if linked and not any(_EVAL_HEADINGS.search(h) for h in link.headings[-1:]):
-            add(linked.group(1), "link", link.href, link.line, strict=False, hub_id=True)
-    return list(facts.values())
 
 
 # -- hyper-parameters ---------------------------------------------------------------------------------
@@ -1346,6 +1399,10 @@ def _json_arguments(text: str) -> list[tuple[str, str]]:
     return pairs if len(pairs) >= 3 else []
 
 
+_AddHyperparameter = Callable[[str, str, str, str, int], None]
+"""Records a hyper-parameter: (key, value, declared_in, snippet, line)."""
+
+
 def read_hyperparameters(doc: Document) -> list[Fact]:
     """Hyper-parameters with values: the Trainer's list, tables, training commands, sentences."""
     found: dict[str, Fact] = {}
@@ -1357,47 +1414,63 @@ def read_hyperparameters(doc: Document) -> list[Fact]:
 
     for block in doc.blocks:
         if block.kind == "code":
-            for argument, setting in _json_arguments(block.text):
-                add(argument, setting, "code", f"{argument}: {setting}", block.line)
-            if block.headings and _HYPER_LIST.search(block.headings[-1]):
-                for offset, raw in enumerate(block.text.splitlines()[:200]):
-                    item = _ITEM_KV.match(raw.replace(" = ", ": ", 1))
-                    key = hyperparameter_key(item.group(1)) if item else None
-                    if item and key is None and _SNAKE_KEY.fullmatch(item.group(1).strip().lower()):
-                        key = item.group(1).strip().lower()
-                    if item and key:
-                        add(key, item.group(2).strip("'\","), "code", raw, block.line + offset)
-            if "--" in block.text and _LAUNCHER.search(block.text):
-                for match in _FLAG.finditer(block.text):
-                    flag = match.group(1)
-                    key = hyperparameter_key(flag) or ("seed" if flag == "seed" else None)
-                    if key:
-                        add(key, match.group(2).strip("'\""), "command", match.group(0), block.line)
-            continue
-        in_section = any(_HYPER_HEADINGS.search(h) for h in block.headings)
-        hyper_list = bool(block.headings) and bool(_HYPER_LIST.search(block.headings[-1]))
-        for raw in block.text.splitlines():
-            if block.kind == "item" or in_section:
-                item = _ITEM_KV.match(raw)
-                if item is None:
-                    continue
-                key = hyperparameter_key(item.group(1))
-                if key is None and hyper_list and _SNAKE_KEY.fullmatch(item.group(1).strip()):
-                    key = item.group(1).strip()  # a hyper-parameter the vocabulary does not name, under its own name
-                if key:
-                    add(key, item.group(2), "list", raw, block.line)
-        text = " ".join(block.text.split())
-        if not in_section and not _TRAIN_WORD.search(text):
-            continue
-        lower = text.lower()
-        for key, pattern, hint in _SENTENCE_HYPER:
-            if hint not in lower:
+            _code_hyperparameters(block, add)
+        else:
+            _text_hyperparameters(block, add)
+    _table_hyperparameters(doc.tables, add)
+    return list(found.values())
+
+
+def _code_hyperparameters(block: Block, add: _AddHyperparameter) -> None:
+    """A code block's hyper-parameters: dumped training arguments, a listing under a heading, a command's flags."""
+    for argument, setting in _json_arguments(block.text):
+        add(argument, setting, "code", f"{argument}: {setting}", block.line)
+    if block.headings and _HYPER_LIST.search(block.headings[-1]):
+        for offset, raw in enumerate(block.text.splitlines()[:200]):
+            item = _ITEM_KV.match(raw.replace(" = ", ": ", 1))
+            key = hyperparameter_key(item.group(1)) if item else None
+            if item and key is None and _SNAKE_KEY.fullmatch(item.group(1).strip().lower()):
+                key = item.group(1).strip().lower()
+            if item and key:
+                add(key, item.group(2).strip("'\","), "code", raw, block.line + offset)
+    if "--" in block.text and _LAUNCHER.search(block.text):
+        for match in _FLAG.finditer(block.text):
+            flag = match.group(1)
+            key = hyperparameter_key(flag) or ("seed" if flag == "seed" else None)
+            if key:
+                add(key, match.group(2).strip("'\""), "command", match.group(0), block.line)
+
+
+def _text_hyperparameters(block: Block, add: _AddHyperparameter) -> None:
+    """A paragraph's or list item's hyper-parameters: "key: value" items, and sentences about training."""
+    in_section = any(_HYPER_HEADINGS.search(h) for h in block.headings)
+    hyper_list = bool(block.headings) and bool(_HYPER_LIST.search(block.headings[-1]))
+    for raw in block.text.splitlines():
+        if block.kind == "item" or in_section:
+            item = _ITEM_KV.match(raw)
+            if item is None:
                 continue
-            said = pattern.search(text)
-            if said:
-                value = next(g for g in said.groups() if g)
-                add(key, value, "text", text[max(0, said.start() - 40) : said.end() + 40], block.line)
-    for table in doc.tables:
+            key = hyperparameter_key(item.group(1))
+            if key is None and hyper_list and _SNAKE_KEY.fullmatch(item.group(1).strip()):
+                key = item.group(1).strip()  # a hyper-parameter the vocabulary does not name, under its own name
+            if key:
+                add(key, item.group(2), "list", raw, block.line)
+    text = " ".join(block.text.split())
+    if not in_section and not _TRAIN_WORD.search(text):
+        return
+    lower = text.lower()
+    for key, pattern, hint in _SENTENCE_HYPER:
+        if hint not in lower:
+            continue
+        said = pattern.search(text)
+        if said:
+            value = next(g for g in said.groups() if g)
+            add(key, value, "text", text[max(0, said.start() - 40) : said.end() + 40], block.line)
+
+
+def _table_hyperparameters(tables: list[Table], add: _AddHyperparameter) -> None:
+    """Hyper-parameters of tables: a key and a value per row, or keys as columns over one row."""
+    for table in tables:
         header = [h.lower() for h in table.header]
         if len(header) >= 2 and (
             hyperparameter_key(table.header[0]) or any("param" in h or h in ("value", "setting") for h in header)
@@ -1409,7 +1482,6 @@ def read_hyperparameters(doc: Document) -> list[Fact]:
                 for label, value in zip(table.header, table.rows[0], strict=False):
                     if key := hyperparameter_key(label):
                         add(key, value, "table", f"{label}: {value}", table.line)
-    return list(found.values())
 
 
 # -- hardware, environment, limitations ----------------------------------------------------------------

@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
 FrontMatterRule = Literal["hub-2022", "hub-2023"]
 RULES: tuple[FrontMatterRule, ...] = ("hub-2022", "hub-2023")
 DEFAULT_RULE: FrontMatterRule = "hub-2023"
@@ -64,15 +66,9 @@ class FrontMatter:
         return content[:start] + "\n" * content.count("\n", start, end) + content[end:]
 
 
-def _hub_2023() -> re.Pattern[str]:
-    from huggingface_hub.repocard import REGEX_YAML_BLOCK
-
-    return REGEX_YAML_BLOCK
-
-
 def find_front_matter(content: str) -> FrontMatter | None:
     """The block the lenient (pre-2023) rule finds, classified by where it is; None without one."""
-    current = _hub_2023().search(content)
+    current = REGEX_YAML_BLOCK.search(content)
     if current is not None:
         opening = content.index("---", current.start(1))
         line = content.count("\n", 0, opening) + 1

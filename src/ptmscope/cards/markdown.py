@@ -19,10 +19,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from markdown_it import MarkdownIt
+from markdown_it import MarkdownIt
 
 MAX_TABLES = 50
 MAX_ROWS = 200
@@ -88,8 +86,6 @@ class Document:
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    from markdown_it import MarkdownIt
-
     return MarkdownIt("commonmark", {"html": True}).enable("table").disable(["inline", "text_join"])
 
 

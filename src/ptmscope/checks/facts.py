@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from ptmscope.checks import licenses, names
 from ptmscope.store.derived import is_format_sql
 from ptmscope.store.verifications import rechecked_sql
@@ -486,8 +488,6 @@ def install_confusables(con: duckdb.DuckDBPyConnection) -> int:
         " target_downloads BIGINT)"
     )
     if rows:
-        import pyarrow as pa
-
         columns = ("variant", "target", "kind", "transform", "target_downloads")
         table = pa.table(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)))
         con.register("_confusables", table)

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ptmscope.checks.facts import FACT_COLUMNS, SQL_WORDS
 from ptmscope.checks.model import ATTRIBUTES, NEEDS, STRIDE_NAMES, Check
 
 CHECKS: dict[str, Check] = {}
@@ -37,8 +38,6 @@ class Rule:
 
 def _unknown_facts(sql: str, facts: frozenset[str]) -> set[str]:
     """Lower-case identifiers in ``sql`` that look like fact columns but are not (string literals removed)."""
-    from ptmscope.checks.facts import SQL_WORDS
-
     without_strings = re.sub(r"'(?:[^']|'')*'", "''", sql)
     names = set(_IDENTIFIER.findall(without_strings))
     return {n for n in names if n not in facts and n not in SQL_WORDS}
@@ -57,8 +56,6 @@ def check(
     """Register the decorated function as a check."""
 
     def register(fn: Callable[[], Rule]) -> Callable[[], Rule]:
-        from ptmscope.checks.facts import FACT_COLUMNS
-
         if not check_id or not _ID.match(check_id):
             raise ValueError(f"check id {check_id!r} must be snake_case, 3 to 61 characters")
         if check_id in CHECKS:

@@ -12,9 +12,14 @@ each item first, which is where it paces submissions to the rate limit.
 
 from __future__ import annotations
 
+import multiprocessing
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
+
+from ptmscope.errors import CloneError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -45,9 +50,6 @@ class LocalExecutor(Executor):
     """A local process pool (spawned workers); with one worker, units run in this process."""
 
     def __init__(self, workers: int) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         self.workers = max(1, workers)
         self._pool = (
             ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
@@ -58,9 +60,6 @@ class LocalExecutor(Executor):
     def run(
         self, fn: Callable[[T], R], items: Iterable[T], before_submit: Callable[[T], None] | None = None
     ) -> Iterator[R]:
-        from concurrent.futures import FIRST_COMPLETED, Future, wait
-        from concurrent.futures.process import BrokenProcessPool
-
         if self._pool is None:
             for item in items:
                 if before_submit is not None:
@@ -82,8 +81,6 @@ class LocalExecutor(Executor):
                 for future in done:
                     yield future.result()
         except BrokenProcessPool as error:
-            from ptmscope.errors import CloneError
-
             raise CloneError(
                 "the worker processes died or could not start (memory? a script run from stdin?); "
                 "what finished is kept: run again, or use --workers 1"
@@ -109,10 +106,8 @@ class DaskExecutor(Executor):
         self.stall_timeout = stall_timeout
         """Seconds without any unit finishing after which ``run`` gives up (None: wait as long as it takes)."""
         try:
-            from distributed import Client
+            from distributed import Client  # the optional dask extra: imported only when a Dask executor is made
         except ImportError as error:  # pragma: no cover - depends on the install
-            from ptmscope.errors import CloneError
-
             raise CloneError("--executor dask needs Dask: pip install 'ptmscope[dask]'") from error
         self._own = not isinstance(scheduler, Client)
         self._client = Client(scheduler) if self._own else scheduler
@@ -137,12 +132,10 @@ class DaskExecutor(Executor):
 
     def _finished(self, pending: set[Any]) -> Iterator[Any]:
         """Wait for at least one unit; a wait past ``stall_timeout`` is an error that says where workers are."""
-        from distributed import wait
+        from distributed import wait as dask_wait  # the optional dask extra (see __init__)
 
-        done, _ = wait(list(pending), timeout=self.stall_timeout, return_when="FIRST_COMPLETED")
+        done, _ = dask_wait(list(pending), timeout=self.stall_timeout, return_when="FIRST_COMPLETED")
         if not done:
-            from ptmscope.errors import CloneError
-
             raise CloneError(
                 f"no unit finished in {self.stall_timeout:.0f} s on the Dask cluster "
                 f"({len(pending)} in flight); the workers were at: {self._where(pending)}"
@@ -174,8 +167,6 @@ def make_executor(kind: str, *, workers: int, scheduler: Any = None, stall_timeo
         return LocalExecutor(workers)
     if kind == "dask":
         if scheduler is None:
-            from ptmscope.errors import CloneError
-
             raise CloneError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
         return DaskExecutor(scheduler, stall_timeout=stall_timeout)
     raise ValueError(f"unknown executor {kind!r}")

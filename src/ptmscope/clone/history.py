@@ -3,15 +3,22 @@
 One walk from every branch and tag visits each commit once and yields its author, dates,
 message and signature (``ptmscope.clone.signatures``). The original ICSE'23 artifact ran
 ``git log --pretty=format:%GK`` once per repository instead, which also makes git call gpg for
-every signed commit (``benchmarks/signatures.py`` compares the two).
+every signed commit (``benchmarks/signatures.py`` compares the two). ``write_commits`` writes the
+commits read as one Parquet partition (a unit, or the reader child of ``ptmscope.clone.reader``).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pygit2
+from pygit2.enums import RepositoryOpenFlag, SortMode
 
 from ptmscope.clone.signatures import NONE, classify
 from ptmscope.errors import HistoryError
@@ -57,9 +64,6 @@ def read_history(path: Path, repo_id: str) -> History:
     Raises:
         HistoryError: the repository cannot be opened or walked (broken, not a repository).
     """
-    import pygit2
-    from pygit2.enums import RepositoryOpenFlag, SortMode
-
     try:
         # A bare repository at exactly this path: no discovery upwards (faster, and never another repo).
         repo = pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH | RepositoryOpenFlag.BARE)
@@ -110,3 +114,22 @@ def read_history(path: Path, repo_id: str) -> History:
     except (pygit2.GitError, KeyError, ValueError, OSError) as error:
         raise HistoryError(f"history could not be read: {error}"[:1_000]) from error
     return history
+
+
+def write_commits(path: Path, commits: dict[str, list[object]]) -> None:
+    """Write a history's commits as one Parquet partition, atomically (the reader process calls this)."""
+    ts = pa.timestamp("us", tz="UTC")
+    schema = pa.schema([("repo_id", pa.string()), ("sha", pa.string()), ("parents", pa.int32()),
+                        ("author", pa.string()), ("authored_at", ts), ("committer", pa.string()),
+                        ("committed_at", ts), ("signature", pa.string()), ("key_id", pa.string()),
+                        ("message", pa.string()), ("position", pa.int32())])  # fmt: skip
+    assert tuple(schema.names) == COMMIT_COLUMNS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomically(pa.table(commits, schema=schema), path)
+
+
+def write_parquet_atomically(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` through a scratch file renamed into place, so a reader never sees half a file."""
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, scratch)
+    scratch.replace(path)

@@ -25,12 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow.parquet as pq
+
+from ptmscope.clone.executors import make_executor
+from ptmscope.clone.reader import close_reader
 from ptmscope.clone.units import PARTS_DIR, CloneTask, UnitResult, run_unit
-from ptmscope.errors import CloneError
+from ptmscope.errors import CloneError, SourceUnreachableError
+from ptmscope.hub.endpoint import check_reachable
+from ptmscope.hub.ratelimit import PLANS, WINDOW_SECONDS, Budget, Pacer
 from ptmscope.progress import ProgressFn
 
 if TYPE_CHECKING:
-    from ptmscope.hub.ratelimit import Budget
     from ptmscope.store.store import Snapshot, Store
 
 MAX_UNREACHABLE = 25
@@ -111,24 +116,13 @@ def clone_snapshot(
         SourceUnreachableError: the endpoint cannot be reached (before the first clone, or
             ``MAX_UNREACHABLE`` clones in a row); what finished is kept.
     """
-    from ptmscope.clone.executors import make_executor
-    from ptmscope.clone.reader import close_reader
-    from ptmscope.errors import SourceUnreachableError
-    from ptmscope.hub.endpoint import check_reachable
-    from ptmscope.hub.ratelimit import PLANS, WINDOW_SECONDS, Budget, Pacer
-
     options = options or CloneOptions()
     if endpoint is None and not options.existing_only:
         raise CloneError("cloning needs an endpoint (or --existing to read clones already on disk)")
     if shutil.which("git") is None and not options.existing_only:
         raise CloneError("git is not installed (it is needed to clone)")
     started = time.perf_counter()
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-        parts = (dest / PARTS_DIR / str(snapshot.snapshot_id)).resolve()
-        parts.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CloneError(f"cannot use {dest} as the destination: {error}") from error
+    parts = _parts_folder(dest, snapshot)
     report = CloneReport(snapshot=snapshot)
     report.recovered = _ingest_leftovers(store, snapshot, parts)
     budget = options.budget or Budget("resolvers", PLANS["anonymous"]["resolvers"], WINDOW_SECONDS)
@@ -191,6 +185,17 @@ def clone_snapshot(
     report.seconds = time.perf_counter() - started
     report.totals = clone_totals(store, snapshot)
     return report
+
+
+def _parts_folder(dest: Path, snapshot: Snapshot) -> Path:
+    """The folder the units write this snapshot's partitions to, under ``dest`` (both created)."""
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        parts = (dest / PARTS_DIR / str(snapshot.snapshot_id)).resolve()
+        parts.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CloneError(f"cannot use {dest} as the destination: {error}") from error
+    return parts
 
 
 def clone_totals(store: Store, snapshot: Snapshot) -> dict[str, int]:
@@ -282,8 +287,6 @@ def _ingest_leftovers(store: Store, snapshot: Snapshot, parts: Path) -> int:
             orphan.unlink(missing_ok=True)
     if not clones:
         return 0
-    import pyarrow.parquet as pq
-
     results = []
     for key, path in clones.items():
         try:

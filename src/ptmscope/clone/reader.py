@@ -23,6 +23,7 @@ way, as that repo's failure; the run goes on.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import math
 import os
@@ -34,6 +35,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ptmscope.clone.history import read_history, write_commits
+from ptmscope.errors import HistoryError
 
 START_TIMEOUT = 120.0
 """Seconds a new reader process may take to start (import pygit2 and pyarrow)."""
@@ -180,8 +184,6 @@ def _die_with_parent() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
     except (OSError, AttributeError):
@@ -194,10 +196,6 @@ def _serve() -> None:
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the protocol
     protocol = os.fdopen(out_fd, "wb", buffering=0)
-    from ptmscope.clone.history import read_history
-    from ptmscope.clone.units import write_commits
-    from ptmscope.errors import HistoryError
-
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # an alarm kills this process even inside C code
     protocol.write(b'{"ready": true}\n')
     for line in sys.stdin.buffer:

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ptmscope.clone.history import COMMIT_COLUMNS, read_history
+import pyarrow as pa
+
+from ptmscope.clone.history import read_history, write_commits, write_parquet_atomically
 from ptmscope.clone.reader import reader
 from ptmscope.errors import HistoryError
 
@@ -221,27 +223,9 @@ def _clone_with_retries(task: CloneTask, target: Path) -> tuple[str | None, int]
     return reason, attempts
 
 
-def write_commits(path: Path, commits: dict[str, list[object]]) -> None:
-    """Write a history's commits as one Parquet partition, atomically (the reader process calls this)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    ts = pa.timestamp("us", tz="UTC")
-    schema = pa.schema([("repo_id", pa.string()), ("sha", pa.string()), ("parents", pa.int32()),
-                        ("author", pa.string()), ("authored_at", ts), ("committer", pa.string()),
-                        ("committed_at", ts), ("signature", pa.string()), ("key_id", pa.string()),
-                        ("message", pa.string()), ("position", pa.int32())])  # fmt: skip
-    assert tuple(schema.names) == COMMIT_COLUMNS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_parquet(pq, pa.table(commits, schema=schema), path)
-
-
 def _write_parts(parts: Path, repo_id: str, row: dict[str, object], commits_file: Path | None) -> tuple[str, ...]:
     """Write the unit's clone row; its commits file (written before) is named first, so a clones file always has
     its commits beside it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     key = _key(repo_id)
     written = []
     ts = pa.timestamp("us", tz="UTC")
@@ -255,12 +239,6 @@ def _write_parts(parts: Path, repo_id: str, row: dict[str, object], commits_file
                         ("seconds", pa.float64()), ("cloned_at", ts)])  # fmt: skip
     path = parts / "repo_clones" / f"{key}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_parquet(pq, pa.table({c: [row[c]] for c in CLONE_COLUMNS}, schema=schema), path)
+    write_parquet_atomically(pa.table({c: [row[c]] for c in CLONE_COLUMNS}, schema=schema), path)
     written.append(str(path))
     return tuple(written)
-
-
-def _atomic_parquet(pq: object, table: object, path: Path) -> None:
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, scratch)  # type: ignore[attr-defined]
-    scratch.replace(path)

@@ -32,7 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore2
+import httpx2
 import orjson
+from huggingface_hub import get_token
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from ptmscope import __version__
 from ptmscope.errors import SourceUnreachableError
@@ -130,8 +135,6 @@ def _bounded(deadline: float, cancel: threading.Event) -> Iterator[_Limits]:
 
 def _limited(timeout: float | None) -> tuple[_Limits | None, float | None]:
     """This thread's limits and ``timeout`` shortened to the deadline; raises when over or cancelled."""
-    import httpcore2
-
     limits: _Limits | None = getattr(_local, "limits", None)
     if limits is None:
         return None, timeout
@@ -152,8 +155,6 @@ class _DeadlineStream:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        import httpcore2
-
         waited = 0.0
         while True:
             limits, _ = _limited(None)  # raises once the deadline passed or the client was cancelled
@@ -205,9 +206,6 @@ class _DeadlineBackend:
 
 def _session() -> Any:
     """An httpx client with huggingface_hub's request hooks, no automatic redirects, deadline-bounded sockets."""
-    import httpx2
-    from huggingface_hub.utils import get_session
-
     hooks = get_session().event_hooks
     client = httpx2.Client(event_hooks={"request": list(hooks.get("request", []))}, follow_redirects=False)
     # httpx has no public hook on its sockets: wrap the network backend of each connection pool (proxies included).
@@ -229,8 +227,6 @@ def _get_capped(
     memory. The response returned holds the bytes read (the whole body, or none when over),
     ready for ``hf_raise_for_status`` to read an error message from.
     """
-    import httpx2
-
     with session.stream("GET", url, params=params, headers=headers, timeout=timeout) as streamed:
         declared = streamed.headers.get("content-length", "")
         body: bytes | None = None
@@ -306,8 +302,6 @@ def token_for(endpoint: str, explicit: str | None = None) -> str | None:
         return explicit
     if not same_origin(endpoint, os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT):
         return None
-    from huggingface_hub import get_token
-
     return get_token()
 
 
@@ -344,8 +338,6 @@ class HubClient:
         unpaced: bool = False,
         on_warning: Callable[[str], None] | None = None,
     ) -> None:
-        from huggingface_hub.utils import build_hf_headers
-
         self.endpoint = endpoint.rstrip("/")
         start: dict[str, Budget] | None = dict(budgets) if budgets else (None if unpaced else {})
         self.pacers: dict[str, Pacer] = pacers(start, max_pause=max_pause, on_warning=on_warning)
@@ -419,111 +411,122 @@ class HubClient:
             SourceUnreachableError: the endpoint cannot be reached (a DNS failure or refused connection
                 before it ever answered, many failed connections in a row, or offline mode).
         """
-        import httpx2
-        from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
-        from huggingface_hub.utils import hf_raise_for_status
-
         if not same_origin(url, self.endpoint):
             raise FetchFailed(f"not on the endpoint {self.endpoint}: {url[:200]}", status=None, retryable=False,
                               attempts=0)  # fmt: skip
         pacer = self.pacers.get(bucket) or self.pacers["api"]
         attempts = 0
-        last_reason = "no attempt"
-        last_status: int | None = None
         while True:
             attempts += 1
-            try:
-                if not pacer.acquire(self.cancelled):
-                    raise Cancelled("cancelled", status=None, retryable=True, attempts=attempts)
-            except PauseTooLong as error:
-                raise FetchFailed(str(error), status=None, retryable=True, attempts=attempts) from error
-            if self.cancelled.is_set():
-                pacer.release(None, None)
-                raise Cancelled("cancelled", status=None, retryable=True, attempts=attempts)
-            response = None
-            own_wait: float | None = None
-            try:
-                response, body = self._send(url, params, cdn)
-            except OfflineModeIsEnabled as error:
-                pacer.release(None, None)
-                raise SourceUnreachableError(
-                    "huggingface_hub is in offline mode (HF_HUB_OFFLINE is set); unset it to crawl"
-                ) from error
-            except _Refused as error:
-                pacer.release(None, error.status)
-                raise FetchFailed(str(error), status=error.status, retryable=False, attempts=attempts) from error
-            except _Interrupted as stop:
-                pacer.release(None, None)
-                cause = stop.error
-                if stop.limits.hit == "cancelled" or self.cancelled.is_set():
-                    raise Cancelled("cancelled", status=None, retryable=True, attempts=attempts) from cause
-                if stop.limits.hit == "deadline":
-                    raise DeadlineExceeded(
-                        f"no complete response within the {self.deadline:g} s deadline per request",
-                        status=None, retryable=True, attempts=attempts,
-                    ) from cause  # fmt: skip
-                last_status, last_reason = None, f"{type(cause).__name__}: {cause}"[:500]
-                if isinstance(cause, httpx2.ConnectError | httpx2.ConnectTimeout):
-                    with self._lock:
-                        self._connect_failures += 1
-                        down = self._connect_failures >= MAX_CONNECT_FAILURES or not self._reached
-                    if down:  # a DNS failure or a refused connection is not worth retrying
-                        raise SourceUnreachableError(f"cannot connect to {self.endpoint}: {_short(cause)}") from cause
-            else:
-                own_wait = pacer.release(response.headers, response.status_code)
-                with self._lock:
-                    self._connect_failures = 0
-                status = response.status_code
-                if status < 300:
-                    if body is None:
-                        raise ResponseTooLarge(
-                            f"response larger than {MAX_BODY} bytes", status=status, retryable=False, attempts=attempts
-                        )
-                    fetched = Fetched(status, dict(response.headers), body, attempts, str(response.request.url))
-                    problem = None
-                    if expect_json:
-                        try:
-                            orjson.loads(body)
-                        except orjson.JSONDecodeError as error:
-                            problem = f"invalid JSON in the response: {error}"
-                    if problem is None and check is not None:
-                        problem = check(fetched)
-                    if problem is None:
-                        return fetched
-                    last_status, last_reason = status, problem[:500]
-                else:
-                    last_status = status
-                    try:
-                        hf_raise_for_status(response)
-                        last_reason = f"HTTP {status}"
-                    except HfHubHTTPError as error:
-                        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                        last_reason = f"{type(error).__name__}: {first}"[:500]
-                    if status not in RETRY_STATUS:
-                        raise FetchFailed(last_reason, status=status, retryable=False, attempts=attempts)
+            self._acquire(pacer, attempts)
+            outcome = self._attempt(pacer, url, params, cdn, attempts, expect_json=expect_json, check=check)
+            if isinstance(outcome, Fetched):
+                return outcome
             if attempts > self.max_retries:
-                raise FetchFailed(last_reason, status=last_status, retryable=True, attempts=attempts)
-            if own_wait is not None:  # Retry-After for this request only
-                if own_wait > self.max_pause:
-                    raise FetchFailed(
-                        f"{last_reason}; the server asked to retry after {own_wait:,.0f} s, over the "
-                        f"{self.max_pause:,.0f} s cap: not waited (a rerun retries)"[:1_000],
-                        status=last_status, retryable=True, attempts=attempts,
-                    )  # fmt: skip
-                delay = own_wait
-            elif response is None or response.status_code != 429:
-                # A spent budget waits in the pacer (RateLimit reset); the rest back off exponentially.
-                delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
-                delay *= 0.5 + self._random.random() / 2
-            else:
-                delay = 0.0
+                raise FetchFailed(outcome.reason, status=outcome.status, retryable=True, attempts=attempts)
+            delay = self._retry_delay(outcome, attempts)
             if delay > 0 and self.cancelled.wait(delay):
                 raise Cancelled("cancelled", status=None, retryable=True, attempts=attempts)
 
+    def _acquire(self, pacer: Pacer, attempts: int) -> None:
+        """Wait for the bucket's budget; raises when cancelled or when the pause it needs is over the cap."""
+        try:
+            if not pacer.acquire(self.cancelled):
+                raise Cancelled("cancelled", status=None, retryable=True, attempts=attempts)
+        except PauseTooLong as error:
+            raise FetchFailed(str(error), status=None, retryable=True, attempts=attempts) from error
+        if self.cancelled.is_set():
+            pacer.release(None, None)
+            raise Cancelled("cancelled", status=None, retryable=True, attempts=attempts)
+
+    def _attempt(
+        self,
+        pacer: Pacer,
+        url: str,
+        params: Mapping[str, Any] | None,
+        cdn: bool,
+        attempts: int,
+        *,
+        expect_json: bool,
+        check: Callable[[Fetched], str | None] | None,
+    ) -> Fetched | _Retry:
+        """One attempt of ``get``: the usable response, or why to try again; raises what is not worth retrying."""
+        try:
+            response, body = self._send(url, params, cdn)
+        except OfflineModeIsEnabled as error:
+            pacer.release(None, None)
+            raise SourceUnreachableError(
+                "huggingface_hub is in offline mode (HF_HUB_OFFLINE is set); unset it to crawl"
+            ) from error
+        except _Refused as error:
+            pacer.release(None, error.status)
+            raise FetchFailed(str(error), status=error.status, retryable=False, attempts=attempts) from error
+        except _Interrupted as stop:
+            pacer.release(None, None)
+            return self._interrupted(stop, attempts)
+        own_wait = pacer.release(response.headers, response.status_code)
+        with self._lock:
+            self._connect_failures = 0
+        status = response.status_code
+        if status >= 300:
+            reason = _error_reason(response)
+            if status not in RETRY_STATUS:
+                raise FetchFailed(reason, status=status, retryable=False, attempts=attempts)
+            return _Retry(status, reason, own_wait)
+        if body is None:
+            raise ResponseTooLarge(
+                f"response larger than {MAX_BODY} bytes", status=status, retryable=False, attempts=attempts
+            )
+        fetched = Fetched(status, dict(response.headers), body, attempts, str(response.request.url))
+        problem = None
+        if expect_json:
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as error:
+                problem = f"invalid JSON in the response: {error}"
+        if problem is None and check is not None:
+            problem = check(fetched)
+        if problem is None:
+            return fetched
+        return _Retry(status, problem[:500], own_wait)
+
+    def _interrupted(self, stop: _Interrupted, attempts: int) -> _Retry:
+        """An attempt cut short without a response: cancelled, over the deadline, unreachable, or worth a retry."""
+        cause = stop.error
+        if stop.limits.hit == "cancelled" or self.cancelled.is_set():
+            raise Cancelled("cancelled", status=None, retryable=True, attempts=attempts) from cause
+        if stop.limits.hit == "deadline":
+            raise DeadlineExceeded(
+                f"no complete response within the {self.deadline:g} s deadline per request",
+                status=None, retryable=True, attempts=attempts,
+            ) from cause  # fmt: skip
+        if isinstance(cause, httpx2.ConnectError | httpx2.ConnectTimeout):
+            with self._lock:
+                self._connect_failures += 1
+                down = self._connect_failures >= MAX_CONNECT_FAILURES or not self._reached
+            if down:  # a DNS failure or a refused connection is not worth retrying
+                raise SourceUnreachableError(f"cannot connect to {self.endpoint}: {_short(cause)}") from cause
+        return _Retry(None, f"{type(cause).__name__}: {cause}"[:500])
+
+    def _retry_delay(self, retry: _Retry, attempts: int) -> float:
+        """Seconds to wait before the next attempt; raises when the server asks for a pause over the cap."""
+        if retry.own_wait is not None:  # Retry-After for this request only
+            if retry.own_wait > self.max_pause:
+                raise FetchFailed(
+                    f"{retry.reason}; the server asked to retry after {retry.own_wait:,.0f} s, over the "
+                    f"{self.max_pause:,.0f} s cap: not waited (a rerun retries)"[:1_000],
+                    status=retry.status, retryable=True, attempts=attempts,
+                )  # fmt: skip
+            return retry.own_wait
+        if retry.status != 429:
+            # A spent budget waits in the pacer (RateLimit reset); the rest back off exponentially.
+            delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
+            delay *= 0.5 + self._random.random() / 2
+            return delay
+        return 0.0
+
     def _send(self, url: str, params: Mapping[str, Any] | None, cdn: bool) -> tuple[Any, bytes | None]:
         """One attempt: the request and the redirects it may follow, bounded by the deadline."""
-        import httpx2
-
         if self._session is None:
             with self._lock:
                 if self._session is None:
@@ -565,6 +568,26 @@ class HubClient:
             for name, p in self.pacers.items()
             if p.stats.requests
         }
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """An attempt worth retrying: its status (None without a response), the reason to store if it is the last,
+    and the pause the server asked for before this request's next attempt (``Retry-After``), if any."""
+
+    status: int | None
+    reason: str
+    own_wait: float | None = None
+
+
+def _error_reason(response: Any) -> str:
+    """The reason to store for an error response: huggingface_hub's name for it and the first line of its message."""
+    try:
+        hf_raise_for_status(response)
+    except HfHubHTTPError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return f"{type(error).__name__}: {first}"[:500]
+    return f"HTTP {response.status_code}"
 
 
 class _Interrupted(Exception):

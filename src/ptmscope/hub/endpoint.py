@@ -29,8 +29,11 @@ import time
 import urllib.request
 from urllib.parse import urlsplit
 
+from huggingface_hub import get_token
+
 from ptmscope.errors import SourceUnreachableError
 from ptmscope.hub import DEFAULT_ENDPOINT
+from ptmscope.hub.client import token_for
 
 CONNECT_TIMEOUT = 5.0
 """Seconds for resolving the endpoint's host and connecting to it, together."""
@@ -54,16 +57,12 @@ def hub_token(endpoint: str, explicit: str | None = None) -> tuple[str | bool, s
     Returns ``(token, note)``: ``token`` is the string to send, or ``False`` for no token
     (huggingface_hub reads ``False`` as "send none", where ``None`` would send its own).
     """
-    from ptmscope.hub.client import token_for
-
     try:
         token = token_for(endpoint, explicit)
     except Exception:  # an OIDC exchange or a token file that fails: send none, and say nothing secret
         return False, "huggingface_hub could not resolve a token; sending none"
     if token:
         return token, None
-    from huggingface_hub import get_token
-
     try:
         withheld = bool(get_token())
     except Exception:

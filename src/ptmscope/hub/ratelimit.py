@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from huggingface_hub.utils import parse_ratelimit_headers
+
 BUCKETS = ("api", "resolvers", "pages")
 
 # Requests per 5-minute window per plan (Hub documentation "Hub Rate limits", September 2025).
@@ -291,8 +293,6 @@ def rate_info(headers: Mapping[str, str]) -> tuple[int, float, int | None, float
     send: values are cut at 1,000 characters and numbers of 13 or more digits read as 10^12 (so a
     5,000-digit ``t=`` is a very long pause, not a crash). A policy with a zero limit or window is ignored.
     """
-    from huggingface_hub.utils import parse_ratelimit_headers
-
     tamed = {}
     for key, value in headers.items():
         if key.lower() in ("ratelimit", "ratelimit-policy") and isinstance(value, str):

@@ -11,6 +11,7 @@ snapshot does not hold is left out, never invented.
 from __future__ import annotations
 
 import base64
+import shlex
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from ptmscope.sample import BUNDLES, sample_paths
+from ptmscope.store.store import Store, connect_waiting
 
 if TYPE_CHECKING:
     import duckdb
@@ -103,13 +107,9 @@ class ReplayData:
     """One snapshot, copied into memory, answering Hub API questions. Thread-safe (a cursor per call)."""
 
     def __init__(self, db_path: str | Path, snapshot_name: str | None = None) -> None:
-        import duckdb
-
-        from ptmscope.store.store import Store
-
         with Store(db_path, read_only=True) as store:
             self.snapshot: Snapshot = store.snapshot(snapshot_name or "latest")
-        self._con = duckdb.connect(":memory:")
+        self._con = connect_waiting(":memory:", read_only=False, patience=0.0)  # in memory: nothing to wait for
         self._con.execute("SET TimeZone = 'UTC'")
         self._lock = threading.Lock()
         self._load(Path(db_path), self.snapshot.snapshot_id)
@@ -331,19 +331,13 @@ def keep_cards_command(snapshot: Snapshot, db: str | None = None) -> str:
 
     ``db``: the store file named on the command line (None: the default store).
     """
-    import shlex
-
     name = shlex.quote(f"{snapshot.name}-cards") + (f" --db {shlex.quote(db)}" if db else "")
     front = " --front-matter hub-2022" if snapshot.front_matter == "hub-2022" else ""
-    if snapshot.source == "bundled":
-        from ptmscope.sample import BUNDLES, sample_paths
-
-        if snapshot.name in BUNDLES:
-            files = " ".join(shlex.quote(str(p)) for p in sample_paths(snapshot.name))
-            return (
-                f"ptmscope import {files} --snapshot {name} --keep-cards{front}, "
-                f"then ptmscope serve-hub --snapshot {name}"
-            )
+    if snapshot.source == "bundled" and snapshot.name in BUNDLES:
+        files = " ".join(shlex.quote(str(p)) for p in sample_paths(snapshot.name))
+        return (
+            f"ptmscope import {files} --snapshot {name} --keep-cards{front}, then ptmscope serve-hub --snapshot {name}"
+        )
     if snapshot.source == "crawl":
         return "rerun the crawl that made the snapshot (a crawl keeps README bytes; an interrupted one continues)"
     files = " ".join(shlex.quote(f) for f in (snapshot.source_detail or "").split(", ") if f) or "FILES..."

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from ptmscope.reports.badges import score_badge
 from ptmscope.reports.study_html import _environment
 
 
 def render_audit_html(doc: dict[str, Any]) -> str:
     """The report card page as a string."""
-    from markupsafe import Markup
-
     badges = {a: Markup(score_badge(a, s["score"])) for a, s in doc["scores"].items()}  # noqa: S704 - our own SVG, text escaped
     return _environment().get_template("audit.html.j2").render(doc=doc, badges=badges)
 

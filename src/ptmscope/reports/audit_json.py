@@ -13,6 +13,7 @@ from ptmscope import __version__
 from ptmscope.audit.run import ModelAudit
 from ptmscope.checks.docs import motivation, remediation
 from ptmscope.checks.model import STRIDE_NAMES
+from ptmscope.scanners.output import to_dict
 
 SCHEMA = "ptmscope.audit/1"
 
@@ -125,6 +126,4 @@ def scan_summary(report: Any) -> dict[str, Any] | None:
     """The scan report in ``ptmscope scan --format json`` form, when the files were scanned."""
     if report is None:
         return None
-    from ptmscope.scanners.output import to_dict
-
     return to_dict(report)

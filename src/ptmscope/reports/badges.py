@@ -8,6 +8,7 @@ Verdana 11px, as shields' own fallback does.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -23,8 +24,6 @@ def _width(text: str) -> int:
 
 def badge(label: str, message: str, color: str) -> str:
     """One flat badge as SVG text (ids unique per label, so several badges can share a page)."""
-    import re
-
     uid = re.sub(r"[^a-z0-9]", "", label.lower())[:20] or "b"
     left, right = _width(label), _width(message)
     total = left + right

@@ -19,9 +19,13 @@ ML_MODEL_REF = "model:"
 DATASET_REF = "dataset:"
 
 
+# cyclonedx-python-lib takes about half a second to import and only ``audit --cyclonedx`` needs it,
+# so the two functions below import it when a BOM is made, not when the CLI imports this module.
+
+
 def _licenses(doc: dict[str, Any]) -> list[Any]:
     try:
-        from cyclonedx.contrib.license.factories import LicenseFactory
+        from cyclonedx.contrib.license.factories import LicenseFactory  # only when a BOM is made (see above)
     except ImportError:  # cyclonedx-python-lib < 11.x kept it here
         from cyclonedx.factory.license import LicenseFactory
 
@@ -40,10 +44,11 @@ def _licenses(doc: dict[str, Any]) -> list[Any]:
 
 def audit_bom(doc: dict[str, Any], audit: Any = None) -> str:
     """The ML-BOM of an audited model, as CycloneDX 1.6 JSON text."""
+    # cyclonedx-python-lib only when a BOM is made (see above)
     from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
-    from cyclonedx.model.bom import Bom
-    from cyclonedx.model.component import Component, ComponentType
-    from cyclonedx.output.json import JsonV1Dot6
+    from cyclonedx.model.bom import Bom  # only when a BOM is made
+    from cyclonedx.model.component import Component, ComponentType  # only when a BOM is made
+    from cyclonedx.output.json import JsonV1Dot6  # only when a BOM is made
 
     model_info = doc["model"]
     facts = doc["facts"]

@@ -11,6 +11,7 @@ import io
 import math
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ptmscope.reports.safe import clean
@@ -42,18 +43,36 @@ def _compact(value: float) -> str:
     return f"{value:g}"
 
 
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure
+# matplotlib takes seconds to import: it is imported by the three functions below, when a figure is
+# drawn, so the reports, commands and tests that draw none never pay for it.
+
+
+def style() -> AbstractContextManager[Any]:
+    """The figures' matplotlib settings (text as paths, math text off), for a ``with`` block."""
+    import matplotlib  # only when a figure is drawn (see above)
+
+    return matplotlib.rc_context(_RC)
+
+
+def figure(width: float, height: float) -> Any:
+    """A matplotlib figure (no pyplot state) of ``width`` x ``height`` inches, laid out to fit."""
+    from matplotlib.figure import Figure  # only when a figure is drawn (see above)
 
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _compact_ticks(axis: Any) -> None:
+    """Label a log axis 1k, 10M...: math text is off (labels from data stay literal), so ticks are formatted here."""
+    from matplotlib.ticker import FuncFormatter  # only when a figure is drawn (see above)
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
+    axis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+
+
 def downloads_figure(series: Mapping[str, Sequence[int]]) -> str:
     """Fig. 1: downloads of the top-100 packages per registry, by rank, log scale."""
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
-        fig = _figure(7, 3.6)
+    with style():
+        fig = figure(7, 3.6)
         ax = fig.add_subplot()
         for i, (label, values) in enumerate(series.items()):
             positive = [v for v in values if v > 0]
@@ -66,11 +85,7 @@ def downloads_figure(series: Mapping[str, Sequence[int]]) -> str:
                     linewidth=1.6,
                 )
         ax.set_yscale("log")
-        # Math text is off (labels from data stay literal), so format the log ticks ourselves.
-        from matplotlib.ticker import FuncFormatter
-
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+        _compact_ticks(ax.yaxis)
         ax.set_xlabel("the 100 most-downloaded packages (rank)")
         ax.set_ylabel("downloads")
         if series:
@@ -88,10 +103,8 @@ def bar_figure(
     log: bool = False,
 ) -> str:
     """A horizontal bar chart, largest first, with optional text at the end of each bar (``log``: log x axis)."""
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
-        fig = _figure(7, max(1.6, 0.28 * len(labels) + 0.8))
+    with style():
+        fig = figure(7, max(1.6, 0.28 * len(labels) + 0.8))
         ax = fig.add_subplot()
         names = [clean(label, 48) for label in labels]
         positions = list(range(len(names)))[::-1]
@@ -100,11 +113,8 @@ def bar_figure(
         ax.set_xlabel(xlabel)
         top = max((v for v in values if not math.isnan(v)), default=0) or 1
         if log:
-            from matplotlib.ticker import FuncFormatter
-
             ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
-            ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+            _compact_ticks(ax.xaxis)
         if annotations:
             for y, value, note in zip(positions, values, annotations, strict=True):
                 x = value * 1.08 if log else value + top * 0.01
@@ -120,11 +130,9 @@ def paired_bar_figure(
     xlabel: str,
 ) -> str:
     """Horizontal bars of two (or more) snapshots per label, side by side; None draws no bar."""
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
+    with style():
         count = max(1, len(series))
-        fig = _figure(7, max(1.8, 0.22 * len(labels) * count + 0.9))
+        fig = figure(7, max(1.8, 0.22 * len(labels) * count + 0.9))
         ax = fig.add_subplot()
         names = [clean(label, 48) for label in labels]
         height = 0.8 / count

@@ -11,15 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
 from ptmscope.reports import figures
 from ptmscope.reports.safe import strip_controls
 from ptmscope.study import paper
 
 
 def _environment() -> Any:
-    from jinja2 import Environment, PackageLoader, select_autoescape
-    from markupsafe import Markup
-
     def finalize(value: Any) -> Any:
         # Every string printed from the data loses its control characters; our own
         # markup (the SVG figures) passes through untouched.

@@ -45,9 +45,29 @@ def _heading(label: str) -> Rule:
 def render_study(data: dict[str, Any]) -> RenderableType:
     """Every table of the study document, in the paper's order, then the figures beyond it."""
     ms = data["measurements"]
+    parts: list[RenderableType] = [
+        *_header(data),
+        *_fig1(ms["downloads"]),
+        *_fig6(ms),
+        *_fig7(data),
+        *_table_iv(data["table_iv"]),
+        _heading("Beyond the paper"),
+        *_licences_and_formats(ms),
+        *_card_documentation(ms),
+        *_lineage(ms["lineage"]),
+        _scores(ms["scores"]),
+    ]
+    import_errors = ms["overview"]["import_errors"]
+    if import_errors:
+        errors = "; ".join(f"{reason} ({n:,})" for reason, n in import_errors.items())
+        parts.append(Text.assemble("Records skipped at import: ", text(errors, 600), style="dim"))
+    return Group(*(Padding(p, (0, 0, 1, 0)) for p in parts))
+
+
+def _header(data: dict[str, Any]) -> list[RenderableType]:
+    """The snapshot's name, source, size and era; a warning when its run did not finish."""
     snap = data["snapshot"]
-    ov = ms["overview"]
-    parts: list[RenderableType] = []
+    ov = data["measurements"]["overview"]
     header = Text.assemble(
         ("ptmscope study", "bold"),
         "  snapshot ",
@@ -58,13 +78,15 @@ def render_study(data: dict[str, Any]) -> RenderableType:
         else "",
         ")",
     )
-    parts.append(header)
+    parts: list[RenderableType] = [header]
     if snap["status"] != "complete":
         parts.append(Text(f"warning: this snapshot is {snap['status']} (its run did not finish)", style="yellow"))
+    return parts
 
-    # Fig. 1
-    parts.append(_heading("Fig. 1  Downloads are concentrated in a few packages"))
-    dl = ms["downloads"]
+
+def _fig1(dl: dict[str, Any]) -> list[RenderableType]:
+    """Fig. 1: how concentrated downloads are, here and in the paper's registries; the top models."""
+    parts: list[RenderableType] = [_heading("Fig. 1  Downloads are concentrated in a few packages")]
     conc = _table(
         "",
         ("registry", "left"),
@@ -98,22 +120,29 @@ def render_study(data: dict[str, Any]) -> RenderableType:
     for i, row in enumerate(dl["top100"][:10], start=1):
         top.add_row(str(i), text(row["repo_id"], 70), num(row["downloads"]))
     parts.append(top)
+    return parts
 
-    # Fig. 6
-    parts.append(_heading("Fig. 6  Models depend on a few datasets and architectures"))
-    parts.append(_eval_datasets_table(ms["eval_datasets"]))
-    parts.append(_distribution_table("Models per training dataset (card and tags)", "dataset", ms["datasets"], {}))
-    parts.append(
+
+def _fig6(ms: dict[str, Any]) -> list[RenderableType]:
+    """Fig. 6: models per evaluation dataset, training dataset and architecture."""
+    return [
+        _heading("Fig. 6  Models depend on a few datasets and architectures"),
+        _eval_datasets_table(ms["eval_datasets"]),
+        _distribution_table("Models per training dataset (card and tags)", "dataset", ms["datasets"], {}),
         _distribution_table(
             "Models per architecture (config model_type)",
             "architecture",
             ms["architectures"],
             {"bert": paper.FIG6_BERT_MODELS},
-        )
-    )
+        ),
+    ]
 
-    # Fig. 7
-    parts.append(_heading("Fig. 7  Few models make machine-parseable performance claims"))
+
+def _fig7(data: dict[str, Any]) -> list[RenderableType]:
+    """Fig. 7: performance claims per task, under both definitions, and where front matter was found."""
+    ms = data["measurements"]
+    ov = ms["overview"]
+    parts: list[RenderableType] = [_heading("Fig. 7  Few models make machine-parseable performance claims")]
     cl = ms["claims"]
     parts.append(
         Text.assemble(("definition ", "dim"), (cl["definition"], "bold"), (f": {cl['definition_text']}", "dim"))
@@ -155,21 +184,26 @@ def render_study(data: dict[str, Any]) -> RenderableType:
     )
     parts.append(_differences_table(ms["claim_definitions"]))
     parts.append(_front_matter_text(ms["front_matter"]))
+    return parts
 
-    # Table IV
-    parts.append(_heading("Table IV  Supply-chain risks (STRIDE) this snapshot can measure"))
+
+def _table_iv(rows: list[dict[str, Any]]) -> list[RenderableType]:
+    """Table IV: the supply-chain risks this snapshot can measure, beside the paper's."""
+    heading = _heading("Table IV  Supply-chain risks (STRIDE) this snapshot can measure")
     risks = _table("", ("threat", "left"), ("factor", "left"), ("this snapshot", "left"), ("paper", "left"))
-    for row in data["table_iv"]:
+    for row in rows:
         risks.add_row(
             row["threat"],
             row["factor"],
             text(row["value"], 400, "" if row["measured"] else "dim italic"),
             Text(row["paper"], "dim"),
         )
-    parts.append(risks)
+    return [heading, risks]
 
-    # Beyond the paper
-    parts.append(_heading("Beyond the paper"))
+
+def _licences_and_formats(ms: dict[str, Any]) -> list[RenderableType]:
+    """Models per licence, and per weight format."""
+    parts: list[RenderableType] = []
     lic = ms["licenses"]
     parts.append(
         _distribution_table(
@@ -186,6 +220,12 @@ def render_study(data: dict[str, Any]) -> RenderableType:
     any_formats = ", ".join(f"{k} {num(v)}" for k, v in wf["any"].items() if v)
     parts.append(formats)
     parts.append(Text(f"models with each format: {any_formats or 'none'}", style="dim"))
+    return parts
+
+
+def _card_documentation(ms: dict[str, Any]) -> list[RenderableType]:
+    """Which model-card sections are present and filled, and what the cards document."""
+    parts: list[RenderableType] = []
     cs = ms["card_sections"]
     sections = _table(
         f"Model-card sections ({num(cs['text_cards'])} text cards)",
@@ -208,7 +248,12 @@ def render_study(data: dict[str, Any]) -> RenderableType:
             f"machine-parseable claims); template placeholders left in: {num(doc['with_placeholders'])}."
         )
     )
-    lin = ms["lineage"]
+    return parts
+
+
+def _lineage(lin: dict[str, Any]) -> list[RenderableType]:
+    """The base models most derived from, relations and chain depths (or a line saying none is declared)."""
+    parts: list[RenderableType] = []
     if lin["declaring"]:
         lineage = _table(
             f"Base models ({num(lin['declaring'])} models, {pct(lin['share_declaring'])}, declare one)",
@@ -224,7 +269,11 @@ def render_study(data: dict[str, Any]) -> RenderableType:
         parts.append(Text(f"relations: {relations}; chain depth inside the snapshot: {depths}", style="dim"))
     else:
         parts.append(Text("Base models: no model in this snapshot declares one.", style="dim"))
-    sc = ms["scores"]
+    return parts
+
+
+def _scores(sc: dict[str, Any]) -> RenderableType:
+    """The attribute scores of the snapshot's audit run, or why there are none."""
     if sc["run_id"] is not None:
         table = _table(f"Attribute scores (audit run {sc['run_id']})", ("attribute", "left"), ("scored", "right"),
                        ("inconclusive", "right"), ("mean", "right"), ("q1", "right"), ("median", "right"),
@@ -232,13 +281,8 @@ def render_study(data: dict[str, Any]) -> RenderableType:
         for attribute, v in sc["overall"].items():
             table.add_row(attribute, num(v["scored"]), num(v["inconclusive"]), *(
                 "–" if v[k] is None else f"{v[k]:.2f}" for k in ("mean", "q1", "median", "q3")))  # fmt: skip
-        parts.append(table)
-    else:
-        parts.append(Text(f"Attribute scores: {sc['note']}.", style="dim"))
-    if ov["import_errors"]:
-        errors = "; ".join(f"{reason} ({n:,})" for reason, n in ov["import_errors"].items())
-        parts.append(Text.assemble("Records skipped at import: ", text(errors, 600), style="dim"))
-    return Group(*(Padding(p, (0, 0, 1, 0)) for p in parts))
+        return table
+    return Text(f"Attribute scores: {sc['note']}.", style="dim")
 
 
 def _eval_datasets_table(ev: dict[str, Any]) -> Table:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ptmscope.reports.figures import figure, style
 from ptmscope.reports.safe import clean, text
 
 _STYLE = {"consistent": "green", "discrepancy": "bold red", "no_matching_claim": "yellow", "failed": "magenta"}
@@ -127,18 +128,13 @@ def _csv_number(value: float | None) -> str:
 
 def write_figure(results: Sequence[dict[str, Any]], target: Path, title: str) -> Path:
     """Claimed vs measured (with its interval) per model, one row each; SVG or PNG by the file suffix."""
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    from ptmscope.reports.figures import _RC
-
     shown = [r for r in results if r["measured"] and r["measured"]["value"] is not None]
     suffix = target.suffix.lower()
     if suffix not in (".svg", ".png"):
         raise ValueError("the plot is written as .svg or .png")
-    with matplotlib.rc_context(_RC):
+    with style():
         height = 1.2 + 0.32 * max(1, len(shown))
-        fig = Figure(figsize=(7.5, height), layout="constrained")
+        fig = figure(7.5, height)
         ax = fig.add_subplot()
         for y, r in enumerate(shown):
             m = r["measured"]

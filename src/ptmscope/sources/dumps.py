@@ -29,6 +29,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import hashlib
 import json
 import re
 import sqlite3
@@ -1043,8 +1044,6 @@ def _read_card_file(path: Path, repo_id: str) -> Item:
 
 def _sha256(path: Path) -> str | None:
     """The file's sha256, streamed (a local copy of an LFS object hashes to its LFS oid)."""
-    import hashlib
-
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:

@@ -16,6 +16,8 @@ import os
 import re
 from pathlib import Path
 
+from huggingface_hub import scan_cache_dir
+
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _NAME = re.compile(r"[\w.\-]{1,200}")
 
@@ -56,8 +58,6 @@ def _ref(repo: Path, name: str) -> str | None:
 
 def _newest(repo: Path) -> str | None:
     """The revision huggingface_hub's cache scan saw modified last, among the repo's snapshots."""
-    from huggingface_hub import scan_cache_dir
-
     try:
         repos = scan_cache_dir(repo.parent).repos
     except Exception:  # a folder it cannot read as a cache: its own errors, OSError, ValueError

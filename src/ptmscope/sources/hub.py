@@ -26,7 +26,7 @@ import orjson
 
 from ptmscope.errors import ModelNotFoundError, SourceError
 from ptmscope.hub import DEFAULT_ENDPOINT
-from ptmscope.hub.client import COMMAND_MAX_PAUSE
+from ptmscope.hub.client import COMMAND_MAX_PAUSE, FetchFailed, HubClient, token_for
 from ptmscope.records import BadRecord, ModelRecord, model_record_from_api
 
 MAX_README_BYTES = 16 * 1024**2
@@ -64,8 +64,6 @@ def fetch_model(repo_id: str, *, endpoint: str | None = None, revision: str | No
         SourceError: the Hub answered something unusable, or kept failing within the bounds.
         SourceUnreachableError: the endpoint cannot be reached at all.
     """
-    from ptmscope.hub.client import FetchFailed, HubClient, token_for
-
     base = endpoint_or_default(endpoint)
     send = token if isinstance(token, str) else None if token is False else token_for(base)
     client = HubClient(base, token=send or None, timeout=timeout, deadline=deadline, max_retries=retries,
@@ -94,9 +92,7 @@ def fetch_model(repo_id: str, *, endpoint: str | None = None, revision: str | No
     return HubModel(record, readme, base)
 
 
-def _download_readme(client: Any, repo_id: str, revision: str) -> bytes | None:
-    from ptmscope.hub.client import FetchFailed
-
+def _download_readme(client: HubClient, repo_id: str, revision: str) -> bytes | None:
     url = client.url(f"/{quote(repo_id, safe='/')}/resolve/{quote(revision, safe='')}/README.md")
     try:
         fetched = client.get("resolvers", url, cdn=True)

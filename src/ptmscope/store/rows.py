@@ -13,11 +13,13 @@ writer (``ptmscope.store.writer``) enforces the same across batches.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from ptmscope.cards.analysis import CardAnalysis, CardFacts, Claim, analyze_card, card_facts
 from ptmscope.cards.frontmatter import DEFAULT_RULE, FrontMatterRule
@@ -31,9 +33,6 @@ from ptmscope.records import (
     Record,
     RegistryDownloads,
 )
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 # Base-model relations the Hub encodes in tags as ``base_model:<relation>:<id>``.
 BASE_MODEL_RELATIONS = frozenset({"finetune", "adapter", "merge", "quantized"})
@@ -53,8 +52,6 @@ DUPLICATE_ORG = "duplicate organization (the first record is kept)"
 
 def schemas() -> dict[str, pa.Schema]:
     """Arrow schema of each table's batch (without ``snapshot_id``, which the writer adds)."""
-    import pyarrow as pa
-
     s, i32, i64, b, d = pa.string(), pa.int32(), pa.int64(), pa.bool_(), pa.float64()
     ls = pa.list_(pa.string())
 
@@ -172,8 +169,6 @@ def card_bytes(content: str | bytes) -> bytes:
 
 def git_blob_id(data: bytes) -> str:
     """The git object id of a blob holding ``data`` (what the Hub sends as the ETag of a small file)."""
-    import hashlib
-
     return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
@@ -400,8 +395,6 @@ class RowBuilder:
 
     def take(self) -> Batch:
         """The buffered rows as Arrow tables; the builder starts a new, empty batch."""
-        import pyarrow as pa
-
         tables = {}
         for table, columns in self._columns.items():
             if columns[0]:

@@ -55,6 +55,17 @@ SNAPSHOT_TABLES: tuple[str, ...] = (
 @migrations()
 def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
     """Snapshots, models and every per-model fact the importer and the card analysis write."""
+    _m0001_snapshots_and_models(con)
+    _m0001_model_facts(con)
+    _m0001_cards(con)
+    _m0001_organizations_and_downloads(con)
+
+
+# The parts of m0001_initial, in the order it runs them (a migration applied once never changes).
+
+
+def _m0001_snapshots_and_models(con: duckdb.DuckDBPyConnection) -> None:
+    """The snapshot id sequence, ``snapshots`` and ``models``."""
     con.execute("CREATE SEQUENCE snapshot_ids START 1")
     con.execute(
         """
@@ -102,6 +113,10 @@ def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+def _m0001_model_facts(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-model lists: tags, files, datasets, licences, base models and links."""
     con.execute("CREATE TABLE model_tags (snapshot_id INTEGER, repo_id VARCHAR, tag VARCHAR)")
     con.execute(
         "CREATE TABLE model_files (snapshot_id INTEGER, repo_id VARCHAR, path VARCHAR,"
@@ -119,6 +134,10 @@ def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE TABLE model_links (snapshot_id INTEGER, repo_id VARCHAR, kind VARCHAR, target VARCHAR, source VARCHAR)"
     )
+
+
+def _m0001_cards(con: duckdb.DuckDBPyConnection) -> None:
+    """What the card analysis reads from a README: ``cards``, ``card_sections`` and ``claims``."""
     con.execute(
         """
         CREATE TABLE cards (
@@ -172,6 +191,10 @@ def m0001_initial(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+def _m0001_organizations_and_downloads(con: duckdb.DuckDBPyConnection) -> None:
+    """Organizations, monthly and other registries' downloads, and the records an import could not use."""
     con.execute(
         """
         CREATE TABLE organizations (

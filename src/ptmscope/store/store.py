@@ -19,11 +19,15 @@ older ptmscope wrote reads it as it is (``pending_migrations`` lists what it lac
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import duckdb
+from platformdirs import user_cache_dir
 
 from ptmscope import __version__
 from ptmscope.cards.analysis import CARD_ANALYSIS
@@ -38,7 +42,6 @@ from ptmscope.errors import (
 from ptmscope.store.schema import SNAPSHOT_TABLES, apply_migrations, migrations
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
 
 DB_ENV = "PTMSCOPE_DB"
@@ -60,7 +63,6 @@ def connect_waiting(target: str, *, read_only: bool, patience: float) -> duckdb.
         StoreCorruptError: the file is damaged or not a DuckDB database.
         StoreError: any other reason the file cannot be opened.
     """
-    import duckdb
 
     waited, pause = 0.0, 0.05
     while True:
@@ -110,8 +112,6 @@ def store_error_for(error: BaseException, location: str | None = None) -> StoreC
     The CLI uses it for errors raised by queries long after the store was opened (a truncated
     file reads fine until a query reaches a missing block).
     """
-    import sys
-
     duckdb = sys.modules.get("duckdb")
     if duckdb is None or not isinstance(error, duckdb.Error):
         return None
@@ -160,8 +160,6 @@ def default_db_path() -> Path:
     env = os.environ.get(DB_ENV)
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
     return Path(user_cache_dir("ptmscope")) / "ptmscope.duckdb"
 
 
@@ -236,7 +234,6 @@ class Store:
     def _prepare(
         con: duckdb.DuckDBPyConnection, target: str, existed: bool, read_only: bool
     ) -> duckdb.DuckDBPyConnection:
-        import duckdb
 
         try:
             con.execute("SET TimeZone = 'UTC'")

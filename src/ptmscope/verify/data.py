@@ -25,13 +25,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
 
 from ptmscope.errors import DatasetError
 from ptmscope.sources.hf_cache import env_dir, hf_home, hub_cache_snapshot
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 TASKS = ("text-classification", "token-classification", "image-classification", "sentence-similarity")
 
@@ -108,9 +112,6 @@ def _datasets_cache_files(name: str, config: str | None, split: str) -> tuple[li
 
 
 def _read_arrow_file(path: Path) -> pa.Table:
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
-
     try:
         with pa.memory_map(str(path)) as source:
             return ipc.open_stream(source).read_all()
@@ -120,11 +121,6 @@ def _read_arrow_file(path: Path) -> pa.Table:
 
 
 def _read_file(path: Path) -> pa.Table:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.json as pajson
-    import pyarrow.parquet as pq
-
     name = path.name.lower()
     try:
         if name.endswith(".parquet"):
@@ -146,8 +142,6 @@ def _read_file(path: Path) -> pa.Table:
 
 
 def _read_json_array(path: Path) -> pa.Table:
-    import pyarrow as pa
-
     with path.open("rb") as handle:
         data = json.load(handle)
     if isinstance(data, dict):  # {"data": [...]} as some exports write
@@ -164,8 +158,6 @@ def _first_line(error: BaseException) -> str:
 
 
 def _concat(tables: list[pa.Table], where: str) -> pa.Table:
-    import pyarrow as pa
-
     if len(tables) == 1:
         return tables[0]
     try:
@@ -327,8 +319,6 @@ def load_eval_data(
     Raises:
         DatasetError: the data cannot be found or read, lacks a column, or is empty.
     """
-    import pyarrow as pa
-
     if task not in TASKS:
         raise DatasetError(f"unknown task {task!r} (one of {', '.join(TASKS)})")
     located = _locate(spec, split, config, revision)
@@ -341,8 +331,6 @@ def load_eval_data(
     chosen = _pick(list(table.column_names), task, columns or {})
     notes = []
     if limit is not None and limit < total:
-        import numpy as np
-
         if limit <= 0:
             raise DatasetError("--limit must be positive")
         rows = np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))

@@ -16,6 +16,8 @@ model to evaluate). torch and transformers are imported here, never at module im
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -23,6 +25,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx2
+from huggingface_hub import HfApi, set_client_factory, snapshot_download
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.utils import disable_progress_bars
+from huggingface_hub.utils._http import default_client_factory
 
 from ptmscope.errors import (
     InputError,
@@ -32,6 +40,10 @@ from ptmscope.errors import (
     UnsafeModelError,
 )
 from ptmscope.hub.client import COMMAND_MAX_PAUSE, CONNECT_TIMEOUT, READ_TIMEOUT
+from ptmscope.hub.endpoint import check_reachable, hub_token
+from ptmscope.sources.hf_cache import hub_cache_snapshot
+from ptmscope.sources.hub import endpoint_or_default
+from ptmscope.sources.local import resolve_target
 from ptmscope.store.derived import weight_format
 
 INSTALL_HINT = "pip install 'ptmscope[verify]'"
@@ -56,9 +68,6 @@ def require_extra(*, load: bool = True) -> tuple[str, str]:
     seconds), so a command can fail fast on what comes next (an unreachable Hub) before paying for it.
     """
     if not load:
-        import importlib.metadata
-        import importlib.util
-
         for name in ("torch", "transformers"):
             if importlib.util.find_spec(name) is None:
                 raise MissingExtraError(
@@ -67,8 +76,8 @@ def require_extra(*, load: bool = True) -> tuple[str, str]:
                 )
         return importlib.metadata.version("torch"), importlib.metadata.version("transformers")
     try:
-        import torch
-        import transformers
+        import torch  # the optional verify extra: imported only here (seconds), never at module import
+        import transformers  # the optional verify extra, as torch
     except ImportError as error:
         raise MissingExtraError(
             f"ptmscope verify runs models with torch and transformers, which are not installed ({error.name}). "
@@ -109,16 +118,12 @@ def resolve_model(
         UnsafeModelError: the Hub repo has no safetensors weights and pickles are not allowed.
         SourceUnreachableError: the Hub endpoint cannot be reached.
     """
-    from ptmscope.sources.local import resolve_target
-
     local = resolve_target(target, repo_id=repo_id)
     if local is not None:
         assert local.path is not None
         return ModelSource(local.repo_id, local.revision, local.kind, local.path)
     if not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", target):
         raise InputError(f"{target}: not a model folder, and not a repo id (owner/name)")
-    from ptmscope.sources.hf_cache import hub_cache_snapshot
-
     cached = hub_cache_snapshot("models", target, revision, cache_dir)
     if cached is not None:
         return ModelSource(repo_id or target, cached.name, "hf-cache", cached)
@@ -147,15 +152,10 @@ def _cap_pauses(response: Any) -> None:
 
 def _bound_huggingface_hub() -> None:
     """Make huggingface_hub's downloads bounded: timeouts and capped pauses (its defaults have neither)."""
-    from huggingface_hub import set_client_factory
-
     set_client_factory(_bounded_client)
 
 
 def _bounded_client() -> Any:
-    import httpx2
-    from huggingface_hub.utils._http import default_client_factory
-
     client = default_client_factory()
     client.timeout = httpx2.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)  # its own default waits for ever
     client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks.get("response", []), _cap_pauses]}
@@ -164,13 +164,6 @@ def _bounded_client() -> Any:
 
 def _download(target: str, repo_id: str, revision: str | None, endpoint: str | None, token: str | None,
               cache_dir: Path | None, allow_pickle: bool) -> ModelSource:  # fmt: skip
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
-    from huggingface_hub.utils import disable_progress_bars
-
-    from ptmscope.hub.endpoint import check_reachable, hub_token
-    from ptmscope.sources.hub import endpoint_or_default
-
     base = endpoint_or_default(endpoint)
     check_reachable(base)  # no network: one line within seconds, not minutes of retries
     send, note = hub_token(base, token)  # huggingface_hub's token only for the endpoint it belongs to
@@ -322,7 +315,7 @@ def weights_sha256(layout: Layout) -> str | None:
 @contextmanager
 def quiet_transformers() -> Iterator[None]:
     """Silence transformers' and huggingface_hub's progress bars and info logs (verify shows its own)."""
-    from transformers.utils import logging
+    from transformers.utils import logging  # the optional verify extra (see require_extra)
 
     verbosity = logging.get_verbosity()
     bars = logging.is_progress_bar_enabled()
@@ -357,7 +350,7 @@ class LoadedModel:
 
 
 def _check_code(config: dict[str, Any], folder: Path, trust_remote_code: bool) -> list[str]:
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING  # the optional verify extra
 
     model_type = config.get("model_type")
     known = isinstance(model_type, str) and model_type in CONFIG_MAPPING
@@ -389,7 +382,7 @@ def load_model(
         ModelLoadError: the folder is not a usable model for the task.
     """
     require_extra()
-    import transformers
+    import transformers  # the optional verify extra, present: require_extra said so
 
     layout = read_layout(source.folder, allow_pickle)
     if task == "sentence-similarity" and layout.other_modules:

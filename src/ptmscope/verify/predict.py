@@ -12,6 +12,9 @@ import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
 from ptmscope.errors import DatasetError
 from ptmscope.verify.model import LoadedModel
 
@@ -39,7 +42,7 @@ def check_texts(values: Sequence[Any], role: str) -> list[str]:
 
 def classify_texts(loaded: LoadedModel, texts: Sequence[str], batch_size: int, progress: Progress) -> list[int]:
     """Predicted label ids of a text classifier."""
-    import torch
+    import torch  # the optional verify extra: imported when a model runs, never at module import
 
     predicted = [0] * len(texts)
     with torch.inference_mode():
@@ -56,7 +59,7 @@ def classify_texts(loaded: LoadedModel, texts: Sequence[str], batch_size: int, p
 def tag_tokens(loaded: LoadedModel, sentences: Sequence[list[str]], batch_size: int,
                progress: Progress) -> tuple[list[list[int]], int]:  # fmt: skip
     """Predicted label ids per word (from each word's first sub-token), and words lost to truncation."""
-    import torch
+    import torch  # the optional verify extra: imported when a model runs, never at module import
 
     outside = next((i for i, name in loaded.id2label.items() if name == "O"), None)
     predicted: list[list[int]] = [[] for _ in sentences]
@@ -85,8 +88,6 @@ def tag_tokens(loaded: LoadedModel, sentences: Sequence[list[str]], batch_size: 
 
 def _image(value: Any, row: int) -> Any:
     """A PIL RGB image from what a dataset column holds: encoded bytes, {bytes, path}, a path or an array."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
         if isinstance(value, dict):
             if value.get("bytes"):
@@ -99,8 +100,6 @@ def _image(value: Any, row: int) -> Any:
         elif isinstance(value, str):
             image = Image.open(value)
         elif isinstance(value, list):
-            import numpy as np
-
             array = np.asarray(value)
             if array.dtype != np.uint8:
                 array = np.clip(array, 0, 255).astype(np.uint8)
@@ -115,7 +114,7 @@ def _image(value: Any, row: int) -> Any:
 
 def classify_images(loaded: LoadedModel, images: Sequence[Any], batch_size: int, progress: Progress) -> list[int]:
     """Predicted label ids of an image classifier."""
-    import torch
+    import torch  # the optional verify extra: imported when a model runs, never at module import
 
     predicted: list[int] = []
     with torch.inference_mode():
@@ -129,7 +128,7 @@ def classify_images(loaded: LoadedModel, images: Sequence[Any], batch_size: int,
 
 def embed(loaded: LoadedModel, sentences: Sequence[str], batch_size: int, progress: Progress) -> Any:
     """Sentence embeddings (a float tensor, one row per sentence), pooled as the model's Pooling module says."""
-    import torch
+    import torch  # the optional verify extra: imported when a model runs, never at module import
 
     rows: list[Any] = [None] * len(sentences)
     with torch.inference_mode():
@@ -153,7 +152,7 @@ def embed(loaded: LoadedModel, sentences: Sequence[str], batch_size: int, progre
 def cosine_scores(loaded: LoadedModel, first: Sequence[str], second: Sequence[str], batch_size: int,
                   progress: Progress) -> list[float]:  # fmt: skip
     """Cosine similarity of each sentence pair's embeddings (each distinct sentence embedded once)."""
-    import torch
+    import torch  # the optional verify extra: imported when a model runs, never at module import
 
     distinct = list(dict.fromkeys([*first, *second]))
     index = {s: i for i, s in enumerate(distinct)}

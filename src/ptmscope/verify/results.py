@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ptmscope import __version__
 from ptmscope.store.verifications import insert, new_run_id
 
 if TYPE_CHECKING:
@@ -24,8 +25,6 @@ def _nan_to_none(value: float | None) -> float | None:
 
 def row(verification: Verification, run_id: int, tolerance: float | None) -> tuple[Any, ...]:
     """The ``verifications`` row of one verification, in ``COLUMNS`` order."""
-    from ptmscope import __version__
-
     v, e, c = verification, verification.estimate, verification.claim
     return (
         run_id, v.repo_id, v.sha, v.weights_sha256, v.model_source, v.task, v.metric, v.dataset, v.dataset_name,
