@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from ptmscope.scanners.api import scan_buffer, scan_file
+from ptmscope.scanners.context import PickleContext
 from ptmscope.scanners.interface import ScannedFile, ScanOptions, severity_rank
-from ptmscope.scanners.pickle import PickleContext
 
 # Real model files, benign and MALICIOUS, from other scanners' test suites (tests/corpora/README.md):
 # read as bytes and scanned, never loaded.

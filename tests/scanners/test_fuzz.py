@@ -142,8 +142,8 @@ JSON = st.recursive(
 @settings(max_examples=200, deadline=None)
 @given(JSON)
 def test_keras_configs_of_any_shape_never_crash(config):
+    from ptmscope.scanners.context import PickleContext
     from ptmscope.scanners.keras import check_config
-    from ptmscope.scanners.pickle import PickleContext
 
     ctx = PickleContext(deadline=time.monotonic() + 5)
     check_config(ctx, config, None)

@@ -26,8 +26,9 @@ from click.testing import CliRunner
 
 from ptmscope.cli.main import cli
 from ptmscope.scanners.api import scan_file
+from ptmscope.scanners.context import PickleContext
 from ptmscope.scanners.interface import ScannedFile, ScanOptions, SkippedFile
-from ptmscope.scanners.pickle import PickleContext, analyze_pickle
+from ptmscope.scanners.pickle import analyze_pickle
 
 from .conftest import Reduce, scan_bytes
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 import builtins
 import collections
 import copyreg
+import inspect
 import io
 import os
 import pickle
+import pickletools
+import re
 import subprocess
 import time
 
 import numpy as np
 import pytest
 
+from ptmscope.scanners import pickle as walker_module
 from ptmscope.scanners import policy
-from ptmscope.scanners.pickle import PickleContext, ScanTimeout, Walker, analyze_stream, probe_pickle
+from ptmscope.scanners.context import PickleContext, ScanTimeout
+from ptmscope.scanners.pickle import Walker, analyze_stream, probe_pickle
 
 from .conftest import Reduce, scan_bytes, worst
 
@@ -173,6 +178,16 @@ def test_embedded_pickle_bytes_are_reported_as_info():
 def test_malformed_pickles_are_unparseable_not_clean(data):
     _, findings = scan_bytes(data)
     assert worst(findings) == "unparseable", findings
+
+
+def test_every_opcode_is_walked_inline_or_has_a_handler():
+    """The hot loop's opcodes (FAST_OPS) and the dispatch table cover protocols 0-5 exactly once."""
+    inline = {int(code, 16) for code in re.findall(r"op == (0x[0-9A-F]{2})", inspect.getsource(Walker._walk_chunk))}
+    assert inline == walker_module.FAST_OPS
+    handled = set(walker_module._HANDLERS)
+    assert handled.isdisjoint(walker_module.FAST_OPS)
+    assert handled | walker_module.FAST_OPS == {ord(op.code) for op in pickletools.opcodes}
+    assert all(walker_module._RARE[op] is Walker._op_unknown for op in set(range(256)) - handled)
 
 
 def test_long_text_arguments_are_not_copied():

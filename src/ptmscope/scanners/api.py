@@ -9,15 +9,16 @@ members through the same dispatcher. Any failure on one file becomes data (a fin
 
 from __future__ import annotations
 
-import importlib
 import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ptmscope.scanners import reader
+from ptmscope.scanners import archives, joblib, reader
+from ptmscope.scanners.context import BufferLike, PickleContext, ScanTimeout
 from ptmscope.scanners.detect import detect
+from ptmscope.scanners.gguf import scan_gguf
 from ptmscope.scanners.interface import (
     FileResult,
     Finding,
@@ -27,21 +28,26 @@ from ptmscope.scanners.interface import (
     SkippedFile,
     severity_rank,
 )
-from ptmscope.scanners.pickle import BufferLike, PickleContext, ScanTimeout, analyze_pickle
+from ptmscope.scanners.keras import scan_hdf5
+from ptmscope.scanners.npy import scan_npy
+from ptmscope.scanners.onnxfile import scan_onnx
+from ptmscope.scanners.pickle import analyze_pickle
 from ptmscope.scanners.reader import FileBuffer, FileChanged, kind_of
+from ptmscope.scanners.safetensors import scan_safetensors
+from ptmscope.scanners.savedmodel import scan_saved_model
 
 Progress = Callable[[str, int], None]
 """Called after each file with its path and size (the CLI drives a progress bar with it)."""
 
 _COMPRESSED = ("gzip", "bz2", "xz", "lzma", "zlib", "joblib-zfile")
-# format -> (module in ptmscope.scanners, function(buf, start, end, ctx, member))
-_SIMPLE: dict[str, tuple[str, str]] = {
-    "npy": ("npy", "scan_npy"),
-    "hdf5": ("keras", "scan_hdf5"),
-    "gguf": ("gguf", "scan_gguf"),
-    "safetensors": ("safetensors", "scan_safetensors"),
-    "onnx": ("onnxfile", "scan_onnx"),
-    "tf-savedmodel": ("savedmodel", "scan_saved_model"),
+# format -> its scanner, function(buf, start, end, ctx, member)
+_SIMPLE: dict[str, Callable[[BufferLike, int, int, PickleContext, str | None], None]] = {
+    "npy": scan_npy,
+    "hdf5": scan_hdf5,
+    "gguf": scan_gguf,
+    "safetensors": scan_safetensors,
+    "onnx": scan_onnx,
+    "tf-savedmodel": scan_saved_model,
 }
 
 
@@ -62,17 +68,12 @@ def scan_buffer(
     def recurse(b: BufferLike, s: int, e: int, where: str, nm: str, d: int) -> str:
         return scan_buffer(b, s, e, ctx, where, nm, d)
 
-    # format modules are imported on first use: a scan of pickles never pays for tarfile or py7zr
     if fmt == "pickle":
         analyze_pickle(buf, start, end, ctx, member)
     elif fmt in ("zip", "tar", "7z"):
-        from ptmscope.scanners import archives
-
         scanner = {"zip": archives.scan_zip, "tar": archives.scan_tar, "7z": archives.scan_7z}[fmt]
         return scanner(buf, start, end, ctx, member, depth, recurse)
     elif fmt in _COMPRESSED:
-        from ptmscope.scanners import joblib
-
         if depth + 1 > ctx.max_depth:
             ctx.add("suspicious", "archive-too-deep", "compressed streams nest deeper than the limit", member)
             return fmt
@@ -80,9 +81,7 @@ def scan_buffer(
         if data is not None:
             return f"{fmt}+{scan_buffer(data, 0, len(data), ctx, member, name, depth + 1)}"
     elif fmt in _SIMPLE:
-        module_name, function = _SIMPLE[fmt]
-        module = importlib.import_module(f"ptmscope.scanners.{module_name}")
-        getattr(module, function)(buf, start, end, ctx, member)
+        _SIMPLE[fmt](buf, start, end, ctx, member)
     return fmt
 
 
@@ -94,8 +93,6 @@ def _check_polyglot(buf: BufferLike, start: int, end: int, ctx: PickleContext, m
     """
     if end - start < 22 or bytes(buf[max(start, end - 65557) : end]).rfind(b"PK\x05\x06") < 0:
         return
-    from ptmscope.scanners import archives
-
     members, used_cd = archives.read_zip(buf, start, end)
     if not used_cd or not members:
         return

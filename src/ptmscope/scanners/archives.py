@@ -14,17 +14,21 @@ when the central directory is missing or broken.
 from __future__ import annotations
 
 import bz2
+import io
 import lzma
 import posixpath
 import re
 import stat
+import tarfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ptmscope.scanners.pickle import BufferLike, PickleContext
+from ptmscope.scanners.context import BufferLike, PickleContext
+from ptmscope.scanners.keras import check_config_bytes
+from ptmscope.scanners.torch import check_torchscript_code
 
 # recurse(buf, start, end, member_path, name, depth) -> detected format
 Recurse = Callable[[BufferLike, int, int, str, str, int], str]
@@ -377,12 +381,8 @@ def scan_zip(
         if m.flags & 1 and fmt == "unknown":
             ctx.add("info", "archive-encrypted-member", "member is encrypted and was not scanned", where)
         elif flavour == "keras" and m.name == "config.json":
-            from ptmscope.scanners.keras import check_config_bytes
-
             check_config_bytes(ctx, _member_bytes(ctx, buf, m, where), where)
         elif flavour == "torchscript" and m.name.endswith(".py") and "/code/" in f"/{m.name}":
-            from ptmscope.scanners.torch import check_torchscript_code
-
             check_torchscript_code(ctx, _member_bytes(ctx, buf, m, where), where)
     if total_in and total_out / total_in > ctx.max_ratio and total_out > (64 << 20):
         ctx.add(
@@ -475,8 +475,6 @@ def scan_tar(
     recurse: Recurse,
 ) -> str:
     """Scan a tar archive's members in place; report traversal, links and device files."""
-    import tarfile
-
     try:
         tar = tarfile.open(fileobj=_RangeReader(buf, start, end), mode="r:")  # type: ignore[call-overload]  # noqa: SIM115 - closed by the with below
     except (tarfile.TarError, OSError, ValueError) as error:
@@ -519,14 +517,12 @@ def scan_7z(
     recurse: Recurse,
 ) -> str:
     """Scan a 7z archive's members, decompressed in memory (py7zr with an in-memory writer)."""
-    try:
+    try:  # py7zr is heavy (its compression and crypto backends, ~0.3 s): only imported for a 7z archive
         import py7zr
         from py7zr.io import BytesIOFactory
     except ImportError:  # pragma: no cover - a dependency
         ctx.add("unparseable", "archive-unsupported", "py7zr is not installed; 7z archive not scanned", member)
         return "7z"
-    import io
-
     data = bytes(buf[start:end])
     try:
         with py7zr.SevenZipFile(io.BytesIO(data), mode="r") as archive:

@@ -12,7 +12,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ptmscope.scanners.pickle import BufferLike, probe_pickle
+from ptmscope.scanners.context import BufferLike
+from ptmscope.scanners.pickle import probe_pickle
 from ptmscope.scanners.protobuf import looks_like_onnx, looks_like_saved_model
 
 Format = Literal[

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import struct
 
-from ptmscope.scanners.pickle import BufferLike, PickleContext
+from ptmscope.scanners.context import BufferLike, PickleContext
 
 _FIXED = {
     0: "<B",

@@ -38,7 +38,8 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-from ptmscope.hub.client import COMMAND_MAX_PAUSE, CONNECT_TIMEOUT, READ_TIMEOUT
+from ptmscope import __version__
+from ptmscope.hub.client import COMMAND_MAX_PAUSE, CONNECT_TIMEOUT, READ_TIMEOUT, token_for
 from ptmscope.scanners.api import scan_file
 from ptmscope.scanners.interface import FileResult, ScanOptions, SkippedFile
 
@@ -128,9 +129,7 @@ def hub_token(endpoint: str | None, token: str | None = None) -> str | bool:
     else the Hugging Face Hub): a mirror, a local ``serve-hub`` or a hostile ``--endpoint`` never
     receives the user's Hub token.
     """
-    from huggingface_hub import constants
-
-    from ptmscope.hub.client import token_for
+    from huggingface_hub import constants  # heavy, for Hub scans only: see _fetch
 
     return token_for(endpoint or constants.ENDPOINT, token) or False
 
@@ -179,6 +178,8 @@ def _fetch(
     Raises:
         FetchError: a network failure (not retried), the deadline passed, or a body over ``max_bytes``.
     """
+    # huggingface_hub and httpx2 are heavy (~0.3 s and 12 MiB at start-up): imported only when the
+    # Hub is scanned, not by every `ptmscope scan` of local files (the CLI imports this module)
     import httpx2
     from huggingface_hub.errors import OfflineModeIsEnabled
     from huggingface_hub.utils import get_session
@@ -264,10 +265,8 @@ def scan_repo(
         (results, errors): one result per scanned or skipped file, and the errors that stopped
         the listing. Every request is bounded (see the module's docstring).
     """
-    from huggingface_hub import constants, hf_hub_url
+    from huggingface_hub import constants, hf_hub_url  # heavy, for Hub scans only: see _fetch
     from huggingface_hub.utils import build_hf_headers
-
-    from ptmscope import __version__
 
     say = warn or (lambda message: print(message, file=sys.stderr))
     send = hub_token(endpoint, token)
@@ -342,7 +341,7 @@ def _cached(ref: RepoRef, name: str, sha: str | None, cache_dir: str | None) -> 
     """The file in the Hugging Face cache at the listed revision, if it is there."""
     if sha is None:
         return None
-    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import try_to_load_from_cache  # heavy, for Hub scans only: see _fetch
 
     found = try_to_load_from_cache(ref.repo_id, name, cache_dir=cache_dir, revision=sha, repo_type=ref.repo_type)
     return found if isinstance(found, str) else None

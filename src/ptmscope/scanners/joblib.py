@@ -14,7 +14,7 @@ import lzma
 import zlib
 from typing import Any
 
-from ptmscope.scanners.pickle import BufferLike, PickleContext
+from ptmscope.scanners.context import BufferLike, PickleContext
 
 _CHUNK = 1 << 20
 

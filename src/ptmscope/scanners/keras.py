@@ -17,8 +17,8 @@ import re
 from typing import Any
 
 from ptmscope.scanners import policy
+from ptmscope.scanners.context import BufferLike, PickleContext
 from ptmscope.scanners.interface import Severity
-from ptmscope.scanners.pickle import BufferLike, PickleContext
 
 _KERAS_MODULES = ("keras", "tf_keras", "keras_nlp", "keras_hub", "keras_cv", "tensorflow")
 _CONFIG_START = re.compile(rb'\{\s*"(class_name|module)"\s*:')

@@ -10,7 +10,8 @@ from __future__ import annotations
 import ast
 import re
 
-from ptmscope.scanners.pickle import BufferLike, PickleContext, analyze_pickle
+from ptmscope.scanners.context import BufferLike, PickleContext
+from ptmscope.scanners.pickle import analyze_pickle
 
 MAX_HEADER = 1 << 16
 

@@ -8,7 +8,7 @@ model), and nodes in a non-standard domain need a native custom-op library.
 from __future__ import annotations
 
 from ptmscope.scanners.archives import unsafe_path
-from ptmscope.scanners.pickle import BufferLike, PickleContext
+from ptmscope.scanners.context import BufferLike, PickleContext
 from ptmscope.scanners.protobuf import LEN, ProtobufError, fields, text
 
 STANDARD_DOMAINS = frozenset(

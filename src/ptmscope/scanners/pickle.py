@@ -13,6 +13,10 @@ the stack to answer the questions that matter:
 * several pickles in one stream (legacy ``torch.save``; stacked payloads), and joblib's
   ``NumpyArrayWrapper`` arrays that sit raw between pickle opcodes.
 
+The walker handles the opcodes that dominate real checkpoints and vocabularies inline, in one
+loop (``Walker._walk_chunk``); every other opcode has a small handler, found through the
+``_RARE`` table. What it finds goes into the file's ``PickleContext`` (``context``).
+
 Large string and bytes arguments are never copied: the walker jumps over them. What a pickle
 can make the walker hold is bounded (checked every ``CHUNK`` bytes of opcodes): the memo holds at
 most ``MEMO_MAX_ENTRIES`` entries, and past the first ``MEMO_BASE_ENTRIES`` no more than one per
@@ -21,7 +25,7 @@ strings, bytes and containers it holds) of at most ``MEMO_MAX_BYTES``; past a bo
 growing (later look-ups of untracked entries are opaque) and the file gets an ``unparseable``
 finding (``pickle-memo-limit``). The stack and marks hold at most ``STACK_MAX`` entries (more is
 a parse error). Bytes values are copied up to ``COPY_BUDGET`` bytes per file, then kept as
-offsets into the buffer.
+offsets into the buffer. (The bounds are the defaults of ``PickleContext``, in ``context``.)
 """
 
 from __future__ import annotations
@@ -32,12 +36,12 @@ import codecs
 import copyreg
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any
 
 from ptmscope.scanners import policy
-from ptmscope.scanners.interface import Finding, Severity
+from ptmscope.scanners.context import MEMO_BYTES_PER_ENTRY, BufferLike, Global, PickleContext, ScanTimeout
 
 # Strings longer than this are replaced by OPAQUE on the stack (module and attribute names
 # are short; a longer operand of STACK_GLOBAL is reported as an unresolved import).
@@ -49,28 +53,9 @@ BYTES_KEEP = 1 << 20
 CONTAINER_KEEP = 32
 # Check the deadline and the memory bounds every CHUNK bytes of opcodes.
 CHUNK = 1 << 16
-# The memo of one pickle: at most this many entries ...
-MEMO_MAX_ENTRIES = 1 << 23
-# ... and, past this many, at most one entry per MEMO_BYTES_PER_ENTRY bytes of pickle walked (real
-# pickles spend 10-60 bytes per memoized object; a run of MEMOIZE opcodes spends one) ...
-MEMO_BASE_ENTRIES = 1 << 20
-MEMO_BYTES_PER_ENTRY = 4
-# ... and at most this estimated footprint (_MEMO_ENTRY bytes per entry plus what it holds).
-MEMO_MAX_BYTES = 1 << 30
+# Estimated bytes of one memo entry, before what it holds (see ``_memo_cost``).
 _MEMO_ENTRY = 72
-# Stack entries plus marks of one pickle (real pickles stay in the thousands).
-STACK_MAX = 1 << 20
-# Bytes values copied out of the buffer per file; past it they are kept as offsets (Blob).
-COPY_BUDGET = 256 << 20
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
-
-
-class BufferLike(Protocol):
-    """What the walker needs from a buffer: integer indexing, slicing and ``find``."""
-
-    def __getitem__(self, key: Any) -> Any: ...
-
-    def find(self, sub: bytes, start: int = ..., end: int = ...) -> int: ...
 
 
 class PickleParseError(Exception):
@@ -87,10 +72,6 @@ class PickleParseError(Exception):
         return self.offset - self.start
 
 
-class ScanTimeout(Exception):
-    """The per-file deadline passed while scanning."""
-
-
 # --- symbolic values ---------------------------------------------------------------
 
 
@@ -104,20 +85,6 @@ class _Opaque:
 
 
 OPAQUE = _Opaque()
-
-
-class Global:
-    """An imported object: ``module.name``."""
-
-    __slots__ = ("module", "name", "offset")
-
-    def __init__(self, module: str, name: str, offset: int) -> None:
-        self.module = module
-        self.name = name
-        self.offset = offset
-
-    def __repr__(self) -> str:
-        return f"{self.module}.{self.name}"
 
 
 class Call:
@@ -153,91 +120,6 @@ class Blob:
         self.length = length
 
 
-# --- what the walk collects ------------------------------------------------------------
-
-
-@dataclass
-class ImportSite:
-    """Where one global was first imported, and whether it was called."""
-
-    module: str
-    name: str
-    offset: int
-    opcode: str
-    called: bool = False
-    count: int = 1
-
-
-@dataclass
-class PickleContext:
-    """Shared state of one file's analysis: limits and the facts collected so far.
-
-    Every format scanner writes into the same context, so a zip member's pickle findings and
-    the zip's own findings end up in one list; ``max_depth`` bounds nesting of archives and
-    pickles alike.
-    """
-
-    deadline: float
-    max_depth: int = 4
-    max_member_size: int = 1 << 30
-    max_ratio: float = 200.0
-    findings: list[Finding] = field(default_factory=list)
-    imports: dict[tuple[str | None, str, str], ImportSite] = field(default_factory=dict)
-    pickles: int = 0
-    max_memo_entries: int = MEMO_MAX_ENTRIES
-    max_memo_bytes: int = MEMO_MAX_BYTES
-    memo_base_entries: int = MEMO_BASE_ENTRIES
-    max_stack: int = STACK_MAX
-    copy_budget: int = COPY_BUDGET
-    """Bytes values still to be copied out of the buffer (then kept as offsets)."""
-
-    def check_time(self) -> None:
-        """Raise ``ScanTimeout`` once the deadline has passed."""
-        if time.monotonic() > self.deadline:
-            raise ScanTimeout
-
-    def add(
-        self,
-        severity: Severity,
-        rule: str,
-        message: str,
-        member: str | None,
-        offset: int | None = None,
-        evidence: str | None = None,
-    ) -> None:
-        """Record a finding."""
-        self.findings.append(Finding(severity, rule, message, member, offset, evidence))
-
-    def record_import(self, member: str | None, module: str, name: str, offset: int, opcode: str) -> Global:
-        """Note an import and return the symbolic value for it."""
-        key = (member, module, name)
-        site = self.imports.get(key)
-        if site is None:
-            self.imports[key] = ImportSite(module, name, offset, opcode)
-        else:
-            site.count += 1
-        return Global(module, name, offset)
-
-    def mark_called(self, member: str | None, func: Global) -> None:
-        """Note that an imported global is called."""
-        site = self.imports.get((member, func.module, func.name))
-        if site is not None:
-            site.called = True
-
-    def import_findings(self) -> list[Finding]:
-        """Classify every import seen once and turn the risky ones into findings."""
-        out: list[Finding] = []
-        for (member, module, name), site in self.imports.items():
-            verdict, reason = policy.classify(module, name)
-            if verdict == "safe":
-                continue
-            called = "imported and called" if site.called else "imported"
-            rule = f"pickle-{verdict}-import"
-            msg = f"{module}.{name} is {called} ({reason})"
-            out.append(Finding(verdict, rule, msg, member, site.offset, f"{module}.{name}"))
-        return out
-
-
 # --- the walker ----------------------------------------------------------------------
 
 _OPNAMES: dict[int, str] = {
@@ -247,7 +129,18 @@ _OPNAMES: dict[int, str] = {
     0x82: "EXT1",
     0x83: "EXT2",
     0x84: "EXT4",
+    0x52: "REDUCE",
+    0x81: "NEWOBJ",
+    0x92: "NEWOBJ_EX",
 }
+# Argument widths of EXT1, EXT2, EXT4.
+_EXT_WIDTHS = {0x82: 1, 0x83: 2, 0x84: 4}
+# What NONE, NEWTRUE, NEWFALSE, EMPTY_TUPLE and NEXT_BUFFER push.
+_CONSTANTS: dict[int, Any] = {0x4E: None, 0x88: True, 0x89: False, 0x29: (), 0x97: OPAQUE}
+# The opcodes ``Walker._walk_chunk`` handles inline; every other one goes through ``_RARE``.
+# MEMOIZE SHORT_BINUNICODE TUPLE2 BINPUT BINGET EMPTY_DICT LONG_BINPUT BININT1 MARK BINUNICODE
+# BININT BININT2 BINFLOAT EMPTY_LIST STOP
+FAST_OPS = frozenset(b"\x94\x8c\x86qh}rK(XJMG].")
 
 
 class _Memo(dict[int, Any]):
@@ -281,6 +174,40 @@ def _memo_cost(value: Any) -> int:
     if kind is Call:
         return _MEMO_ENTRY + 72
     return _MEMO_ENTRY
+
+
+class _PickleState:
+    """One pickle being walked: its stack, marks and memo, and the walk's bookkeeping."""
+
+    __slots__ = ("counted", "end", "first", "last_op", "marks", "memo", "memo_bytes", "stack", "stopped")
+
+    def __init__(self, first: int, end: int) -> None:
+        self.first = first  # offset of the pickle's first opcode
+        self.end = end  # the pickle may not run past this offset
+        self.stack: list[Any] = []
+        self.marks: list[int] = []
+        self.memo: _Memo = _Memo()
+        self.counted = 0  # memo entries whose cost is in memo_bytes
+        self.memo_bytes = 0
+        self.last_op = first  # offset of the last opcode of the chunk just walked
+        self.stopped = False  # STOP was reached
+
+
+# What a malformed pickle makes an opcode raise; the walker turns each into a PickleParseError.
+_WALK_ERRORS = (
+    IndexError,
+    KeyError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    UnicodeDecodeError,
+    AttributeError,
+    RecursionError,
+)
+_ERROR_KINDS: dict[type, str] = {
+    IndexError: "stack underflow or truncated input",
+    KeyError: "memo key missing",
+}
 
 
 def _mark_slice(stack: list[Any], marks: list[int]) -> list[Any]:
@@ -354,167 +281,138 @@ class Walker:
         self.member = member
         self.depth = depth
 
-    # The hot loop. Opcodes are tested roughly in the order of how often they occur in real
-    # checkpoints and vocabularies; everything rare goes through ``_slow``.
     def run_one(self, pos: int, end: int) -> tuple[int, Any]:
         """Walk one pickle from ``pos`` to its STOP; return (offset after STOP, top value).
 
-        The dispatch splits opcodes by value range first and tests the frequent ones
-        (memo, strings, small ints, marks, container fills) before the rest, which go
-        through ``_slow``. Containers are plain lists holding at most CONTAINER_KEEP items.
+        The opcodes are walked ``CHUNK`` bytes at a time (``_walk_chunk``); between chunks the
+        deadline and the bounds on the stack and the memo are checked (``_check_bounds``).
+        Containers are plain lists holding at most CONTAINER_KEEP items.
         """
-        buf = self.buf
-        stack: list[Any] = []
-        marks: list[int] = []
-        memo: dict[int, Any] = _Memo()
-        push = stack.append
-        pop = stack.pop
-        first = start_op = pos
-        ctx = self.ctx
-        keep = CONTAINER_KEEP
-        counted = 0  # memo entries whose cost is in memo_bytes
-        memo_bytes = 0
+        st = _PickleState(pos, end)
         try:
             while True:
-                chunk_end = pos + CHUNK
-                if chunk_end > end:
-                    chunk_end = end
                 if pos >= end:
                     raise PickleParseError("pickle ends without STOP", pos)
-                while pos < chunk_end:
-                    start_op = pos
-                    op = buf[pos]
-                    pos += 1
-                    if op >= 0x80:
-                        if op == 0x94:  # MEMOIZE
-                            memo[len(memo)] = stack[-1]
-                        elif op == 0x8C:  # SHORT_BINUNICODE (+ the MEMOIZE that usually follows)
-                            n = buf[pos]
-                            pos += 1 + n
-                            if pos >= end:
-                                raise PickleParseError("truncated string", start_op)
-                            text = buf[pos - n : pos].decode("utf-8", "surrogatepass")
-                            push(text)
-                            if buf[pos] == 0x94:
-                                memo[len(memo)] = text
-                                pos += 1
-                        elif op == 0x86:  # TUPLE2
-                            b = pop()
-                            stack[-1] = (stack[-1], b)
-                        elif op == 0x85:  # TUPLE1
-                            stack[-1] = (stack[-1],)
-                        elif op == 0x87:  # TUPLE3
-                            c = pop()
-                            b = pop()
-                            stack[-1] = (stack[-1], b, c)
-                        elif op == 0x88:  # NEWTRUE
-                            push(True)
-                        elif op == 0x89:  # NEWFALSE
-                            push(False)
-                        elif op == 0x95:  # FRAME
-                            pos += 8
-                        else:
-                            pos = self._slow(op, pos, end, stack, marks, memo, start_op)
-                    elif op >= 0x60:
-                        if op == 0x71:  # BINPUT
-                            memo[buf[pos]] = stack[-1]
-                            pos += 1
-                        elif op == 0x68:  # BINGET
-                            push(memo[buf[pos]])
-                            pos += 1
-                        elif op == 0x75 or op == 0x65:  # SETITEMS, APPENDS
-                            m = marks.pop()  # IndexError (no MARK) -> parse error, as in pickle
-                            if m == 0:
-                                raise PickleParseError("no container below the MARK", start_op)
-                            target = stack[m - 1]
-                            if type(target) is list:
-                                room = keep - len(target)
-                                if room > 0:
-                                    target += stack[m : m + room]
-                            else:
-                                self._mutate(target, start_op)
-                            del stack[m:]
-                        elif op == 0x7D:  # EMPTY_DICT (+ MEMOIZE)
-                            items: list[Any] = []
-                            push(items)
-                            if pos < end and buf[pos] == 0x94:
-                                memo[len(memo)] = items
-                                pos += 1
-                        elif op == 0x72:  # LONG_BINPUT
-                            memo[int.from_bytes(buf[pos : pos + 4], "little")] = stack[-1]
-                            pos += 4
-                        elif op == 0x6A:  # LONG_BINGET
-                            push(memo[int.from_bytes(buf[pos : pos + 4], "little")])
-                            pos += 4
-                        else:
-                            pos = self._slow(op, pos, end, stack, marks, memo, start_op)
-                    elif op == 0x4B:  # BININT1
-                        push(buf[pos])
-                        pos += 1
-                    elif op == 0x28:  # MARK
-                        marks.append(len(stack))
-                    elif op == 0x58:  # BINUNICODE
-                        n = int.from_bytes(buf[pos : pos + 4], "little")
-                        pos += 4 + n
-                        if pos > end:
+                pos = self._walk_chunk(st, pos, min(pos + CHUNK, end))
+                if st.stopped:
+                    self.ctx.pickles += 1
+                    return pos, (st.stack[-1] if st.stack else None)
+                self._check_bounds(st, pos)
+        except PickleParseError as error:
+            error.start = st.first
+            raise
+
+    # The hot loop. Opcodes are split by value range, then tested roughly in the order of how
+    # often they occur in real checkpoints and vocabularies; everything else goes through _RARE.
+    def _walk_chunk(self, st: _PickleState, pos: int, chunk_end: int) -> int:
+        """Walk opcodes from ``pos`` until ``chunk_end`` or STOP; return the offset reached.
+
+        The frequent opcodes (``FAST_OPS``: memo, strings, small ints, marks, empty containers)
+        are handled here, each rarer one by its handler in ``_RARE``. Sets ``st.last_op`` to the
+        offset of the last opcode walked, and ``st.stopped`` at STOP.
+        """
+        buf = self.buf
+        end = st.end
+        stack = st.stack
+        marks = st.marks
+        memo = st.memo
+        push = stack.append
+        pop = stack.pop
+        rare = _RARE
+        start_op = pos
+        try:
+            while pos < chunk_end:
+                start_op = pos
+                op = buf[pos]
+                pos += 1
+                if op >= 0x80:
+                    if op == 0x94:  # MEMOIZE
+                        memo[len(memo)] = stack[-1]
+                    elif op == 0x8C:  # SHORT_BINUNICODE (+ the MEMOIZE that usually follows)
+                        n = buf[pos]
+                        pos += 1 + n
+                        if pos >= end:
                             raise PickleParseError("truncated string", start_op)
-                        push(buf[pos - n : pos].decode("utf-8", "surrogatepass") if n <= STR_KEEP else OPAQUE)
-                    elif op == 0x4A:  # BININT
-                        push(int.from_bytes(buf[pos : pos + 4], "little", signed=True))
-                        pos += 4
-                    elif op == 0x4D:  # BININT2
-                        push(buf[pos] | (buf[pos + 1] << 8))
-                        pos += 2
-                    elif op == 0x47:  # BINFLOAT
-                        push(0.0)
-                        pos += 8
-                    elif op == 0x5D:  # EMPTY_LIST (+ MEMOIZE)
-                        items = []
+                        text = buf[pos - n : pos].decode("utf-8", "surrogatepass")
+                        push(text)
+                        if buf[pos] == 0x94:
+                            memo[len(memo)] = text
+                            pos += 1
+                    elif op == 0x86:  # TUPLE2
+                        b = pop()
+                        stack[-1] = (stack[-1], b)
+                    else:
+                        pos = rare[op](self, st, op, pos, start_op)
+                elif op >= 0x60:
+                    if op == 0x71:  # BINPUT
+                        memo[buf[pos]] = stack[-1]
+                        pos += 1
+                    elif op == 0x68:  # BINGET
+                        push(memo[buf[pos]])
+                        pos += 1
+                    elif op == 0x7D:  # EMPTY_DICT (+ MEMOIZE)
+                        items: list[Any] = []
                         push(items)
                         if pos < end and buf[pos] == 0x94:
                             memo[len(memo)] = items
                             pos += 1
-                    elif op == 0x4E:  # NONE
-                        push(None)
-                    elif op == 0x29:  # EMPTY_TUPLE
-                        push(())
-                    elif op == 0x2E:  # STOP
-                        self.ctx.pickles += 1
-                        return pos, (stack[-1] if stack else None)
+                    elif op == 0x72:  # LONG_BINPUT
+                        memo[int.from_bytes(buf[pos : pos + 4], "little")] = stack[-1]
+                        pos += 4
                     else:
-                        pos = self._slow(op, pos, end, stack, marks, memo, start_op)
-                ctx.check_time()
-                if len(stack) + len(marks) > ctx.max_stack:
-                    raise PickleParseError(f"the stack grows past {ctx.max_stack:,} entries", start_op)
-                if len(memo) > counted and type(memo) is _Memo:
-                    grown = len(memo) - counted
-                    memo_bytes += sum(map(_memo_cost, islice(reversed(memo.values()), grown)))
-                    counted = len(memo)
-                    allowed = min(ctx.max_memo_entries, ctx.memo_base_entries + (pos - first) // MEMO_BYTES_PER_ENTRY)
-                    if counted > allowed or memo_bytes > ctx.max_memo_bytes:
-                        memo.__class__ = _FrozenMemo
-                        self._memo_limit(counted, memo_bytes, pos)
-        except PickleParseError as error:
-            error.start = first
-            raise
-        except (
-            IndexError,
-            KeyError,
-            ValueError,
-            TypeError,
-            OverflowError,
-            UnicodeDecodeError,
-            AttributeError,
-            RecursionError,
-        ) as error:
-            kinds: dict[type, str] = {
-                IndexError: "stack underflow or truncated input",
-                KeyError: "memo key missing",
-            }
-            kind = kinds.get(type(error), type(error).__name__)
-            failure = PickleParseError(f"{kind} at opcode {buf[start_op]:#04x}", start_op)
-            failure.start = first
-            raise failure from None
+                        pos = rare[op](self, st, op, pos, start_op)
+                elif op == 0x4B:  # BININT1
+                    push(buf[pos])
+                    pos += 1
+                elif op == 0x28:  # MARK
+                    marks.append(len(stack))
+                elif op == 0x58:  # BINUNICODE
+                    n = int.from_bytes(buf[pos : pos + 4], "little")
+                    pos += 4 + n
+                    if pos > end:
+                        raise PickleParseError("truncated string", start_op)
+                    push(buf[pos - n : pos].decode("utf-8", "surrogatepass") if n <= STR_KEEP else OPAQUE)
+                elif op == 0x4A:  # BININT
+                    push(int.from_bytes(buf[pos : pos + 4], "little", signed=True))
+                    pos += 4
+                elif op == 0x4D:  # BININT2
+                    push(buf[pos] | (buf[pos + 1] << 8))
+                    pos += 2
+                elif op == 0x47:  # BINFLOAT
+                    push(0.0)
+                    pos += 8
+                elif op == 0x5D:  # EMPTY_LIST (+ MEMOIZE)
+                    items = []
+                    push(items)
+                    if pos < end and buf[pos] == 0x94:
+                        memo[len(memo)] = items
+                        pos += 1
+                elif op == 0x2E:  # STOP
+                    st.stopped = True
+                    break
+                else:
+                    pos = rare[op](self, st, op, pos, start_op)
+        except _WALK_ERRORS as error:
+            kind = _ERROR_KINDS.get(type(error), type(error).__name__)
+            raise PickleParseError(f"{kind} at opcode {buf[start_op]:#04x}", start_op) from None
+        st.last_op = start_op
+        return pos
+
+    def _check_bounds(self, st: _PickleState, pos: int) -> None:
+        """Between chunks: the deadline, then the bounds on the stack and on the memo (which may freeze)."""
+        ctx = self.ctx
+        ctx.check_time()
+        if len(st.stack) + len(st.marks) > ctx.max_stack:
+            raise PickleParseError(f"the stack grows past {ctx.max_stack:,} entries", st.last_op)
+        memo = st.memo
+        if len(memo) > st.counted and type(memo) is _Memo:
+            grown = len(memo) - st.counted
+            st.memo_bytes += sum(map(_memo_cost, islice(reversed(memo.values()), grown)))
+            st.counted = len(memo)
+            allowed = min(ctx.max_memo_entries, ctx.memo_base_entries + (pos - st.first) // MEMO_BYTES_PER_ENTRY)
+            if st.counted > allowed or st.memo_bytes > ctx.max_memo_bytes:
+                memo.__class__ = _FrozenMemo
+                self._memo_limit(st.counted, st.memo_bytes, pos)
 
     def _memo_limit(self, entries: int, estimate: int, pos: int) -> None:
         ctx = self.ctx
@@ -557,230 +455,332 @@ class Walker:
                 ", ".join(risky[:5]),
             )
 
-    def _slow(
-        self, op: int, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any], at: int
-    ) -> int:
-        buf = self.buf
-        push = stack.append
-        ctx = self.ctx
-        member = self.member
-        if op == 0x80:  # PROTO
-            if buf[pos] > 5:
-                raise PickleParseError(f"unsupported protocol {buf[pos]}", at)
-            return pos + 1
-        if op == 0x52:  # REDUCE
-            args = stack.pop()
-            func = stack[-1]
-            stack[-1] = self._call(func, args, at, "REDUCE")
-            return pos
-        if op == 0x62:  # BUILD
-            state = stack.pop()
-            target = stack[-1]
-            if isinstance(target, Call):
-                target.state = state
-                func = target.func
-                if isinstance(func, Global) and func.name == "NumpyArrayWrapper":
-                    return self._joblib_array(target, pos, end)
-            elif type(target) is not list and type(target) is not tuple:
-                self._mutate(target, at)
-            return pos
-        if op == 0x81:  # NEWOBJ
-            args = stack.pop()
-            cls = stack[-1]
-            stack[-1] = self._call(cls, args, at, "NEWOBJ")
-            return pos
-        if op == 0x92:  # NEWOBJ_EX
+    # --- the opcodes outside the hot loop, found through _RARE ------------------------
+    # Each handler gets the pickle's state, its opcode, the offset of its argument (``pos``) and
+    # of the opcode itself (``at``, where an error or finding points), and returns the offset of
+    # the next opcode.
+
+    def _op_proto(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """PROTO: protocols 0-5 are understood."""
+        if self.buf[pos] > 5:
+            raise PickleParseError(f"unsupported protocol {self.buf[pos]}", at)
+        return pos + 1
+
+    def _op_frame(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """FRAME: the frame's length is not needed."""
+        return pos + 8
+
+    def _op_constant(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """NONE, NEWTRUE, NEWFALSE, EMPTY_TUPLE, NEXT_BUFFER: push a constant."""
+        st.stack.append(_CONSTANTS[op])
+        return pos
+
+    def _op_call(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """REDUCE, NEWOBJ, NEWOBJ_EX: call the callable below the arguments."""
+        stack = st.stack
+        if op == 0x92:  # NEWOBJ_EX: its keyword arguments are not needed
             stack.pop()
-            args = stack.pop()
-            cls = stack[-1]
-            stack[-1] = self._call(cls, args, at, "NEWOBJ_EX")
+        args = stack.pop()
+        stack[-1] = self._call(stack[-1], args, at, _OPNAMES[op])
+        return pos
+
+    def _op_build(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """BUILD: set an object's state; on a global that is a mutation."""
+        stack = st.stack
+        state = stack.pop()
+        target = stack[-1]
+        if isinstance(target, Call):
+            target.state = state
+            func = target.func
+            if isinstance(func, Global) and func.name == "NumpyArrayWrapper":
+                return self._joblib_array(target, pos, st.end)
+        elif type(target) is not list and type(target) is not tuple:
+            self._mutate(target, at)
+        return pos
+
+    def _op_stack_global(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """STACK_GLOBAL: import the global named by the two strings on the stack."""
+        stack = st.stack
+        name = stack.pop()
+        module = stack[-1]
+        if isinstance(module, str) and isinstance(name, str):
+            stack[-1] = self.ctx.record_import(self.member, module, name, at, "STACK_GLOBAL")
+        else:
+            shown = f"{_show(module)}, {_show(name)}"
+            self.ctx.add(
+                "suspicious",
+                "pickle-unresolved-import",
+                f"STACK_GLOBAL with operands that are not visible strings ({shown})",
+                self.member,
+                at,
+                shown,
+            )
+            stack[-1] = Global("?", "?", at)
+        return pos
+
+    def _op_global(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """GLOBAL, INST: import the global named on two text lines (INST also calls it)."""
+        buf = self.buf
+        ctx = self.ctx
+        raw_mod, pos = _readline(buf, pos, st.end)
+        raw_name, pos = _readline(buf, pos, st.end)
+        if raw_mod is None or raw_name is None:
+            ctx.add(
+                "suspicious",
+                "pickle-unresolved-import",
+                f"{_OPNAMES[op]} names a global longer than {LINE_KEEP} bytes",
+                self.member,
+                at,
+            )
+            g = Global("?", "?", at)
+        else:
+            g = ctx.record_import(self.member, raw_mod.decode("utf-8"), raw_name.decode("utf-8"), at, _OPNAMES[op])
+        if op == 0x63:
+            st.stack.append(g)
+        else:
+            args = tuple(_mark_slice(st.stack, st.marks))
+            st.stack.append(self._call(g, args, at, "INST"))
+        return pos
+
+    def _op_obj(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """OBJ: call the first item above the MARK with the others."""
+        items = _mark_slice(st.stack, st.marks)
+        if not items:
+            raise PickleParseError("OBJ without a class", at)
+        st.stack.append(self._call(items[0], tuple(items[1:]), at, "OBJ"))
+        return pos
+
+    def _op_ext(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """EXT1, EXT2, EXT4: import a global through the copyreg extension registry."""
+        ctx = self.ctx
+        width = _EXT_WIDTHS[op]
+        code = int.from_bytes(self.buf[pos : pos + width], "little")
+        pair = copyreg._inverted_registry.get(code)  # type: ignore[attr-defined]
+        if pair is None:
+            ctx.add(
+                "suspicious",
+                "pickle-unresolved-import",
+                f"extension code {code} is not registered here; the loading process may map it to any global",
+                self.member,
+                at,
+                f"EXT {code}",
+            )
+            st.stack.append(Global("?ext", str(code), at))
+        else:
+            st.stack.append(ctx.record_import(self.member, pair[0], pair[1], at, _OPNAMES[op]))
+        return pos + width
+
+    def _op_pop(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """POP: the top item, or the top MARK when the stack above it is empty."""
+        if st.stack:
+            st.stack.pop()
+        elif st.marks:
+            st.marks.pop()
+        else:
+            raise PickleParseError("POP on an empty stack", at)
+        return pos
+
+    def _op_pop_mark(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """POP_MARK."""
+        _mark_slice(st.stack, st.marks)
+        return pos
+
+    def _op_dup(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """DUP."""
+        st.stack.append(st.stack[-1])
+        return pos
+
+    def _op_add_one(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """SETITEM, APPEND: add to the container below (to a global: a mutation)."""
+        stack = st.stack
+        values = [stack.pop()] if op == 0x61 else [stack.pop(-2), stack.pop()]
+        target = stack[-1]
+        if type(target) is list:
+            if len(target) < CONTAINER_KEEP:
+                target += values
+        else:
+            self._mutate(target, at)
+        return pos
+
+    def _op_add_marked(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """SETITEMS, APPENDS: add the items above the MARK to the container below it."""
+        stack = st.stack
+        m = st.marks.pop()  # IndexError (no MARK) -> parse error, as in pickle
+        if m == 0:
+            raise PickleParseError("no container below the MARK", at)
+        target = stack[m - 1]
+        if type(target) is list:
+            room = CONTAINER_KEEP - len(target)
+            if room > 0:
+                target += stack[m : m + room]
+        else:
+            self._mutate(target, at)
+        del stack[m:]
+        return pos
+
+    def _op_additems(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """ADDITEMS: add the items above the MARK to the set below it."""
+        stack = st.stack
+        m = st.marks.pop()
+        if m == 0:
+            raise PickleParseError("no set below the MARK", at)
+        target = stack[m - 1]
+        if type(target) is list:
+            target += stack[m : m + max(0, CONTAINER_KEEP - len(target))]
+        else:
+            self._mutate(target, at)
+        del stack[m:]
+        return pos
+
+    def _op_tuple(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """TUPLE: the items above the MARK."""
+        st.stack.append(tuple(_mark_slice(st.stack, st.marks)))
+        return pos
+
+    def _op_tuple1(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """TUPLE1."""
+        stack = st.stack
+        stack[-1] = (stack[-1],)
+        return pos
+
+    def _op_tuple3(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """TUPLE3."""
+        stack = st.stack
+        c = stack.pop()
+        b = stack.pop()
+        stack[-1] = (stack[-1], b, c)
+        return pos
+
+    def _op_list(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """LIST, DICT, FROZENSET: a container of the items above the MARK."""
+        st.stack.append(_mark_slice(st.stack, st.marks)[:CONTAINER_KEEP])
+        return pos
+
+    def _op_empty_set(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """EMPTY_SET."""
+        st.stack.append([])
+        return pos
+
+    def _op_long_binget(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """LONG_BINGET."""
+        st.stack.append(st.memo[int.from_bytes(self.buf[pos : pos + 4], "little")])
+        return pos + 4
+
+    def _op_short_binbytes(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """SHORT_BINBYTES."""
+        n = self.buf[pos]
+        st.stack.append(self._bytes_value(pos + 1, n, st.end, at))
+        return pos + 1 + n
+
+    def _op_binbytes(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """BINBYTES (4-byte length), BINBYTES8, BYTEARRAY8 (8-byte length)."""
+        width = 4 if op == 0x42 else 8
+        n = int.from_bytes(self.buf[pos : pos + width], "little")
+        st.stack.append(self._bytes_value(pos + width, n, st.end, at))
+        return pos + width + n
+
+    def _op_binunicode8(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """BINUNICODE8."""
+        buf = self.buf
+        n = int.from_bytes(buf[pos : pos + 8], "little")
+        if pos + 8 + n > st.end:
+            raise PickleParseError("truncated string", at)
+        st.stack.append(_decode_utf8(bytes(buf[pos + 8 : pos + 8 + n])) if n <= STR_KEEP else OPAQUE)
+        return pos + 8 + n
+
+    def _op_binstring(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """SHORT_BINSTRING, BINSTRING: a py2 str, decoded as text as py3 does."""
+        buf = self.buf
+        width = 1 if op == 0x55 else 4
+        n = int.from_bytes(buf[pos : pos + width], "little", signed=(op == 0x54))
+        if n < 0 or pos + width + n > st.end:
+            raise PickleParseError("bad BINSTRING length", at)
+        st.stack.append(bytes(buf[pos + width : pos + width + n]).decode("latin-1") if n <= STR_KEEP else OPAQUE)
+        return pos + width + n
+
+    def _op_long1(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """LONG1."""
+        buf = self.buf
+        n = buf[pos]
+        st.stack.append(int.from_bytes(buf[pos + 1 : pos + 1 + n], "little", signed=True))
+        return pos + 1 + n
+
+    def _op_long4(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """LONG4: integers longer than 64 bytes are opaque."""
+        buf = self.buf
+        n = int.from_bytes(buf[pos : pos + 4], "little", signed=True)
+        if n < 0 or pos + 4 + n > st.end:
+            raise PickleParseError("bad LONG4 length", at)
+        st.stack.append(int.from_bytes(buf[pos + 4 : pos + 4 + n], "little", signed=True) if n <= 64 else OPAQUE)
+        return pos + 4 + n
+
+    def _op_string(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """STRING: a quoted, escaped protocol-0 string."""
+        line, pos = _readline(self.buf, pos, st.end)
+        if line is None:
+            st.stack.append(OPAQUE)
             return pos
-        if op == 0x93:  # STACK_GLOBAL
-            name = stack.pop()
-            module = stack[-1]
-            if isinstance(module, str) and isinstance(name, str):
-                stack[-1] = ctx.record_import(member, module, name, at, "STACK_GLOBAL")
-            else:
-                shown = f"{_show(module)}, {_show(name)}"
-                ctx.add(
-                    "suspicious",
-                    "pickle-unresolved-import",
-                    f"STACK_GLOBAL with operands that are not visible strings ({shown})",
-                    member,
-                    at,
-                    shown,
-                )
-                stack[-1] = Global("?", "?", at)
-            return pos
-        if op == 0x63 or op == 0x69:  # GLOBAL, INST
-            raw_mod, pos = _readline(buf, pos, end)
-            raw_name, pos = _readline(buf, pos, end)
-            if raw_mod is None or raw_name is None:
-                ctx.add(
-                    "suspicious",
-                    "pickle-unresolved-import",
-                    f"{_OPNAMES[op]} names a global longer than {LINE_KEEP} bytes",
-                    member,
-                    at,
-                )
-                g = Global("?", "?", at)
-            else:
-                g = ctx.record_import(member, raw_mod.decode("utf-8"), raw_name.decode("utf-8"), at, _OPNAMES[op])
-            if op == 0x63:
-                push(g)
-            else:
-                args = tuple(_mark_slice(stack, marks))
-                push(self._call(g, args, at, "INST"))
-            return pos
-        if op == 0x6F:  # OBJ
-            items = _mark_slice(stack, marks)
-            if not items:
-                raise PickleParseError("OBJ without a class", at)
-            push(self._call(items[0], tuple(items[1:]), at, "OBJ"))
-            return pos
-        if op in (0x82, 0x83, 0x84):  # EXT1, EXT2, EXT4
-            width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
-            code = int.from_bytes(buf[pos : pos + width], "little")
-            pair = copyreg._inverted_registry.get(code)  # type: ignore[attr-defined]
-            if pair is None:
-                ctx.add(
-                    "suspicious",
-                    "pickle-unresolved-import",
-                    f"extension code {code} is not registered here; the loading process may map it to any global",
-                    member,
-                    at,
-                    f"EXT {code}",
-                )
-                push(Global("?ext", str(code), at))
-            else:
-                push(ctx.record_import(member, pair[0], pair[1], at, _OPNAMES[op]))
-            return pos + width
-        if op == 0x30:  # POP
-            if stack:
-                stack.pop()
-            elif marks:
-                marks.pop()
-            else:
-                raise PickleParseError("POP on an empty stack", at)
-            return pos
-        if op == 0x31:  # POP_MARK
-            _mark_slice(stack, marks)
-            return pos
-        if op == 0x32:  # DUP
-            push(stack[-1])
-            return pos
-        if op == 0x73 or op == 0x61:  # SETITEM, APPEND
-            values = [stack.pop()] if op == 0x61 else [stack.pop(-2), stack.pop()]
-            target = stack[-1]
-            if type(target) is list:
-                if len(target) < CONTAINER_KEEP:
-                    target += values
-            else:
-                self._mutate(target, at)
-            return pos
-        if op == 0x90:  # ADDITEMS
-            m = marks.pop()
-            if m == 0:
-                raise PickleParseError("no set below the MARK", at)
-            target = stack[m - 1]
-            if type(target) is list:
-                target += stack[m : m + max(0, CONTAINER_KEEP - len(target))]
-            else:
-                self._mutate(target, at)
-            del stack[m:]
-            return pos
-        if op == 0x74:  # TUPLE
-            push(tuple(_mark_slice(stack, marks)))
-            return pos
-        if op == 0x6C or op == 0x64 or op == 0x91:  # LIST, DICT, FROZENSET
-            push(_mark_slice(stack, marks)[:CONTAINER_KEEP])
-            return pos
-        if op == 0x8F:  # EMPTY_SET
-            push([])
-            return pos
-        if op == 0x43:  # SHORT_BINBYTES
-            n = buf[pos]
-            push(self._bytes_value(pos + 1, n, end, at))
-            return pos + 1 + n
-        if op == 0x42:  # BINBYTES
-            n = int.from_bytes(buf[pos : pos + 4], "little")
-            push(self._bytes_value(pos + 4, n, end, at))
-            return pos + 4 + n
-        if op == 0x8E or op == 0x96:  # BINBYTES8, BYTEARRAY8
-            n = int.from_bytes(buf[pos : pos + 8], "little")
-            push(self._bytes_value(pos + 8, n, end, at))
-            return pos + 8 + n
-        if op == 0x8D:  # BINUNICODE8
-            n = int.from_bytes(buf[pos : pos + 8], "little")
-            if pos + 8 + n > end:
-                raise PickleParseError("truncated string", at)
-            push(_decode_utf8(bytes(buf[pos + 8 : pos + 8 + n])) if n <= STR_KEEP else OPAQUE)
-            return pos + 8 + n
-        if op == 0x55 or op == 0x54:  # SHORT_BINSTRING, BINSTRING (py2 str, decoded as text by py3)
-            width = 1 if op == 0x55 else 4
-            n = int.from_bytes(buf[pos : pos + width], "little", signed=(op == 0x54))
-            if n < 0 or pos + width + n > end:
-                raise PickleParseError("bad BINSTRING length", at)
-            push(bytes(buf[pos + width : pos + width + n]).decode("latin-1") if n <= STR_KEEP else OPAQUE)
-            return pos + width + n
-        if op == 0x8A:  # LONG1
-            n = buf[pos]
-            push(int.from_bytes(buf[pos + 1 : pos + 1 + n], "little", signed=True))
-            return pos + 1 + n
-        if op == 0x8B:  # LONG4
-            n = int.from_bytes(buf[pos : pos + 4], "little", signed=True)
-            if n < 0 or pos + 4 + n > end:
-                raise PickleParseError("bad LONG4 length", at)
-            push(int.from_bytes(buf[pos + 4 : pos + 4 + n], "little", signed=True) if n <= 64 else OPAQUE)
-            return pos + 4 + n
-        if op == 0x53:  # STRING
-            line, pos = _readline(buf, pos, end)
-            if line is None:
-                push(OPAQUE)
-                return pos
-            if len(line) < 2 or line[0] != line[-1] or line[:1] not in (b"'", b'"'):
-                raise PickleParseError("STRING argument is not quoted", at)
-            raw = codecs.escape_decode(line[1:-1])[0]
-            push(raw.decode("latin-1") if len(raw) <= STR_KEEP else OPAQUE)
-            return pos
-        if op == 0x56:  # UNICODE
-            line, pos = _readline(buf, pos, end)
-            push(line.decode("raw-unicode-escape") if line is not None and len(line) <= STR_KEEP else OPAQUE)
-            return pos
-        if op == 0x49:  # INT
-            line, pos = _short_line(buf, pos, end)
-            push(True if line == b"01" else False if line == b"00" else int(line))
-            return pos
-        if op == 0x4C:  # LONG
-            line, pos = _short_line(buf, pos, end)
-            push(int(line[:-1] if line.endswith(b"L") else line))
-            return pos
-        if op == 0x46:  # FLOAT
-            line, pos = _short_line(buf, pos, end)
-            float(line)
-            push(0.0)
-            return pos
-        if op == 0x70:  # PUT
-            line, pos = _short_line(buf, pos, end)
-            memo[int(line)] = stack[-1]
-            return pos
-        if op == 0x67:  # GET
-            line, pos = _short_line(buf, pos, end)
-            push(memo[int(line)])
-            return pos
-        if op == 0x50:  # PERSID
-            _, pos = _readline(buf, pos, end)
-            push(OPAQUE)
-            return pos
-        if op == 0x51:  # BINPERSID
-            stack[-1] = OPAQUE
-            return pos
-        if op == 0x97:  # NEXT_BUFFER
-            push(OPAQUE)
-            return pos
-        if op == 0x98:  # READONLY_BUFFER
-            stack[-1]
-            return pos
+        if len(line) < 2 or line[0] != line[-1] or line[:1] not in (b"'", b'"'):
+            raise PickleParseError("STRING argument is not quoted", at)
+        raw = codecs.escape_decode(line[1:-1])[0]
+        st.stack.append(raw.decode("latin-1") if len(raw) <= STR_KEEP else OPAQUE)
+        return pos
+
+    def _op_unicode(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """UNICODE: a raw-unicode-escaped protocol-0 string."""
+        line, pos = _readline(self.buf, pos, st.end)
+        st.stack.append(line.decode("raw-unicode-escape") if line is not None and len(line) <= STR_KEEP else OPAQUE)
+        return pos
+
+    def _op_int(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """INT (protocol 0: also the booleans 01 and 00)."""
+        line, pos = _short_line(self.buf, pos, st.end)
+        st.stack.append(True if line == b"01" else False if line == b"00" else int(line))
+        return pos
+
+    def _op_long(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """LONG."""
+        line, pos = _short_line(self.buf, pos, st.end)
+        st.stack.append(int(line[:-1] if line.endswith(b"L") else line))
+        return pos
+
+    def _op_float(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """FLOAT: checked to parse; the value is not kept."""
+        line, pos = _short_line(self.buf, pos, st.end)
+        float(line)
+        st.stack.append(0.0)
+        return pos
+
+    def _op_put(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """PUT (a text memo key)."""
+        line, pos = _short_line(self.buf, pos, st.end)
+        st.memo[int(line)] = st.stack[-1]
+        return pos
+
+    def _op_get(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """GET (a text memo key)."""
+        line, pos = _short_line(self.buf, pos, st.end)
+        st.stack.append(st.memo[int(line)])
+        return pos
+
+    def _op_persid(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """PERSID: a persistent id on a text line, opaque."""
+        _, pos = _readline(self.buf, pos, st.end)
+        st.stack.append(OPAQUE)
+        return pos
+
+    def _op_binpersid(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """BINPERSID: the persistent id on the stack becomes opaque."""
+        st.stack[-1] = OPAQUE
+        return pos
+
+    def _op_readonly_buffer(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """READONLY_BUFFER: needs an item on the stack, changes nothing."""
+        st.stack[-1]  # IndexError on an empty stack, as in pickle
+        return pos
+
+    def _op_unknown(self, st: _PickleState, op: int, pos: int, at: int) -> int:
+        """A byte that is no opcode of protocols 0-5."""
         raise PickleParseError(f"unknown opcode {op:#04x}", at)
 
     # --- semantics of calls and mutations --------------------------------------------
@@ -883,6 +883,69 @@ class Walker:
         if pos + nbytes > end:
             raise PickleParseError("joblib array data runs past the end of the file", pos)
         return pos + nbytes
+
+
+_Handler = Callable[[Walker, _PickleState, int, int, int], int]
+
+# The handler of each opcode outside FAST_OPS.
+_HANDLERS: dict[int, _Handler] = {
+    0x80: Walker._op_proto,  # PROTO
+    0x95: Walker._op_frame,  # FRAME
+    0x4E: Walker._op_constant,  # NONE
+    0x88: Walker._op_constant,  # NEWTRUE
+    0x89: Walker._op_constant,  # NEWFALSE
+    0x29: Walker._op_constant,  # EMPTY_TUPLE
+    0x97: Walker._op_constant,  # NEXT_BUFFER
+    0x52: Walker._op_call,  # REDUCE
+    0x81: Walker._op_call,  # NEWOBJ
+    0x92: Walker._op_call,  # NEWOBJ_EX
+    0x62: Walker._op_build,  # BUILD
+    0x93: Walker._op_stack_global,  # STACK_GLOBAL
+    0x63: Walker._op_global,  # GLOBAL
+    0x69: Walker._op_global,  # INST
+    0x6F: Walker._op_obj,  # OBJ
+    0x82: Walker._op_ext,  # EXT1
+    0x83: Walker._op_ext,  # EXT2
+    0x84: Walker._op_ext,  # EXT4
+    0x30: Walker._op_pop,  # POP
+    0x31: Walker._op_pop_mark,  # POP_MARK
+    0x32: Walker._op_dup,  # DUP
+    0x73: Walker._op_add_one,  # SETITEM
+    0x61: Walker._op_add_one,  # APPEND
+    0x75: Walker._op_add_marked,  # SETITEMS
+    0x65: Walker._op_add_marked,  # APPENDS
+    0x90: Walker._op_additems,  # ADDITEMS
+    0x74: Walker._op_tuple,  # TUPLE
+    0x85: Walker._op_tuple1,  # TUPLE1
+    0x87: Walker._op_tuple3,  # TUPLE3
+    0x6C: Walker._op_list,  # LIST
+    0x64: Walker._op_list,  # DICT
+    0x91: Walker._op_list,  # FROZENSET
+    0x8F: Walker._op_empty_set,  # EMPTY_SET
+    0x6A: Walker._op_long_binget,  # LONG_BINGET
+    0x43: Walker._op_short_binbytes,  # SHORT_BINBYTES
+    0x42: Walker._op_binbytes,  # BINBYTES
+    0x8E: Walker._op_binbytes,  # BINBYTES8
+    0x96: Walker._op_binbytes,  # BYTEARRAY8
+    0x8D: Walker._op_binunicode8,  # BINUNICODE8
+    0x55: Walker._op_binstring,  # SHORT_BINSTRING
+    0x54: Walker._op_binstring,  # BINSTRING
+    0x8A: Walker._op_long1,  # LONG1
+    0x8B: Walker._op_long4,  # LONG4
+    0x53: Walker._op_string,  # STRING
+    0x56: Walker._op_unicode,  # UNICODE
+    0x49: Walker._op_int,  # INT
+    0x4C: Walker._op_long,  # LONG
+    0x46: Walker._op_float,  # FLOAT
+    0x70: Walker._op_put,  # PUT
+    0x67: Walker._op_get,  # GET
+    0x50: Walker._op_persid,  # PERSID
+    0x51: Walker._op_binpersid,  # BINPERSID
+    0x98: Walker._op_readonly_buffer,  # READONLY_BUFFER
+}
+# Every byte value has an entry (so the hot loop needs no test): a byte that is no opcode raises.
+# The FAST_OPS never get here.
+_RARE: dict[int, _Handler] = {op: _HANDLERS.get(op, Walker._op_unknown) for op in range(256)}
 
 
 def _show(value: Any) -> str:

@@ -439,7 +439,8 @@ def classify(module: str, name: str) -> tuple[ImportVerdict, str]:
     Returns:
         ``("dangerous" | "suspicious" | "safe", reason)``.
     """
-    candidates = {(module, name), normalize(module, name)}
+    # The name as written first, then its Python 3 spelling: a fixed order, so the reason never depends on hashing.
+    candidates = list(dict.fromkeys([(module, name), normalize(module, name)]))
     for mod, nm in candidates:
         reason = _dangerous_reason(mod, nm)
         if reason is not None:

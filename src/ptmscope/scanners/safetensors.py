@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from ptmscope.scanners.pickle import BufferLike, PickleContext
+from ptmscope.scanners.context import BufferLike, PickleContext
 
 MAX_HEADER = 100 << 20
 DTYPE_SIZES: dict[str, float] = {

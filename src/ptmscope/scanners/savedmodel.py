@@ -8,7 +8,7 @@ imported. Ops that read or write files or run Python (``ReadFile``, ``WriteFile`
 
 from __future__ import annotations
 
-from ptmscope.scanners.pickle import BufferLike, PickleContext
+from ptmscope.scanners.context import BufferLike, PickleContext
 from ptmscope.scanners.protobuf import LEN, ProtobufError, Truncation, fields, text
 
 DANGEROUS_OPS: dict[str, str] = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ptmscope.scanners.pickle import PickleContext
+from ptmscope.scanners.context import PickleContext
 
 # TorchScript operators that touch files, processes or native libraries.
 _DANGEROUS_CALLS = re.compile(
