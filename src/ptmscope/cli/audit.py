@@ -24,17 +24,8 @@ from ptmscope.audit.run import (
     run_summary,
 )
 from ptmscope.checks import CHECKS
-from ptmscope.cli.options import (
-    db_option,
-    emit_json,
-    endpoint_option,
-    json_option,
-    open_store,
-    resolve_snapshot,
-    snapshot_option,
-    stderr_console,
-    token_option,
-)
+from ptmscope.cli.options import emit_json, endpoint_option, json_option, snapshot_option, stderr_console, token_option
+from ptmscope.cli.session import db_option, open_store, resolve_snapshot
 from ptmscope.errors import SnapshotNotFoundError
 from ptmscope.reports.audit_html import write_audit_html
 from ptmscope.reports.audit_json import SCHEMA, audit_document

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import re
 import sys
-import time
 from pathlib import Path
 from typing import get_args
 
@@ -18,10 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from ptmscope.cli.options import endpoint_option, token_option
 from ptmscope.reports.safe import strip_controls as clean
-from ptmscope.scanners.api import iter_files, scan_file
-from ptmscope.scanners.hub import parse_repo_ref, scan_repo
-from ptmscope.scanners.interface import FailOn, FileResult, ScanOptions, ScanReport, SkippedFile
+from ptmscope.scanners import targets as scan_targets
+from ptmscope.scanners.interface import FailOn, ScanOptions, ScanReport, SkippedFile
 from ptmscope.scanners.output import to_json, to_sarif
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
@@ -160,18 +159,8 @@ def _summary(report: ScanReport, skipped_fail: bool = True) -> str:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the report to FILE instead of stdout.",
 )
-@click.option(
-    "--endpoint",
-    envvar="HF_ENDPOINT",
-    metavar="URL",
-    help="Hugging Face Hub endpoint for REPO_ID targets (env: HF_ENDPOINT).",
-)
-@click.option(
-    "--token",
-    metavar="TOKEN",
-    help="Hub token for REPO_ID targets, sent to --endpoint. Default: huggingface_hub's own (HF_TOKEN, or the "
-    "one saved by 'hf auth login'), sent only when the endpoint is the Hugging Face Hub itself.",
-)
+@endpoint_option
+@token_option
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -239,35 +228,10 @@ def scan(
     """
     options = ScanOptions(max_file_size=max_file_size, timeout=timeout)
     skipped_fail = skipped_policy == "fail"
-    local: list[str] = []
-    repos = []
-    errors: list[str] = []
-    for target in targets:
-        if Path(target).exists():
-            local.append(target)
-        elif (ref := parse_repo_ref(target)) is not None and not target.startswith((".", "/", "~")):
-            repos.append(ref)
-        else:
-            errors.append(f"{target}: no such file or folder, and not a Hub repository id (OWNER/NAME)")
-
-    started_wall, started = time.time(), time.monotonic()
-    results: list[FileResult] = []
-    files = list(iter_files(local, errors))
-    total = sum(_size(p) for p, _ in files)
-    progress_ctx = _progress(not no_progress and sys.stderr.isatty(), total, len(files))
-    with progress_ctx as advance:
-        for path, shown in files:
-            result = scan_file(path, options, shown)
-            results.append(result)
-            advance(shown, result.size or 0)
-        for ref in repos:
-            repo_results, repo_errors = scan_repo(
-                ref, options, endpoint, str(cache_dir) if cache_dir else None, advance, token=token
-            )
-            results.extend(repo_results)
-            errors.extend(repo_errors)
-    report = ScanReport(tuple(results), tuple(errors), started_wall, time.monotonic() - started)
-
+    planned = scan_targets.plan(targets)
+    with _progress(not no_progress and sys.stderr.isatty(), planned.local_bytes, len(planned.files)) as advance:
+        report = scan_targets.scan(planned, options, endpoint=endpoint, token=token, cache_dir=cache_dir,
+                                   progress=advance)  # fmt: skip
     if fmt == "json":
         rendered = to_json(report, skipped_fail=skipped_fail)
     elif fmt == "sarif":
@@ -284,13 +248,6 @@ def scan(
     if report.has_errors():
         ctx.exit(2)
     ctx.exit(0)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 class _NoProgress:

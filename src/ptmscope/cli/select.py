@@ -9,7 +9,8 @@ import click
 
 from ptmscope.audit.run import audit_snapshot
 from ptmscope.cli.audit import judging_snapshot
-from ptmscope.cli.options import db_option, emit_json, json_option, open_store, snapshot_option, stderr_console
+from ptmscope.cli.options import emit_json, json_option, snapshot_option, stderr_console
+from ptmscope.cli.session import db_option, open_store
 from ptmscope.reports.select_terminal import print_selection
 from ptmscope.selection import requirements as reqs
 from ptmscope.selection.engine import Selection, latest_run

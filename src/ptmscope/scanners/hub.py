@@ -26,7 +26,6 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import math
-import re
 import sys
 import tempfile
 import time
@@ -42,8 +41,7 @@ from ptmscope import __version__
 from ptmscope.hub.client import COMMAND_MAX_PAUSE, CONNECT_TIMEOUT, READ_TIMEOUT, token_for
 from ptmscope.scanners.api import scan_file
 from ptmscope.scanners.interface import FileResult, ScanOptions, SkippedFile
-
-REPO_ID = re.compile(r"^(?:(?P<kind>models|datasets|spaces)/)?(?P<id>[\w.\-]+/[\w.\-]+)(?:@(?P<rev>[\w.\-/]+))?$")
+from ptmscope.scanners.targets import RepoRef
 
 # Files that are never model weights: documentation, configs, tokenizer text, images, code.
 # Everything else is downloaded and detected by content (a pickle renamed .txt still counts,
@@ -74,24 +72,6 @@ SKIP_SUFFIXES = (
     ".css",
     ".js",
 )
-
-
-@dataclass(frozen=True)
-class RepoRef:
-    """A parsed ``[models/|datasets/|spaces/]owner/name[@revision]`` argument."""
-
-    repo_id: str
-    repo_type: str
-    revision: str | None
-
-
-def parse_repo_ref(text: str) -> RepoRef | None:
-    """Parse a repository argument, or return None when it does not look like one."""
-    match = REPO_ID.match(text)
-    if match is None:
-        return None
-    kind = {"models": "model", "datasets": "dataset", "spaces": "space"}.get(match.group("kind") or "", "model")
-    return RepoRef(match.group("id"), kind, match.group("rev"))
 
 
 def wants(filename: str) -> bool:

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ptmscope import __version__
+from ptmscope import __version__, sarif
+from ptmscope.sarif import Level
 from ptmscope.scanners.interface import ScannedFile, ScanReport, Severity, SkippedFile
 
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_LEVEL: dict[Severity, str] = {
+_LEVEL: dict[Severity, Level] = {
     "dangerous": "error",
     "suspicious": "warning",
     "unparseable": "warning",
@@ -111,7 +111,7 @@ def _uri(path: str) -> str:
 
 
 def to_sarif(report: ScanReport, skipped_fail: bool = True) -> str:
-    """The report as SARIF 2.1.0, in the subset GitHub code scanning accepts.
+    """The report as SARIF 2.1.0 (written by ``ptmscope.sarif``, as the audit's is).
 
     A file left unscanned (too large) is a ``file-not-scanned`` result at the ``unparseable``
     level when it fails the run (``skipped_fail``), else only a notification.
@@ -119,93 +119,73 @@ def to_sarif(report: ScanReport, skipped_fail: bool = True) -> str:
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
     if skipped_fail and report.unscanned():
-        rules[NOT_SCANNED_RULE] = {
-            "id": NOT_SCANNED_RULE,
-            "name": "FileNotScanned",
-            "shortDescription": {"text": "file not scanned"},
-            "fullDescription": {
-                "text": "A file that may hold a model was not scanned (larger than --max-file-size), so nothing "
-                "vouches for it; see docs/scanner.md."
-            },
-            "defaultConfiguration": {"level": _LEVEL["unparseable"]},
-            "properties": {"tags": ["security", "model-file"], "security-severity": _SECURITY_SEVERITY["unparseable"]},
-        }
-        for skipped in report.unscanned():
-            results.append(
-                {
-                    "ruleId": NOT_SCANNED_RULE,
-                    "level": _LEVEL["unparseable"],
-                    "message": {"text": skipped.skip_reason},
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": _uri(skipped.path)},
-                                "region": {"startLine": 1},
-                            }
-                        }
-                    ],
-                    "partialFingerprints": {"ptmscope/v1": f"{NOT_SCANNED_RULE}::{skipped.size}:"},
-                    "properties": {"severity": "unparseable", "size": skipped.size},
-                }
+        rules[NOT_SCANNED_RULE] = _rule(
+            NOT_SCANNED_RULE,
+            "file not scanned",
+            "A file that may hold a model was not scanned (larger than --max-file-size), so nothing vouches for it; "
+            "see docs/scanner.md.",
+            "unparseable",
+        )
+        results += [
+            sarif.result(
+                NOT_SCANNED_RULE,
+                level=_LEVEL["unparseable"],
+                message=skipped.skip_reason,
+                uri=_uri(skipped.path),
+                start_line=1,
+                fingerprint=f"{NOT_SCANNED_RULE}::{skipped.size}:",
+                properties={"severity": "unparseable", "size": skipped.size},
             )
-    for result in report.scanned:
-        for f in result.findings:
+            for skipped in report.unscanned()
+        ]
+    for scanned in report.scanned:
+        for f in scanned.findings:
             rule = rules.setdefault(
                 f.rule,
-                {
-                    "id": f.rule,
-                    "name": "".join(part.title() for part in f.rule.split("-")),
-                    "shortDescription": {"text": f.rule.replace("-", " ")},
-                    "fullDescription": {"text": f"ptmscope scanner rule {f.rule}; see docs/scanner.md."},
-                    "defaultConfiguration": {"level": _LEVEL[f.severity]},
-                    "properties": {
-                        "tags": ["security", "model-file"],
-                        "security-severity": _SECURITY_SEVERITY[f.severity],
-                    },
-                },
+                _rule(
+                    f.rule,
+                    f.rule.replace("-", " "),
+                    f"ptmscope scanner rule {f.rule}; see docs/scanner.md.",
+                    f.severity,
+                ),
             )
             if float(_SECURITY_SEVERITY[f.severity]) > float(rule["properties"]["security-severity"]):
-                rule["properties"]["security-severity"] = _SECURITY_SEVERITY[f.severity]
-                rule["defaultConfiguration"]["level"] = _LEVEL[f.severity]
+                rules[f.rule] = _rule(
+                    f.rule, rule["shortDescription"]["text"], rule["fullDescription"]["text"], f.severity
+                )
             where = f" (in {f.member})" if f.member else ""
             results.append(
-                {
-                    "ruleId": f.rule,
-                    "level": _LEVEL[f.severity],
-                    "message": {"text": f"{f.message}{where}"},
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": _uri(result.path)},
-                                "region": {"startLine": 1},
-                            }
-                        }
-                    ],
-                    "partialFingerprints": {"ptmscope/v1": f"{f.rule}:{f.member or ''}:{f.evidence or ''}:{f.offset}"},
-                    "properties": {
+                sarif.result(
+                    f.rule,
+                    level=_LEVEL[f.severity],
+                    message=f"{f.message}{where}",
+                    uri=_uri(scanned.path),
+                    start_line=1,
+                    fingerprint=f"{f.rule}:{f.member or ''}:{f.evidence or ''}:{f.offset}",
+                    properties={
                         "severity": f.severity,
                         "member": f.member,
                         "offset": f.offset,
                         "evidence": f.evidence,
-                        "format": result.format,
+                        "format": scanned.format,
                     },
-                }
+                )
             )
     notifications = [
         {"level": "error" if s.error else "note", "message": {"text": f"{s.path}: {s.skip_reason}"}}
         for s in report.results
         if isinstance(s, SkippedFile)
     ] + [{"level": "error", "message": {"text": e}} for e in report.errors]
-    run: dict[str, Any] = {
-        "tool": {
-            "driver": {
-                "name": "ptmscope",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "rules": list(rules.values()),
-            }
-        },
-        "results": results,
-        "invocations": [{"executionSuccessful": not report.has_errors(), "toolExecutionNotifications": notifications}],
-    }
-    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2, ensure_ascii=False)
+    invocation = {"executionSuccessful": not report.has_errors(), "toolExecutionNotifications": notifications}
+    return json.dumps(sarif.log(rules.values(), results, invocation=invocation), indent=2, ensure_ascii=False)
+
+
+def _rule(rule_id: str, short: str, full: str, severity: Severity) -> dict[str, Any]:
+    return sarif.rule(
+        rule_id,
+        short=short,
+        full=full,
+        level=_LEVEL[severity],
+        tags=["security", "model-file"],
+        security_severity=float(_SECURITY_SEVERITY[severity]),
+    )
