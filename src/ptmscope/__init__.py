@@ -1,9 +1,9 @@
 """ptmscope: measure pre-trained model registries and audit models for reuse.
 
-The library is organised along one data flow (see docs/design.md):
-source -> records -> store -> checks -> findings -> scores -> reports.
-Heavy modules (duckdb, pyarrow, matplotlib) are imported inside the functions that
-need them, so ``import ptmscope`` and ``ptmscope --help`` stay fast.
+The library is organised along one data flow, held by the import-linter contract in
+pyproject.toml: sources -> records -> store -> checks -> scores -> reports -> cli.
+``import ptmscope`` imports nothing else, and ``ptmscope --help`` imports no command
+(``ptmscope.cli.main`` imports a command's module only when it runs).
 """
 
 from __future__ import annotations

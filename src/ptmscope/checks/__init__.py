@@ -1,6 +1,6 @@
 """The check registry. Importing this package registers every check, grouped by attribute.
 
-Each module below holds the checks of one Table I attribute; docs/checks.yaml holds
+Each module below holds the checks of one Table I attribute; src/ptmscope/data/checks.yaml holds
 their motivation and remediation (tests keep the two in step both ways).
 """
 
