@@ -7,17 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.text import Text
 
-from ptmscope.cli.options import (
-    db_option,
-    emit_json,
-    endpoint_option,
-    json_option,
-    open_store,
-    parse_rate_limit,
-    stage_progress,
-    stderr_console,
-)
+from ptmscope.cli.options import emit_json, endpoint_option, json_option, stderr_console
+from ptmscope.cli.session import db_option, open_store, parse_rate_limit, stage_progress
+from ptmscope.crawl import CrawlOptions
+from ptmscope.crawl import crawl as run_crawl
+from ptmscope.reports.safe import text
 
 
 @click.command()
@@ -88,7 +84,7 @@ from ptmscope.cli.options import (
     "evicts or spills, so the crawler's memory stops growing with the model count; a crawl is bound by "
     "the rate limit, not by this cache.",
 )
-@json_option
+@json_option()
 @db_option
 def crawl(
     endpoint: str,
@@ -143,9 +139,6 @@ def crawl(
       ptmscope crawl --endpoint http://127.0.0.1:8080 --snapshot replay
       ptmscope crawl --rate-limit free --concurrency 16 --snapshot hub-free
     """
-    from ptmscope.crawl import CrawlOptions
-    from ptmscope.crawl import crawl as run_crawl
-
     options = CrawlOptions(
         limit=limit,
         author=author,
@@ -213,10 +206,6 @@ def report_json(report: Any) -> dict[str, Any]:
 
 def _print_incomplete(doc: dict[str, Any]) -> None:
     """One line on stderr saying why the crawl is not done, how much failed, and what to do."""
-    from rich.text import Text
-
-    from ptmscope.reports.safe import text
-
     parts = []
     if doc["listing_stopped"]:
         parts.append(f"the listing stopped short ({doc['listing_stopped']})")
@@ -234,10 +223,6 @@ def _print_incomplete(doc: dict[str, Any]) -> None:
 
 
 def _print(doc: dict[str, Any]) -> None:
-    from rich.text import Text
-
-    from ptmscope.reports.safe import text
-
     console = stderr_console()
     run = doc["run"]
     verb = "Already complete" if doc["already_complete"] else ("Continued" if doc["resumed"] else "Crawled")

@@ -9,11 +9,20 @@ everything, and an interruption loses at most the rows since the last commit.
 It keeps one row per ``(snapshot, repo_id)`` in ``models`` and ``cards`` and one per
 name in ``organizations`` across batches: a later record with the same id is
 reported as a duplicate (an ``import_errors`` row) and the first is kept.
+
+A caller that must commit rows together with statements of its own (the crawler: a listing
+page with the URL of the next page) makes the writer with ``caller_commits=True`` and writes
+inside ``transaction()``: the writer then never writes or commits on its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ptmscope.records import OrgRecord, Record
 from ptmscope.store.rows import (
@@ -24,10 +33,11 @@ from ptmscope.store.rows import (
     Batch,
     RowBuilder,
     WriteStats,
+    schemas,
 )
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    import duckdb
 
     from ptmscope.store.store import Snapshot, Store
 
@@ -63,7 +73,12 @@ _CARD_SOURCES = ("card", "text")
 
 
 class SnapshotWriter:
-    """Appends batches of rows to one snapshot, keeping ids unique across batches."""
+    """Appends batches of rows to one snapshot, keeping ids unique across batches.
+
+    By default it writes a batch every ``batch_rows`` buffered rows and commits every ``commit_rows``
+    written rows. With ``caller_commits`` it does neither: ``add()`` only buffers, and batches are
+    written only inside ``transaction()``, which commits them with the caller's own statements.
+    """
 
     def __init__(
         self,
@@ -74,12 +89,16 @@ class SnapshotWriter:
         commit_rows: int = 500_000,
         keep_files: bool = False,
         track_ids: bool = True,
+        caller_commits: bool = False,
     ) -> None:
         self.store = store
         self.snapshot = snapshot
         self.batch_rows = batch_rows
         self.commit_rows = max(batch_rows, commit_rows)
+        self.caller_commits = caller_commits
+        """The caller decides what commits together (``transaction()``); the writer never writes or commits alone."""
         self._in_transaction = False
+        self._in_block = False  # inside transaction(): the block commits, not the writer
         self._uncommitted = 0
         self.stats = WriteStats()
         self.builder = RowBuilder(
@@ -107,7 +126,7 @@ class SnapshotWriter:
     def add(self, record: Record, source_file: str, location: str) -> None:
         """Buffer any record; write a batch when enough rows are waiting."""
         self.builder.add(record, source_file, location)
-        if self.builder.pending >= self.batch_rows:
+        if self.builder.pending >= self.batch_rows and not self.caller_commits:
             self.flush()
 
     def add_org(self, org: OrgRecord, source_file: str, location: str = "") -> None:
@@ -132,15 +151,55 @@ class SnapshotWriter:
 
     def commit(self) -> None:
         """Commit the open transaction, if any."""
+        if self._in_block:
+            raise RuntimeError("inside transaction() the block commits when it ends, not commit()")
+        self._commit()
+
+    def _commit(self) -> None:
         if self._in_transaction:
             self.store.con.execute("COMMIT")
             self._in_transaction = False
             self._uncommitted = 0
 
+    def _rollback(self) -> None:
+        if self._in_transaction:
+            self.store.con.execute("ROLLBACK")
+            self._in_transaction = False
+            self._uncommitted = 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction that the caller's block makes and commits: its batches and its own statements.
+
+        Batches written in the block (``write``) and the statements the caller runs on the connection
+        it yields (the store's) are one transaction: nothing commits inside the block (``commit_rows``
+        does not apply, ``commit()`` refuses), all of it commits when the block ends, and an error or
+        an interrupt in the block rolls all of it back. Not reentrant; a transaction already open
+        (``begin()``, or rows not yet committed) is committed first.
+        """
+        if self._in_block:
+            raise RuntimeError("transaction() is not reentrant")
+        self._commit()
+        self.begin()
+        self._in_block = True
+        try:
+            yield self.store.con
+        except BaseException:
+            self._in_block = False
+            self._rollback()
+            raise
+        self._in_block = False
+        self._commit()
+
     # -- batches, built anywhere ------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
-        """Append a batch in one transaction, dropping ids already written (reported as duplicates)."""
+        """Append a batch in one transaction, dropping ids already written (reported as duplicates).
+
+        With ``caller_commits``, only inside ``transaction()``.
+        """
+        if self.caller_commits and not self._in_block:
+            raise RuntimeError("a caller_commits writer writes inside transaction() only")
         tables = dict(batch.tables)
         stats = batch.stats
         errors: list[tuple[str, str, str, str]] = []
@@ -148,17 +207,12 @@ class SnapshotWriter:
         self._dedupe(tables, "cards", "repo_id", self._card_ids, DUPLICATE_CARD, errors, stats)
         self._dedupe(tables, "organizations", "name", self._org_names, DUPLICATE_ORG, errors, stats)
         if errors:
-            import pyarrow as pa
-
-            from ptmscope.store.rows import schemas
-
             extra = pa.Table.from_pylist(
                 [dict(zip(("source_file", "location", "repo_id", "reason"), e, strict=True)) for e in errors],
                 schema=schemas()["import_errors"],
             )
             previous = tables.get("import_errors")
             tables["import_errors"] = pa.concat_tables([previous, extra]) if previous is not None else extra
-        con = self.store.con
         self.begin()
         try:
             for table, data in tables.items():
@@ -166,13 +220,11 @@ class SnapshotWriter:
                     self._append(table, data)
                     self._uncommitted += data.num_rows
         except BaseException:
-            con.execute("ROLLBACK")
-            self._in_transaction = False
-            self._uncommitted = 0
+            self._rollback()
             raise
         self.stats.merge(stats)
-        if self._uncommitted >= self.commit_rows:
-            self.commit()
+        if self._uncommitted >= self.commit_rows and not self._in_block:
+            self._commit()
 
     def _dedupe(
         self,
@@ -192,9 +244,6 @@ class SnapshotWriter:
         seen.update(ids)
         if not duplicates:
             return
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         value_set = pa.array(sorted(duplicates), type=pa.string())
         dropped = data.filter(pc.is_in(data.column(key), value_set=value_set))
         for row in dropped.select(["source_file", "location", key]).to_pylist():
