@@ -29,6 +29,7 @@ LAZY = {
     "matplotlib": "heavy; only figure rendering needs it",
     "py7zr": "heavy; only 7z archives need it",
     "cyclonedx": "heavy; only --cyclonedx needs it",
+    "packageurl": "comes with cyclonedx-python-lib; only --cyclonedx needs it (the model's purl)",
     # huggingface_hub and httpx2 (through ptmscope's Hub client) cost ~0.3 s and 12 MiB at start-up: a scan of
     # local files (a pre-commit hook) must not pay them, so only Hub repository targets import them.
     "huggingface_hub": "only Hub targets of scan need it",

@@ -200,7 +200,8 @@ class _FakeHub(BaseHTTPRequestHandler):
     """Just enough of the Hub API for one model (tests never reach the real Hub)."""
 
     record: ClassVar[dict] = {"id": "acme/remote", "sha": "c" * 40, "downloads": 5, "tags": ["license:apache-2.0"],
-              "siblings": [{"rfilename": "README.md"}, {"rfilename": "model.safetensors", "size": 10}],
+              "siblings": [{"rfilename": "README.md"},
+                           {"rfilename": "model.safetensors", "size": 10, "lfs": {"sha256": "0a" * 32, "size": 10}}],
               "securityRepoStatus": {"scansDone": True, "filesWithIssues": []}}  # fmt: skip
     readme = b"---\nlicense: apache-2.0\ndatasets: [glue]\n---\n# remote\n"
 
@@ -295,6 +296,8 @@ def test_cli_writes_every_format(risky, tmp_path):
     assert component["type"] == "machine-learning-model"
     assert component["modelCard"]["modelParameters"]["task"] == "text-generation"
     assert {c["name"] for c in bom["components"]} == {"meta-llama/Llama-2-7b-hf"}
+    assert component["purl"] == "pkg:huggingface/facebok/bart-large"  # the snapshot has no commit for it
+    assert bom["metadata"]["tools"]["components"][0]["name"] == "ptmscope"
     _validate_cyclonedx(out / "bom.json")
 
     result = runner.invoke(cli, ["audit", "--all", "--db", str(risky), "--snapshot", "risky", "--json"])
@@ -303,13 +306,111 @@ def test_cli_writes_every_format(risky, tmp_path):
 
 
 def _validate_cyclonedx(path: Path) -> None:
+    _strictly_valid_bom(path.read_text())
+
+
+def _strictly_valid_bom(text: str) -> dict:
+    """The BOM, after checking it against the CycloneDX 1.6 JSON schema (strict: no unknown keys)."""
     try:
         from cyclonedx.schema import SchemaVersion
         from cyclonedx.validation.json import JsonStrictValidator
     except ImportError:  # pragma: no cover - the test extra installs it
         pytest.fail("cyclonedx-python-lib[json-validation] is a test dependency")
-    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(path.read_text())
+    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
     assert errors is None, errors
+    return json.loads(text)
+
+
+def _bom_of(audit, **kwargs) -> dict:
+    from ptmscope import __version__
+    from ptmscope.reports.cyclonedx import audit_bom
+
+    bom = _strictly_valid_bom(audit_bom(audit_document(audit), audit, **kwargs))
+    assert bom["metadata"]["tools"] == {"components": [{"type": "application", "name": "ptmscope",
+                                                        "version": __version__}]}  # fmt: skip
+    return bom
+
+
+def _file_hashes(bom: dict) -> dict[str, list[str]]:
+    return {c["name"]: [h["content"] for h in c.get("hashes", []) if h["alg"] == "SHA-256"]
+            for c in bom["metadata"]["component"]["components"]}  # fmt: skip
+
+
+WEIGHTS = b"\x02\x00\x00\x00\x00\x00\x00\x00{}"
+
+
+def test_bom_of_local_folders_has_their_sha256_and_a_purl_only_for_a_hub_cache(tmp_path):
+    import hashlib
+
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    (folder / "model.safetensors").write_bytes(WEIGHTS)
+    audit = audit_model(str(folder), db_path=tmp_path / "none.duckdb", context=None, repo_id="me/my-model", scan=False)
+    bom = _bom_of(audit, endpoint="http://127.0.0.1:8080")
+    component = bom["metadata"]["component"]
+    assert "purl" not in component and component["bom-ref"] == "model:me/my-model"  # a folder is not a Hub revision
+    assert _file_hashes(bom) == {
+        "config.json": [hashlib.sha256(b'{"model_type": "bert"}').hexdigest()],
+        "model.safetensors": [hashlib.sha256(WEIGHTS).hexdigest()],
+    }
+
+    repo = tmp_path / "hub" / "models--acme--tiny"
+    snapshot = repo / "snapshots" / ("B" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("B" * 40)
+    (snapshot / "model.safetensors").write_bytes(WEIGHTS)
+    audit = audit_model(str(repo), db_path=tmp_path / "none.duckdb", context=None, scan=False)
+    bom = _bom_of(audit)
+    component = bom["metadata"]["component"]
+    assert component["purl"] == component["bom-ref"] == f"pkg:huggingface/acme/tiny@{'b' * 40}"  # lowercased
+    assert _file_hashes(bom) == {"model.safetensors": [hashlib.sha256(WEIGHTS).hexdigest()]}
+    assert bom["dependencies"][0]["ref"] == component["bom-ref"]
+
+
+def test_bom_of_a_snapshot_model_has_the_hub_lfs_oids_and_never_an_invented_hash(tmp_path):
+    oid, shard = "ab" * 32, "CD" * 32
+    records = [
+        {"id": "Acme/Tiny-LM", "sha": "F" * 40, "tags": ["license:mit"], "siblings": [
+            {"rfilename": "config.json", "blobId": "1" * 40, "size": 20},
+            {"rfilename": "model-00001.safetensors", "size": 10, "lfs": {"sha256": oid, "size": 10}},
+            {"rfilename": "model-00002.safetensors", "size": 10, "lfs": {"sha256": shard, "size": 10}},
+            {"rfilename": "pytorch_model.bin", "size": 10, "lfs": {"sha256": "not-a-sha256", "size": 10}}]},
+        {"id": "bert-legacy", "sha": "e" * 40, "siblings": [{"rfilename": "config.json"}]},
+        {"id": "acme/unpinned", "siblings": [{"rfilename": "config.json"}]},
+    ]  # fmt: skip
+    listing = tmp_path / "models.jsonl"
+    listing.write_text("\n".join(json.dumps(r) for r in records))
+    db = tmp_path / "store.duckdb"
+    with Store(db) as store:
+        import_paths(store, [listing], "lfs", jobs=1)
+
+    audit = audit_model("Acme/Tiny-LM", db_path=db, context="lfs", offline=True)
+    assert audit.target.kind == "snapshot"
+    bom = _bom_of(audit)
+    component = bom["metadata"]["component"]
+    assert component["purl"] == component["bom-ref"] == f"pkg:huggingface/Acme/Tiny-LM@{'f' * 40}"  # case kept
+    # The LFS oid is the file's sha256; config.json has only a git blob id (a SHA-1 of "blob <size>\0" + bytes,
+    # not of the file), and a malformed oid is dropped: no hash rather than a wrong one.
+    assert _file_hashes(bom) == {"config.json": [], "model-00001.safetensors": [oid],
+                                 "model-00002.safetensors": [shard.lower()], "pytorch_model.bin": []}  # fmt: skip
+    legacy = _bom_of(audit_model("bert-legacy", db_path=db, context="lfs", offline=True))
+    assert legacy["metadata"]["component"]["purl"] == f"pkg:huggingface/bert-legacy@{'e' * 40}"  # no namespace
+    unpinned = _bom_of(audit_model("acme/unpinned", db_path=db, context="lfs", offline=True))
+    assert unpinned["metadata"]["component"]["purl"] == "pkg:huggingface/acme/unpinned"  # no commit, no version
+
+
+def test_bom_of_a_hub_model_names_a_mirror_endpoint_in_the_purl(fake_hub, tmp_path):
+    audit = audit_model("acme/remote", db_path=tmp_path / "none.duckdb", endpoint=fake_hub)
+    mirrored = _bom_of(audit, endpoint=fake_hub)
+    component = mirrored["metadata"]["component"]
+    assert component["purl"] == f"pkg:huggingface/acme/remote@{'c' * 40}?repository_url={fake_hub}"
+    assert component["bom-ref"] == component["purl"]
+    assert _file_hashes(mirrored) == {"README.md": [], "model.safetensors": ["0a" * 32]}
+    for hub in ("https://huggingface.co", "https://huggingface.co/", None):
+        bom = _bom_of(audit, endpoint=hub)
+        assert bom["metadata"]["component"]["purl"] == f"pkg:huggingface/acme/remote@{'c' * 40}"
 
 
 class _Evil:

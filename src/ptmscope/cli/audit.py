@@ -170,7 +170,7 @@ def audit(
     failures = gate_failures(document["scores"], gates) if gates else []
     if gates:
         document["gate"] = {"fail_under": {k or "*": v for k, v in gates.items()}, "failed": failures}
-    _write_reports(document, result, html_file, sarif_file, bom_file, badges_dir, err)
+    _write_reports(document, result, html_file, sarif_file, bom_file, badges_dir, err, endpoint)
     if as_json:
         emit_json(document)
     elif "-" not in (str(sarif_file), str(bom_file)):  # stdout is taken by a report written to '-'
@@ -199,7 +199,8 @@ def _print_notes(result: ModelAudit, document: dict[str, Any], err: Console) -> 
 
 
 def _write_reports(document: dict[str, Any], result: ModelAudit, html_file: Path | None, sarif_file: Path | None,
-                   bom_file: Path | None, badges_dir: Path | None, err: Console) -> None:  # fmt: skip
+                   bom_file: Path | None, badges_dir: Path | None, err: Console,
+                   endpoint: str | None = None) -> None:  # fmt: skip
     """The report files asked for: HTML, SARIF, CycloneDX ('-': stdout) and badges."""
     if html_file is not None:
         write_audit_html(document, html_file)
@@ -207,7 +208,8 @@ def _write_reports(document: dict[str, Any], result: ModelAudit, html_file: Path
     if sarif_file is not None:
         _write_text(json.dumps(audit_sarif(document), indent=2, ensure_ascii=False), sarif_file, err)
     if bom_file is not None:
-        _write_text(audit_bom(document, result), bom_file, err)
+        hub = endpoint if result.target.kind == "hub" else None  # a mirror is named in the purl
+        _write_text(audit_bom(document, result, endpoint=hub), bom_file, err)
     if badges_dir is not None:
         written = write_badges(document, badges_dir)
         err.print(f"Wrote {len(written)} badges into {badges_dir}")
