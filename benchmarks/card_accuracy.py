@@ -288,7 +288,7 @@ def score_card(pred: dict[str, Any], gold: dict[str, Any], scores: dict[str, Sco
 
 def audit_outcomes(entries: list[tuple[dict[str, Any], dict[str, Any], str]], folder: Path) -> list[dict[str, str]]:
     """Each card audited as a local model folder holding its README.md (and an empty config.json)."""
-    from ptmscope.audit.run import audit_model
+    from ptmscope.audits.run import audit_model
 
     outcomes = []
     for n, (entry, _, text) in enumerate(entries, start=1):

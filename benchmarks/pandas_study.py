@@ -2,7 +2,7 @@
 
 Run by benchmarks/study_scale.py: ``python pandas_study.py PARQUET_DIR`` prints JSON with
 the load and compute times and the results, which study_scale.py checks against
-ptmscope's own. It mirrors the SQL of src/ptmscope/study/measurements.py, written as a
+ptmscope's own. It mirrors the SQL of src/ptmscope/studies/measurements.py, written as a
 careful pandas user would (vectorised, no Python loops over rows).
 """
 

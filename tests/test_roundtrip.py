@@ -28,7 +28,7 @@ from ptmscope.records import OrgRecord
 from ptmscope.sample import sample_paths
 from ptmscope.store import Store
 from ptmscope.store.writer import SnapshotWriter
-from ptmscope.study.run import run_study
+from ptmscope.studies.run import run_study
 from tests.crawl.test_crawl import CRAWLED
 from tests.gitrepos import make_bare_repo, make_signers
 from tests.replay import FAST_BUDGETS, faults, online, running_hub, table  # noqa: F401 - online is a fixture

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from ptmscope import sarif
-from ptmscope.audit.run import audit_model
+from ptmscope.audits.run import audit_model
 from ptmscope.cli.main import cli
 from ptmscope.importer import import_paths
 from ptmscope.reports.audit_json import audit_document

@@ -11,7 +11,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from ptmscope.audit import engine
+from ptmscope.audits import engine
 from ptmscope.checks import CHECKS, Outcome
 from ptmscope.checks import facts as facts_module
 from ptmscope.checks.registry import Rule, check

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from ptmscope.cli.main import cli
 from ptmscope.importer import import_paths
 from ptmscope.reports.study_html import write_compare_html, write_study_html
-from ptmscope.study.run import compare, run_study
+from ptmscope.studies.run import compare, run_study
 from tests.conftest import FIXTURES
 
 from .test_safety import HOSTILE_DATASET, HOSTILE_ID, hostile_snapshot

@@ -12,7 +12,7 @@ from ptmscope.importer import import_paths
 from ptmscope.reports.safe import clean, text
 from ptmscope.reports.study_html import render_study_html
 from ptmscope.reports.study_terminal import print_study
-from ptmscope.study.run import run_study
+from ptmscope.studies.run import run_study
 
 HOSTILE_DATASET = "<script>alert(1)</script>"
 # An id with '"' or '<' is refused at import (not a repo id); these characters are ones old Hub

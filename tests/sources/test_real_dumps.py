@@ -64,7 +64,7 @@ def test_non_dumps_are_reported_not_imported(store, relative):
 
 def test_the_2025_dump_gives_lineage(store):
     report = import_paths(store, [SAMPLE / "models_finetune_trees_2025-04.jsonl.gz"], "trees")
-    from ptmscope.study.run import run_study
+    from ptmscope.studies.run import run_study
 
     lineage = run_study(store, report.snapshot).data["measurements"]["lineage"]
     assert lineage["declaring"] >= 1_961  # SOURCES.md: 1,961 carry a base_model tag

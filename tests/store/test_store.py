@@ -129,7 +129,7 @@ def test_an_older_store_is_upgraded_claims_keep_their_rows_and_gain_a_status(tmp
     from ptmscope.errors import StudyError
     from ptmscope.store.migrations import Migrations
     from ptmscope.store.schema import migrations
-    from ptmscope.study.run import run_study
+    from ptmscope.studies.run import run_study
 
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))

@@ -27,7 +27,7 @@ from ptmscope.cli.main import cli
 from ptmscope.importer import import_paths
 from ptmscope.sample import sample_paths
 from ptmscope.store import Store
-from ptmscope.study.run import run_study
+from ptmscope.studies.run import run_study
 from tests.conftest import copy_of
 
 pytestmark = pytest.mark.slow

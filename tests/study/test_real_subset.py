@@ -13,7 +13,7 @@ import pytest
 
 from ptmscope.importer import import_paths
 from ptmscope.sample import sample_paths
-from ptmscope.study.run import run_study
+from ptmscope.studies.run import run_study
 
 IDS = [
     "bert-base-uncased",  # README listed, card absent from the dump: claims unknown

@@ -196,7 +196,7 @@ def test_cli_stores_results_and_study_reports_discrepancy_rate(text_model, senti
         assert rows[0][4] == rows[1][4] and len(rows[0][4]) == 64  # the same weights, hashed
 
         from ptmscope.store.verifications import rechecked_sql
-        from ptmscope.study.run import run_study
+        from ptmscope.studies.run import run_study
 
         data = run_study(store, store.snapshot("hub")).data["measurements"]["discrepancies"]
         assert (data["models"], data["consistent"], data["discrepancy"], data["overclaimed"]) == (2, 1, 1, 1)
@@ -217,7 +217,7 @@ def test_cli_stores_results_and_study_reports_discrepancy_rate(text_model, senti
 
 
 def test_study_says_not_measured_before_verify(tmp_path):
-    from ptmscope.study.run import run_study
+    from ptmscope.studies.run import run_study
 
     db = tmp_path / "store.duckdb"
     _snapshot(db, {"acme/x": ("a" * 40, "# x\n")})

@@ -12,8 +12,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ptmscope.audit.gate import Gates, gate_failures, parse_gates
-from ptmscope.audit.run import (
+from ptmscope.audits.gate import Gates, gate_failures, parse_gates
+from ptmscope.audits.run import (
     AUTO_CONTEXT,
     AuditRun,
     ContextInfo,

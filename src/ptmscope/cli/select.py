@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ptmscope.audit.run import audit_snapshot
+from ptmscope.audits.run import audit_snapshot
 from ptmscope.cli.audit import judging_snapshot
 from ptmscope.cli.options import emit_json, json_option, snapshot_option, stderr_console
 from ptmscope.cli.session import db_option, open_store
@@ -15,7 +15,7 @@ from ptmscope.reports.select_terminal import print_selection
 from ptmscope.selection import requirements as reqs
 from ptmscope.selection.engine import Selection, latest_run
 from ptmscope.selection.engine import select as run_select
-from ptmscope.study.run import snapshot_json
+from ptmscope.studies.run import snapshot_json
 
 SCHEMA = "ptmscope.select/1"
 

@@ -15,7 +15,7 @@ from ptmscope.cli.session import db_option, open_store
 from ptmscope.reports.safe import clean, text
 from ptmscope.sample import BUNDLES
 from ptmscope.store.store import default_db_path
-from ptmscope.study.run import snapshot_json
+from ptmscope.studies.run import snapshot_json
 
 
 def interactive() -> bool:

@@ -13,7 +13,7 @@ from ptmscope.reports.study_html import write_compare_html, write_study_html
 from ptmscope.reports.study_terminal import print_study, render_compare
 from ptmscope.sample import SAMPLE_SNAPSHOT
 from ptmscope.store.store import default_db_path
-from ptmscope.study.run import SCHEMA, compare, run_study
+from ptmscope.studies.run import SCHEMA, compare, run_study
 
 
 @click.command()

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from ptmscope import __version__
-from ptmscope.audit.run import ModelAudit
+from ptmscope.audits.run import ModelAudit
 from ptmscope.checks.docs import motivation, remediation
 from ptmscope.checks.model import STRIDE_NAMES
 from ptmscope.scanners.output import to_dict

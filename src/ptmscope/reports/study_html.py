@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from ptmscope.reports import figures
 from ptmscope.reports.safe import strip_controls
-from ptmscope.study import paper
+from ptmscope.studies import paper
 
 
 def _environment() -> Any:

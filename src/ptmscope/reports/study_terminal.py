@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ptmscope.reports.safe import text
-from ptmscope.study import paper
+from ptmscope.studies import paper
 
 
 def pct(value: float | None, digits: int = 1) -> str:

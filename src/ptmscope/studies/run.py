@@ -16,11 +16,11 @@ from typing import Any
 from ptmscope import __version__
 from ptmscope.errors import StudyError
 from ptmscope.store.store import Snapshot, Store
-from ptmscope.study import claims as _claims  # noqa: F401 - registers Fig. 7 and the claim measurements
-from ptmscope.study import measurements as m
-from ptmscope.study import paper
-from ptmscope.study.claims import DEFAULT_DEFINITION, DEFINITIONS
-from ptmscope.study.db import StudyDB
+from ptmscope.studies import claims as _claims  # noqa: F401 - registers Fig. 7 and the claim measurements
+from ptmscope.studies import measurements as m
+from ptmscope.studies import paper
+from ptmscope.studies.claims import DEFAULT_DEFINITION, DEFINITIONS
+from ptmscope.studies.db import StudyDB
 
 SCHEMA = "ptmscope.study/1"
 
@@ -64,7 +64,7 @@ def run_study(
     """Run every measurement on ``snapshot``; with ``record_sql``, collect the SQL instead.
 
     ``definition`` says what counts as a machine-parseable claim: 'strict' or 'paper'
-    (``ptmscope.study.claims``). The paper's needs cards read by this version's card analysis.
+    (``ptmscope.studies.claims``). The paper's needs cards read by this version's card analysis.
     """
     if definition not in DEFINITIONS:
         raise StudyError(f"unknown claim definition {definition!r} (choose {' or '.join(DEFINITIONS)})")

@@ -18,8 +18,8 @@ from typing import Any
 
 from ptmscope.cards.frontmatter import RULE_TEXT
 from ptmscope.cards.model_index import CLAIM_STATUSES, PAPER_ERRORS
-from ptmscope.study.db import StudyDB
-from ptmscope.study.measurements import MODELS, Data, measurement, share
+from ptmscope.studies.db import StudyDB
+from ptmscope.studies.measurements import MODELS, Data, measurement, share
 
 DEFINITIONS: dict[str, str] = {
     "strict": "a model-index metric with a dataset, a named metric and a numeric value, from any source; "

@@ -27,7 +27,7 @@ class StudyDB:
     current: str = ""
     """The measurement running now (labels recorded SQL)."""
     definition: str = "strict"
-    """What counts as a machine-parseable claim: 'strict' or 'paper' (ptmscope.study.claims)."""
+    """What counts as a machine-parseable claim: 'strict' or 'paper' (ptmscope.studies.claims)."""
     front_matter: str | None = None
     """The rule the snapshot's cards were read with (ptmscope.cards.frontmatter), when known."""
 

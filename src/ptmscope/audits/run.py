@@ -30,8 +30,8 @@ from typing import Any
 import orjson
 
 from ptmscope import __version__
-from ptmscope.audit import engine
-from ptmscope.audit.lineage import Lineage, lineage
+from ptmscope.audits import engine
+from ptmscope.audits.lineage import Lineage, lineage
 from ptmscope.checks import CHECKS, Check, Finding
 from ptmscope.checks import facts as facts_module
 from ptmscope.errors import InputError, ModelNotInSnapshotError, StoreLockedError

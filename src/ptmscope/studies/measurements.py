@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ptmscope.store.derived import is_format_sql
-from ptmscope.study.db import StudyDB
+from ptmscope.studies.db import StudyDB
 
 Data = dict[str, Any]
 
