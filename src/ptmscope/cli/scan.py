@@ -7,12 +7,12 @@ The command is thin: it resolves the arguments, calls ``ptmscope.scanners.api`` 
 from __future__ import annotations
 
 import io
-import re
 import sys
 from pathlib import Path
 from typing import get_args
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
@@ -20,21 +20,27 @@ from rich.text import Text
 from ptmscope.cli.options import endpoint_option, token_option
 from ptmscope.reports.safe import strip_controls as clean
 from ptmscope.scanners import targets as scan_targets
+from ptmscope.scanners.config import (
+    Policy,
+    PolicyError,
+    PolicyOutcome,
+    apply_policy,
+    find_policy,
+    load_policy,
+    parse_size_text,
+)
 from ptmscope.scanners.interface import FailOn, ScanOptions, ScanReport, SkippedFile
-from ptmscope.scanners.output import to_json, to_sarif
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+from ptmscope.scanners.output import expired_message, policy_name, to_json, to_sarif
 
 
 def parse_size(_ctx: click.Context | None, _param: click.Parameter | None, value: str | None) -> int | None:
     """Parse ``500M``, ``2G``, ``1048576`` into bytes (click callback)."""
     if value is None:
         return None
-    match = _SIZE.match(value)
-    if match is None:
+    size = parse_size_text(value)
+    if size is None:
         raise click.BadParameter(f"{value!r} is not a size like 500M, 2G or 1048576")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit])
+    return size
 
 
 def _render_text(report: ScanReport, show_info: bool, skipped_fail: bool = True) -> str:
@@ -168,6 +174,14 @@ def _summary(report: ScanReport, skipped_fail: bool = True) -> str:
     "folder inside it and are deleted once scanned (default: the Hugging Face cache, and the system's "
     "temporary folder).",
 )
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy file to use (a .ptmscope.toml, or a pyproject.toml with [tool.ptmscope]); default: the "
+    "nearest one at or above the first local target's folder (see docs/scanner.md, 'Policy file').",
+)
+@click.option("--no-config", is_flag=True, help="Use no policy file, even if one is found.")
 @click.option("--show-info", is_flag=True, help="Also list info findings in text output.")
 @click.option("--no-progress", is_flag=True, help="Do not draw the progress bar on stderr.")
 @click.pass_context
@@ -183,6 +197,8 @@ def scan(
     endpoint: str | None,
     token: str | None,
     cache_dir: Path | None,
+    config_file: Path | None,
+    no_config: bool,
     show_info: bool,
     no_progress: bool,
 ) -> None:
@@ -213,10 +229,19 @@ def scan(
     Exit status:
       0  no file has a finding at or above --fail-on, and every file was scanned
       1  at least one does, or a file was left unscanned by --max-file-size (unless
-         --skipped ok); reported even when other files had errors
-      2  usage error, or a target or file could not be read or downloaded (a missing
+         --skipped ok), or the policy file has an expired ignore; reported even when
+         other files had errors
+      2  usage error (an invalid policy file too), or a target or file could not be read or downloaded (a missing
          path, an unreachable endpoint, a FIFO or device, a failed download), and no
          finding; the files that could be read are still reported
+
+    \b
+    Policy file (docs/scanner.md, "Policy file"):
+      .ptmscope.toml, or [tool.ptmscope] in a pyproject.toml, found at or above the first
+      local target's folder (or --config FILE; --no-config for none): defaults for
+      fail-on, max-file-size, skipped; allow-globals and deny-globals; [[ignore]] entries
+      (rule, path glob, reason, optional sha256 and expires). Ignored findings are listed
+      in every format (SARIF: suppressed); an expired ignore fails the run.
 
     \b
     Examples:
@@ -226,28 +251,114 @@ def scan(
       ptmscope scan openai-community/gpt2@main --max-file-size 2G
       HF_ENDPOINT=http://127.0.0.1:8000 ptmscope scan org/model --format json
     """
-    options = ScanOptions(max_file_size=max_file_size, timeout=timeout)
+    policy = _load_policy(targets, config_file, no_config)
+    if policy is not None:
+        fail_on, max_file_size, skipped_policy = _policy_defaults(ctx, policy, fail_on, max_file_size, skipped_policy)
+    options = ScanOptions(
+        max_file_size=max_file_size,
+        timeout=timeout,
+        allow_globals=policy.allow_globals if policy else (),
+        deny_globals=policy.deny_globals if policy else (),
+    )
     skipped_fail = skipped_policy == "fail"
     planned = scan_targets.plan(targets)
     with _progress(not no_progress and sys.stderr.isatty(), planned.local_bytes, len(planned.files)) as advance:
         report = scan_targets.scan(planned, options, endpoint=endpoint, token=token, cache_dir=cache_dir,
                                    progress=advance)  # fmt: skip
-    if fmt == "json":
-        rendered = to_json(report, skipped_fail=skipped_fail)
-    elif fmt == "sarif":
-        rendered = to_sarif(report, skipped_fail=skipped_fail)
-    else:
-        rendered = _render_text(report, show_info, skipped_fail)
+    outcome = apply_policy(report, policy) if policy is not None else None
+    if outcome is not None:
+        report = outcome.report
+    rendered = _render(report, fmt, show_info, skipped_fail, outcome)
     if output is not None:
         output.write_text(rendered if rendered.endswith("\n") else rendered + "\n", encoding="utf-8")
     elif rendered.strip():
         click.echo(rendered.rstrip("\n"))
-    click.echo(_summary(report, skipped_fail), err=True)
-    if report.count_at_least(fail_on) or (skipped_fail and report.unscanned()):
+    _echo_policy_notes(outcome)
+    click.echo(_summary(report, skipped_fail) + _policy_summary(outcome), err=True)
+    if report.count_at_least(fail_on) or (skipped_fail and report.unscanned()) or (outcome and outcome.expired):
         ctx.exit(1)
     if report.has_errors():
         ctx.exit(2)
     ctx.exit(0)
+
+
+def _render(report: ScanReport, fmt: str, show_info: bool, skipped_fail: bool, outcome: PolicyOutcome | None) -> str:
+    if fmt == "json":
+        return to_json(report, skipped_fail=skipped_fail, policy=outcome)
+    if fmt == "sarif":
+        return to_sarif(report, skipped_fail=skipped_fail, policy=outcome)
+    return _render_text(report, show_info, skipped_fail) + _render_policy(outcome)
+
+
+def _policy_defaults(
+    ctx: click.Context, policy: Policy, fail_on: FailOn, max_file_size: int | None, skipped_policy: str
+) -> tuple[FailOn, int | None, str]:
+    """The policy file's defaults for --fail-on, --max-file-size and --skipped; a flag given on the
+    command line wins."""
+    if policy.fail_on is not None and _default(ctx, "fail_on"):
+        fail_on = policy.fail_on
+    if policy.max_file_size is not None and _default(ctx, "max_file_size"):
+        max_file_size = policy.max_file_size
+    if policy.skipped is not None and _default(ctx, "skipped_policy"):
+        skipped_policy = policy.skipped
+    return fail_on, max_file_size, skipped_policy
+
+
+def _echo_policy_notes(outcome: PolicyOutcome | None) -> None:
+    """On stderr: each expired ignore (an error: it fails the run), then each unused one (a note)."""
+    if outcome is None:
+        return
+    for ignore in outcome.expired:
+        click.echo(f"ERROR {clean(expired_message(outcome, ignore))}", err=True)
+    for ignore in outcome.unused:
+        name, entry = clean(policy_name(outcome)), clean(ignore.describe())
+        click.echo(f"note: policy {name}: {entry} matched no finding (unused)", err=True)
+
+
+def _default(ctx: click.Context, name: str) -> bool:
+    """True when option ``name`` was not given on the command line (a policy file may then set it)."""
+    return ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+
+
+def _load_policy(targets: tuple[str, ...], config_file: Path | None, no_config: bool) -> Policy | None:
+    """The policy file named by --config, else the nearest one above the first local target (or the
+    current folder when every target is a Hub repository); ``None`` with --no-config."""
+    if config_file is not None and no_config:
+        raise click.UsageError("--config and --no-config cannot be used together")
+    if no_config:
+        return None
+    try:
+        if config_file is not None:
+            return load_policy(config_file)
+        local = next((Path(t) for t in targets if Path(t).exists()), None)
+        start = Path.cwd() if local is None else local if local.is_dir() else local.parent
+        found = find_policy(start)
+        return load_policy(found) if found is not None else None
+    except PolicyError as error:
+        raise click.UsageError(clean(str(error))) from None
+
+
+def _render_text_policy_line(outcome: PolicyOutcome) -> str:
+    count = len(outcome.ignored)
+    return f"{count} finding{'' if count == 1 else 's'} ignored by policy ({clean(policy_name(outcome))})"
+
+
+def _render_policy(outcome: PolicyOutcome | None) -> str:
+    """The text report's last line: how many findings the policy file ignored (never silently)."""
+    if outcome is None or not outcome.ignored:
+        return ""
+    return _render_text_policy_line(outcome) + "\n"
+
+
+def _policy_summary(outcome: PolicyOutcome | None) -> str:
+    if outcome is None:
+        return ""
+    line = f" Policy {clean(policy_name(outcome))}: {len(outcome.ignored)} finding(s) ignored"
+    if outcome.expired:
+        line += f", {len(outcome.expired)} expired ignore(s) (fail the run)"
+    if outcome.unused:
+        line += f", {len(outcome.unused)} unused ignore(s)"
+    return line + "."
 
 
 class _NoProgress:

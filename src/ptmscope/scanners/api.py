@@ -190,6 +190,8 @@ def _scan_open(
         max_depth=options.max_depth,
         max_member_size=options.max_member_size,
         max_ratio=options.max_ratio,
+        allow_globals=options.allow_globals,
+        deny_globals=options.deny_globals,
     )
     changed: FileChanged | None = None
     buf: BufferLike

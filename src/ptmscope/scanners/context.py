@@ -89,6 +89,10 @@ class PickleContext:
     max_stack: int = STACK_MAX
     copy_budget: int = COPY_BUDGET
     """Bytes values still to be copied out of the buffer (then kept as offsets)."""
+    allow_globals: tuple[str, ...] = ()
+    """Extra safe globals (a policy file's ``allow-globals``; never override a dangerous verdict)."""
+    deny_globals: tuple[str, ...] = ()
+    """Extra dangerous globals (a policy file's ``deny-globals``)."""
 
     def check_time(self) -> None:
         """Raise ``ScanTimeout`` once the deadline has passed."""
@@ -127,7 +131,7 @@ class PickleContext:
         """Classify every import seen once and turn the risky ones into findings."""
         out: list[Finding] = []
         for (member, module, name), site in self.imports.items():
-            verdict, reason = policy.classify(module, name)
+            verdict, reason = policy.classify(module, name, self.allow_globals, self.deny_globals)
             if verdict == "safe":
                 continue
             called = "imported and called" if site.called else "imported"

@@ -125,6 +125,11 @@ class ScanOptions:
     """Compression ratio above which an archive member is reported as a zip bomb."""
     scan_unknown: bool = False
     """Also report files of unrecognised format as scanned (``unknown``) instead of skipped."""
+    allow_globals: tuple[str, ...] = ()
+    """Extra pickle globals to treat as safe (``"module.name"`` or ``"module.*"``): they turn a
+    ``suspicious`` import safe and never override a ``dangerous`` one (a policy file's ``allow-globals``)."""
+    deny_globals: tuple[str, ...] = ()
+    """Extra pickle globals to treat as dangerous, even when allowlisted (``deny-globals``)."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,21 @@ class ScanReport:
         """The most severe finding over all files, or ``None`` when there is no finding."""
         ranks = [severity_rank(f.severity) for r in self.scanned for f in r.findings]
         return SEVERITIES[max(ranks)] if ranks else None
+
+    def __str__(self) -> str:
+        """One line per file with a finding or not scanned, then the counts (untrusted names are repr-quoted)."""
+        lines = []
+        for result in self.results:
+            if isinstance(result, SkippedFile):
+                lines.append(f"{'ERROR' if result.error else 'SKIPPED'} {result.path!r}: {result.skip_reason}")
+            elif result.findings:
+                rules = ", ".join(sorted({f.rule for f in result.findings}))
+                lines.append(f"{result.verdict.upper()} {result.path!r} [{result.format}]: {rules}")
+        lines += [f"ERROR {error!r}" for error in self.errors]
+        worst = self.worst()
+        counts = f"{len(self.scanned)} file(s) scanned, {len(self.skipped)} skipped"
+        lines.append(f"{counts}; worst finding: {worst or 'none'}")
+        return "\n".join(lines)
 
     def count_at_least(self, threshold: Severity) -> int:
         """How many files have a finding at or above ``threshold``."""

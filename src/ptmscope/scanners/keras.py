@@ -57,7 +57,7 @@ def check_config(ctx: PickleContext, config: Any, member: str | None, offset: in
             )
         if isinstance(module, str) and not _is_keras_module(module):
             name = node.get("class_name") or node.get("function_name") or node.get("name") or "?"
-            verdict, reason = policy.classify(module, str(name))
+            verdict, reason = policy.classify(module, str(name), ctx.allow_globals, ctx.deny_globals)
             severity: Severity = "dangerous" if verdict == "dangerous" else "suspicious"
             ctx.add(
                 severity,

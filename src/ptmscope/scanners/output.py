@@ -13,7 +13,8 @@ from typing import Any
 
 from ptmscope import __version__, sarif
 from ptmscope.sarif import Level
-from ptmscope.scanners.interface import ScannedFile, ScanReport, Severity, SkippedFile, severity_rank
+from ptmscope.scanners.config import Ignore, PolicyOutcome
+from ptmscope.scanners.interface import Finding, ScannedFile, ScanReport, Severity, SkippedFile, severity_rank
 
 _LEVEL: dict[Severity, Level] = {
     "dangerous": "error",
@@ -34,11 +35,49 @@ NOT_SCANNED_RULE = "file-not-scanned"
 """The SARIF rule of a file left unscanned (larger than ``--max-file-size``)."""
 
 
-def to_dict(report: ScanReport, skipped_fail: bool = True) -> dict[str, Any]:
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "severity": f.severity,
+        "rule": f.rule,
+        "message": f.message,
+        "member": f.member,
+        "offset": f.offset,
+        "evidence": f.evidence,
+    }
+
+
+def policy_dict(outcome: PolicyOutcome) -> dict[str, Any]:
+    """What a policy file did to the run: the file, every ignored finding with its reason, and the
+    ignore entries that expired (they fail the run) or matched nothing."""
+
+    def entry(i: Ignore) -> dict[str, Any]:
+        return {
+            "index": i.index,
+            "rule": i.rule,
+            "path": i.path,
+            "sha256": i.sha256,
+            "reason": i.reason,
+            "expires": i.expires.isoformat() if i.expires else None,
+        }
+
+    return {
+        "file": str(outcome.policy.source),
+        "ignored": [
+            {"path": x.path, **_finding_dict(x.finding), "reason": x.ignore.reason, "ignore": x.ignore.index}
+            for x in outcome.ignored
+        ],
+        "expired_ignores": [entry(i) for i in outcome.expired],
+        "unused_ignores": [entry(i) for i in outcome.unused],
+    }
+
+
+def to_dict(report: ScanReport, skipped_fail: bool = True, policy: PolicyOutcome | None = None) -> dict[str, Any]:
     """The report as plain JSON-ready data (one entry per file).
 
     A file left unscanned (too large) has ``status: skipped`` and ``verdict: unparseable``, and
     ``fails_run`` says whether it fails the run (``skipped_fail``, the CLI's ``--skipped fail``).
+    With a policy file (``policy``: pass its ``report`` as ``report``), the findings it ignored are
+    listed under ``policy.ignored`` with their reason, not under their file.
     """
     files: list[dict[str, Any]] = []
     for result in report.results:
@@ -51,17 +90,7 @@ def to_dict(report: ScanReport, skipped_fail: bool = True) -> dict[str, Any]:
                     "size": result.size,
                     "verdict": result.verdict,
                     "seconds": round(result.seconds, 4),
-                    "findings": [
-                        {
-                            "severity": f.severity,
-                            "rule": f.rule,
-                            "message": f.message,
-                            "member": f.member,
-                            "offset": f.offset,
-                            "evidence": f.evidence,
-                        }
-                        for f in result.findings
-                    ],
+                    "findings": [_finding_dict(f) for f in result.findings],
                 }
             )
         else:
@@ -75,7 +104,7 @@ def to_dict(report: ScanReport, skipped_fail: bool = True) -> dict[str, Any]:
                 entry["verdict"] = "unparseable"
                 entry["fails_run"] = skipped_fail
             files.append(entry)
-    return {
+    out: dict[str, Any] = {
         "tool": "ptmscope",
         "version": __version__,
         "started": datetime.fromtimestamp(report.started, UTC).isoformat(),
@@ -92,11 +121,16 @@ def to_dict(report: ScanReport, skipped_fail: bool = True) -> dict[str, Any]:
         },
         "files": files,
     }
+    if policy is not None:
+        out["summary"]["ignored"] = len(policy.ignored)
+        out["summary"]["expired_ignores"] = len(policy.expired)
+        out["policy"] = policy_dict(policy)
+    return out
 
 
-def to_json(report: ScanReport, skipped_fail: bool = True) -> str:
+def to_json(report: ScanReport, skipped_fail: bool = True, policy: PolicyOutcome | None = None) -> str:
     """The report as indented JSON text."""
-    return json.dumps(to_dict(report, skipped_fail), indent=2, ensure_ascii=False)
+    return json.dumps(to_dict(report, skipped_fail, policy), indent=2, ensure_ascii=False)
 
 
 # Help of every rule the scanners emit (docs/scanner.md, "Rules"): what it means, what to do.
@@ -341,13 +375,18 @@ def rule_help(rule_id: str) -> tuple[str, str]:
     return RULE_HELP.get(rule_id, (f"ptmscope scanner rule {rule_id}.", "See the rules table in docs/scanner.md."))
 
 
-def to_sarif(report: ScanReport, skipped_fail: bool = True, base: Path | None = None) -> str:
+def to_sarif(
+    report: ScanReport, skipped_fail: bool = True, base: Path | None = None, policy: PolicyOutcome | None = None
+) -> str:
     """The report as SARIF 2.1.0 (written by ``ptmscope.sarif``, as the audit's is).
 
     URIs are relative to ``base`` (the current directory by default) with ``uriBaseId: %SRCROOT%``;
     a Hub file's ``owner/name/path`` is such a relative URI too. A file left unscanned (too large)
     is a ``file-not-scanned`` result at the ``unparseable`` level when it fails the run
-    (``skipped_fail``), else only a notification.
+    (``skipped_fail``), else only a notification. With a policy file (``policy``: pass its
+    ``report`` as ``report``), each finding it ignored is still a result, marked suppressed
+    (``suppressions: [{"kind": "external", "justification": reason}]``); expired ignores are
+    error notifications.
     """
     locator = sarif.Locator(base)
     worst: dict[str, Severity] = {}
@@ -367,34 +406,43 @@ def to_sarif(report: ScanReport, skipped_fail: bool = True, base: Path | None = 
                     properties={"severity": "unparseable", "size": skipped.size},
                 )
             )
+
+    def add(path: str, fmt: str, f: Finding, reason: str | None = None) -> None:
+        if severity_rank(f.severity) > severity_rank(worst.get(f.rule, "info")) or f.rule not in worst:
+            worst[f.rule] = f.severity
+        where = f" (in {f.member})" if f.member else ""
+        result = sarif.result(
+            f.rule,
+            level=_LEVEL[f.severity],
+            message=f"{f.message}{where}",
+            location=locator.artifact(path),
+            start_line=1,
+            fingerprint_of=(f.member, f.offset, f.evidence),
+            properties={
+                "severity": f.severity,
+                "member": f.member,
+                "offset": f.offset,
+                "evidence": f.evidence,
+                "format": fmt,
+            },
+        )
+        if reason is not None:
+            result["suppressions"] = [{"kind": "external", "justification": reason}]
+        results.append(result)
+
     for scanned in report.scanned:
-        location = locator.artifact(scanned.path)
         for f in scanned.findings:
-            if severity_rank(f.severity) > severity_rank(worst.get(f.rule, "info")) or f.rule not in worst:
-                worst[f.rule] = f.severity
-            where = f" (in {f.member})" if f.member else ""
-            results.append(
-                sarif.result(
-                    f.rule,
-                    level=_LEVEL[f.severity],
-                    message=f"{f.message}{where}",
-                    location=location,
-                    start_line=1,
-                    fingerprint_of=(f.member, f.offset, f.evidence),
-                    properties={
-                        "severity": f.severity,
-                        "member": f.member,
-                        "offset": f.offset,
-                        "evidence": f.evidence,
-                        "format": scanned.format,
-                    },
-                )
-            )
+            add(scanned.path, scanned.format, f)
+    if policy is not None:
+        for ignored in policy.ignored:
+            add(ignored.path, ignored.format, ignored.finding, f"{ignored.ignore.reason} ({policy_name(policy)})")
     notifications = [
         {"level": "error" if s.error else "note", "message": {"text": f"{s.path}: {s.skip_reason}"}}
         for s in report.results
         if isinstance(s, SkippedFile)
     ] + [{"level": "error", "message": {"text": e}} for e in report.errors]
+    if policy is not None:
+        notifications += [{"level": "error", "message": {"text": expired_message(policy, i)}} for i in policy.expired]
     invocation = {"executionSuccessful": not report.has_errors(), "toolExecutionNotifications": notifications}
     rules = [_rule(rule_id, severity) for rule_id, severity in worst.items()]
     log = sarif.log(rules, results, automation_id="ptmscope-scan/", locator=locator, invocation=invocation)
@@ -415,4 +463,21 @@ def _rule(rule_id: str, severity: Severity) -> dict[str, Any]:
         help_markdown=f"**{rule_id}** ({severity})\n\n{meaning}\n\n**What to do:** {todo}\n\n"
         f"See [the scanner's rules]({sarif.docs_uri('scanner.md', 'rules')}).",
         help_uri=sarif.docs_uri("scanner.md", "rules"),
+    )
+
+
+def policy_name(outcome: PolicyOutcome) -> str:
+    """The policy file's path as shown to people: relative to the current directory when inside it."""
+    source = outcome.policy.source
+    try:
+        return source.relative_to(Path.cwd().absolute()).as_posix()
+    except ValueError:
+        return str(source)
+
+
+def expired_message(outcome: PolicyOutcome, ignore: Ignore) -> str:
+    """The line that names an expired ignore entry (it suppresses nothing and fails the run)."""
+    return (
+        f"policy {policy_name(outcome)}: {ignore.describe()} expired on {ignore.expires}; "
+        "it suppresses nothing and fails the run: renew or remove it"
     )

@@ -440,7 +440,12 @@ class Walker:
 
     def _embedded(self, data: bytes, at: int) -> None:
         """Bytes in the data that are themselves a pickle: not run at load, but a staged payload."""
-        sub = PickleContext(self.ctx.deadline, self.ctx.max_depth)
+        sub = PickleContext(
+            self.ctx.deadline,
+            self.ctx.max_depth,
+            allow_globals=self.ctx.allow_globals,
+            deny_globals=self.ctx.deny_globals,
+        )
         analyze_stream(Walker(data, sub, None, self.depth + 1), 0, len(data))
         risky = sorted({f.evidence or f.rule for f in sub.import_findings() + sub.findings if f.severity != "info"})
         if risky:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 ImportVerdict = Literal["safe", "suspicious", "dangerous"]
@@ -429,12 +430,29 @@ def _is_safe(module: str, name: str) -> bool:
     return any(m.fullmatch(module) and n.fullmatch(name) for m, n in SAFE_PATTERNS)
 
 
-def classify(module: str, name: str) -> tuple[ImportVerdict, str]:
+def matches_global(patterns: Sequence[str], module: str, name: str) -> bool:
+    """True when ``module.name`` is one of ``patterns`` (``"module.name"``, or ``"module.*"``: any
+    name in that module or its submodules), as a policy file's ``allow-globals``/``deny-globals``."""
+    full = f"{module}.{name}"
+    for pattern in patterns:
+        if pattern.endswith(".*"):
+            prefix = pattern[:-2]
+            if module == prefix or module.startswith(prefix + "."):
+                return True
+        elif pattern == full:
+            return True
+    return False
+
+
+def classify(module: str, name: str, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> tuple[ImportVerdict, str]:
     """Classify one imported global; return the verdict and a short reason.
 
     Args:
         module: the module string exactly as the pickle names it.
         name: the attribute path, possibly dotted (protocol 4 allows ``Bdb.run``).
+        allow: extra globals to treat as safe (a policy file's ``allow-globals``); they turn a
+            ``suspicious`` verdict ``safe`` and never override ``dangerous``.
+        deny: extra globals to treat as dangerous (``deny-globals``), even when allowlisted.
 
     Returns:
         ``("dangerous" | "suspicious" | "safe", reason)``.
@@ -445,8 +463,12 @@ def classify(module: str, name: str) -> tuple[ImportVerdict, str]:
         reason = _dangerous_reason(mod, nm)
         if reason is not None:
             return "dangerous", reason
+    if deny and any(matches_global(deny, mod, nm) for mod, nm in candidates):
+        return "dangerous", "denied by the policy file (deny-globals)"
     if all(_is_safe(mod, nm) for mod, nm in candidates) or _is_safe(*normalize(module, name)):
         return "safe", "on the allowlist"
+    if allow and any(matches_global(allow, mod, nm) for mod, nm in candidates):
+        return "safe", "allowed by the policy file (allow-globals)"
     return "suspicious", "not on the allowlist of globals real checkpoints use"
 
 
