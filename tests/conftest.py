@@ -37,7 +37,7 @@ def feb2022_pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Importing it takes most of a minute; tests take a copy (``copy_of``) and may write to it.
     """
-    from ptmscope.audits.run import audit_snapshot
+    from ptmscope.audits.snapshot import audit_snapshot
     from ptmscope.sample import ensure_sample
     from ptmscope.store import Store
 

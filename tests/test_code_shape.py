@@ -30,9 +30,10 @@ LAZY = {
     "py7zr": "heavy; only 7z archives need it",
     "cyclonedx": "heavy; only --cyclonedx needs it",
     "packageurl": "comes with cyclonedx-python-lib; only --cyclonedx needs it (the model's purl)",
-    # huggingface_hub and httpx2 (through ptmscope's Hub client) cost ~0.3 s and 12 MiB at start-up: a scan of
-    # local files (a pre-commit hook) must not pay them, so only Hub repository targets import them.
-    "huggingface_hub": "only Hub targets of scan need it",
+    # huggingface_hub and httpx2 (through ptmscope's Hub client) cost ~0.5 s and 12 MiB at start-up: a scan of
+    # local files (a pre-commit hook) or a command that only reads the store must not pay them, so only the
+    # paths that talk to a hub, validate a repo id or parse a card's front matter import them.
+    "huggingface_hub": "heavy; only Hub requests, repo-id validation and card parsing need it",
     "httpx2": "only Hub targets of scan need it",
     "ptmscope.scanners.hub": "only Hub targets of scan need it (it imports huggingface_hub)",
 }

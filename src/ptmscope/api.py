@@ -15,7 +15,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ptmscope.audits.run import AUTO_CONTEXT, ModelAudit, audit_model, audit_snapshot, choose_context
+from ptmscope.audits.run import ModelAudit, audit_model
+from ptmscope.audits.snapshot import AUTO_CONTEXT, audit_snapshot, choose_context
 from ptmscope.errors import SnapshotNotFoundError
 from ptmscope.sample import BUNDLES, SAMPLE_SNAPSHOT, ensure_bundled
 from ptmscope.scanners import targets as scan_targets

@@ -18,8 +18,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
-from huggingface_hub.utils import HFValidationError, validate_repo_id
-
 from ptmscope.cards.analysis import load_front_matter_yaml
 
 RepoId = NewType("RepoId", str)
@@ -205,6 +203,9 @@ def repo_id_problem(repo_id: str) -> str | None:
     ``--``, ``=``...): one or two segments, none of them ``.`` or ``..``, without separators, URL
     delimiters, ``%`` or spaces. So a stored id can never step out of its place in a URL or a path.
     """
+    # huggingface_hub.utils pulls the library's HTTP client (~0.5 s): imported on first use, not by every command.
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     parts = repo_id.split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "an empty, '.' or '..' path segment"

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from ptmscope.audits.run import audit_model, audit_snapshot
+from ptmscope.audits.run import audit_model
+from ptmscope.audits.snapshot import audit_snapshot
 from ptmscope.cli.main import cli
 from ptmscope.importer import import_paths
 from ptmscope.reports.audit_json import audit_document

@@ -195,7 +195,7 @@ def test_score_distributions_after_an_audit_run(small):
     store, snap = small
     before = run_study(store, snap).data["measurements"]["scores"]
     assert before["run_id"] is None and "audit --all" in before["note"]
-    from ptmscope.audits.run import audit_snapshot
+    from ptmscope.audits.snapshot import audit_snapshot
 
     run = audit_snapshot(store, snap)
     after = run_study(store, snap).data["measurements"]["scores"]

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from huggingface_hub import ModelCardData
 
 from ptmscope.cards.body import PLACEHOLDER_DATASETS, BodyFacts, read_body
 from ptmscope.cards.frontmatter import DEFAULT_RULE, FrontMatterRule, split_front_matter
@@ -179,6 +178,9 @@ _RESERVED = frozenset({"ignore_metadata_errors", "self", "kwargs"})
 
 def _hf_model_index_check(metadata: dict[str, Any]) -> str | None:
     """None when huggingface_hub's ModelCardData accepts the model-index, else its error."""
+    # huggingface_hub's package import pulls its HTTP client (~0.5 s): paid only when a model-index is validated.
+    from huggingface_hub import ModelCardData
+
     kwargs = {k: v for k, v in metadata.items() if isinstance(k, str) and k not in _RESERVED}
     try:
         ModelCardData(**kwargs)

@@ -25,8 +25,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from huggingface_hub.repocard import REGEX_YAML_BLOCK
-
 FrontMatterRule = Literal["hub-2022", "hub-2023"]
 RULES: tuple[FrontMatterRule, ...] = ("hub-2022", "hub-2023")
 DEFAULT_RULE: FrontMatterRule = "hub-2023"
@@ -66,9 +64,16 @@ class FrontMatter:
         return content[:start] + "\n" * content.count("\n", start, end) + content[end:]
 
 
+def _hub_2023() -> re.Pattern[str]:
+    """huggingface_hub's own pattern (huggingface_hub.repocard imports its HTTP client: ~0.2 s, paid on first use)."""
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK  # heavy (see the docstring); card parsing only
+
+    return REGEX_YAML_BLOCK
+
+
 def find_front_matter(content: str) -> FrontMatter | None:
     """The block the lenient (pre-2023) rule finds, classified by where it is; None without one."""
-    current = REGEX_YAML_BLOCK.search(content)
+    current = _hub_2023().search(content)
     if current is not None:
         opening = content.index("---", current.start(1))
         line = content.count("\n", 0, opening) + 1

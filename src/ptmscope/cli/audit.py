@@ -13,20 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ptmscope.audits.gate import Gates, gate_failures, parse_gates
-from ptmscope.audits.run import (
-    AUTO_CONTEXT,
-    AuditRun,
-    ContextInfo,
-    ModelAudit,
-    audit_model,
-    audit_snapshot,
-    choose_context,
-    run_summary,
-)
+from ptmscope.audits.run import ModelAudit, audit_model
+from ptmscope.audits.snapshot import AUTO_CONTEXT, AuditRun, audit_snapshot, run_summary
 from ptmscope.checks import CHECKS
 from ptmscope.cli.options import emit_json, endpoint_option, json_option, snapshot_option, stderr_console, token_option
-from ptmscope.cli.session import db_option, open_store, resolve_snapshot
-from ptmscope.errors import SnapshotNotFoundError
+from ptmscope.cli.session import db_option, judging_snapshot, open_store, resolve_snapshot
 from ptmscope.reports.audit_html import write_audit_html
 from ptmscope.reports.audit_json import SCHEMA, audit_document
 from ptmscope.reports.audit_terminal import print_audit
@@ -35,7 +26,7 @@ from ptmscope.reports.cyclonedx import audit_bom
 from ptmscope.reports.sarif import audit_sarif
 from ptmscope.sample import BUNDLES
 from ptmscope.scores.policy import Weights, load_weights
-from ptmscope.store.store import Store, default_db_path
+from ptmscope.store.store import default_db_path
 
 # Options that only make sense for one model: `audit --all` refuses them rather than ignoring them.
 _ONE_MODEL_ONLY = {"repo_id": "--repo-id", "endpoint": "--endpoint", "token": "--token", "offline": "--offline",
@@ -259,24 +250,3 @@ def _run_table(run: AuditRun, document: dict[str, Any]) -> Table:
         table.add_row(attribute, "–" if mean is None else f"{mean:.2f}", "–" if median is None else f"{median:.2f}",
                       f"{values['inconclusive']:,}")  # fmt: skip
     return table
-
-
-def judging_snapshot(store: Store, name: str | None, err: Console) -> ContextInfo:
-    """The snapshot named (a bundled one imported on first use), else the newest complete one; named on stderr.
-
-    Returns the ``ContextInfo``; warns when the snapshot is partial or small.
-
-    Raises:
-        SnapshotNotFoundError: no such snapshot, or the store has none.
-    """
-    if name is not None and name != "latest":
-        resolve_snapshot(store, name)  # imports a bundled snapshot on first use
-    info = choose_context(store, name or AUTO_CONTEXT)
-    if info is None:
-        raise SnapshotNotFoundError(name or "latest", [s.name for s in store.snapshots()])
-    skipped = f"; newer partial snapshots passed over: {', '.join(info.skipped[:3])}" if info.skipped else ""
-    err.print(f"Snapshot {info.snapshot.name} ({info.models:,} models, {info.chosen}{skipped})", markup=False,
-              highlight=False)  # fmt: skip
-    for warning in info.warnings:
-        err.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
-    return info

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,7 +23,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ptmscope.audits.snapshot import AUTO_CONTEXT, ContextInfo, choose_context
 from ptmscope.cli.options import stderr_console
+from ptmscope.errors import SnapshotNotFoundError
 from ptmscope.hub.ratelimit import parse_budgets
 from ptmscope.progress import ProgressFn
 from ptmscope.reports.safe import clean
@@ -134,3 +137,24 @@ def resolve_snapshot(store: Store, name: str) -> Snapshot:
                 store.reopen(read_only=True)
         return snapshot
     return existing
+
+
+def judging_snapshot(store: Store, name: str | None, err: Console) -> ContextInfo:
+    """The snapshot named (a bundled one imported on first use), else the newest complete one; named on stderr.
+
+    Returns the ``ContextInfo``; warns when the snapshot is partial or small.
+
+    Raises:
+        SnapshotNotFoundError: no such snapshot, or the store has none.
+    """
+    if name is not None and name != "latest":
+        resolve_snapshot(store, name)  # imports a bundled snapshot on first use
+    info = choose_context(store, name or AUTO_CONTEXT)
+    if info is None:
+        raise SnapshotNotFoundError(name or "latest", [s.name for s in store.snapshots()])
+    skipped = f"; newer partial snapshots passed over: {', '.join(info.skipped[:3])}" if info.skipped else ""
+    err.print(f"Snapshot {info.snapshot.name} ({info.models:,} models, {info.chosen}{skipped})", markup=False,
+              highlight=False)  # fmt: skip
+    for warning in info.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
+    return info
