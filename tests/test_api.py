@@ -1,4 +1,8 @@
-"""The Python API (docs/api.md): its examples run here, in an empty folder with a fresh store."""
+"""The Python API (docs/api.md): its examples run here, in an empty folder.
+
+The store is a copy of the suite's Feb-2022 store (imported and audited once per run), so the
+examples' first use of the bundled snapshot finds it current instead of importing it again.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,15 @@ from pathlib import Path
 import pytest
 
 import ptmscope
+from tests.conftest import copy_of
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
 @pytest.mark.slow
-def test_the_examples_of_docs_api_md_run(tmp_path, monkeypatch):
+def test_the_examples_of_docs_api_md_run(tmp_path, monkeypatch, feb2022_pristine, tmp_path_factory):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PTMSCOPE_DB", str(tmp_path / "store.duckdb"))
+    monkeypatch.setenv("PTMSCOPE_DB", str(copy_of(feb2022_pristine, tmp_path_factory, "api-docs")))
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testfile(str(DOCS), module_relative=False, optionflags=flags, raise_on_error=False)
     assert result.attempted > 20
