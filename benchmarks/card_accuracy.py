@@ -7,11 +7,11 @@
 Two sets, each a folder of cards and labels (its README.md or select_cards.py says how they were
 chosen and labelled):
 
-- tests/fixtures/cards_labelled: 146 cards. The extractor's rules were written while reading
+- tests/data/cards-labelled: 146 cards. The extractor's rules were written while reading
   mismatches on these. "held-out" is every fourth of them (card numbers divisible by 4): the
   first rounds of rules were tuned on the other cards only; a later round read mismatches on all
   146, so held-out is no longer a clean estimate, and is kept to show the trend.
-- tests/fixtures/cards_fresh: 40 further cards drawn by a seeded script after that round and
+- tests/data/cards-fresh: 40 further cards drawn by a seeded script after that round and
   labelled by readers who had not seen the analysis code or its output. No rule was tuned on
   them: this is the honest estimate for cards never seen.
 
@@ -40,9 +40,9 @@ from typing import Any
 from ptmscope.cards.analysis import CardAnalysis, analyze_card
 from ptmscope.cards.body import hyperparameter_key, metric_of, parse_number
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
-FIXTURE = FIXTURES / "cards_labelled"
-FRESH = FIXTURES / "cards_fresh"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+FIXTURE = DATA / "cards-labelled"
+FRESH = DATA / "cards-fresh"
 FIELDS = ("license", "datasets", "base_models", "paper", "code", "hyperparameters", "hardware", "environment",
           "limitations", "results")  # fmt: skip
 # audit check -> the label field whose non-emptiness it should agree with

@@ -8,7 +8,7 @@ from ptmscope.cards.analysis import analyze_card
 from ptmscope.cards.body import parse_number
 from tests.conftest import FIXTURES
 
-LABELLED = FIXTURES / "cards_labelled" / "cards"
+LABELLED = FIXTURES.parent / "data" / "cards-labelled" / "cards"
 
 
 def _card(body: str, repo: str = "acme/model", metadata: str = "license: mit\n") -> object:

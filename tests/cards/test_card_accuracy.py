@@ -1,8 +1,8 @@
 """The card analysis against hand-labelled real cards: the figures the README quotes may not fall.
 
 benchmarks/card_accuracy.py computes them over two sets: the 146 cards the rules were written on
-(tests/fixtures/cards_labelled/README.md says how they were chosen and labelled) and 40 fresh
-cards no rule was tuned on (tests/fixtures/cards_fresh). Each floor is the measured figure rounded
+(tests/data/cards-labelled/README.md says how they were chosen and labelled) and 40 fresh
+cards no rule was tuned on (tests/data/cards-fresh). Each floor is the measured figure rounded
 down to two places, so an improvement passes and a regression of one card in a small field fails.
 """
 
@@ -31,7 +31,7 @@ FLOORS = {
     "limitations": (0.91, 0.94),
     "results": (0.94, 0.95),
 }
-# and over the 40 fresh cards no rule was tuned on (tests/fixtures/cards_fresh): the honest estimate
+# and over the 40 fresh cards no rule was tuned on (tests/data/cards-fresh): the honest estimate
 FRESH_FLOORS = {
     "license": (0.93, 0.96),
     "datasets": (0.65, 0.67),

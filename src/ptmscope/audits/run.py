@@ -1,18 +1,12 @@
-"""``ptmscope audit`` as library functions: one model's report card, or every model of a snapshot.
+"""``ptmscope audit MODEL`` as a library function: one model's report card.
 
 ``audit_model`` takes what a user points at: a repo id of a snapshot, a local model
 folder, a Hugging Face cache folder, or a repo id to fetch from the Hub. Models that
 are not in the store are loaded into an in-memory scratch store and laid over the
 context snapshot (``ptmscope.checks.facts.overlay_scope``), so every cross-model
 signal (popularity percentiles, lineage, licence chains, name confusion) is judged
-against the same registry data and by the same SQL as ``audit_snapshot``.
-
-Which snapshot judges: the one named, else (``AUTO_CONTEXT``) the newest *complete* snapshot
-of the whole registry (``choose_context``): not a crawl that did not finish, not a crawl
-limited by ``--limit`` or filtered by author/filter/search, not a bundled sample. A model's
-popularity percentile among 5,000 models of a test crawl says little, so the chosen snapshot
-is always named in the report, with a warning when it is partial or small (under
-``SMALL_SNAPSHOT`` models).
+against the same registry data and by the same SQL as ``audit_snapshot``. Which snapshot
+judges, and ``audit --all``: ``ptmscope.audits.snapshot``.
 
 Nothing here loads or executes a model file; file verdicts come from the static scanner.
 """

@@ -143,7 +143,7 @@ RULE_HELP: dict[str, tuple[str, str]] = {
         "A pickle imports a denylisted global (os.system, eval, subprocess, builtins.exec...): loading the file "
         "with pickle, torch.load or joblib runs it.",
         _DO_NOT_LOAD + "Get the weights as safetensors from a trusted publisher, or load with "
-        "torch.load(weights_only=True) only after the import is explained.",
+        "torch.load(weights_only=True) only after the import is explained.",  # safe: help text for users, never called
     ),
     "pickle-suspicious-import": (
         "A pickle imports a global outside ptmscope's allowlist; it runs code at load time if it is callable.",
