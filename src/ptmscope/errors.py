@@ -110,6 +110,14 @@ class CrawlMismatchError(SourceError):
     """A crawl was asked to continue a snapshot that is not the same crawl (another endpoint or query)."""
 
 
+class ExecutorError(SourceError):
+    """Per-repo units could not run (Dask missing or unreachable, a cluster where no unit finishes)."""
+
+
+class FileScanError(SourceError):
+    """A registry scan could not run at all (an unusable parts folder); per-repo failures are stored instead."""
+
+
 class CloneError(SourceError):
     """Cloning could not run at all (no git, an unusable destination); per-repo failures are stored instead."""
 

@@ -155,3 +155,11 @@ def test_error_hints(error, fragment):
 def test_python_dash_m_works():
     out = subprocess.run([sys.executable, "-m", "ptmscope", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and "ptmscope" in out.stdout
+
+
+def test_the_db_option_names_the_variable_the_store_reads() -> None:
+    # cli/options.py defines --db without importing the store (duckdb), so it spells the variable itself
+    from ptmscope.cli.options import DB_ENV as option_env
+    from ptmscope.store.store import DB_ENV as store_env
+
+    assert option_env == store_env

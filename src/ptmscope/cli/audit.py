@@ -16,8 +16,16 @@ from ptmscope.audits.gate import Gates, gate_failures, parse_gates
 from ptmscope.audits.run import ModelAudit, audit_model
 from ptmscope.audits.snapshot import AUTO_CONTEXT, AuditRun, audit_snapshot, run_summary
 from ptmscope.checks import CHECKS
-from ptmscope.cli.options import emit_json, endpoint_option, json_option, snapshot_option, stderr_console, token_option
-from ptmscope.cli.session import db_option, judging_snapshot, open_store, resolve_snapshot
+from ptmscope.cli.options import (
+    db_option,
+    emit_json,
+    endpoint_option,
+    json_option,
+    snapshot_option,
+    stderr_console,
+    token_option,
+)
+from ptmscope.cli.session import judging_snapshot, open_store, resolve_snapshot
 from ptmscope.reports.audit_html import write_audit_html
 from ptmscope.reports.audit_json import SCHEMA, audit_document
 from ptmscope.reports.audit_terminal import print_audit

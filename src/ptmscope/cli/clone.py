@@ -8,8 +8,8 @@ from typing import Any
 import click
 from rich.text import Text
 
-from ptmscope.cli.options import emit_json, endpoint_option, json_option, rate_limit_option, stderr_console
-from ptmscope.cli.session import db_option, open_store, parse_rate_limit, resolve_snapshot, stage_progress
+from ptmscope.cli.options import db_option, emit_json, endpoint_option, json_option, rate_limit_option, stderr_console
+from ptmscope.cli.session import open_store, parse_rate_limit, resolve_snapshot, stage_progress
 from ptmscope.clone.pipeline import CloneOptions, clone_snapshot
 from ptmscope.hub.endpoint import check_reachable
 from ptmscope.importer import default_jobs

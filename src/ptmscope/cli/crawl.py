@@ -9,8 +9,8 @@ from typing import Any
 import click
 from rich.text import Text
 
-from ptmscope.cli.options import emit_json, endpoint_option, json_option, stderr_console
-from ptmscope.cli.session import db_option, open_store, parse_rate_limit, stage_progress
+from ptmscope.cli.options import db_option, emit_json, endpoint_option, json_option, stderr_console
+from ptmscope.cli.session import open_store, parse_rate_limit, stage_progress
 from ptmscope.crawl import CrawlOptions
 from ptmscope.crawl import crawl as run_crawl
 from ptmscope.reports.safe import text

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ptmscope.cli.session import db_option, open_store, resolve_snapshot
+from ptmscope.cli.options import db_option
+from ptmscope.cli.session import open_store, resolve_snapshot
 from ptmscope.store.store import default_db_path
 
 

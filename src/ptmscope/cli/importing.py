@@ -8,8 +8,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from ptmscope.cli.options import emit_json, json_option, stderr_console
-from ptmscope.cli.session import db_option, open_store, record_progress
+from ptmscope.cli.options import db_option, emit_json, json_option, stderr_console
+from ptmscope.cli.session import open_store, record_progress
 from ptmscope.importer import import_paths
 from ptmscope.reports.safe import text
 

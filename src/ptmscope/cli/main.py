@@ -20,6 +20,7 @@ from ptmscope.errors import (
     CloneError,
     CrawlMismatchError,
     DatasetError,
+    ExecutorError,
     InputError,
     LabelMappingError,
     ListingFailedError,
@@ -112,6 +113,7 @@ ERROR_HINTS: list[tuple[type[BaseException], Callable[[BaseException], str | Non
     (ListingFailedError, lambda e: "Run the same command again: the crawl continues from the page that failed."),
     (CrawlMismatchError, lambda e: "List snapshots with 'ptmscope snapshots'; pick a new --snapshot name."),
     (CloneError, lambda e: "Run the same command again to continue; finished clones are kept."),
+    (ExecutorError, lambda e: "Run the same command again to continue; finished units are kept."),
     (SourceError, lambda e: None),
     (PtmscopeError, lambda e: None),
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -80,3 +81,19 @@ def emit_json(document: Any) -> None:
     """Write a JSON document to stdout."""
     json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
+
+
+DB_ENV = "PTMSCOPE_DB"
+"""The environment variable naming the store (the same as ``ptmscope.store.store.DB_ENV``; a test holds them equal)."""
+
+
+def db_option(fn: F) -> F:
+    """``--db PATH`` (env PTMSCOPE_DB): the DuckDB store to use."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=DB_ENV,
+        show_envvar=True,
+        help="The DuckDB store file. Default: ptmscope.duckdb in your user cache directory.",
+    )(fn)

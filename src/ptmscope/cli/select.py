@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from ptmscope.audits.snapshot import audit_snapshot
-from ptmscope.cli.options import emit_json, json_option, snapshot_option, stderr_console
-from ptmscope.cli.session import db_option, judging_snapshot, open_store
+from ptmscope.cli.options import db_option, emit_json, json_option, snapshot_option, stderr_console
+from ptmscope.cli.session import judging_snapshot, open_store
 from ptmscope.reports.select_terminal import print_selection
 from ptmscope.selection import requirements as reqs
 from ptmscope.selection.engine import Selection, latest_run

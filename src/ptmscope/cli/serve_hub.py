@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ptmscope.cli.options import stderr_console
-from ptmscope.cli.session import db_option, parse_rate_limit
+from ptmscope.cli.options import db_option, stderr_console
+from ptmscope.cli.session import parse_rate_limit
 from ptmscope.hub.replay import keep_cards_command
 from ptmscope.hub.server import FaultPlan, serve
 from ptmscope.reports.safe import text

@@ -30,21 +30,9 @@ from ptmscope.hub.ratelimit import parse_budgets
 from ptmscope.progress import ProgressFn
 from ptmscope.reports.safe import clean
 from ptmscope.sample import BUNDLES, ensure_bundled, is_current
-from ptmscope.store.store import DB_ENV, Snapshot, Store
+from ptmscope.store.store import Snapshot, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def db_option(fn: F) -> F:
-    """``--db PATH`` (env PTMSCOPE_DB): the DuckDB store to use."""
-    return click.option(
-        "--db",
-        "db_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar=DB_ENV,
-        show_envvar=True,
-        help="The DuckDB store file. Default: ptmscope.duckdb in your user cache directory.",
-    )(fn)
 
 
 def parse_rate_limit(spec: str) -> Any:

@@ -10,8 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ptmscope.cli.options import emit_json, json_option
-from ptmscope.cli.session import db_option, open_store
+from ptmscope.cli.options import db_option, emit_json, json_option
+from ptmscope.cli.session import open_store
 from ptmscope.reports.safe import clean, text
 from ptmscope.sample import BUNDLES
 from ptmscope.store.store import default_db_path

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from ptmscope.cli.options import emit_json, json_option, snapshot_option, stderr_console
-from ptmscope.cli.session import db_option, open_store, resolve_snapshot
+from ptmscope.cli.options import db_option, emit_json, json_option, snapshot_option, stderr_console
+from ptmscope.cli.session import open_store, resolve_snapshot
 from ptmscope.reports.study_html import write_compare_html, write_study_html
 from ptmscope.reports.study_terminal import print_study, render_compare
 from ptmscope.sample import SAMPLE_SNAPSHOT

@@ -9,8 +9,16 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ptmscope.cli.options import emit_json, endpoint_option, json_option, snapshot_option, stderr_console, token_option
-from ptmscope.cli.session import db_option, open_store, resolve_snapshot
+from ptmscope.cli.options import (
+    db_option,
+    emit_json,
+    endpoint_option,
+    json_option,
+    snapshot_option,
+    stderr_console,
+    token_option,
+)
+from ptmscope.cli.session import open_store, resolve_snapshot
 from ptmscope.reports.verify import csv_text, print_result, results_table, write_figure
 from ptmscope.verify.claims import VERDICTS
 from ptmscope.verify.results import as_json as result_json

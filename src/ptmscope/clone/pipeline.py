@@ -1,7 +1,7 @@
 """``ptmscope clone`` as a library function: a snapshot's repos -> bare clones + commit histories in the store.
 
 The driver lists the snapshot's repos that have no clone yet (or whose last try failed),
-submits one unit per repo to an executor (``ptmscope.clone.executors``), paced to the
+submits one unit per repo to an executor (``ptmscope.executors``), paced to the
 registry's rate limit, and ingests the Parquet partitions the units write, a few hundred
 repos per transaction. Ingesting a repo replaces its earlier rows, and partitions are
 deleted only after their rows are committed, so a run killed at any moment is continued
@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
-from ptmscope.clone.executors import make_executor
 from ptmscope.clone.reader import close_reader
 from ptmscope.clone.units import PARTS_DIR, CloneTask, UnitResult, run_unit
 from ptmscope.errors import CloneError, SourceUnreachableError
+from ptmscope.executors import make_executor
 from ptmscope.hub.endpoint import check_reachable
 from ptmscope.hub.ratelimit import PLANS, WINDOW_SECONDS, Budget, Pacer
 from ptmscope.progress import ProgressFn

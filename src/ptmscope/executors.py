@@ -1,4 +1,5 @@
-"""Executors: where per-repo units run. One interface, a local process pool by default, Dask for clusters.
+"""Executors: where per-repo units run (``clone``, ``scan --snapshot``). One interface, a local process pool by
+default, Dask for clusters.
 
 ``Executor.run(fn, items)`` yields results as units finish, keeping a bounded number in flight
 (so millions of repos never sit in memory as futures). The driver calls ``before_submit`` for
@@ -19,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from ptmscope.errors import CloneError
+from ptmscope.errors import ExecutorError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,7 +82,7 @@ class LocalExecutor(Executor):
                 for future in done:
                     yield future.result()
         except BrokenProcessPool as error:
-            raise CloneError(
+            raise ExecutorError(
                 "the worker processes died or could not start (memory? a script run from stdin?); "
                 "what finished is kept: run again, or use --workers 1"
             ) from error
@@ -108,7 +109,7 @@ class DaskExecutor(Executor):
         try:
             from distributed import Client  # the optional dask extra: imported only when a Dask executor is made
         except ImportError as error:  # pragma: no cover - depends on the install
-            raise CloneError("--executor dask needs Dask: pip install 'ptmscope[dask]'") from error
+            raise ExecutorError("--executor dask needs Dask: pip install 'ptmscope[dask]'") from error
         self._own = not isinstance(scheduler, Client)
         self._client = Client(scheduler) if self._own else scheduler
         self.workers = max(1, sum(self._client.nthreads().values()))
@@ -136,7 +137,7 @@ class DaskExecutor(Executor):
 
         done, _ = dask_wait(list(pending), timeout=self.stall_timeout, return_when="FIRST_COMPLETED")
         if not done:
-            raise CloneError(
+            raise ExecutorError(
                 f"no unit finished in {self.stall_timeout:.0f} s on the Dask cluster "
                 f"({len(pending)} in flight); the workers were at: {self._where(pending)}"
             )
@@ -167,6 +168,6 @@ def make_executor(kind: str, *, workers: int, scheduler: Any = None, stall_timeo
         return LocalExecutor(workers)
     if kind == "dask":
         if scheduler is None:
-            raise CloneError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+            raise ExecutorError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
         return DaskExecutor(scheduler, stall_timeout=stall_timeout)
     raise ValueError(f"unknown executor {kind!r}")
