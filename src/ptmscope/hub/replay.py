@@ -6,13 +6,26 @@ questions the HTTP layer asks: a page of the model listing, one model, an organi
 overview, a stored file, a repo's commits, where a repo's bare clone lives. It builds the JSON
 the Hub sends (camelCase keys, ``siblings``, ``cardData``...) from stored rows only; a field the
 snapshot does not hold is left out, never invented.
+
+``FileTree`` is the other source of files: a folder laid out as ``DIR/<repo_id>/<path in repo>``
+(``serve-hub --files DIR``) whose real files are served, listed (siblings, the tree API) and
+hashed like the Hub would: git blob ids, and for LFS-style files (weights, or over 10 MiB) the
+sha256 and LFS pointer. Paths are checked segment by segment and every file's real path must be
+a regular file inside DIR (a symlink out of it is refused); digests are computed in chunks, once
+per (real path, size, mtime).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import os
 import shlex
+import stat
 import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ptmscope.sample import BUNDLES, sample_paths
+from ptmscope.store.rows import git_blob_id
 from ptmscope.store.store import Store, connect_waiting
 
 if TYPE_CHECKING:
@@ -29,6 +43,14 @@ if TYPE_CHECKING:
     from ptmscope.store.store import Snapshot
 
 MAX_PAGE = 1_000
+TREE_PAGE = 1_000
+"""Entries per page of the tree API (the Hub's page size without ``expand``)."""
+LFS_SIZE = 10 * 1024**2
+"""A file of ``--files`` larger than this is served as an LFS file (redirect to the CDN path), as on the Hub."""
+WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".safetensors", ".gguf", ".h5", ".keras", ".onnx", ".pkl",
+                   ".pickle", ".joblib", ".npy", ".npz", ".msgpack", ".tflite", ".zip")  # fmt: skip
+"""Names the Hub's default ``.gitattributes`` stores with LFS, whatever their size."""
+HASH_CHUNK = 1024**2
 
 # Sort keys the listing accepts (the Hub's names) -> column.
 SORT_COLUMNS = {
@@ -101,6 +123,276 @@ class StoredFile:
     blob_id: str | None
     sha: str | None
     """The repo revision the file belongs to."""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One file of a repo as the tree API and ``siblings`` describe it (from ``--files`` or the snapshot)."""
+
+    path: str
+    size: int | None
+    blob_id: str | None
+    """git's blob id (for an LFS file: of its pointer, as git stores it)."""
+    lfs_sha256: str | None = None
+    mode: str | None = None
+    """git's file mode (``100644``, ``100755``); None when not known (the snapshot does not say)."""
+
+    def lfs(self, key: str) -> dict[str, Any] | None:
+        """The ``lfs`` object, its digest under ``key`` (``oid`` in the tree API, ``sha256`` in siblings)."""
+        if self.lfs_sha256 is None:
+            return None
+        pointer = None if self.size is None else len(lfs_pointer(self.lfs_sha256, self.size))
+        return {key: self.lfs_sha256, "size": self.size, "pointerSize": pointer}
+
+    def tree_entry(self) -> dict[str, Any]:
+        """The tree API's entry."""
+        entry: dict[str, Any] = {"type": "file", "oid": self.blob_id, "size": self.size, "path": self.path}
+        lfs = self.lfs("oid")
+        if lfs is not None:
+            entry["lfs"] = lfs
+        return entry
+
+    def sibling(self) -> dict[str, Any]:
+        """The ``siblings`` entry of ``/api/models/{id}?blobs=true``."""
+        entry: dict[str, Any] = {"rfilename": self.path, "size": self.size, "blobId": self.blob_id}
+        lfs = self.lfs("sha256")
+        if lfs is not None:
+            entry["lfs"] = lfs
+        return entry
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A regular file of ``--files``, found by ``FileTree.lookup``."""
+
+    repo_id: str
+    path: str
+    """Its path in the repo."""
+    real: Path
+    """Its real path (symlinks resolved), inside the files folder."""
+    size: int
+    mtime_ns: int
+    executable: bool
+
+    @property
+    def lfs(self) -> bool:
+        """Served as the Hub serves an LFS file: a redirect to the CDN path, with a sha256."""
+        return is_lfs(self.path, self.size)
+
+
+def is_lfs(path: str, size: int) -> bool:
+    """True for a file the Hub would hold in LFS: a weight file by its name, or one over ``LFS_SIZE``."""
+    return size > LFS_SIZE or path.lower().endswith(WEIGHT_SUFFIXES)
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The git LFS pointer file of a blob (what git stores; its length is the Hub's ``pointerSize``)."""
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+
+
+def _safe_parts(parts: list[str]) -> bool:
+    return bool(parts) and all(p not in ("", ".", "..") and "\\" not in p and "\x00" not in p for p in parts)
+
+
+def _hidden(parts: list[str]) -> bool:
+    """Not part of the repo: git's own folder, huggingface_hub's ``local_dir`` metadata."""
+    return parts[0] == ".git" or parts[:2] == [".cache", "huggingface"]
+
+
+class FileTree:
+    """The folder of ``serve-hub --files``: ``root/<repo_id>/<path in repo>``. Thread-safe.
+
+    A repo's folder is ``root/owner/name`` or ``root/name``; in the folder of a repo without an owner,
+    a subfolder that is itself a repo of the snapshot (``root/name/other`` for ``name/other``) is not
+    part of it. Digests are cached per (kind, real path) with the size and mtime they were computed at.
+    """
+
+    def __init__(self, root: Path, is_repo: Callable[[str], bool]) -> None:
+        self.root = Path(root).resolve(strict=True)
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"not a folder: {root}")
+        self._is_repo = is_repo
+        self._lock = threading.Lock()
+        self._digests: dict[tuple[str, str], tuple[int, int, str]] = {}
+        self._busy: dict[tuple[str, str], threading.Lock] = {}
+        self.hashed: Counter[str] = Counter()
+        """Digests computed (``sha256``, ``blob``): a file's are computed once while it does not change."""
+
+    def repo_dir(self, repo_id: str) -> Path | None:
+        """The real path of a repo's folder, when there is one inside the root."""
+        parts = repo_id.split("/")
+        if len(parts) > 2 or not _safe_parts(parts):
+            return None
+        try:
+            real = self.root.joinpath(*parts).resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        return real if real != self.root and real.is_relative_to(self.root) and real.is_dir() else None
+
+    def repos(self) -> int:
+        """How many repos of the snapshot have a folder here."""
+        count = 0
+        with os.scandir(self.root) as top:
+            for entry in top:
+                count += self._is_repo(entry.name)
+                with contextlib.suppress(OSError), os.scandir(entry.path) as inner:  # not a folder, or unreadable
+                    count += sum(self._is_repo(f"{entry.name}/{sub.name}") for sub in inner)
+        return count
+
+    def lookup(self, repo_id: str, path: str) -> LocalFile | None:
+        """The regular file at ``path`` in a repo's folder, or None (also for any path that leaves the root)."""
+        parts = path.split("/")
+        if not _safe_parts(parts) or _hidden(parts) or ("/" not in repo_id and self._is_repo(f"{repo_id}/{parts[0]}")):
+            return None
+        base = self.repo_dir(repo_id)
+        return None if base is None else self._stat(repo_id, base, parts)
+
+    def _stat(self, repo_id: str, base: Path, parts: list[str]) -> LocalFile | None:
+        try:
+            real = base.joinpath(*parts).resolve(strict=True)
+            info = real.stat()
+        except (OSError, RuntimeError):
+            return None
+        if not real.is_relative_to(self.root) or not stat.S_ISREG(info.st_mode):
+            return None
+        return LocalFile(repo_id, "/".join(parts), real, info.st_size, info.st_mtime_ns, bool(info.st_mode & 0o100))
+
+    def listing(self, repo_id: str) -> list[LocalFile] | None:
+        """A repo's files, sorted by path; None when the root has no folder for it. Symlinked folders are not walked."""
+        base = self.repo_dir(repo_id)
+        if base is None:
+            return None
+        found: list[LocalFile] = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            folder = list(Path(dirpath).relative_to(base).parts)
+            dirnames[:] = sorted(
+                d for d in dirnames
+                if not _hidden([*folder, d, ""]) and (folder or "/" in repo_id or not self._is_repo(f"{repo_id}/{d}"))
+            )  # fmt: skip
+            for name in filenames:
+                local = self._stat(repo_id, base, [*folder, name])
+                if local is not None:
+                    found.append(local)
+        return sorted(found, key=lambda f: f.path)
+
+    def records(self, repo_id: str) -> list[FileRecord] | None:
+        """A repo's files with their digests (computed now, the first time), or None without a folder."""
+        listing = self.listing(repo_id)
+        if listing is None:
+            return None
+        mode = {True: "100755", False: "100644"}
+        return [
+            FileRecord(f.path, f.size, self.blob_id(f), self.sha256(f) if f.lfs else None, mode[f.executable])
+            for f in listing
+        ]
+
+    def siblings(self, repo_id: str, *, blobs: bool) -> list[dict[str, Any]] | None:
+        """A repo's ``siblings`` (with ``blobs``: sizes, blob ids and LFS digests), or None without a folder."""
+        if blobs:
+            records = self.records(repo_id)
+            return None if records is None else [r.sibling() for r in records]
+        listing = self.listing(repo_id)
+        return None if listing is None else [{"rfilename": f.path} for f in listing]
+
+    def sha256(self, local: LocalFile) -> str:
+        """The file's sha256 (the LFS oid), computed in chunks once per (real path, size, mtime)."""
+        return self._digest("sha256", local)
+
+    def blob_id(self, local: LocalFile) -> str:
+        """git's blob id: of the file, or for an LFS-style file of its pointer (what the Hub lists)."""
+        if local.lfs:
+            return git_blob_id(lfs_pointer(self.sha256(local), local.size))
+        return self._digest("blob", local)
+
+    def _digest(self, kind: str, local: LocalFile) -> str:
+        key = (kind, str(local.real))
+        with self._lock:
+            known = self._digests.get(key)
+            if known is not None and known[:2] == (local.size, local.mtime_ns):
+                return known[2]
+            busy = self._busy.setdefault(key, threading.Lock())
+        with busy:  # one computation per file at a time: a second request waits for the first's digest
+            with self._lock:
+                known = self._digests.get(key)
+            if known is not None and known[:2] == (local.size, local.mtime_ns):
+                return known[2]
+            digest = _hash_file(local.real, kind, local.size)
+            with self._lock:
+                self._digests[key] = (local.size, local.mtime_ns, digest)
+                self.hashed[kind] += 1
+        return digest
+
+
+def _hash_file(path: Path, kind: str, size: int) -> str:
+    """sha256 of the first ``size`` bytes, or git's blob id of them, read ``HASH_CHUNK`` bytes at a time."""
+    digest = hashlib.sha256() if kind == "sha256" else hashlib.sha1(b"blob %d\x00" % size, usedforsecurity=False)
+    left = size
+    with path.open("rb") as handle:
+        while left > 0:
+            chunk = handle.read(min(left, HASH_CHUNK))
+            if not chunk:
+                break
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
+def git_tree_ids(records: list[FileRecord]) -> dict[str, str]:
+    """git's tree id of every folder (``""``: the root), when every file's blob id and mode are known; else {}."""
+    children: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    folders: set[str] = set()
+    for record in records:
+        if record.blob_id is None or record.mode is None:
+            return {}
+        parent, _, name = record.path.rpartition("/")
+        children[parent].append((name, record.mode, record.blob_id))
+        parts = record.path.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    ids: dict[str, str] = {}
+    for folder in [*sorted(folders, key=lambda f: f.count("/"), reverse=True), ""]:
+        entries = list(children[folder])
+        parent, _, name = folder.rpartition("/")
+        if folder:
+            children[parent].append((name, "40000", ""))  # filled in below, once this folder's id is known
+        entries = [(n, m, ids[f"{folder}/{n}" if folder else n] if m == "40000" else o) for n, m, o in entries]
+        entries.sort(key=lambda e: e[0] + "/" if e[1] == "40000" else e[0])
+        body = b"".join(f"{m} {n}".encode() + b"\x00" + bytes.fromhex(o) for n, m, o in entries)
+        ids[folder] = hashlib.sha1(b"tree %d\x00" % len(body) + body, usedforsecurity=False).hexdigest()
+    return ids
+
+
+def tree_entries(records: list[FileRecord], folder: str, recursive: bool) -> list[dict[str, Any]] | None:
+    """The tree API's entries under ``folder`` (``""``: the root), sorted by path; None when it is not a folder."""
+    folders: set[str] = set()
+    for record in records:
+        parts = record.path.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    if folder and folder not in folders:
+        return None
+    ids = git_tree_ids(records)
+    start = f"{folder}/" if folder else ""
+
+    def wanted(path: str) -> bool:
+        return path.startswith(start) and (recursive or "/" not in path[len(start) :])
+
+    entries = [{"type": "directory", "oid": ids.get(f), "size": 0, "path": f} for f in folders if wanted(f)]
+    entries += [r.tree_entry() for r in records if wanted(r.path)]
+    return sorted(entries, key=lambda e: e["path"])
+
+
+def paths_info(records: list[FileRecord], paths: list[str]) -> list[dict[str, Any]]:
+    """The entries of ``POST /api/models/{id}/paths-info/{rev}``: the paths asked for that exist, files or folders."""
+    every = {e["path"]: e for e in tree_entries(records, "", True) or []}
+    return [every[p.strip("/")] for p in dict.fromkeys(paths) if p.strip("/") in every]
+
+
+def tree_page(entries: list[dict[str, Any]], cursor: str | None) -> Page:
+    """One page of tree entries (``TREE_PAGE`` of them) and the cursor of the next (None at the end)."""
+    raw = _decode_cursor(cursor).get("t")
+    offset = raw if isinstance(raw, int) and raw > 0 else 0
+    items = entries[offset : offset + TREE_PAGE]
+    more = offset + TREE_PAGE < len(entries)
+    return Page(items, _encode_cursor({"t": offset + TREE_PAGE}) if more else None)
 
 
 class ReplayData:
@@ -262,6 +554,12 @@ class ReplayData:
             return None
         return StoredFile(bytes(rows[0][0]), rows[0][1], self.model_sha(repo_id))
 
+    def file_records(self, repo_id: str) -> list[FileRecord]:
+        """A model's files as the snapshot lists them (its ``model_files`` rows)."""
+        rows = self._cursor().execute("SELECT files FROM models WHERE repo_id = ?", [repo_id]).fetchall()
+        files = rows[0][0] if rows else None
+        return [FileRecord(f["path"], f["size"], f["blob"], f["lfs"]) for f in files or []]
+
     def missing_file_reason(self, repo_id: str, path: str) -> str:
         """Why ``file(repo_id, path)`` has nothing to serve, in one or two sentences for the 404 body."""
         if path != "README.md":
@@ -378,8 +676,8 @@ def model_json(row: tuple[Any, ...], keys: frozenset[str] | None = None) -> dict
                 entry["size"] = f["size"]
             if f["blob"] is not None:
                 entry["blobId"] = f["blob"]
-            if f["lfs"] is not None:
-                entry["lfs"] = {"sha256": f["lfs"]}
+            if f["lfs"] is not None:  # with its size and pointer size: huggingface_hub reads all three
+                entry["lfs"] = FileRecord(f["path"], f["size"], None, f["lfs"]).lfs("sha256")
             siblings.append(entry)
     elif num_files == 0:
         siblings = []

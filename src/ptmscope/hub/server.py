@@ -7,25 +7,47 @@ Enough of the Hub for ``huggingface_hub.HfApi(endpoint=...)``, ``hf_hub_download
   expand; ``Link`` header pagination with an opaque cursor),
 - ``GET /api/models/{repo_id}`` and ``/api/models/{repo_id}/revision/{rev}``,
 - ``GET /api/models/{repo_id}/commits/{rev}``, ``GET /api/organizations/{name}/overview``,
-- ``GET|HEAD /{repo_id}/resolve/{rev}/{path}`` for stored small files (README.md),
+- ``GET /api/models/{repo_id}/tree/{rev}[/{path}]`` (``recursive``; 1,000 entries a page, ``Link``
+  header with a cursor) and ``POST /api/models/{repo_id}/paths-info/{rev}`` (form or JSON ``paths``),
+  from the files folder when it has the repo, else from the snapshot's file list,
+- ``GET|HEAD /{repo_id}/resolve/{rev}/{path}``: a file of the files folder (``files``, laid out as
+  ``DIR/<repo_id>/<path>``), else a stored small file (README.md). A weight file (``WEIGHT_SUFFIXES``)
+  or one over 10 MiB answers as the Hub's LFS files do: ``302`` to the CDN path with ``X-Linked-Size``,
+  ``X-Linked-Etag``/``ETag`` (its sha256) and ``X-Repo-Commit``; a smaller one answers 200 with its
+  bytes under ``ETag`` = git's blob id, and honours ``Range``,
+- ``GET|HEAD /cdn-lfs/{sha256}?repo=...&path=...``: the "CDN": the bytes of that file if its sha256
+  matches (else 404), ``application/octet-stream``, ``Accept-Ranges: bytes``, single ranges
+  (``a-b``, ``a-``, ``-n``: 206 with ``Content-Range``; unsatisfiable: 416 ``bytes */size``), a
+  malformed or multi-range ``Range`` ignored (the full 200, as RFC 9110 allows), ``If-Range``
+  and ``If-None-Match`` (304); bodies are streamed in chunks,
 - git smart HTTP (fetch only) for stored bare clones, through the real ``git http-backend``.
+
+With a files folder, ``siblings`` of ``/api/models/{repo_id}`` (and of the listing) are that
+folder's files: names only, or with ``blobs=true`` their size, ``blobId`` and ``lfs`` (sha256,
+size, pointerSize) as the Hub sends them.
 
 Every response carries the Hub's ``RateLimit`` / ``RateLimit-Policy`` headers for its bucket
 (api, resolvers, pages; git counts as resolvers) and, with ``rate_limits``, the budget is
-enforced (429 + ``Retry-After``). ``faults`` injects errors at seeded random: ``429``, ``500``,
-``slow`` (a delayed answer), ``drop`` (the connection closes with no answer) and ``badjson``
-(a truncated JSON body; for files, corrupted bytes under the right ETag).
+enforced (429 + ``Retry-After``). The CDN path counts in its own bucket, ``cdn``, which is never
+limited and sends no RateLimit headers (the Hub's CDN is not under the resolvers budget).
+``faults`` injects errors at seeded random: ``429``, ``500``, ``slow`` (a delayed answer),
+``drop`` (the connection closes with no answer) and ``badjson`` (a truncated JSON body; for
+files, resolve and CDN alike, corrupted bytes under the right ETag and length).
 
 Names in requests are looked up, never used to build file-system paths; file paths with
-``..``, empty or absolute segments are refused with 400. It binds 127.0.0.1 unless told.
+``..``, empty or absolute segments are refused with 400. A file of the files folder is found
+segment by segment and served only if its real path (symlinks resolved) is a regular file inside
+the folder. It binds 127.0.0.1 unless told.
 """
 
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import os
 import random
 import re
+import stat
 import subprocess
 import threading
 import time
@@ -40,7 +62,17 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 import orjson
 
 from ptmscope.hub.ratelimit import PLANS, WINDOW_SECONDS, Budget, FixedWindow, ratelimit_headers
-from ptmscope.hub.replay import BASIC_KEYS, EXPAND_KEYS, ReplayData
+from ptmscope.hub.replay import (
+    BASIC_KEYS,
+    EXPAND_KEYS,
+    FileRecord,
+    FileTree,
+    LocalFile,
+    ReplayData,
+    paths_info,
+    tree_entries,
+    tree_page,
+)
 
 FAULT_KINDS = ("429", "500", "slow", "drop", "badjson")
 MAX_REQUEST_BODY = 4 * 1024**2
@@ -51,6 +83,10 @@ MAX_TRAILERS = 64
 _CHUNK_SIZE = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,255}$")
 _UNSAFE_HEADER = re.compile(r"[^\x20-\x7e]")
+_CDN_PATH = re.compile(r"^/cdn-lfs/[0-9a-f]{64}$")
+_RANGE = re.compile(r"^(\d{0,18})-(\d{0,18})$")
+STREAM_CHUNK = 256 * 1024
+"""Bytes of a file read and sent at a time (a file is never read whole)."""
 
 
 def _header_value(value: str) -> str:
@@ -143,8 +179,11 @@ class HubServer(ThreadingHTTPServer):
         rate_limits: dict[str, Budget] | None = None,
         enforce: bool = True,
         verbose: bool = False,
+        files: FileTree | None = None,
     ) -> None:
         self.data = data
+        self.files = files
+        """The files folder served by resolve, the CDN path, siblings and the tree API (None: stored files only)."""
         self.faults = faults or FaultPlan()
         budgets = {b: Budget(b, q, WINDOW_SECONDS) for b, q in PLANS["anonymous"].items()}
         budgets.update(rate_limits or {})
@@ -207,6 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30  # an idle keep-alive connection is closed after this many seconds
     server_version = "ptmscope-serve-hub"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall on keep-alive
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -227,6 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
         # One handler serves every request of a keep-alive connection: reset the per-request state.
         self._fault: str | None = None
         self._rate: tuple[int, float, Budget] | None = None
+        self._refused = False
         split = urlsplit(self.path)
         path = split.path
         query = parse_qs(split.query, keep_blank_values=True)
@@ -257,10 +298,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         """Refuse past the budget, inject the drawn fault, or route the request."""
         bucket = self._bucket_name
-        if self._rate is None:
-            return  # refused: over budget
-        fault = self.server.faults.draw(("429", "500", "drop") if bucket != "api" and "/resolve/" not in path
-                                        else FAULT_KINDS)  # fmt: skip
+        if self._refused:
+            return  # over budget: answered already
+        every = bucket in ("api", "cdn") or "/resolve/" in path  # git and pages: no slow answer, no bad body
+        fault = self.server.faults.draw(FAULT_KINDS if every else ("429", "500", "drop"))
         self._fault = fault
         if fault == "429":
             self._error(
@@ -278,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._route(method, path, query)
 
     def _bucket(self, path: str) -> str:
+        if _CDN_PATH.match(path):
+            return "cdn"
         if path.startswith("/api/"):
             return "api"
         if "/resolve/" in path or path.endswith(_GIT_SUFFIXES):
@@ -285,19 +328,23 @@ class _Handler(BaseHTTPRequestHandler):
         return "pages"
 
     def _take(self, bucket: str) -> tuple[int, float, Budget] | None:
-        window = self.server.windows.get(bucket)
+        """Count the request in its bucket's window: what its RateLimit headers say (None: send none).
+
+        Past an enforced budget, answer 429 here and set ``_refused``. The ``cdn`` bucket has no budget.
+        """
+        window = self.server.windows.get(bucket) if bucket != "cdn" else None
         if window is None:
-            return (0, 0.0, Budget(bucket, 1, 1))
+            return None
         admitted, remaining, reset = window.take()
         if not admitted and self.server.enforce:
             self._rate = (0, reset, window.budget)
             self._fault = None
+            self._refused = True
             self._error(
                 429,
                 f"Rate limit reached for the {bucket} bucket",
                 extra={"Retry-After": str(max(1, int(reset + 0.999)))},
             )
-            return None
         return remaining, reset, window.budget
 
     def _headers(self, status: int, content_type: str, length: int, extra: dict[str, str] | None = None) -> None:
@@ -425,13 +472,15 @@ class _Handler(BaseHTTPRequestHandler):
         if path.endswith(_GIT_SUFFIXES):
             self._git(method, path, query)
             return
-        if method == "POST":
+        if method == "POST" and not (path.startswith("/api/models/") and "/paths-info/" in path):
             self._error(405, "method not allowed")
             return
-        if path in ("/api/models", "/api/models/"):
+        if self._bucket_name == "cdn":
+            self._cdn(path.removeprefix("/cdn-lfs/"), query)
+        elif path in ("/api/models", "/api/models/"):
             self._list_models(query)
         elif path.startswith("/api/models/"):
-            self._model_routes(path.removeprefix("/api/models/"), query)
+            self._model_routes(method, path.removeprefix("/api/models/"), query)
         elif path.startswith("/api/organizations/") and path.endswith("/overview"):
             name = unquote(path.removeprefix("/api/organizations/").removesuffix("/overview"))
             org = self.server.data.organization(name) if "/" not in name else None
@@ -473,12 +522,21 @@ class _Handler(BaseHTTPRequestHandler):
             cursor=one("cursor"),
             keys=keys,
         )
-        extra = {}
-        if page.next_cursor:
-            params = [(k, v) for k, values in query.items() if k != "cursor" for v in values]
-            params.append(("cursor", page.next_cursor))
-            extra["Link"] = f'<{self._base_url()}/api/models?{urlencode(params)}>; rel="next"'
-        self._json(200, page.items, extra)
+        files = self.server.files
+        if files is not None and "siblings" in keys:
+            for item in page.items:
+                siblings = files.siblings(item["id"], blobs=False)
+                if siblings is not None:
+                    item["siblings"] = siblings
+        self._json(200, page.items, self._next_link("/api/models", query, page.next_cursor))
+
+    def _next_link(self, path: str, query: dict[str, list[str]], cursor: str | None) -> dict[str, str]:
+        """The ``Link`` header of the next page: the same query, with the next page's cursor ({} at the end)."""
+        if not cursor:
+            return {}
+        params = [(k, v) for k, values in query.items() if k != "cursor" for v in values]
+        params.append(("cursor", cursor))
+        return {"Link": f'<{self._base_url()}{path}?{urlencode(params)}>; rel="next"'}
 
     def _split_repo(self, rest: str, markers: tuple[str, ...]) -> tuple[str, str | None, list[str]] | None:
         """(repo_id, marker, remaining segments) for ``ns/name/marker/...`` or ``name/marker/...``."""
@@ -492,8 +550,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return repo, (tail[0] if tail else None), tail[1:]
         return None
 
-    def _model_routes(self, rest: str, query: dict[str, list[str]]) -> None:
-        found = self._split_repo(rest.rstrip("/"), ("revision", "commits"))
+    def _model_routes(self, method: str, rest: str, query: dict[str, list[str]]) -> None:
+        found = self._split_repo(rest.rstrip("/"), ("revision", "commits", "tree", "paths-info"))
         if found is None:
             self._error(404, "Repository not found", code="RepoNotFound")
             return
@@ -501,6 +559,12 @@ class _Handler(BaseHTTPRequestHandler):
         data = self.server.data
         if marker is not None and not tail:
             self._error(404, "Not found")
+            return
+        if (method == "POST") != (marker == "paths-info"):
+            self._error(405, "method not allowed")
+            return
+        if marker in ("tree", "paths-info"):
+            self._tree(repo_id, marker == "tree", tail, query)
             return
         revision = "/".join(tail) if tail else None
         if revision is not None and not self._revision_ok(repo_id, revision):
@@ -519,7 +583,48 @@ class _Handler(BaseHTTPRequestHandler):
             return
         expand = query.get("expand", []) + query.get("expand[]", [])
         keys = frozenset(EXPAND_KEYS[e] for e in expand if e in EXPAND_KEYS) if expand else None
-        self._json(200, data.model(repo_id, keys))
+        document = data.model(repo_id, keys)
+        files = self.server.files
+        if document is not None and files is not None and (keys is None or "siblings" in keys):
+            siblings = files.siblings(repo_id, blobs=_truthy(_one(query, "blobs")))
+            if siblings is not None:
+                document["siblings"] = siblings
+        self._json(200, document)
+
+    def _records(self, repo_id: str) -> list[FileRecord]:
+        """A repo's files: from the files folder when it has the repo, else as the snapshot lists them."""
+        records = self.server.files.records(repo_id) if self.server.files is not None else None
+        return records if records is not None else self.server.data.file_records(repo_id)
+
+    def _tree(self, repo_id: str, tree: bool, tail: list[str], query: dict[str, list[str]]) -> None:
+        """``tree/{rev}[/{path}]`` (a page of entries) or ``paths-info/{rev}`` (the entries of the paths posted)."""
+        revision, folder = tail[0], "/".join(tail[1:]).strip("/")
+        if not self._revision_ok(repo_id, revision):
+            self._error(404, f"Invalid rev id: {revision[:100]}", code="RevisionNotFound")
+            return
+        if not tree:
+            self._json(200, paths_info(self._records(repo_id), self._posted_paths()))
+            return
+        entries = tree_entries(self._records(repo_id), folder, _truthy(_one(query, "recursive") or "false"))
+        if entries is None:
+            self._error(404, f"Entry not found: no folder {folder[:200]} in {repo_id}", code="EntryNotFound")
+            return
+        page = tree_page(entries, _one(query, "cursor"))
+        where = f"/api/models/{quote(repo_id)}/tree/{quote(revision, safe='')}"
+        if folder:
+            where += "/" + quote(folder)
+        self._json(200, page.items, self._next_link(where, query, page.next_cursor))
+
+    def _posted_paths(self) -> list[str]:
+        """The ``paths`` of a paths-info request: a form (as huggingface_hub sends it) or a JSON object."""
+        if "json" in (self.headers.get("Content-Type") or ""):
+            with contextlib.suppress(orjson.JSONDecodeError):
+                document = orjson.loads(self._body)
+                paths = document.get("paths") if isinstance(document, dict) else None
+                return [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
+            return []
+        form = parse_qs(self._body.decode("utf-8", "replace"), keep_blank_values=True)
+        return form.get("paths", []) + form.get("paths[]", [])
 
     def _revision_ok(self, repo_id: str, revision: str) -> bool:
         sha = self.server.data.model_sha(repo_id)
@@ -541,10 +646,17 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._revision_ok(repo_id, revision):
             self._error(404, f"Invalid rev id: {revision[:100]}", code="RevisionNotFound")
             return
-        stored = self.server.data.file(repo_id, "/".join(parts))
+        files, name = self.server.files, "/".join(parts)
+        local = files.lookup(repo_id, name) if files is not None else None
+        if files is not None and local is not None:
+            self._serve_local(files, local)
+            return
+        stored = self.server.data.file(repo_id, name)
         if stored is None:
             # the body says why: no README then, its bytes not kept at import, or not a file serve-hub holds
-            reason = self.server.data.missing_file_reason(repo_id, "/".join(parts))
+            reason = self.server.data.missing_file_reason(repo_id, name)
+            if files is not None and name != "README.md":
+                reason = f"Entry not found: {name[:200]} is not in the files folder of {repo_id}"
             if "--keep-cards" in reason:
                 self.server.count("readme-bytes-not-kept")
             self._error(404, reason, code="EntryNotFound")
@@ -558,6 +670,72 @@ class _Handler(BaseHTTPRequestHandler):
         self._headers(200, "text/plain; charset=utf-8", len(body), headers)
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _serve_local(self, files: FileTree, local: LocalFile) -> None:
+        """A file of the files folder: a redirect to the CDN path for an LFS-style file, else its bytes."""
+        commit = self.server.data.model_sha(local.repo_id) or ""
+        if not local.lfs:
+            kind = mimetypes.guess_type(local.path)[0] or "application/octet-stream"
+            if kind.startswith("text/") or kind == "application/json":
+                kind += "; charset=utf-8"
+            self._send_file(local, f'"{files.blob_id(local)}"', kind, {"X-Repo-Commit": commit})
+            return
+        sha256 = files.sha256(local)
+        location = (
+            f"{self._base_url()}/cdn-lfs/{sha256}?repo={quote(local.repo_id, safe='')}"
+            f"&path={quote(local.path, safe='')}"
+        )
+        headers = {"Location": location, "X-Linked-Size": str(local.size), "X-Linked-Etag": f'"{sha256}"',
+                   "ETag": f'"{sha256}"', "X-Repo-Commit": commit}  # fmt: skip
+        self._headers(302, "text/plain; charset=utf-8", 0, headers)
+
+    def _cdn(self, sha256: str, query: dict[str, list[str]]) -> None:
+        """``/cdn-lfs/{sha256}?repo=&path=``: the bytes of that file of the files folder, if its sha256 matches."""
+        files, repo_id, name = self.server.files, _one(query, "repo") or "", _one(query, "path") or ""
+        local = files.lookup(repo_id, name) if files is not None and self.server.data.has_model(repo_id) else None
+        if files is None or local is None or files.sha256(local) != sha256:
+            self._error(404, "Entry not found: no such file on the CDN", code="EntryNotFound")
+            return
+        commit = self.server.data.model_sha(repo_id) or ""
+        self._send_file(local, f'"{sha256}"', "application/octet-stream", {"X-Repo-Commit": commit})
+
+    def _send_file(self, local: LocalFile, etag: str, content_type: str, extra: dict[str, str]) -> None:
+        """A file's bytes, streamed; ``Range`` (one range: 206, unsatisfiable: 416), ``If-Range``, ``If-None-Match``."""
+        try:
+            handle = open(local.real, "rb", opener=_open_regular)  # noqa: SIM115 - closed below, after the headers
+        except OSError:
+            self._error(404, "Entry not found: the file is gone", code="EntryNotFound")
+            return
+        with handle:
+            size, headers = local.size, {**extra, "ETag": etag, "Accept-Ranges": "bytes"}
+            if _etag_matches(self.headers.get("If-None-Match"), etag):
+                self._headers(304, content_type, size, headers)
+                return
+            if_range = self.headers.get("If-Range")
+            try:
+                span = _byte_range(self.headers.get("Range"), size) if if_range in (None, etag) else None
+            except _Unsatisfiable:
+                self._error(416, "Range not satisfiable", extra={**headers, "Content-Range": f"bytes */{size}"})
+                return
+            start, end = span or (0, size - 1)
+            if span is not None:
+                headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+            self._headers(206 if span else 200, content_type, end - start + 1, headers)
+            if self.command != "HEAD":
+                self._stream(handle, start, end - start + 1)
+
+    def _stream(self, handle: IO[bytes], start: int, length: int) -> None:
+        """Send ``length`` bytes from ``start``, ``STREAM_CHUNK`` at a time (corrupted under a ``badjson`` fault)."""
+        handle.seek(start)
+        while length > 0:
+            chunk = handle.read(min(length, STREAM_CHUNK))
+            if not chunk:  # the file shrank since it was looked up: the body is short, so the connection must end
+                self.close_connection = True
+                return
+            if self._fault == "badjson":
+                chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+            self.wfile.write(chunk)
+            length -= len(chunk)
 
     def _git(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         suffix = next(s for s in _GIT_SUFFIXES if path.endswith(s))
@@ -673,6 +851,59 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes", "")
 
 
+def _one(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+class _Unsatisfiable(Exception):
+    """A ``Range`` no byte of the file satisfies (416)."""
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one range (first, last byte) a ``Range`` header asks for, or None to send the whole file.
+
+    ``bytes=a-b``, ``bytes=a-`` and ``bytes=-n`` are honoured; a header that does not parse, or asks
+    for several ranges, is ignored (the full 200, as RFC 9110 allows a server to do).
+
+    Raises:
+        _Unsatisfiable: the range starts past the end, or asks for the last 0 bytes (or any of an empty file).
+    """
+    if header is None:
+        return None
+    unit, _, spec = header.partition("=")
+    match = _RANGE.match(spec.strip())
+    if unit.strip().lower() != "bytes" or match is None or match.group(0) == "-":
+        return None
+    first, last = match.groups()
+    if not first:  # the last n bytes
+        if int(last) == 0 or size == 0:
+            raise _Unsatisfiable
+        return max(0, size - int(last)), size - 1
+    if last and int(last) < int(first):
+        return None  # an invalid range-spec: ignored
+    if int(first) >= size:
+        raise _Unsatisfiable
+    return int(first), min(int(last), size - 1) if last else size - 1
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """True when ``If-None-Match`` names this ETag (weakly compared) or is ``*``."""
+    if header is None:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _open_regular(path: str, flags: int) -> int:
+    """Open a file for reading only if it is a regular file and not a symlink (it was resolved before)."""
+    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IsADirectoryError(path)
+    return fd
+
+
 def serve(
     db_path: str | Path,
     snapshot_name: str | None = None,
@@ -682,7 +913,18 @@ def serve(
     faults: FaultPlan | None = None,
     rate_limits: dict[str, Budget] | None = None,
     verbose: bool = False,
+    files: Path | None = None,
 ) -> HubServer:
-    """Load a snapshot and return a bound (not yet serving) ``HubServer``."""
+    """Load a snapshot and return a bound (not yet serving) ``HubServer``.
+
+    ``files``: a folder laid out as ``files/<repo_id>/<path in repo>`` whose files resolve, the CDN path,
+    ``siblings`` and the tree API serve (repos must still be in the snapshot).
+
+    Raises:
+        ValueError: ``files`` is not a folder.
+    """
+    if files is not None and not Path(files).is_dir():
+        raise ValueError(f"not a folder: {files}")
     data = ReplayData(db_path, snapshot_name)
-    return HubServer(data, host=host, port=port, faults=faults, rate_limits=rate_limits, verbose=verbose)
+    tree = FileTree(Path(files), data.has_model) if files is not None else None
+    return HubServer(data, host=host, port=port, faults=faults, rate_limits=rate_limits, verbose=verbose, files=tree)
