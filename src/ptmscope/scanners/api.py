@@ -4,7 +4,8 @@ Each file is read with ordinary reads (``reader``: whole when small, a window at
 large; never memory-mapped) and its format detected by content; the matching module
 scans it and writes findings into one ``PickleContext``. Archives recurse into their
 members through the same dispatcher. Any failure on one file becomes data (a finding or a
-``SkippedFile``), never an exception out of ``scan_paths``.
+``SkippedFile``), never an exception out of ``scan_paths``. A remote file is scanned by the same
+code (``scan_contents``) through ``scanners.remote``, which reads it with HTTP range requests.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ptmscope.scanners.keras import scan_hdf5
 from ptmscope.scanners.npy import scan_npy
 from ptmscope.scanners.onnxfile import scan_onnx
 from ptmscope.scanners.pickle import analyze_pickle
-from ptmscope.scanners.reader import FileBuffer, FileChanged, kind_of
+from ptmscope.scanners.reader import FileBuffer, FileChanged, ReadStopped, kind_of
 from ptmscope.scanners.safetensors import scan_safetensors
 from ptmscope.scanners.savedmodel import scan_saved_model
 
@@ -162,7 +163,7 @@ def _not_to_read(st: os.stat_result, shown: str, options: ScanOptions) -> Skippe
     if kind is not None:
         return SkippedFile(shown, f"not a regular file: {kind}; not read", error=True)
     if options.max_file_size is not None and st.st_size > options.max_file_size:
-        return _too_large(shown, st.st_size, options.max_file_size)
+        return too_large(shown, st.st_size, options.max_file_size)
     if st.st_size == 0:
         return SkippedFile(shown, "empty file", size=0)
     return None
@@ -174,7 +175,8 @@ def _cannot_read(error: OSError) -> str:
     return f"cannot read: {error.strerror or error}"
 
 
-def _too_large(shown: str, size: int, limit: int) -> SkippedFile:
+def too_large(shown: str, size: int, limit: int) -> SkippedFile:
+    """The result of a file larger than ``--max-file-size``: not read, so unscanned."""
     return SkippedFile(
         shown, f"not scanned: larger than --max-file-size ({size:,} > {limit:,} bytes)", size=size, unscanned=True
     )
@@ -185,15 +187,8 @@ def _scan_open(
 ) -> ScannedFile | SkippedFile:
     """Read and scan an open regular file (see ``scan_file``)."""
     size = opened.st_size
-    ctx = PickleContext(
-        deadline=started + options.timeout,
-        max_depth=options.max_depth,
-        max_member_size=options.max_member_size,
-        max_ratio=options.max_ratio,
-        allow_globals=options.allow_globals,
-        deny_globals=options.deny_globals,
-    )
-    changed: FileChanged | None = None
+    ctx = new_context(options, started)
+    changed: ReadStopped | None = None
     buf: BufferLike
     if size <= reader.WHOLE_READ:
         data = reader.read_exactly(fd, size, 0)
@@ -202,11 +197,47 @@ def _scan_open(
         buf, end = data, len(data)
     else:
         buf, end = FileBuffer(fd, size), size
+    fmt, stopped = scan_contents(buf, end, ctx, name, options)
+    changed = changed or stopped
+    if changed is None and isinstance(buf, FileBuffer):
+        changed = buf.shrunk  # a format reader may have caught the exception as a damaged file
+    after = os.fstat(fd)
+    if changed is None and (after.st_size != size or after.st_mtime_ns != opened.st_mtime_ns):
+        changed = FileChanged(size, after.st_size)
+    if changed is not None:
+        shrank = isinstance(changed, FileChanged) and changed.got < size
+        what = str(changed) if shrank else "the file was modified while it was being scanned"
+        ctx.add("unparseable", "file-changed", f"{what}; findings are partial: scan it again", None)
+    return file_result(ctx, fmt, shown, size, options, started)
+
+
+def new_context(options: ScanOptions, started: float) -> PickleContext:
+    """The context of one file's scan, with the limits of ``options`` (the deadline counts from ``started``)."""
+    return PickleContext(
+        deadline=started + options.timeout,
+        max_depth=options.max_depth,
+        max_member_size=options.max_member_size,
+        max_ratio=options.max_ratio,
+        allow_globals=options.allow_globals,
+        deny_globals=options.deny_globals,
+    )
+
+
+def scan_contents(
+    buf: BufferLike, end: int, ctx: PickleContext, name: str, options: ScanOptions
+) -> tuple[str, ReadStopped | None]:
+    """Scan a whole file, ``buf[0:end]``, into ``ctx``; return its format and the failed read that stopped it, if any.
+
+    The one code path of local (``scan_file``) and remote (``scanners.remote``) scans. A scanner that
+    times out, runs out of memory or recursion, or fails is a finding; a failed read (``ReadStopped``:
+    the file shrank, a remote read failed or ran out of budget) is returned for the caller to report,
+    with the findings made so far kept in ``ctx``.
+    """
     fmt = "unknown"
     try:
         fmt = scan_buffer(buf, 0, end, ctx, None, name)
-    except FileChanged as error:
-        changed = error
+    except ReadStopped as error:
+        return fmt, error
     except ScanTimeout:
         ctx.add(
             "unparseable",
@@ -223,14 +254,13 @@ def _scan_open(
             f"internal scanner error ({type(error).__name__}: {str(error)[:200]}); please report it",
             None,
         )
-    if changed is None and isinstance(buf, FileBuffer):
-        changed = buf.shrunk  # a format reader may have caught the exception as a damaged file
-    after = os.fstat(fd)
-    if changed is None and (after.st_size != size or after.st_mtime_ns != opened.st_mtime_ns):
-        changed = FileChanged(size, after.st_size)
-    if changed is not None:
-        what = str(changed) if changed.got < size else "the file was modified while it was being scanned"
-        ctx.add("unparseable", "file-changed", f"{what}; findings are partial: scan it again", None)
+    return fmt, None
+
+
+def file_result(
+    ctx: PickleContext, fmt: str, shown: str, size: int, options: ScanOptions, started: float
+) -> ScannedFile | SkippedFile:
+    """The result of a scan: its findings (imports classified, most severe first), or a skip for an unknown format."""
     findings = _sorted_findings([*ctx.findings, *ctx.import_findings()])
     if fmt == "unknown" and not findings and not options.scan_unknown:
         return SkippedFile(shown, "not a model file format ptmscope reads", size=size)

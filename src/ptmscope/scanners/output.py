@@ -347,6 +347,11 @@ RULE_HELP: dict[str, tuple[str, str]] = {
         "The GGUF structure is inconsistent with the file.",
         _UNREAD + "Download the file again.",
     ),
+    "remote-budget-exceeded": (
+        "A remote scan (HTTP range requests) needed more bytes than its per-file budget; the findings made before "
+        "are kept.",
+        _UNREAD + "Scan the file locally (download it, then ptmscope scan it), or raise --byte-budget.",
+    ),
     "scan-timeout": (
         "The per-file time limit was hit; findings are partial.",
         _UNREAD + "Scan it again with a larger --timeout.",

@@ -38,7 +38,16 @@ def kind_of(mode: int) -> str | None:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-class FileChanged(Exception):
+class ReadStopped(Exception):
+    """A read failed for a reason outside the file's content; the scan stops and its caller reports why.
+
+    Never a finding about the bytes: the local file shrank (``FileChanged``), a remote read failed or
+    ran past its byte budget (``scanners.remote``). A buffer also keeps the first one it raised (a
+    format reader may have caught it as a damaged file).
+    """
+
+
+class FileChanged(ReadStopped):
     """The file is shorter than when it was opened: it changed while it was being scanned."""
 
     def __init__(self, expected: int, got: int) -> None:
