@@ -13,7 +13,14 @@ each item first, which is where it paces submissions to the rate limit.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -24,6 +31,38 @@ from ptmscope.errors import ExecutorError
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+PR_SET_PDEATHSIG = 1
+WATCHDOG_SECONDS = 1.0
+"""How often a worker checks that the process that started it is still alive (the fallback to prctl)."""
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the process that started it ends, however it ends (even SIGKILL).
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies (``prctl(PR_SET_PDEATHSIG)``);
+    everywhere, a daemon thread checks the parent's pid every ``WATCHDOG_SECONDS`` and exits when
+    the worker has been re-parented. Without this a killed import, clone or scan leaves its workers
+    blocked for ever on a task queue whose write end they hold themselves (and a caller reading their
+    output waits for ever).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still holds
+    if os.getppid() != parent_pid:  # the parent died before the kernel could be told
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCHDOG_SECONDS)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ptmscope-parent-watchdog", daemon=True).start()
 
 
 class Executor(ABC):
@@ -53,7 +92,12 @@ class LocalExecutor(Executor):
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
         self._pool = (
-            ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
             if self.workers > 1
             else None
         )

@@ -9,13 +9,8 @@ as in the sequential path.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import multiprocessing
 import os
-import signal
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -27,6 +22,7 @@ from pathlib import Path
 
 from ptmscope.cards.frontmatter import DEFAULT_RULE, FrontMatterRule
 from ptmscope.errors import AggregateFileError, InputError
+from ptmscope.executors import die_with_parent
 from ptmscope.progress import ProgressFn
 from ptmscope.records import BadRecord
 from ptmscope.sources.dumps import is_jsonl, jsonl_chunks, parse_jsonl_line, read_path
@@ -208,39 +204,6 @@ def build_jsonl_chunk(
     return builder.take()
 
 
-# -- worker processes die with the importer ----------------------------------------------------------------
-
-PR_SET_PDEATHSIG = 1
-WATCHDOG_SECONDS = 1.0
-"""How often a worker checks that the importer that started it is still alive (the fallback to prctl)."""
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: end this worker when the importer process ends, however it ends (even SIGKILL).
-
-    On Linux the kernel sends SIGKILL to the worker when its parent dies (``prctl(PR_SET_PDEATHSIG)``);
-    everywhere, a daemon thread checks the parent's pid every ``WATCHDOG_SECONDS`` and exits when
-    the worker has been re-parented. Without this a killed import leaves its workers blocked for
-    ever on a task queue whose write end they hold themselves.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass  # the watchdog below still holds
-    if os.getppid() != parent_pid:  # the parent died before the kernel could be told
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(WATCHDOG_SECONDS)
-            if os.getppid() != parent_pid:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="ptmscope-parent-watchdog", daemon=True).start()
-
-
 def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: ProgressFn | None) -> FileReport:
     name = str(path)
     file_report = FileReport(name)
@@ -277,7 +240,7 @@ def _import_parallel(writer: SnapshotWriter, path: Path, jobs: int, progress: Pr
     pending: deque[tuple[int, Future[Batch]]] = deque()
     try:
         with ProcessPoolExecutor(
-            max_workers=jobs, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+            max_workers=jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
         ) as pool:
             try:
                 for first, lines in chunks():

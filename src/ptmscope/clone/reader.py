@@ -23,7 +23,6 @@ way, as that repo's failure; the run goes on.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import math
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 
 from ptmscope.clone.history import read_history, write_commits
 from ptmscope.errors import HistoryError
+from ptmscope.executors import die_with_parent
 
 START_TIMEOUT = 120.0
 """Seconds a new reader process may take to start (import pygit2 and pyarrow)."""
@@ -179,20 +179,9 @@ def close_reader() -> None:
 # -- the child -------------------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
-
-
 def _serve() -> None:
     """The child: answer one JSON line per request line until stdin closes."""
-    _die_with_parent()
+    die_with_parent(os.getppid())  # SIGKILLed with the worker that started it (and a watchdog thread)
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the protocol
     protocol = os.fdopen(out_fd, "wb", buffering=0)
