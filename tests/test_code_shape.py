@@ -36,6 +36,7 @@ LAZY = {
     "huggingface_hub": "heavy; only Hub requests, repo-id validation and card parsing need it",
     "httpx2": "only Hub targets of scan need it",
     "ptmscope.scanners.hub": "only Hub targets of scan need it (it imports huggingface_hub)",
+    "ptmscope.cli.scan_snapshot": "only scan --snapshot needs the store; a local scan (a pre-commit hook) must not",
 }
 
 

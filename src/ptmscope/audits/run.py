@@ -23,6 +23,7 @@ from typing import Any
 from ptmscope.audits import engine
 from ptmscope.audits.lineage import Lineage, lineage
 from ptmscope.audits.snapshot import AUTO_CONTEXT, SCRATCH_SNAPSHOT, ContextInfo, choose_context, context_snapshot
+from ptmscope.audits.stored_scan import report_for_files, report_in_snapshot
 from ptmscope.checks import Check, Finding
 from ptmscope.checks import facts as facts_module
 from ptmscope.errors import InputError, ModelNotInSnapshotError, StoreLockedError
@@ -194,7 +195,8 @@ def audit_model(
                 )
             ):
                 facts_module.snapshot_scope(store.con, snap.snapshot_id)
-                audit = _judge(store.con, target, Target("snapshot", target), snap, weights)
+                stored = report_in_snapshot(store.con, snap.snapshot_id, target)  # scan --snapshot's verdicts
+                audit = _judge(store.con, target, Target("snapshot", target), snap, weights, stored)
                 audit.context_info = info
                 return audit
     name = info.snapshot.name if info is not None else None
@@ -292,6 +294,16 @@ def scan_hub_repo(repo_id: str, revision: str | None, endpoint: str | None) -> S
     return ScanReport(tuple(results), tuple(errors))
 
 
+def _stored_verdicts(scratch: Store, db_file: Path | None, repo_id: str) -> ScanReport | None:
+    """Verdicts the store already holds for every file of the fetched listing (same path, same oid), else None."""
+    if db_file is None or not db_file.exists():
+        return None
+    files = scratch.query("SELECT path, coalesce(lfs_sha256, blob_id) FROM model_files WHERE repo_id = ?", [repo_id])
+    with suppress(StoreLockedError), Store(db_file, read_only=True) as store:
+        return report_for_files(store.con, repo_id, [(str(path), oid) for path, oid in files])
+    return None
+
+
 def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, endpoint: str | None,
                     weights: Weights, scan: bool, token: str | bool | None) -> ModelAudit:  # fmt: skip
 
@@ -311,10 +323,15 @@ def _audit_from_hub(repo_id: str, db_file: Path | None, context: str | None, end
         scratch.finish_snapshot(own)
         _overlay(scratch, snap)
         target = Target("hub", model.record.repo_id, None, model.record.sha)
-        report = scan_hub_repo(model.record.repo_id, model.record.sha, model.endpoint) if scan else None
+        report = stored = _stored_verdicts(scratch, db_file, model.record.repo_id) if scan else None
+        if scan and report is None:
+            report = scan_hub_repo(model.record.repo_id, model.record.sha, model.endpoint)
         audit = _judge(scratch.con, model.record.repo_id, target, snap, weights, report)
         if note:
             audit.notes.append(note)
+        if stored is not None:
+            audit.notes.append("file verdicts from the store ('ptmscope scan --snapshot' read these exact blobs); "
+                               "nothing was downloaded")  # fmt: skip
         return audit
     finally:
         scratch.close()

@@ -69,7 +69,12 @@ def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
 @click.option("--claim", metavar="DATASET:METRIC", help="Must claim METRIC on DATASET in its model-index.")
 @click.option("--min-claim", type=float, metavar="X", help="... with a value of at least X.")
 @click.option("--min-score", multiple=True, metavar="ATTR=N", help="Minimum audit score, e.g. security=6 (repeatable).")
-@click.option("--exclude-unsafe", is_flag=True, default=None, help="Exclude Hub-flagged files and pickle-only weights.")
+@click.option(
+    "--exclude-unsafe",
+    is_flag=True,
+    default=None,
+    help="Exclude models with flagged files (ptmscope's stored scans or the Hub's) and unscanned pickle-only weights.",
+)
 @click.option("--verified-owner", is_flag=True, default=None, help="Only models of verified organizations.")
 @click.option("--rank-weight", multiple=True, metavar="COMP=W", help="Override a ranking weight, e.g. claim=5.")
 @click.option("--top", type=click.IntRange(1, 10_000), help="Shortlist length (10).")

@@ -18,7 +18,7 @@ from typing import Any
 from ptmscope.checks import licenses
 from ptmscope.checks.model import ATTRIBUTES
 from ptmscope.selection.requirements import DTYPE_BYTES, POLICY_KINDS, Requirements
-from ptmscope.store.derived import format_sql
+from ptmscope.store.derived import SNAPSHOT_FILE_SCANS_SQL, format_sql
 from ptmscope.store.store import Snapshot, Store
 
 # ISO 639-1 codes: tags the Hub adds for a card's languages.
@@ -95,6 +95,14 @@ sc AS (
     SELECT repo_id, {score_columns} FROM scores WHERE run_id = $run AND repo_id IN (SELECT repo_id FROM m)
     GROUP BY repo_id),
 org AS (SELECT name, is_verified FROM organizations WHERE snapshot_id = $sid),
+fs AS (
+    -- ptmscope's own stored file verdicts (scan --snapshot): the worst flagged file, and whether every file is clean
+    SELECT repo_id,
+           arg_max(path || ' (' || verdict || coalesce(', ' || rules[1], '') || ')',
+                   CASE verdict WHEN 'dangerous' THEN 2 WHEN 'suspicious' THEN 1 ELSE 0 END)
+               FILTER (WHERE verdict IN ('dangerous', 'suspicious')) AS scan_flag,
+           bool_and(verdict IN ('clean', 'skipped')) AS scan_clean
+    FROM ({file_scans}) WHERE repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 c AS (
     SELECT m.repo_id, m.pipeline_tag, m.downloads, m.parameters, pct.downloads_pct,
            coalesce(lic.licenses, []) AS licenses, coalesce(lic.kinds, []) AS kinds,
@@ -102,10 +110,12 @@ c AS (
            coalesce(lang.languages, []) AS languages, coalesce(ds.datasets, []) AS datasets,
            cl.claim_value, cl.claim_text, org.is_verified AS org_verified,
            json_array_length(json_extract(m.security_status, '$.filesWithIssues')) > 0 AS hub_flagged,
+           fs.scan_flag, fs.scan_clean,
            {score_selects}
     FROM m LEFT JOIN pct USING (repo_id) LEFT JOIN lic USING (repo_id) LEFT JOIN f USING (repo_id)
     LEFT JOIN tg USING (repo_id) LEFT JOIN lang USING (repo_id) LEFT JOIN ds USING (repo_id)
-    LEFT JOIN cl USING (repo_id) LEFT JOIN sc USING (repo_id) LEFT JOIN org ON org.name = m.namespace)
+    LEFT JOIN cl USING (repo_id) LEFT JOIN sc USING (repo_id) LEFT JOIN org ON org.name = m.namespace
+    LEFT JOIN fs USING (repo_id))
 SELECT *, {rule} AS excluded_rule, {reason} AS excluded_reason FROM c
 """
 
@@ -210,10 +220,11 @@ def _rules(req: Requirements) -> list[tuple[str, str, str]]:
     if req.exclude_unsafe:
         rules.append((
             "unsafe",
-            "coalesce(hub_flagged, false) OR (list_contains(coalesce(formats, []), 'pickle')"
-            " AND len(list_filter(formats, lambda x: x <> 'pickle')) = 0)",
-            "CASE WHEN coalesce(hub_flagged, false) THEN 'the Hub flagged files in it'"
-            " ELSE 'pickle-only weights (they run code on load)' END",
+            "scan_flag IS NOT NULL OR coalesce(hub_flagged, false) OR (list_contains(coalesce(formats, []), 'pickle')"
+            " AND len(list_filter(formats, lambda x: x <> 'pickle')) = 0 AND NOT coalesce(scan_clean, false))",
+            "CASE WHEN scan_flag IS NOT NULL THEN 'ptmscope''s scan flagged ' || scan_flag"
+            " WHEN coalesce(hub_flagged, false) THEN 'the Hub flagged files in it'"
+            " ELSE 'pickle-only weights (they run code on load; no stored scan vouches for them)' END",
         ))  # fmt: skip
     if req.verified_owner:
         rules.append((
@@ -249,6 +260,7 @@ def _candidates_query(snapshot: Snapshot, req: Requirements, run_id: int | None)
         rule=rule_sql,
         reason=reason_sql,
         formats=format_sql("p"),
+        file_scans=SNAPSHOT_FILE_SCANS_SQL,
     )
     params: dict[str, Any] = {
         "sid": snapshot.snapshot_id,

@@ -15,7 +15,7 @@ Every field is optional; an absent field is no requirement. The YAML keys:
     datasets: [imdb]             # trained on any one
     claim: {dataset: imdb, metric: accuracy, min: 0.9}
     min_scores: {security: 6, documentation: 5}
-    exclude_unsafe: true         # files the Hub flagged, or pickle-only weights
+    exclude_unsafe: true         # files ptmscope's scan or the Hub flagged, or unscanned pickle-only weights
     verified_owner: false
     top: 10
     rank_weights: {popularity: 3, claim: 2, security: 2}

@@ -54,3 +54,16 @@ def format_sql(column: str) -> str:
     """A SQL expression: the weight format of the lower-cased path in ``column``, or NULL."""
     whens = " ".join(f"WHEN {is_format_sql(column, name)} THEN {_quoted(name)}" for name in FORMATS)
     return f"CASE {whens} END"
+
+
+SNAPSHOT_FILE_SCANS_SQL = (
+    "SELECT f.* FROM (SELECT repo_id, unnest(paths) AS path, unnest(oids) AS oid, revision"
+    " FROM file_scan_repos WHERE snapshot_id = $sid AND status = 'ok') c"
+    " JOIN file_scans f ON f.repo_id = c.repo_id AND f.path = c.path"
+    " AND (f.oid = c.oid OR (c.oid IS NULL AND f.oid IS NULL AND f.revision IS NOT DISTINCT FROM c.revision))"
+)
+"""The stored verdict of every file a snapshot's ``scan --snapshot`` runs covered (parameter ``$sid``: the snapshot id).
+
+``file_scans`` is keyed by content (repo, path, oid), ``file_scan_repos`` says which of those a
+snapshot's runs looked at; the study, ``select --exclude-unsafe`` and ``audit`` read verdicts through this.
+"""

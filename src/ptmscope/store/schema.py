@@ -49,6 +49,8 @@ SNAPSHOT_TABLES: tuple[str, ...] = (
     "repo_files",
     "repo_clones",
     "commits",
+    # registry-wide file scans (m0007_file_scans): what each snapshot's run looked at
+    "file_scan_repos",
 )
 
 
@@ -489,6 +491,59 @@ def m0006_card_body(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute("ALTER TABLE model_links ADD COLUMN role VARCHAR")  # own | cited | library; NULL from tags
+
+
+@migrations()
+def m0007_file_scans(con: duckdb.DuckDBPyConnection) -> None:
+    """``ptmscope scan --snapshot``: per-file verdicts read over HTTP ranges, and what each run looked at.
+
+    ``file_scans`` is keyed by content, not by snapshot: (``repo_id``, ``path``, ``oid``), the oid
+    being the LFS sha256 or else the git blob id. A verdict is a fact about those bytes whichever
+    snapshot lists them, so a later run (or another snapshot) skips a blob already scanned.
+    ``file_scan_repos`` says, per snapshot and repo, which files (path and oid) the run covered.
+    """
+    con.execute(
+        """
+        CREATE TABLE file_scans (
+            repo_id      VARCHAR NOT NULL,
+            path         VARCHAR NOT NULL,
+            oid          VARCHAR,            -- LFS sha256, else git blob id; NULL when the listing gave neither
+            revision     VARCHAR,            -- the commit read (the first one this blob was scanned at)
+            size         BIGINT,
+            format       VARCHAR,            -- the detected format (pytorch-zip, pickle, safetensors, gguf...)
+            verdict      VARCHAR NOT NULL,   -- clean | suspicious | dangerous | unparseable | error | skipped
+            rules        VARCHAR[],          -- rule ids of the findings above info, most severe first
+            findings     JSON,               -- [{severity, rule, message, member, offset, evidence}], bounded
+            reason       VARCHAR,            -- why error | skipped | unparseable (a budget, a failed read)
+            hub_status   VARCHAR,            -- the Hub's own per-file security status, when the listing had it
+            bytes_read   BIGINT,             -- bytes fetched over HTTP ranges
+            requests     INTEGER,            -- HTTP requests made for this file
+            seconds      DOUBLE,
+            scanned_at   TIMESTAMPTZ,
+            tool_version VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE file_scan_repos (
+            snapshot_id INTEGER NOT NULL,
+            repo_id     VARCHAR NOT NULL,
+            revision    VARCHAR,
+            status      VARCHAR NOT NULL,    -- ok | failed
+            reason      VARCHAR,             -- why the repo failed (listing refused, every read failed...)
+            paths       VARCHAR[],           -- the files looked at (weights and anything not text-like)
+            oids        VARCHAR[],           -- their oids, in the same order (NULL when unknown)
+            scanned     INTEGER,             -- files scanned in this run
+            reused      INTEGER,             -- files whose verdict an earlier run had stored
+            bytes_read  BIGINT,
+            bytes_total BIGINT,              -- the sizes of the files scanned in this run
+            requests    INTEGER,
+            seconds     DOUBLE,
+            scanned_at  TIMESTAMPTZ
+        )
+        """
+    )
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:

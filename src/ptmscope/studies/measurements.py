@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ptmscope.store.derived import is_format_sql
+from ptmscope.store.derived import SNAPSHOT_FILE_SCANS_SQL, is_format_sql
 from ptmscope.studies.db import StudyDB
 
 Data = dict[str, Any]
@@ -523,6 +523,48 @@ def hub_scan(db: StudyDB, top: int) -> Data:
     ) or (0, 0)
     known, flagged = (int(v or 0) for v in row)
     return {"status_known": known, "flagged": flagged, "share_flagged": share(flagged, known)}
+
+
+@measurement("file_scans", "Model files scanned by ptmscope over HTTP ranges (scan --snapshot)")
+def file_scans(db: StudyDB, top: int) -> Data:
+    """What the snapshot's ``scan --snapshot`` runs found: repos and files scanned, flagged, by format, bytes read.
+
+    Not measured until a registry scan has covered at least one repo of the snapshot.
+    """
+    repos = db.one(
+        "SELECT count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status = 'failed'),"
+        " (SELECT count(*) FROM models WHERE snapshot_id = $sid) FROM file_scan_repos WHERE snapshot_id = $sid"
+    ) or (0, 0, 0)
+    scanned, failed, models = (int(v or 0) for v in repos)
+    if not scanned and not failed:
+        return {"repos_scanned": 0, "note": "not measured in this snapshot: run 'ptmscope scan --snapshot' first"}
+    files = SNAPSHOT_FILE_SCANS_SQL  # a constant of store/derived.py, not input
+    verdicts = dict(db.rows(f"SELECT verdict, count(*) FROM ({files}) GROUP BY verdict"))
+    flagged = db.one(
+        "SELECT count(DISTINCT repo_id) FILTER (WHERE verdict = 'dangerous'),"
+        " count(DISTINCT repo_id) FILTER (WHERE verdict IN ('dangerous', 'suspicious')),"
+        f" count(*) FILTER (WHERE hub_status IS NOT NULL AND hub_status <> 'safe') FROM ({files})"
+    ) or (0, 0, 0)
+    formats = db.rows(
+        f"SELECT coalesce(format, '(not read)'), count(*), coalesce(sum(bytes_read), 0), coalesce(sum(size), 0)"
+        f" FROM ({files}) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $top",
+        top=max(top, 10),
+    )
+    read, total = (sum(int(r[i]) for r in formats) for i in (2, 3))
+    return {
+        "repos_scanned": scanned,
+        "repos_failed": failed,
+        "models": models,
+        "files": sum(int(n) for n in verdicts.values()),
+        "verdicts": {str(k): int(n) for k, n in verdicts.items()},
+        "repos_dangerous": int(flagged[0] or 0),
+        "repos_flagged": int(flagged[1] or 0),
+        "files_hub_flagged": int(flagged[2] or 0),
+        "formats": {str(f): {"files": int(n), "bytes_read": int(b), "bytes_total": int(t)} for f, n, b, t in formats},
+        "bytes_read": read,
+        "bytes_total": total,
+        "share_bytes_read": share(read, total),
+    }
 
 
 @measurement("scores", "Attribute scores, overall and per task (from the snapshot's latest audit run)")

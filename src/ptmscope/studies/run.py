@@ -233,19 +233,29 @@ def _permissions_row(_results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _malware_row(results: dict[str, Any]) -> dict[str, Any]:
-    """Tampering: files the Hub's scanners flagged."""
-    scan = results["hub_scan"]
-    value = (
-        f"{scan['flagged']:,} of {scan['status_known']:,} models have files the Hub's scanners flagged"
-        if scan["status_known"]
-        else None
-    )
+    """Tampering: model files ptmscope's scans flagged (scan --snapshot), else the Hub's own flags."""
+    ours, hub = results.get("file_scans") or {}, results["hub_scan"]
+    parts, numbers = [], {}
+    if ours.get("repos_scanned"):
+        verdicts = ours["verdicts"]
+        parts.append(
+            f"ptmscope read {ours['files']:,} model files of {ours['repos_scanned']:,} repos "
+            f"({ours['share_bytes_read'] or 0:.2%} of their bytes): {verdicts.get('dangerous', 0):,} dangerous, "
+            f"{verdicts.get('suspicious', 0):,} suspicious, {verdicts.get('unparseable', 0):,} not vouched for; "
+            f"{ours['repos_flagged']:,} repos flagged"
+        )
+        keys = ("repos_scanned", "repos_failed", "files", "verdicts", "repos_dangerous", "repos_flagged",
+                "bytes_read", "bytes_total")  # fmt: skip
+        numbers["ptmscope"] = {k: ours[k] for k in keys}
+    if hub["status_known"]:
+        parts.append(f"{hub['flagged']:,} of {hub['status_known']:,} models have files the Hub's scanners flagged")
+        numbers["hub"] = {"flagged": hub["flagged"], "models": hub["status_known"]}
     return _row(
         "Tampering",
         "Malware scan",
-        value,
-        {"flagged": scan["flagged"], "models": scan["status_known"]} if scan["status_known"] else None,
-        "not measured in this snapshot: needs the Hub's security status (crawl) or file scans (ptmscope scan)",
+        "; ".join(parts) if parts else None,
+        numbers or None,
+        "not measured in this snapshot: run 'ptmscope scan --snapshot' (or crawl, for the Hub's own flags)",
         "ClamAV flagged 0 models",
     )
 

@@ -1,0 +1,1 @@
+"""Registry-wide file scanning: ``ptmscope scan --snapshot`` (units read HTTP ranges; the driver stores verdicts)."""
