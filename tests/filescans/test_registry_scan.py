@@ -222,3 +222,23 @@ def test_select_and_audit_use_the_stored_verdicts(registry: Registry, fresh_db: 
     assert "ptmscope's scan flagged model.gguf (dangerous" in excluded["evil/gguf-ssti"]
     kept = {c["repo_id"] for c in document["shortlist"]}
     assert {"big/safetensors", "big/pytorch-200m"} <= kept  # pickle inside, but a stored scan vouches for it
+
+
+def test_repos_without_a_file_list_are_listed_with_the_tree_api(registry: Registry, tmp_path: Path):
+    bare = tmp_path / "bare.jsonl"
+    repos = ["big/gguf", "evil/gguf-ssti", "corpus/fickling"]
+    records = [json.loads(line) for line in registry.listing.read_text().splitlines()]
+    bare.write_text("".join(json.dumps({"modelId": r["modelId"], "sha": r["sha"]}) + "\n"
+                            for r in records if r["modelId"] in repos))  # fmt: skip
+    db = tmp_path / "bare.duckdb"
+    from ptmscope.importer import import_paths
+
+    with Store(db) as store:
+        import_paths(store, [bare], "reg")
+    # the hub serves the full listing (it knows the files); the snapshot being scanned does not
+    with running_hub(registry.db, "reg", files=registry.files) as hub:
+        report = run(db, hub.url)
+        assert hub.counts["api"] >= len(repos)  # one tree listing per repo
+    assert report.failed == 0 and report.attempted == len(repos)
+    want = {k: v for k, v in registry.expected.items() if k[0] in repos}
+    assert verdicts(stored(db)) == want

@@ -205,7 +205,7 @@ def _summary(report: ScanReport, skipped_fail: bool = True) -> str:
 @click.option(
     "--byte-budget",
     callback=parse_size,
-    default="16M",
+    default="64M",
     show_default=True,
     metavar="SIZE",
     help="With --snapshot: bytes one file may fetch; a file whose verdict needs more is 'unparseable' "

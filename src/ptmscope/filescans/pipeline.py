@@ -35,13 +35,12 @@ from ptmscope.hub.ratelimit import PLANS, WINDOW_SECONDS, Budget, Pacer
 from ptmscope.progress import ProgressFn
 from ptmscope.scanners.hub import wants
 from ptmscope.scanners.interface import ScanOptions
+from ptmscope.scanners.remote import DEFAULT_BUDGET
 from ptmscope.store.derived import SNAPSHOT_FILE_SCANS_SQL
 
 if TYPE_CHECKING:
     from ptmscope.store.store import Snapshot, Store
 
-DEFAULT_BUDGET = 16 << 20
-"""Bytes one file may fetch by default: a PyTorch checkpoint's pickle is kilobytes to a few MB."""
 PARTS_SUFFIX = ".scan-parts"
 """Units' partitions go to ``<store file>.scan-parts/<snapshot id>/`` unless ``--parts`` says otherwise."""
 PARTS_DIR = "ptmscope-scan-parts"
