@@ -242,3 +242,34 @@ def test_repos_without_a_file_list_are_listed_with_the_tree_api(registry: Regist
     assert report.failed == 0 and report.attempted == len(repos)
     want = {k: v for k, v in registry.expected.items() if k[0] in repos}
     assert verdicts(stored(db)) == want
+
+
+def _audit(db: Path, url: str, *args: str) -> tuple[dict[str, Any], str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "0"}
+    command = [sys.executable, "-m", "ptmscope", "audit", *args, "--db", str(db), "--endpoint", url, "--json"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout), done.stderr
+
+
+def test_audit_reads_the_stored_verdicts_in_the_snapshot_and_for_a_hub_model(registry: Registry, fresh_db: Path,
+                                                                             tmp_path: Path):  # fmt: skip
+    with running_hub(registry.db, "reg", files=registry.files) as hub:
+        run(fresh_db, hub.url)
+        in_snapshot, _ = _audit(fresh_db, hub.url, "evil/gguf-ssti", "--snapshot", "reg")
+        outcome = {f["check"]: f for f in in_snapshot["findings"]}["passes_file_scan"]
+        assert outcome["outcome"] == "false" and "dangerous" in outcome["evidence"]
+        # judged against another snapshot, the model comes from the hub: its blobs' stored verdicts stand in
+        # for a download (the hub counts no CDN request for it)
+        other = tmp_path / "other.jsonl"
+        other.write_text(json.dumps({"modelId": "someone/else", "sha": "0" * 40}) + "\n")
+        from ptmscope.importer import import_paths
+
+        with Store(fresh_db) as store:
+            import_paths(store, [other], "other")
+        cdn = hub.counts["cdn"]
+        from_hub, said = _audit(fresh_db, hub.url, "evil/gguf-ssti", "--snapshot", "other", "--scan")
+        assert hub.counts["cdn"] == cdn
+    outcome = {f["check"]: f for f in from_hub["findings"]}["passes_file_scan"]
+    assert outcome["outcome"] == "false" and "dangerous" in outcome["evidence"]
+    assert "nothing was downloaded" in said
