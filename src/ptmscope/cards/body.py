@@ -420,7 +420,10 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
         results.append(Result(dataset, split, metric, value, written, unit, "table", Evidence(snippet, table.line)))
 
     compared = _compared_models_results(table, repo_id)
-    if compared is not None:
+    by_header = {j: m for j, h in enumerate(header) if j > 0 and (m := _header_metrics(h))}
+    if compared is None and first in _ENTITY_HEADERS and any(len(m[1]) > 1 for m in by_header.values()):
+        _entity_rows_results(table, repo_id, context_dataset, by_header, add)
+    elif compared is not None:
         for benchmark, measure, cell, row in compared:
             add(benchmark, split_of(table.caption), measure, cell, row)
     elif header and all(metric_of(h) for h in header):  # "| EM | F1 |" over one row of numbers
@@ -435,6 +438,33 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
     elif sum(m is not None for m in row_metrics) >= max(1, len(table.rows) // 2):
         _metric_rows_results(table, repo_id, context_dataset, row_metrics, add)
     return results
+
+
+def _header_metrics(header: str) -> tuple[str | None, list[str]] | None:
+    """A column header naming a dataset and its metrics: "SQuAD 1.1 F1/EM" -> ("squad 1.1", ["f1", "exact_match"])."""
+    words = header.replace("*", "").split()
+    parts = [part for part in words[-1].split("/") if part] if words else []
+    metrics = [metric_of(part) for part in parts]
+    if not parts or not all(metrics):
+        return None
+    rest = [w for w in words[:-1] if w.lower().strip("()") not in _METRIC_QUALIFIERS and not split_of(w)]
+    return " ".join(rest).lower() or None, [m for m in metrics if m]
+
+
+def _entity_rows_results(table: Table, repo_id: str, context_dataset: str | None,
+                         by_header: dict[int, tuple[str | None, list[str]]], add: _Add) -> None:  # fmt: skip
+    """Rows are models, columns a dataset and its metrics ("| Model | SQuAD 1.1 F1/EM |", cells "91.0/84.3")."""
+    for row in table.rows:
+        if not row or not _is_this_model(row[0], repo_id, len(table.rows)):
+            continue
+        for j, (dataset, metrics) in by_header.items():
+            if j >= len(row):
+                continue
+            cells = row[j].split("/") if len(metrics) > 1 else [row[j]]
+            if len(cells) != len(metrics):
+                continue
+            for metric, cell in zip(metrics, cells, strict=True):
+                add(dataset or context_dataset, split_of(table.header[j]), metric, cell, row)
 
 
 def _metric_columns_results(table: Table, repo_id: str, context_dataset: str | None, first: str,
@@ -666,23 +696,49 @@ _CODE_METRIC = re.compile(
 )
 
 
+# The Trainer's metrics dict prefixes each key with its split ("test_accuracy", "eval_f1"); some keys are
+# bookkeeping, not results ("test_runtime", "eval_samples_per_second", "test_mem_gpu_alloc_delta").
+_SPLIT_PREFIX = re.compile(r"^(test|eval|validation|val|dev|predict)_(.+)$")
+_NOT_A_METRIC = re.compile(r"total|thresh|seed|batch|epoch|count|^n$|runtime|per_second|mem_|_delta|flos|^steps?$")
+
+
+def _code_metric(label: str) -> tuple[str | None, str | None]:
+    """(split, metric) of a printed metric's key: ``test_accuracy`` is the test split's accuracy."""
+    key = "_".join(label.lower().split())
+    split = None
+    prefixed = _SPLIT_PREFIX.match(key)
+    if prefixed:
+        split, key = (
+            _SPLITS.get(prefixed.group(1), "test" if prefixed.group(1) == "predict" else None),
+            prefixed.group(2),
+        )
+    metric = metric_of(key) or _metric_key(key)
+    if metric is None or _NOT_A_METRIC.search(key) or _NOT_A_METRIC.search(metric):
+        return split, None
+    return split, metric
+
+
 def _code_results(doc: Document, dataset: str | None) -> list[Result]:
-    """Metric printouts in code blocks of evaluation sections (``"exact": 79.97,``, ``f1 = 93.15``)."""
+    """Metric printouts in code blocks of evaluation sections (``"exact": 79.97,``, ``f1 = 93.15``), and
+    scikit-learn classification reports anywhere."""
     results: list[Result] = []
     for block in doc.blocks:
-        if block.kind != "code" or not any(_EVAL_HEADINGS.search(h) for h in block.headings[-2:]):
+        if block.kind != "code":
+            continue
+        results += _classification_report(block, dataset)
+        if not any(_EVAL_HEADINGS.search(h) for h in block.headings[-2:]):
             continue
         for offset, raw in enumerate(block.text.splitlines()[:200]):
             match = _CODE_METRIC.match(raw)
             if match is None:
                 continue
-            metric = metric_of(match.group(1)) or _metric_key(match.group(1))
+            split, metric = _code_metric(match.group(1))
             number = parse_number(match.group(2))
-            if metric and number and not re.search(r"total|thresh|seed|batch|epoch|count|^n$", metric):
+            if metric and number:
                 results.append(
                     Result(
                         dataset,
-                        None,
+                        split,
                         metric,
                         number[0],
                         number[1],
@@ -691,6 +747,33 @@ def _code_results(doc: Document, dataset: str | None) -> list[Result]:
                         Evidence(_snippet(raw), block.line + offset),
                     )
                 )
+    return results
+
+
+_REPORT_HEADER = re.compile(r"^\s*precision\s+recall\s+f1-score\s+support\s*$")
+_REPORT_AVERAGE = re.compile(
+    r"^\s*(micro|macro|weighted|samples)\s+avg\s+(\d*\.\d+)\s+(\d*\.\d+)\s+(\d*\.\d+)\s+\d+\s*$"
+)
+_REPORT_PREFIX = {"micro": "", "macro": "macro_", "weighted": "weighted_", "samples": "samples_"}
+
+
+def _classification_report(block: Block, dataset: str | None) -> list[Result]:
+    """The averages of scikit-learn's ``classification_report`` printout (micro, macro and weighted P/R/F1)."""
+    lines = block.text.splitlines()[:500]
+    if not any(_REPORT_HEADER.match(line) for line in lines):
+        return []
+    split = next((split_of(h) for h in reversed(block.headings) if split_of(h)), None)
+    results = []
+    for offset, raw in enumerate(lines):
+        match = _REPORT_AVERAGE.match(raw)
+        if match is None:
+            continue
+        prefix = _REPORT_PREFIX[match.group(1)]
+        for metric, cell in zip(("precision", "recall", "f1"), match.groups()[1:4], strict=True):
+            number = parse_number(cell)
+            if number is not None:
+                results.append(Result(dataset, split, prefix + metric, number[0], number[1], number[2], "code",
+                                      Evidence(_snippet(raw), block.line + offset)))  # fmt: skip
     return results
 
 
@@ -704,11 +787,20 @@ def read_results(doc: Document, repo_id: str, *, dataset: str | None, default_me
     results += _code_results(doc, dataset)
     unique: dict[tuple[Any, ...], Result] = {}
     for result in results:
+        if not result.metric and result.dataset and _NOT_A_BENCHMARK_ROW.search(result.dataset):
+            continue  # "| Number of layers | 6 |": the model's shape, not a score
         key = (result.dataset, result.split, result.metric, round(result.value, 6))
         unique.setdefault(key, result)
     return list(unique.values())[:MAX_RESULTS]
 
 
+# Row or column labels that describe a model's shape or its training, never a benchmark (a number under them
+# without a metric is no result)
+_NOT_A_BENCHMARK_ROW = re.compile(
+    r"\b(?:layers?|heads?|hidden|dimensions?|embeddings?|parameters?|params|vocab(?:ulary)?|tokens?|"
+    r"steps?|epochs?|batch|learning rate|context|sequence length|(?:fine-?tuned |base |pre-?trained )?models?)$",
+    re.IGNORECASE,
+)
 _KNOWN_EVAL = re.compile(
     r"\b(conll-?2003|squad(?:\s?v?2(?:\.0)?)?|glue|superglue|common[ _]voice|librispeech|imagenet|mnli|sst-?2|xnli|"
     r"wikiann|tweet_eval|emotion|imdb|cnn[_ /]dailymail|xsum|samsum|wmt\d\d|tatoeba|flores|mmlu|gsm8k)\b",
@@ -1015,6 +1107,15 @@ PLACEHOLDER_DATASETS = frozenset(
         "training",
     }
 )
+# Phrases a data section lists that are no dataset: an amount ("46 natural languages", "In 1.6TB of text"),
+# a model or a model's variant ("LayoutLM-Base", "Jais pre-trained")
+_NOT_A_DATASET_NAME = re.compile(
+    r"^(?:in|on|with|from|for|of|to|by|at)\s"
+    r"|^\d[\d.,]*\s*(?:tb|gb|mb|[kmb]|billion|million|thousand)?\s+(?:natural\s+|programming\s+)?"
+    r"(?:languages?|documents?|tokens?|words?|hours?|images?|examples?|samples?|sentences?|pages?)\b"
+    r"|\bpre-?trained\b|[-_ ](?:base|large|small|tiny|medium|xl|xxl)$",
+    re.IGNORECASE,
+)
 _STOP_START = re.compile(
     r"^(?:a|an|the|this|that|these|our|their|its|some|several|many|more|most|over|about|around|"
     r"approximately|dataset|data|corpus|text|texts)\b",
@@ -1034,6 +1135,8 @@ def _dataset_name(name: str, *, strict: bool) -> str | None:
     """A dataset's name as written, or None for placeholders and generic phrases (``strict``: free text)."""
     name = name.strip().strip("*`'\".,;:()").strip()
     if not name or name.lower() in PLACEHOLDER_DATASETS or len(name) > 80 or len(name.split()) > 5:
+        return None
+    if _NOT_A_DATASET_NAME.search(name):
         return None
     if strict and (_STOP_START.match(name) or not re.search(r"[A-Z0-9_/\-]", name)):
         return None  # free text must look like a name: "CoNLL-2003", "squad_v2", "OPUS", not "a large"
