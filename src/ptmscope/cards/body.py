@@ -29,6 +29,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from itertools import islice
 from typing import Any, Protocol
 
@@ -1516,6 +1517,8 @@ def read_hyperparameters(doc: Document) -> list[Fact]:
             found[key] = Fact("hyperparameter", key, value[:200], declared_in, None, Evidence(_snippet(snippet), line))
 
     for block in doc.blocks:
+        if "TrainingArguments(" in block.text or "add_argument(" in block.text:
+            _python_hyperparameters(block, add)  # Python, fenced or not (cards paste scripts as plain text)
         if block.kind == "code":
             _code_hyperparameters(block, add)
         else:
@@ -1536,12 +1539,64 @@ def _code_hyperparameters(block: Block, add: _AddHyperparameter) -> None:
                 key = item.group(1).strip().lower()
             if item and key:
                 add(key, item.group(2).strip("'\","), "code", raw, block.line + offset)
+    if len(block.text) <= 2_000 and not _LAUNCHER.search(block.text):
+        _settings_lines(block, add)
     if "--" in block.text and _LAUNCHER.search(block.text):
         for match in _FLAG.finditer(block.text):
             flag = match.group(1)
             key = hyperparameter_key(flag) or ("seed" if flag == "seed" else None)
             if key:
                 add(key, match.group(2).strip("'\""), "command", match.group(0), block.line)
+
+
+# Literal keyword arguments of (Seq2Seq)TrainingArguments(...) and argparse defaults in a training script
+_TRAINING_ARGUMENTS = re.compile(r"TrainingArguments\((.{1,4000}?)\n?\s*\)", re.DOTALL)
+_LITERAL_KWARG = re.compile(
+    r"\b([a-z_][a-z0-9_]{1,50})\s*=\s*([-+]?\d[\d.]*(?:e-?\d+)?|True|False|['\"][\w.-]{1,60}['\"])\s*(?=[,)\n#])"
+)
+_ARGPARSE_DEFAULT = re.compile(
+    r"add_argument\(\s*['\"]--([\w-]{1,50})['\"][^)]{0,200}?\bdefault\s*=\s*([-+]?\d[\d.]*(?:e-?\d+)?|['\"][\w.-]{1,60}['\"])"
+)
+
+
+def _python_hyperparameters(block: Block, add: _AddHyperparameter) -> None:
+    """Literal values given to ``TrainingArguments(...)`` and the defaults of a script's ``--flags``."""
+    for call in _TRAINING_ARGUMENTS.finditer(block.text):
+        for match in _LITERAL_KWARG.finditer(call.group(1)):
+            key = hyperparameter_key(match.group(1))
+            if key:
+                add(key, match.group(2).strip("'\""), "code", match.group(0), block.line)
+    for match in _ARGPARSE_DEFAULT.finditer(block.text):
+        key = hyperparameter_key(match.group(1).replace("-", "_"))
+        if key:
+            add(key, match.group(2).strip("'\""), "code", match.group(0), block.line)
+
+
+# A value as written, not an expression: "2e-5", "0.01", "8", "True", "linear", "adamw_torch" (not "args.lr")
+_LITERAL_VALUE = re.compile(r"[-+]?\d[\d.,_]*(?:e-?\d+)?%?|[A-Za-z][\w-]{0,40}")
+
+
+def _settings_lines(block: Block, add: _AddHyperparameter) -> None:
+    """A short code block of settings, one per line ("learning rate 2e-5,", "num_train_epochs=8"): kept when
+    two or more of its lines name a hyper-parameter with a value."""
+    hits: list[tuple[str, str, str]] = []
+    for raw in block.text.splitlines()[:60]:
+        line = raw.strip().rstrip(",;")
+        item = _ITEM_KV.match(line)
+        key = hyperparameter_key(item.group(1)) if item else None
+        if item and key:
+            hits.append((key, item.group(2).strip("'\""), line))
+            continue
+        lower = line.lower()
+        for key, pattern, hint in _SENTENCE_HYPER:
+            said = pattern.search(line) if hint in lower else None
+            if said:
+                hits.append((key, next(g for g in said.groups() if g), line))
+                break
+    hits = [(key, value, line) for key, value, line in hits if _LITERAL_VALUE.fullmatch(value.strip())]
+    if len({key for key, _, _ in hits}) >= 2:
+        for key, value, line in hits:
+            add(key, value, "code", line, block.line)
 
 
 def _text_hyperparameters(block: Block, add: _AddHyperparameter) -> None:
@@ -2025,6 +2080,29 @@ def _role(
     return "own" if intro and not derived else "cited"
 
 
+def _alnum(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _own_repository(repo: str, repo_id: str, name_words: set[str]) -> bool:
+    """A GitHub repository named like the model: the model's name starts with the repository's
+    ("ymcui/Chinese-BERT-wwm" for "hfl/chinese-bert-wwm-ext"), or its owner is the model's owner
+    under another spelling ("bigscience-workshop", "bhadreshpsavani" for "bhadresh-savani") and its
+    name shares a word with the model's."""
+    gh_owner, _, gh_name = repo.partition("/")
+    owner, _, name = repo_id.rpartition("/")
+    repo_name, model_name = _alnum(gh_name), _alnum(name)
+    if len(repo_name) >= 6 and model_name.startswith(repo_name):
+        return True
+    a, b = _alnum(gh_owner), _alnum(owner)
+    similar = (
+        len(a) >= 4
+        and len(b) >= 4
+        and (a.startswith(b) or b.startswith(a) or SequenceMatcher(None, a, b).ratio() >= 0.85)
+    )
+    return similar and bool(name_words & set(re.findall(r"[a-z0-9]+", gh_name.lower())))
+
+
 def read_links(doc: Document, repo_id: str, *, derived: bool) -> list[Fact]:
     """arXiv ids, DOIs and code repositories, each marked own, cited or (code) library."""
     owner = repo_id.split("/", 1)[0].lower() if "/" in repo_id else ""
@@ -2115,7 +2193,11 @@ def read_links(doc: Document, repo_id: str, *, derived: bool) -> list[Fact]:
                 add("code", f"github.com/{repo}/tree/{folder.group(1)}", "own", window, block.line)
             elif repo.lower() in LIBRARIES and not own_release:
                 add("code", "github.com/" + repo, "library", window, block.line)
-            elif code_own or (same_owner and (name_words & repo_words or same_name)):
+            elif (
+                code_own
+                or (same_owner and (name_words & repo_words or same_name))
+                or _own_repository(repo, repo_id, name_words)
+            ):
                 add("code", "github.com/" + repo, "own", window, block.line)
             else:
                 add("code", "github.com/" + repo, "cited", window, block.line)
