@@ -970,6 +970,20 @@ def hub_id(name: str, repo_id: str = "") -> str | None:
     return legacy if legacy and legacy != repo_id else None
 
 
+# "[distilbert-base-uncased](https://huggingface.co/distilbert-base-uncased) finetuned on the emotion dataset"
+_LINK_THEN_TUNED = re.compile(
+    r"\[[^\[\]]{2,100}\]\((https?://huggingface\.co/[^)\s]{2,200})\)\s+(?:was\s+|is\s+|has\s+been\s+)?"
+    r"(?:fine-?tuned|finetuned|further\s+(?:pre-?)?trained)\b",
+    re.IGNORECASE,
+)
+# A training script's model: from_pretrained("org/name"), or model_name = "org/name", beside a Trainer
+_TRAINING_CODE = re.compile(r"\bTrainer\(|TrainingArguments\(|\.train\(\)")
+_PRETRAINED_NAME = re.compile(
+    r"(?:from_pretrained\(\s*|\b(?:model_name(?:_or_path)?|model_id|model_checkpoint|checkpoint|base_model)\s*=\s*)"
+    r"['\"]([\w.-]{1,96}/[\w.-]{1,96})['\"]"
+)
+
+
 def read_base_models(doc: Document, repo_id: str) -> list[Fact]:
     """Base models the text names as Hub ids, with their evidence."""
     facts: dict[str, Fact] = {}
@@ -979,6 +993,11 @@ def read_base_models(doc: Document, repo_id: str) -> list[Fact]:
             facts[name] = Fact("base_model", name, None, declared_in, None, Evidence(_snippet(snippet), line))
 
     for block in doc.blocks:
+        if _TRAINING_CODE.search(block.text):  # a training script, fenced or pasted as text
+            for match in _PRETRAINED_NAME.finditer(block.text):
+                found = hub_id(match.group(1), repo_id)
+                if found is not None:
+                    add(found, "code", match.group(0), block.line)
         if block.kind == "code":
             for match in _COMMAND_FLAG.finditer(block.text):
                 flag, value = match.groups()
@@ -1007,6 +1026,11 @@ def read_base_models(doc: Document, repo_id: str) -> list[Fact]:
                     found = None  # "is a gpt2 ..." says what it is only when "model ... fine-tuned" follows
             if found:
                 add(found, "text", source[max(0, phrase.start() - 40) : phrase.end() + 140], block.line)
+        for tuned in _LINK_THEN_TUNED.finditer(source) if "](" in source else ():
+            target = _HUB_MODEL_LINK.match(tuned.group(1))
+            found = hub_id(target.group(1), repo_id) if target else None
+            if found:
+                add(found, "text", source[max(0, tuned.start() - 40) : tuned.end() + 40], block.line)
         for named in _AS_BASE.finditer(source) if " as " in source and "](" in source else ():
             target = _HUB_MODEL_LINK.match(named.group(2))
             found = hub_id(target.group(1), repo_id) if target else None
@@ -1164,6 +1188,11 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
             facts[key] = Fact("dataset", name, None, declared_in, None, Evidence(_snippet(snippet), line))
 
     for block in doc.blocks:
+        if _TRAINING_CODE.search(block.text):  # a training script, fenced or pasted as text
+            for match in _PRETRAINED_NAME.finditer(block.text):
+                found = hub_id(match.group(1), repo_id)
+                if found is not None:
+                    add(found, "code", match.group(0), block.line)
         if block.kind == "code":
             for match in _COMMAND_FLAG.finditer(block.text):
                 if match.group(1) in ("dataset_name", "dataset"):
@@ -1684,7 +1713,12 @@ _HARDWARE_HINT = re.compile("|".join(_HARDWARE_HINTS))
 _TEMPLATE_HARDWARE = re.compile(
     r"hardware type\s*:|hours used\s*:|cloud provider\s*:|compute region\s*:", re.IGNORECASE
 )
-_INFERENCE = re.compile(r"\binferen|\blatenc|\bthroughput|tokens?/s|\bspeed|\bbenchmark", re.IGNORECASE)
+# hardware to run the model on (a reader's GPU, a free notebook), not what it was trained or evaluated on
+_INFERENCE = re.compile(
+    r"\binferen|\blatenc|\bthroughput|tokens?/s|\bspeed|\bbenchmark|\boffload|\bif you have\b|\byou can\b|"
+    r"\bcolab\b|\bkaggle\b|\bnotebooks?\b|\bvram\b|\bconsumer\b",
+    re.IGNORECASE,
+)
 
 
 def read_hardware(doc: Document) -> list[Fact]:
@@ -1902,6 +1936,13 @@ _OWN_WORDS = re.compile(
     r"\b(?:research\s+)?paper\s*[:：\[*]|\btechnical\s+report\b|\b(?:in|from|see)\s+the\s+paper\b",
     re.IGNORECASE,
 )
+_FORMAT_WORDS = frozenset({"bf16", "fp16", "fp32", "fp8", "fp4", "int4", "int8", "gguf", "ggml", "gptq", "awq", "exl2",
+                           "4bit", "8bit", "mlx", "onnx", "quantized", "q4", "q8"})  # fmt: skip
+# "<Name> was introduced in": the paper of the thing named (another model, when the name is not this one's)
+_INTRODUCED = re.compile(
+    r"\b((?!This\b|The\b|It\b|We\b|Our\b)[A-Z][\w-]{2,}(?:\s[A-Z0-9][\w.-]*)?)\s+(?:was|were|is|are)\s+"
+    r"(?:first\s+|originally\s+)?(?:introduced|presented|proposed|described)\s+in\b"
+)
 _STRONG_OWN = re.compile(
     r"\bour\s+(?:\w+\s+)?(?:paper|work|report|model)|\bthis\s+paper\b|\bplease\s+cite\b|"
     r"\bif\s+you\s+(?:use|find)\b",
@@ -2068,6 +2109,9 @@ def _role(
     if _CITED_NEAR.search(lead) and not _STRONG_OWN.search(lead):
         return "cited"
     context = _plain(context)
+    subject = _INTRODUCED.search(context)
+    if subject and not set(re.findall(r"[a-z0-9]+", subject.group(1).lower())) & name_words:
+        return "cited"  # "RoBERTa was introduced in [this paper]" in a card of a model named otherwise
     words = set(re.findall(r"[a-z0-9]+", context.lower()))
     if _STRONG_OWN.search(context) or name_words & words:  # "please cite our paper", the model's own name
         return "own"
@@ -2103,15 +2147,25 @@ def _own_repository(repo: str, repo_id: str, name_words: set[str]) -> bool:
     return similar and bool(name_words & set(re.findall(r"[a-z0-9]+", gh_name.lower())))
 
 
-def read_links(doc: Document, repo_id: str, *, derived: bool) -> list[Fact]:
-    """arXiv ids, DOIs and code repositories, each marked own, cited or (code) library."""
+def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, ...] = ()) -> list[Fact]:
+    """arXiv ids, DOIs and code repositories, each marked own, cited or (code) library.
+
+    The words of the model's name say a link is its own, except those it shares with a base model it was
+    derived from ("distilbert" in distilbert-base-uncased-emotion names the base, not this model).
+    """
     owner = repo_id.split("/", 1)[0].lower() if "/" in repo_id else ""
     owner_words = set(re.findall(r"[a-z0-9]+", owner))
+    base_words = {w for base in bases for w in re.findall(r"[a-z0-9]+", base.rsplit("/", 1)[-1].lower())}
     name_words = {
         w
         for w in re.findall(r"[a-z0-9]+", repo_id.rsplit("/", 1)[-1].lower())
         if len(w) >= 4 and not w.isdigit() and w not in _GENERIC_NAME_WORDS and w not in owner_words
     }
+    own_words = name_words - base_words
+    if own_words - _TUNED_VARIANTS - _FORMAT_WORDS:
+        # tuned into something else ("emotion"): the base's words name the base; a re-upload, a quantization or a
+        # chat variant of the same family ("-BF16", "-Chat") keeps them, its papers are the family's
+        name_words = own_words
     model_name = repo_id.rsplit("/", 1)[-1].lower()
     found: dict[tuple[str, str], Fact] = {}
     first_heading_line = next((h.line for h in doc.headings if h.level >= 2), 10**9)
@@ -2247,7 +2301,12 @@ def read_body(
         *read_environment(doc),
         *read_limitations(doc),
         *read_licenses(doc),
-        *read_links(doc, repo_id, derived=bool(bases or metadata_bases)),
+        *read_links(
+            doc,
+            repo_id,
+            derived=bool(bases or metadata_bases),
+            bases=tuple(metadata_bases) + tuple(f.name for f in bases),
+        ),
     ]
     results = read_results(doc, repo_id, dataset=dataset, default_metric=default_metric)
     return BodyFacts(results, facts[: MAX_FACTS * 4])
