@@ -1188,11 +1188,6 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
             facts[key] = Fact("dataset", name, None, declared_in, None, Evidence(_snippet(snippet), line))
 
     for block in doc.blocks:
-        if _TRAINING_CODE.search(block.text):  # a training script, fenced or pasted as text
-            for match in _PRETRAINED_NAME.finditer(block.text):
-                found = hub_id(match.group(1), repo_id)
-                if found is not None:
-                    add(found, "code", match.group(0), block.line)
         if block.kind == "code":
             for match in _COMMAND_FLAG.finditer(block.text):
                 if match.group(1) in ("dataset_name", "dataset"):

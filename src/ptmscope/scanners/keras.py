@@ -5,9 +5,14 @@ layers carry a Python function (marshalled bytecode in ``.h5``, source or a modu
 reference in ``.keras``) that runs when the model is loaded or called; custom objects and
 modules outside Keras import code from wherever the loader finds it.
 
-``.h5`` files store the config as an HDF5 string attribute. Rather than depend on h5py,
-the scanner finds the JSON documents in the file's bytes (``{"class_name": ...`` or
-``{"module": ...``) and decodes them with ``json.JSONDecoder.raw_decode``.
+``.h5`` files store the config in the root group's attributes (``model_config``, and
+``training_config``, which can name custom losses and metrics): that is all
+``keras.models.load_model`` reads of a file besides weights. ``hdf5.root_attributes`` reads those
+attributes from the file's structure (without h5py), so a weights-only file is decided from a few
+blocks; every attribute value is searched for JSON documents (``{"class_name": ...`` or
+``{"module": ...``, decoded with ``json.JSONDecoder.raw_decode``). A file whose structure is not read
+there (an unsupported layout, a damaged file) is searched whole, as is a small file whose root group
+has no attribute at all (a model saved into a subgroup).
 """
 
 from __future__ import annotations
@@ -18,19 +23,30 @@ from typing import Any
 
 from ptmscope.scanners import policy
 from ptmscope.scanners.context import BufferLike, PickleContext
+from ptmscope.scanners.hdf5 import Attribute, HDF5Unreadable, root_attributes
 from ptmscope.scanners.interface import Severity
 
 _KERAS_MODULES = ("keras", "tf_keras", "keras_nlp", "keras_hub", "keras_cv", "tensorflow")
 _CONFIG_START = re.compile(rb'\{\s*"(class_name|module)"\s*:')
 _MAX_CONFIG = 64 << 20
+SMALL_HDF5 = 8 << 20
+"""An HDF5 file up to this size whose root group has no attribute is also searched whole."""
 
 
 def _is_keras_module(module: str) -> bool:
     return module.split(".", 1)[0] in _KERAS_MODULES
 
 
-def check_config(ctx: PickleContext, config: Any, member: str | None, offset: int | None = None) -> None:
-    """Walk a decoded Keras config and record Lambda layers, custom objects and foreign modules."""
+def check_config(
+    ctx: PickleContext, config: Any, member: str | None, offset: int | None = None, where: str | None = None
+) -> bool:
+    """Walk a decoded Keras config and record Lambda layers, custom objects and foreign modules.
+
+    ``where`` (the HDF5 attribute the config was read from, ``attrs['model_config']``) starts each evidence.
+    Returns whether the JSON looks like a Keras config (an object in it has a ``class_name`` or ``module``).
+    """
+    prefix = f"{where}: " if where else ""
+    keras_like = False
     todo = [config]
     seen = 0
     while todo and seen < 1_000_000:
@@ -44,6 +60,7 @@ def check_config(ctx: PickleContext, config: Any, member: str | None, offset: in
         todo.extend(node.values())
         class_name = node.get("class_name")
         module = node.get("module")
+        keras_like = keras_like or "class_name" in node or "module" in node
         if class_name == "Lambda":
             cfg = node.get("config")
             fn = cfg.get("function") if isinstance(cfg, dict) else None
@@ -53,7 +70,7 @@ def check_config(ctx: PickleContext, config: Any, member: str | None, offset: in
                 "Lambda layer: its Python function is deserialised and runs when the model loads or runs",
                 member,
                 offset,
-                str(fn)[:120] if fn is not None else "?",
+                prefix + (str(fn)[:120] if fn is not None else "?"),
             )
         if isinstance(module, str) and not _is_keras_module(module):
             name = node.get("class_name") or node.get("function_name") or node.get("name") or "?"
@@ -65,7 +82,7 @@ def check_config(ctx: PickleContext, config: Any, member: str | None, offset: in
                 f"config references {module}.{name} outside Keras ({reason})",
                 member,
                 offset,
-                f"{module}.{name}",
+                f"{prefix}{module}.{name}",
             )
         registered = node.get("registered_name")
         if isinstance(registered, str) and ">" in registered and not _is_keras_module(registered):
@@ -75,8 +92,9 @@ def check_config(ctx: PickleContext, config: Any, member: str | None, offset: in
                 f"custom registered object {registered!r} needs code outside the model file",
                 member,
                 offset,
-                registered,
+                prefix + registered,
             )
+    return keras_like
 
 
 def check_config_bytes(ctx: PickleContext, data: bytes, member: str | None) -> None:
@@ -90,7 +108,46 @@ def check_config_bytes(ctx: PickleContext, data: bytes, member: str | None) -> N
 
 
 def scan_hdf5(buf: BufferLike, start: int, end: int, ctx: PickleContext, member: str | None) -> None:
-    """Find the JSON configs stored in an HDF5 (Keras ``.h5``) file and check them."""
+    """Check the Keras configs of an HDF5 (Keras ``.h5``) file: its root group's attributes, else the whole file."""
+    try:
+        attributes: list[Attribute] | None = root_attributes(buf, start, end, ctx.check_time)
+        unread = ""
+    except (HDF5Unreadable, ValueError, IndexError, OverflowError) as error:
+        attributes, unread = None, f"; its structure was not read ({str(error)[:200]}), so the whole file was searched"
+    found = 0
+    for attribute in attributes or ():
+        where = f"attrs[{attribute.name[:100]!r}]"
+        for offset, data in attribute.pieces:
+            found += _check_value(data, offset - start, ctx, member, where)
+    if attributes is None or (not attributes and end - start <= SMALL_HDF5):
+        found += _search(buf, start, end, ctx, member, start, None)
+    if found == 0:
+        message = f"HDF5 file without a Keras model config (weights only?){unread}"
+        ctx.add("info", "hdf5-no-keras-config", message, member)
+
+
+def _check_value(data: bytes, offset: int, ctx: PickleContext, member: str | None, where: str) -> int:
+    """Check an attribute value (at ``offset``): as one JSON document (what Keras decodes), else search it.
+
+    Returns how many Keras configs were found in it.
+    """
+    text = data.split(b"\x00", 1)[0].decode("utf-8", "replace")
+    try:
+        config = json.loads(text) if text.lstrip()[:1] in ("{", "[") else None
+    except (ValueError, RecursionError):
+        config = None
+    if config is not None:
+        return int(check_config(ctx, config, member, offset, where))
+    return _search(data, 0, len(data), ctx, member, -offset, where)
+
+
+def _search(
+    buf: BufferLike, start: int, end: int, ctx: PickleContext, member: str | None, origin: int, where: str | None
+) -> int:
+    """Find the JSON configs in ``buf[start:end]``, check them, and return how many there were.
+
+    Findings are at ``offset - origin``; ``where`` names the attribute searched (None: the whole file).
+    """
     decoder = json.JSONDecoder()
     window = 8 << 20
     pos = start
@@ -109,11 +166,10 @@ def scan_hdf5(buf: BufferLike, start: int, end: int, ctx: PickleContext, member:
             except (ValueError, RecursionError):
                 continue
             found += 1
-            check_config(ctx, config, member, doc_start - start)
+            check_config(ctx, config, member, doc_start - origin, where)
             cursor = match.start() + len(text[:length].encode("utf-8", "replace"))
         ctx.check_time()
         if pos + window >= end:
             break
         pos += window - 64  # overlap so a config start split across windows is seen
-    if found == 0:
-        ctx.add("info", "hdf5-no-keras-config", "HDF5 file without a Keras model config (weights only?)", member)
+    return found
