@@ -1040,8 +1040,9 @@ def read_base_models(doc: Document, repo_id: str) -> list[Fact]:
 
 
 _TRAINED_ON = re.compile(
-    r"(?:fine-?tuned|trained|pre-?trained|finetuned)\s+(?:\w+\s+){0,6}?on\s+(?:the\s+|a\s+)?(?:\[([^\]]{2,80})\]\([^)]*\)|"
-    r"`([^`]{2,80})`|([\w./\-]{2,80}(?:\s[\w./\-]{1,40}){0,3}?))\s+(?:dataset|corpus|data)\b",
+    r"(?:fine-?tun(?:ed|ing|e)|(?:pre-?)?train(?:ed|ing)?|finetun(?:ed|ing|e))\s+(?:\w+\s+){0,6}?on\s+(?:the\s+|a\s+)?"
+    r"(?:\[([^\]]{2,80})\]\([^)]*\)|`([^`]{2,80})`|([\w./\-]{2,80}(?:\s[\w./\-]{1,40}){0,3}?))\\?\*?\s+"
+    r"(?:dataset|corpus|data)\b",
     re.IGNORECASE,
 )
 # "fine-tuned on JW300 + OPUS CC-Align + [Igbo CC-100](…)": the datasets joined by "+" (the clause is
@@ -1050,7 +1051,8 @@ _TRAINED_ON_PLUS = re.compile(r"(?:fine-?tuned|trained)\s+on\s+([^.;:!?()\n]{3,4
 _PLUS_PART = re.compile(r"[\w][\w .\-]{0,38}[\w]")
 # "trained on the [MS Marco Passage Ranking](https://github.com/…) task": a linked name is a dataset's
 _TRAINED_ON_LINK = re.compile(
-    r"(?:fine-?tuned|trained)\s+(?:\w+\s+){0,3}?(?:on|with)\s+(?:the\s+)?\[([^\[\]]{2,80})\]\((https?://[^)\s]{4,500})\)",
+    r"(?:fine-?tun(?:ed|ing)|finetun(?:ed|ing)|trained)\s+(?:\w+\s+){0,3}?(?:\[[^\[\]]{1,80}\]\([^)\s]{1,300}\)\s+)?"
+    r"(?:on|with)\s+(?:the\s+)?\[([^\[\]]{2,80})\]\((https?://[^)\s]{4,500})\)",
     re.IGNORECASE,
 )
 _TASK_ACRONYMS = frozenset({"NER", "POS", "QA", "NLI", "ASR", "TTS", "MT", "NLU", "NLP", "NLG", "STS", "OCR"})
@@ -1063,7 +1065,7 @@ _NAMED_DATA = re.compile(
     r"\b(?:used|using)\s+(?:the\s+)?([A-Z][\w\-]*(?:\s[A-Z0-9][\w\-]*){0,3})\s+(?:dataset|corpus)\b"
 )
 _LINK = re.compile(r"\[([^\[\]]{1,200})\]\([^)\s]{1,500}\)")
-_LEADING_LINK = re.compile(r"\s*(?:[-*+]|\d+\.)?\s*\[([^\[\]]{2,80})\]\([^)\s]{1,500}\)")
+_LEADING_LINK = re.compile(r"\s*(?:[-*+]|\d+\.)?\s*(?:the\s+)?\[([^\[\]]{2,80})\]\([^)\s]{1,500}\)", re.IGNORECASE)
 _DATASET_ITEM = re.compile(
     r"^\s*[-*]?\s*(?:training\s+)?(?:data\s*sets?|datasets?|corpus|corpora|training data)\s*[:：]\s*"
     r"(.{2,200}?)\s*$",
@@ -1187,13 +1189,16 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
         if key and (key not in facts or hub_id):  # a Hub id ("common_voice") names it better than prose does
             facts[key] = Fact("dataset", name, None, declared_in, None, Evidence(_snippet(snippet), line))
 
+    introduced = False
     for block in doc.blocks:
         if block.kind == "code":
             for match in _COMMAND_FLAG.finditer(block.text):
                 if match.group(1) in ("dataset_name", "dataset"):
                     add(match.group(2), "command", match.group(0), block.line, strict=False)
         elif block.kind != "html":
-            _block_datasets(block, add)
+            _block_datasets(block, add, listed=introduced)
+        if block.kind == "paragraph":  # "... on the following datasets:" makes the items below a list of them
+            introduced = bool(_LIST_INTRO.search(block.text))
     _table_datasets(doc, add)
     for link in doc.links:
         linked = _HUB_DATASET_LINK.match(link.href)
@@ -1202,12 +1207,28 @@ def read_datasets(doc: Document, repo_id: str) -> list[Fact]:
     return list(facts.values())
 
 
-def _block_datasets(block: Block, add: _AddDataset) -> None:
-    """Datasets a paragraph or list item names: as a list, or in a sentence about training."""
+_LIST_INTRO = re.compile(r"\b(?:following|these|two|three|four|five)\s+(?:data\s*sets?|corpora|sources)\s*:\s*$", re.I)
+# "The data sources are [Bible OT](…), [WOLOF-ONLINE](…)" in a data section: the linked names
+_SOURCES_ARE = re.compile(r"\b(?:data\s+)?sources?\s+(?:are|is|include|were|was)\b|\bsources?\s*:", re.IGNORECASE)
+
+
+def _block_datasets(block: Block, add: _AddDataset, *, listed: bool = False) -> None:
+    """Datasets a paragraph or list item names: as a list, or in a sentence about training.
+
+    ``listed``: an item of a list that a paragraph introduced as datasets ("... on the following datasets:").
+    """
     text = " ".join(block.text.split())
-    _listed_datasets(block, text, add)
+    _listed_datasets(block, text, add, listed=listed)
+    if (
+        block.kind == "paragraph"
+        and "](" in block.source
+        and any(_DATA_HEADINGS.search(h) for h in block.headings[-1:])
+    ):
+        said = _SOURCES_ARE.search(block.source)
+        for link in _LINK.finditer(block.source[said.end() :]) if said else ():
+            add(link.group(1), "list", text, block.line)
     lower = text.lower()
-    trained = "trained" in lower or "tuned" in lower
+    trained = "train" in lower or "tune" in lower or "tuning" in lower
     if trained and "](" in block.source:
         _linked_training_datasets(block, add)
     named_data = (trained and "(" in text) or (
@@ -1232,9 +1253,9 @@ def _block_datasets(block: Block, add: _AddDataset) -> None:
             )
 
 
-def _listed_datasets(block: Block, text: str, add: _AddDataset) -> None:
-    """Datasets of a "Datasets: a, b" line, and a list item of a data section that names one."""
-    data_section = any(_DATA_HEADINGS.search(h) for h in block.headings[-1:])
+def _listed_datasets(block: Block, text: str, add: _AddDataset, *, listed: bool = False) -> None:
+    """Datasets of a "Datasets: a, b" line, and a list item of a data section (or of a list of datasets)."""
+    data_section = listed or any(_DATA_HEADINGS.search(h) for h in block.headings[-1:])
     for raw in block.text.splitlines():
         item = _DATASET_ITEM.match(raw)
         if item and not any(_ENV_HEADINGS.search(h) for h in block.headings[-1:]):
