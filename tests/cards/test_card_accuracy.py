@@ -1,9 +1,10 @@
 """The card analysis against hand-labelled real cards: the figures the README quotes may not fall.
 
-benchmarks/card_accuracy.py computes them over two sets: the 146 cards the rules were written on
-(tests/data/cards-labelled/README.md says how they were chosen and labelled) and 40 fresh
-cards no rule was tuned on (tests/data/cards-fresh). Each floor is the measured figure rounded
-down to two places, so an improvement passes and a regression of one card in a small field fails.
+benchmarks/card_accuracy.py computes them over three sets: the 146 cards the rules were written on
+(tests/data/cards-labelled/README.md says how they were chosen and labelled), 40 dev cards whose
+mismatches were read to improve the rules (tests/data/cards-fresh), and 40 fresh cards no rule was
+tuned on (tests/data/cards-fresh2). Each floor is the measured figure rounded down to two places, so
+an improvement passes and a regression of one card in a small field fails.
 """
 
 from __future__ import annotations
@@ -31,18 +32,31 @@ FLOORS = {
     "limitations": (0.91, 0.94),
     "results": (0.94, 0.95),
 }
-# and over the 40 fresh cards no rule was tuned on (tests/data/cards-fresh): the honest estimate
-FRESH_FLOORS = {
+# over the 40 dev cards (tests/data/cards-fresh; read on 2026-12-03 to write generic rules)
+DEV_FLOORS = {
     "license": (0.93, 0.96),
-    "datasets": (0.65, 0.67),
-    "base_models": (1.0, 0.92),
-    "paper": (0.75, 1.0),
-    "code": (0.75, 0.60),
-    "hyperparameters": (0.94, 0.61),
-    "hardware": (0.62, 0.83),
+    "datasets": (0.87, 0.93),
+    "base_models": (1.0, 0.96),
+    "paper": (0.83, 1.0),
+    "code": (0.78, 0.73),
+    "hyperparameters": (0.94, 0.68),
+    "hardware": (0.83, 0.83),
     "environment": (1.0, 0.91),
     "limitations": (1.0, 0.92),
-    "results": (0.52, 0.48),
+    "results": (0.61, 0.56),
+}
+# and over the 40 fresh cards no rule was tuned on (tests/data/cards-fresh2): the honest estimate
+FRESH_FLOORS = {
+    "license": (0.90, 0.95),
+    "datasets": (0.97, 0.87),
+    "base_models": (1.0, 0.93),
+    "paper": (0.72, 0.72),
+    "code": (0.84, 0.73),
+    "hyperparameters": (0.98, 0.86),
+    "hardware": (0.5, 0.33),
+    "environment": (1.0, 1.0),
+    "limitations": (0.87, 0.87),
+    "results": (0.51, 0.45),
 }
 
 
@@ -64,14 +78,24 @@ def report():
 def test_every_card_is_labelled_and_analysed(report):
     assert report["cards"] == 146
     assert report["all"]["results"]["labelled"] == 445
+    assert report["dev_cards"] == 40
+    assert report["dev"]["results"]["labelled"] == 115
     assert report["fresh_cards"] == 40
-    assert report["fresh"]["results"]["labelled"] == 115
+    assert report["fresh"]["results"]["labelled"] == 219
 
 
 @pytest.mark.parametrize("field", list(FLOORS))
 def test_precision_and_recall_do_not_fall(report, field):
     got = report["all"][field]
     precision, recall = FLOORS[field]
+    assert got["precision"] >= precision - 1e-9, (field, got)
+    assert got["recall"] >= recall - 1e-9, (field, got)
+
+
+@pytest.mark.parametrize("field", list(DEV_FLOORS))
+def test_dev_cards_precision_and_recall_do_not_fall(report, field):
+    got = report["dev"][field]
+    precision, recall = DEV_FLOORS[field]
     assert got["precision"] >= precision - 1e-9, (field, got)
     assert got["recall"] >= recall - 1e-9, (field, got)
 
@@ -88,5 +112,6 @@ def test_audit_verdicts_agree_with_the_labels(report):
     assert report["audit"]["agreement"] >= 0.95, report["audit"]["disagreements"][:20]
 
 
-def test_audit_verdicts_on_fresh_cards(report):
-    assert report["fresh_audit"]["agreement"] >= 0.91, report["fresh_audit"]["disagreements"][:20]
+def test_audit_verdicts_on_dev_and_fresh_cards(report):
+    assert report["dev_audit"]["agreement"] >= 0.94, report["dev_audit"]["disagreements"][:20]
+    assert report["fresh_audit"]["agreement"] >= 0.94, report["fresh_audit"]["disagreements"][:20]
