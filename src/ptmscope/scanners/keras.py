@@ -116,6 +116,7 @@ def scan_hdf5(buf: BufferLike, start: int, end: int, ctx: PickleContext, member:
         attributes, unread = None, f"; its structure was not read ({str(error)[:200]}), so the whole file was searched"
     found = 0
     for attribute in attributes or ():
+        ctx.check_time()
         where = f"attrs[{attribute.name[:100]!r}]"
         for offset, data in attribute.pieces:
             found += _check_value(data, offset - start, ctx, member, where)
@@ -129,16 +130,20 @@ def scan_hdf5(buf: BufferLike, start: int, end: int, ctx: PickleContext, member:
 def _check_value(data: bytes, offset: int, ctx: PickleContext, member: str | None, where: str) -> int:
     """Check an attribute value (at ``offset``): as one JSON document (what Keras decodes), else search it.
 
-    Returns how many Keras configs were found in it.
+    A value that decodes (up to its first NUL) is walked whole, whatever the order of its keys; what
+    follows a NUL (the other strings of a fixed-length string array) is searched. Returns how many
+    Keras configs were found.
     """
-    text = data.split(b"\x00", 1)[0].decode("utf-8", "replace")
+    head = data.split(b"\x00", 1)[0]
+    text = head.decode("utf-8", "replace")
     try:
         config = json.loads(text) if text.lstrip()[:1] in ("{", "[") else None
     except (ValueError, RecursionError):
         config = None
-    if config is not None:
-        return int(check_config(ctx, config, member, offset, where))
-    return _search(data, 0, len(data), ctx, member, -offset, where)
+    if config is None:
+        return _search(data, 0, len(data), ctx, member, -offset, where)
+    found = int(check_config(ctx, config, member, offset, where))
+    return found + (_search(data, len(head), len(data), ctx, member, -offset, where) if len(head) < len(data) else 0)
 
 
 def _search(
