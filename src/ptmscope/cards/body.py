@@ -421,8 +421,8 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
         results.append(Result(dataset, split, metric, value, written, unit, "table", Evidence(snippet, table.line)))
 
     compared = _compared_models_results(table, repo_id)
-    by_header = {j: m for j, h in enumerate(header) if j > 0 and (m := _header_metrics(h))}
-    if compared is None and first in _ENTITY_HEADERS and any(len(m[1]) > 1 for m in by_header.values()):
+    by_header = {j: parsed for j, h in enumerate(header) if j > 0 and (parsed := _header_metrics(h))}
+    if compared is None and first in _ENTITY_HEADERS and any(len(p[1]) > 1 for p in by_header.values()):
         _entity_rows_results(table, repo_id, context_dataset, by_header, add)
     elif compared is not None:
         for benchmark, measure, cell, row in compared:
@@ -475,6 +475,11 @@ def _metric_columns_results(table: Table, repo_id: str, context_dataset: str | N
     own_rows = [
         row for row in table.rows if row and (not entity_rows or _is_this_model(row[0], repo_id, len(table.rows)))
     ]
+    if entity_rows and len(own_rows) > 1:
+        # "Bert-base-uncased-emotion" beside "Distilbert-base-uncased-emotion": the row that is the model's name
+        name = _alnum(repo_id.rsplit("/", 1)[-1])
+        exact = [row for row in own_rows if _alnum(_plain(row[0])) == name]
+        own_rows = exact or own_rows
     for row in own_rows:
         label = row[0] if row else ""
         if entity_rows:
@@ -613,6 +618,12 @@ _SENTENCE_PATTERNS = (
         rf"(?:achiev\w*|reach\w*|obtain\w*|scor\w*|get\w*|gives?|yields?)\s+(?:an?\s+|the\s+)?"
         rf"(?:(?P<m1>{_METRIC_WORDS})\s+(?:score\s+)?(?:of\s+)?(?P<v1>\d[\d.,]*\s*%?)|(?P<v2>\d[\d.,]*\s*%?)\s*(?P<m2>{_METRIC_WORDS}))"
         rf"(?:\s+(?:on|in|for)\s+(?:the\s+)?(?P<d>[A-Za-z][\w.\-]*(?:\s[A-Z0-9][\w.\-]*){{0,3}}))?",
+        re.IGNORECASE,
+    ),
+    # "The F1 obtained on dev data (train and test merged) is 91.38"
+    re.compile(
+        rf"(?<![\w-])(?P<m1>{_METRIC_WORDS})\s+(?:score\s+)?(?:obtained|achieved|reached|measured)\s+on\s+(?:the\s+)?"
+        rf"(?P<d>[\w.\- ]{{2,40}}?)\s+(?:\([^)]{{0,100}}\)\s+)?(?:is|was|of|=)\s+(?P<v1>\d[\d.,]*\s*%?)",
         re.IGNORECASE,
     ),
     # "Test WER: 19.2 %", "WER on the test set: 19.2"
@@ -2163,12 +2174,8 @@ def _own_repository(repo: str, repo_id: str, name_words: set[str]) -> bool:
     return similar and bool(name_words & set(re.findall(r"[a-z0-9]+", gh_name.lower())))
 
 
-def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, ...] = ()) -> list[Fact]:
-    """arXiv ids, DOIs and code repositories, each marked own, cited or (code) library.
-
-    The words of the model's name say a link is its own, except those it shares with a base model it was
-    derived from ("distilbert" in distilbert-base-uncased-emotion names the base, not this model).
-    """
+def _own_name_words(repo_id: str, bases: tuple[str, ...]) -> set[str]:
+    """The words of a model's name that say a link is its own (not its owner's, not generic, not its base's)."""
     owner = repo_id.split("/", 1)[0].lower() if "/" in repo_id else ""
     owner_words = set(re.findall(r"[a-z0-9]+", owner))
     base_words = {w for base in bases for w in re.findall(r"[a-z0-9]+", base.rsplit("/", 1)[-1].lower())}
@@ -2182,6 +2189,17 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
         # tuned into something else ("emotion"): the base's words name the base; a re-upload, a quantization or a
         # chat variant of the same family ("-BF16", "-Chat") keeps them, its papers are the family's
         name_words = own_words
+    return name_words
+
+
+def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, ...] = ()) -> list[Fact]:
+    """arXiv ids, DOIs and code repositories, each marked own, cited or (code) library.
+
+    The words of the model's name say a link is its own, except those it shares with a base model it was
+    derived from ("distilbert" in distilbert-base-uncased-emotion names the base, not this model).
+    """
+    owner = repo_id.split("/", 1)[0].lower() if "/" in repo_id else ""
+    name_words = _own_name_words(repo_id, bases)
     model_name = repo_id.rsplit("/", 1)[-1].lower()
     found: dict[tuple[str, str], Fact] = {}
     first_heading_line = next((h.line for h in doc.headings if h.level >= 2), 10**9)
