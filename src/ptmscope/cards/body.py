@@ -28,7 +28,7 @@ import bisect
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from itertools import islice
 from typing import Any, Protocol
@@ -402,6 +402,9 @@ _Add = Callable[[str | None, str | None, str, str, list[str]], None]
 
 
 def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> list[Result]:
+    if table.rows and len(table.rows) >= 2 and not any(h.strip() for h in table.header):
+        # an empty header row ("| | |" over "|---|---|") then the real header as the first row, a common trick
+        table = replace(table, header=table.rows[0], rows=[r for r in table.rows[1:] if any(c.strip() for c in r)])
     if _is_training_log(table) or not table.rows:
         return []
     if any(_BASE_SECTION.match(h) for h in table.headings) and not _model_words(repo_id) & {"base", "pretrained"}:
