@@ -498,6 +498,10 @@ def _metric_columns_results(table: Table, repo_id: str, context_dataset: str | N
                 add(dataset, split, metric, row[j], row)
 
 
+# a column that names a benchmark: "MMLU", "ARC-C", "Situated QA", "agqa", "ArabicMMLU*" (a footnote mark)
+_BENCHMARK_NAME = re.compile(r"[A-Z][\w-]{1,15}(?:\s\(?\w+\)?)?|[a-z][a-z0-9-]{2,11}")
+
+
 def _task_columns_rows(table: Table, row_metrics: list[str | None]) -> list[list[str]] | None:
     """The rows of numbers of a table whose columns are tasks ("| Task | MNLI | QQP |"); None for another shape."""
     header = table.header
@@ -510,7 +514,7 @@ def _task_columns_rows(table: Table, row_metrics: list[str | None]) -> list[list
         and columns
         and numeric_rows
         and len(columns) >= 2
-        and sum(bool(_KNOWN_EVAL.search(h) or re.fullmatch(r"[A-Z][\w-]{1,15}(?:\s\(?\w+\)?)?", h)) for h in columns)
+        and sum(bool(_KNOWN_EVAL.search(h) or _BENCHMARK_NAME.fullmatch(h.strip(" *†‡"))) for h in columns)
         >= len(columns) - 1
     ):
         return numeric_rows
@@ -532,6 +536,9 @@ def _task_columns_results(table: Table, repo_id: str, first: str, numeric_rows: 
         for r in numeric_rows
         if len(numeric_rows) == 1 or _is_this_model(labels.get(id(r), r[0]), repo_id, len(numeric_rows))
     ]
+    name = _alnum(repo_id.rsplit("/", 1)[-1])
+    exact = [r for r in rows if _alnum(_plain(labels.get(id(r), r[0]))) == name]
+    rows = exact or rows  # "jais-adapted-7b" over "jais-adapted-7b-chat"
     if len(rows) > 1:  # "XtremeDistil-l6-h384" over "XtremeDistil-l6-h256": the row naming most of the model
         words = _model_words(repo_id)
         overlap = {id(r): len(words & set(re.split(r"[^a-z0-9]+", labels.get(id(r), r[0]).lower()))) for r in rows}
