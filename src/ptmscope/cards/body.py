@@ -333,11 +333,20 @@ def _split_names(column: str, count: int) -> list[str]:
     return [column] * count
 
 
-_BENCHMARK_HEADER = re.compile(r"(?:benchmarks?|datasets?|tasks?|evaluation|eval|test)\b", re.IGNORECASE)
+_BENCHMARK_HEADER = re.compile(r"(?:benchmarks?|datasets?|tasks?|evaluation|eval|test|categor(?:y|ies)|subjects?)\b",
+                               re.IGNORECASE)  # fmt: skip
+# a benchmark's parts as rows ("| Category | ... |": Health, Nutrition): the caption names the benchmark
+_PARTS_HEADER = re.compile(r"categor(?:y|ies)|subjects?", re.IGNORECASE)
 _METRIC_HEADER = re.compile(r"metrics?|measure", re.IGNORECASE)
 _SETTING_HEADER = re.compile(r"#?\s*(?:shots?|n-shot|setting|few-shot|category|type|domain)", re.IGNORECASE)
 _NOT_A_BENCHMARK = re.compile(r"^#|params|architecture|context|size|tokens\b", re.IGNORECASE)
 _PARENTHESISED = re.compile(r"^(.*?)\s*\(([^()]{1,40})\)\s*$")
+
+
+def _benchmark_column(header: list[str]) -> int | None:
+    """The column of benchmark names among the first three ("Benchmark (Metric)" over a "Category" beside it)."""
+    named = [j for j, h in enumerate(header[:3]) if _BENCHMARK_HEADER.match(h.strip(" *"))]
+    return next((j for j in named if not _PARTS_HEADER.match(header[j].strip(" *"))), named[0] if named else None)
 
 
 def _compared_models_results(table: Table, repo_id: str) -> list[tuple[str, str, str, list[str]]] | None:
@@ -351,7 +360,7 @@ def _compared_models_results(table: Table, repo_id: str) -> list[tuple[str, str,
     header = table.header
     if len(header) < 3:
         return None
-    bench = next((j for j, h in enumerate(header[:3]) if _BENCHMARK_HEADER.match(h.strip(" *"))), None)
+    bench = _benchmark_column(header)
     if bench is None:
         return None
     metric_column = next((j for j, h in enumerate(header) if j != bench and _METRIC_HEADER.fullmatch(h.strip(" *"))),
@@ -428,8 +437,11 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
     if compared is None and first in _ENTITY_HEADERS and any(len(p[1]) > 1 for p in by_header.values()):
         _entity_rows_results(table, repo_id, context_dataset, by_header, add)
     elif compared is not None:
+        column = _benchmark_column(header)
+        parts = column is not None and bool(_PARTS_HEADER.match(header[column].strip(" *"))) and bool(context_dataset)
         for benchmark, measure, cell, row in compared:
-            add(benchmark, split_of(table.caption), measure, cell, row)
+            named = f"{context_dataset} ({benchmark})" if parts else benchmark
+            add(named, split_of(table.caption), measure, cell, row)
     elif header and all(metric_of(h) for h in header):  # "| EM | F1 |" over one row of numbers
         for row in table.rows[:3]:
             for j, metric in enumerate(metric_of(h) for h in header):
@@ -825,7 +837,8 @@ _NOT_A_BENCHMARK_ROW = re.compile(
 )
 _KNOWN_EVAL = re.compile(
     r"\b(conll-?2003|squad(?:\s?v?2(?:\.0)?)?|glue|superglue|common[ _]voice|librispeech|imagenet|mnli|sst-?2|xnli|"
-    r"wikiann|tweet_eval|emotion|imdb|cnn[_ /]dailymail|xsum|samsum|wmt\d\d|tatoeba|flores|mmlu|gsm8k)\b",
+    r"wikiann|tweet_eval|emotion|imdb|cnn[_ /]dailymail|xsum|samsum|wmt\d\d|tatoeba|flores|mmlu|gsm8k|"
+    r"truthful-?qa|hellaswag|winogrande|piqa|boolq|openbookqa|humaneval|mbpp)\b",
     re.IGNORECASE,
 )
 
