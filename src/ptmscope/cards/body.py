@@ -1370,6 +1370,8 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
         "per device train batch size",
         "per_device_train_batch_size",
         "training batch size",
+        "micro batch size",
+        "batch size per device",
         "batch",
     ),
     "eval_batch_size": ("eval batch size", "eval_batch_size", "per device eval batch size", "evaluation batch size"),
@@ -1400,6 +1402,9 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
         "warm-up steps",
         "num warmup steps",
         "warmup",
+        "warmup iteration",
+        "warmup iterations",
+        "warmup iters",
     ),
     "lr_scheduler_warmup_ratio": (
         "warmup proportion",
@@ -1448,6 +1453,7 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
         "max length",
         "max_length",
         "sequence length",
+        "seq length",
         "max source length",
         "max_source_length",
         "context length",
@@ -1705,9 +1711,34 @@ def _text_hyperparameters(block: Block, add: _AddHyperparameter) -> None:
             add(key, value, "text", text[max(0, said.start() - 40) : said.end() + 40], block.line)
 
 
+def _key_value_table(table: Table, add: _AddHyperparameter) -> bool:
+    """A two-column table of settings under a hyper-parameters heading, or with a blank header over rows that
+    name three or more ("| | |" then "| lr | 3e-4 |"): every row, an unknown key under its own snake_case name."""
+    if len(table.header) != 2 or not table.rows:
+        return False
+    in_section = bool(table.headings) and bool(_HYPER_LIST.search(table.headings[-1]))
+    blank = not any(h.strip() for h in table.header)
+    known = sum(1 for row in table.rows if row and hyperparameter_key(row[0]))
+    if not (in_section and (blank or known)) and not (blank and known >= 3):
+        return False
+    for row in table.rows:
+        if len(row) < 2 or not row[1].strip():
+            continue
+        own = re.sub(r"[^a-z0-9]+", "_", row[0].lower()).strip("_")
+        if own in ("bf16", "fp16", "fp8") and row[1].strip().lower() in ("true", "yes", "1"):
+            add("mixed_precision_training", own, "table", " | ".join(row), table.line)  # "| bf16 | true |"
+            continue
+        key = hyperparameter_key(row[0]) or (own if re.fullmatch(r"[a-z][a-z0-9_]{1,40}", own) else None)
+        if key:
+            add(key, row[1], "table", " | ".join(row), table.line)
+    return True
+
+
 def _table_hyperparameters(tables: list[Table], add: _AddHyperparameter) -> None:
     """Hyper-parameters of tables: a key and a value per row, or keys as columns over one row."""
     for table in tables:
+        if _key_value_table(table, add):
+            continue
         header = [h.lower() for h in table.header]
         if len(header) >= 2 and (
             hyperparameter_key(table.header[0]) or any("param" in h or h in ("value", "setting") for h in header)
