@@ -1463,6 +1463,9 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     "dropout": ("dropout", "dropout rate"),
     "label_smoothing": ("label smoothing", "label_smoothing_factor", "label smoothing factor"),
     "adam_epsilon": ("adam epsilon", "adam_epsilon"),
+    "adam_beta1": ("adam beta1", "adam_beta1", "beta1", "beta 1", "β1"),
+    "adam_beta2": ("adam beta2", "adam_beta2", "beta2", "beta 2", "β2"),
+    "mlm_probability": ("mlm probability", "mlm_probability", "masking probability", "mask probability"),
     "num_devices": ("num devices", "num_devices", "number of devices"),
     "total_eval_batch_size": ("total eval batch size", "total_eval_batch_size"),
     "max_grad_norm": ("max grad norm", "max_grad_norm", "gradient clipping"),
@@ -1539,6 +1542,7 @@ _LAUNCHER = re.compile(r"\b(python|accelerate|torchrun|deepspeed|run_\w+\.py)\b"
 _HYPER_LIST = re.compile(r"hyper[\s_-]?param", re.IGNORECASE)
 _TRAIN_WORD = re.compile(r"\btrain|fine-?tun", re.IGNORECASE)
 _SENTENCE_HYPER += (
+    ("num_epochs", re.compile(r"(?:[(,]\s*|\bwith\s+)(\d{1,3})\s+epochs?\b", re.I), "epoch"),
     ("max_seq_length", re.compile(r"\b(\d{2,6})\s+tokens\s+per\s+(?:instance|sequence|example)\b", re.I), "per"),
     ("train_batch_size", re.compile(r"\b(\d[\d,]*)\s+(?:instances|sequences|examples)\s+per\s+batch\b", re.I), "batch"),
     ("training_steps", re.compile(r"\b(\d[\d.,]*\s*[kKmM]?)\s+training\s+steps\b", re.I), "steps"),
