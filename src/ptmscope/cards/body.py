@@ -511,7 +511,16 @@ def _metric_columns_results(table: Table, repo_id: str, context_dataset: str | N
 
 
 # a column that names a benchmark: "MMLU", "ARC-C", "Situated QA", "agqa", "ArabicMMLU*" (a footnote mark)
-_BENCHMARK_NAME = re.compile(r"[A-Z][\w-]{1,15}(?:\s\(?\w+\)?)?|[a-z][a-z0-9-]{2,11}")
+_BENCHMARK_NAME = re.compile(r"[A-Z][\w-]{1,15}(?:\s\(?\w+\)?)?")
+_LOWER_BENCHMARK = re.compile(r"[a-z][a-z0-9-]{2,11}")
+
+
+def _is_benchmark_column(header: str) -> bool:
+    """A column header that names a benchmark (not a split, a size or a count)."""
+    name = header.strip(" *†‡")
+    if _KNOWN_EVAL.search(name) or _BENCHMARK_NAME.fullmatch(name):
+        return True
+    return bool(_LOWER_BENCHMARK.fullmatch(name)) and not split_of(name) and not _NOT_A_TASK.search(name)
 
 
 def _task_columns_rows(table: Table, row_metrics: list[str | None]) -> list[list[str]] | None:
@@ -526,7 +535,7 @@ def _task_columns_rows(table: Table, row_metrics: list[str | None]) -> list[list
         and columns
         and numeric_rows
         and len(columns) >= 2
-        and sum(bool(_KNOWN_EVAL.search(h) or _BENCHMARK_NAME.fullmatch(h.strip(" *†‡"))) for h in columns)
+        and sum(_is_benchmark_column(h) for h in columns)
         >= len(columns) - 1
     ):
         return numeric_rows
