@@ -535,8 +535,7 @@ def _task_columns_rows(table: Table, row_metrics: list[str | None]) -> list[list
         and columns
         and numeric_rows
         and len(columns) >= 2
-        and sum(_is_benchmark_column(h) for h in columns)
-        >= len(columns) - 1
+        and sum(_is_benchmark_column(h) for h in columns) >= len(columns) - 1
     ):
         return numeric_rows
     return None
