@@ -60,7 +60,7 @@ up(child, base, relation, depth, path) AS (
 lic AS (
     SELECT DISTINCT l.repo_id, lower(trim(l.license)) AS id, c.kind, c.family
     FROM a_model_licenses l LEFT JOIN license_catalog c ON c.id = split_part(lower(trim(l.license)), ':', 1)
-    WHERE trim(l.license) <> ''),
+    WHERE trim(l.license) <> '' AND l.repo_id IN (SELECT child FROM up UNION SELECT base FROM up)),
 verdicts AS (
     SELECT up.child, up.base,
            min(license_conflict_reason(bl.id, bl.kind, cl.id))

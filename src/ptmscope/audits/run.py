@@ -194,9 +194,7 @@ def audit_model(
                     "SELECT 1 FROM models WHERE snapshot_id = ? AND repo_id = ? LIMIT 1", [snap.snapshot_id, target]
                 )
             ):
-                facts_module.snapshot_scope(store.con, snap.snapshot_id)
-                stored = report_in_snapshot(store.con, snap.snapshot_id, target)  # scan --snapshot's verdicts
-                audit = _judge(store.con, target, Target("snapshot", target), snap, weights, stored)
+                audit = audit_in_store(store, snap, target, weights)
                 audit.context_info = info
                 return audit
     name = info.snapshot.name if info is not None else None
@@ -209,6 +207,17 @@ def audit_model(
         audit = _audit_scratch(local, db_file, name, weights, scan=scan is not False)
     audit.context_info = info
     return audit
+
+
+def audit_in_store(store: Store, snapshot: Snapshot, repo_id: str, weights: Weights | None = None) -> ModelAudit:
+    """A model of ``snapshot`` judged against it, on an open store (read-only is enough; nothing is written).
+
+    What ``audit_model`` does for a repo id of its context snapshot; ``ptmscope serve`` calls it with its
+    own short-lived read-only connection. File verdicts are the ones ``scan --snapshot`` stored.
+    """
+    facts_module.snapshot_scope(store.con, snapshot.snapshot_id)
+    stored = report_in_snapshot(store.con, snapshot.snapshot_id, repo_id)  # scan --snapshot's verdicts
+    return _judge(store.con, repo_id, Target("snapshot", repo_id), snapshot, weights or load_weights(), stored)
 
 
 def _upgrade(db_file: Path) -> None:

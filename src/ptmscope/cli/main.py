@@ -77,6 +77,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ptmscope.cli.serve_hub:serve_hub",
         "Serve a snapshot as a Hugging Face Hub: the API, README files and git clones.",
     ),
+    "serve": (
+        "ptmscope.cli.serve:serve",
+        "Explore a snapshot in the browser: search, report cards, lineage, the study.",
+    ),
 }
 
 # Subclasses before their bases: the first match wins.
@@ -181,6 +185,8 @@ def cli() -> None:
       ptmscope verify ./model --dataset test.parquet
     Security teams:
       ptmscope scan PATH --format sarif     static scan of model files; exit 1 on findings
+    Everyone:
+      ptmscope serve                        explore a snapshot in the browser (http://127.0.0.1:8000)
 
     The store is a DuckDB file (default: your user cache directory; --db or PTMSCOPE_DB to choose).
     """

@@ -10,13 +10,13 @@ import click
 from ptmscope.audits.snapshot import audit_snapshot
 from ptmscope.cli.options import db_option, emit_json, json_option, snapshot_option, stderr_console
 from ptmscope.cli.session import judging_snapshot, open_store
+from ptmscope.reports.select_json import SCHEMA, selection_document
 from ptmscope.reports.select_terminal import print_selection
 from ptmscope.selection import requirements as reqs
-from ptmscope.selection.engine import Selection, latest_run
+from ptmscope.selection.engine import latest_run
 from ptmscope.selection.engine import select as run_select
-from ptmscope.studies.run import snapshot_json
 
-SCHEMA = "ptmscope.select/1"
+__all__ = ["SCHEMA", "select", "selection_document"]  # selection_document moved to ptmscope.reports.select_json
 
 
 def _kv(values: tuple[str, ...], name: str) -> dict[str, float]:
@@ -138,19 +138,3 @@ def select(snapshot_name: str | None, requirements_file: Path | None, task: str 
         emit_json(document)
         return
     print_selection(document, explain=explain)
-
-
-def selection_document(result: Selection) -> dict[str, Any]:
-    """The selection as JSON (schema ptmscope.select/1)."""
-    return {
-        "schema": SCHEMA,
-        "snapshot": snapshot_json(result.snapshot),
-        "audit_run": result.run_id,
-        "requirements": result.requirements.as_json(),
-        "candidates": result.candidates,
-        "eligible": result.eligible,
-        "excluded_by_rule": result.excluded_by_rule,
-        "shortlist": result.shortlist,
-        "excluded": result.excluded,
-        "seconds": round(result.seconds, 3),
-    }

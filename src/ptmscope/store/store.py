@@ -203,7 +203,11 @@ _SNAPSHOT_FIELDS = ("snapshot_id", "name", "source", "source_detail", "taken_at"
 class Store:
     """A DuckDB database of snapshots. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, read_only: bool = False, lock_wait: float | None = None
+    ) -> None:
+        """Open the store at ``path`` (None: the default location); ``lock_wait``: seconds to wait for another
+        process's write lock (None: ``PTMSCOPE_LOCK_WAIT``, else 10 s)."""
         target = ":memory:" if str(path) == ":memory:" else str(Path(path) if path else default_db_path())
         if target != ":memory:":
             target_path = Path(target)
@@ -219,6 +223,7 @@ class Store:
         self.location = target
         """Where the database lives (a path, or ':memory:')."""
         self.read_only = read_only
+        self.lock_wait = lock_wait
         self.con = self._connect(read_only)
         self._read_snapshot_columns()
 
@@ -227,7 +232,8 @@ class Store:
 
         target = self.location
         existed = target != ":memory:" and Path(target).exists() and Path(target).stat().st_size > 0
-        con = connect_waiting(target, read_only=read_only, patience=_lock_wait())
+        patience = _lock_wait() if self.lock_wait is None else max(0.0, self.lock_wait)
+        con = connect_waiting(target, read_only=read_only, patience=patience)
         return self._prepare(con, target, existed, read_only)
 
     @staticmethod

@@ -1,0 +1,175 @@
+"""What the server knows about the snapshot it serves, and the documents behind its pages.
+
+``Explorer`` is made once per server: it resolves the snapshot, notes its latest ``audit --all``
+run, loads the models index (and the card texts it can hold) into memory, then releases the
+store. Each page's document is built from the index (search, facets), or through a short-lived
+read-only connection (``StoreAccess``: a model, select), and the costly ones are kept: the study
+per server (a snapshot never changes once written), model pages in a small LRU.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ptmscope.checks.model import ATTRIBUTES
+from ptmscope.errors import InputError
+from ptmscope.selection.engine import latest_run
+from ptmscope.store.store import Snapshot
+from ptmscope.studies.run import run_study, snapshot_json
+from ptmscope.web import model_page
+from ptmscope.web.access import DEFAULT_PATIENCE, StoreAccess
+from ptmscope.web.cardtext import load_card_texts, render_card, stored_card
+from ptmscope.web.index import ModelIndex
+from ptmscope.web.query import FACETS, ModelQuery
+from ptmscope.web.select_page import requirements_from, selection
+from ptmscope.web.study_page import study_figures
+
+MODEL_CACHE = 256
+MAX_COMPARE = 4
+
+
+class _Lru:
+    """A small thread-safe LRU of documents."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+class Explorer:
+    """The served snapshot: its index in memory, and the store opened per request."""
+
+    def __init__(self, db_path: Path, snapshot_name: str, *, patience: float = DEFAULT_PATIENCE) -> None:
+        self.access = StoreAccess(db_path, patience=patience)
+        started = time.perf_counter()
+        with self.access.reading() as store:
+            self.snapshot: Snapshot = store.snapshot(snapshot_name)
+            self.run_id = latest_run(store, self.snapshot)
+            self.run = model_page.stored_run(store, self.run_id) if self.run_id is not None else None
+            self.cards, self.cards_in_memory = load_card_texts(store, self.snapshot)
+            self.index = ModelIndex.build(store, self.snapshot.snapshot_id, self.run_id, self.cards)
+        self.load_seconds = time.perf_counter() - started
+        self._study_lock = threading.Lock()
+        self._study: dict[str, Any] | None = None
+        self._models = _Lru(MODEL_CACHE)
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    def header(self) -> dict[str, Any]:
+        """What every document says about the snapshot served."""
+        return {"snapshot": snapshot_json(self.snapshot), "models": self.index.models, "audit_run": self.run_id}
+
+    def models(self, query: ModelQuery) -> dict[str, Any]:
+        """The models page: one page of matches, their number and the facet counts over all of them."""
+        page = self.index.page(query)
+        facets = {}
+        for name, counts in page.facets.items():
+            selected = query.selected(name)
+            facets[name] = {
+                "label": FACETS[name][2],
+                "values": [
+                    {"value": v, "count": n, "selected": v in selected, "url": query.toggled(name, v).url()}
+                    for v, n in counts
+                ],
+            }
+        pages = max(1, -(-page.total // query.per))
+        return {
+            **self.header(),
+            "query": query.as_json(),
+            "url": query.url(),
+            "total": page.total,
+            "page": query.page,
+            "pages": pages,
+            "previous": query.on_page(query.page - 1).url() if query.page > 1 else None,
+            "next": query.on_page(query.page + 1).url() if query.page < pages else None,
+            "card_search": {"available": self.cards_in_memory and bool(self.cards), "cards": len(self.cards)},
+            "results": page.rows,
+            "facets": facets,
+        }
+
+    def model(self, repo_id: str, *, explain: bool = False) -> dict[str, Any] | None:
+        """A model's page (None: not in the snapshot)."""
+        if self.index.row(repo_id) is None:
+            return None
+        return self._models.get((repo_id, explain), lambda: self._model(repo_id, explain))
+
+    def _model(self, repo_id: str, explain: bool) -> dict[str, Any] | None:
+        with self.access.reading() as store:
+            record = model_page.model_record(store, self.snapshot, repo_id)
+            if record is None:
+                return None
+            audit = model_page.audit_of(store, self.snapshot, repo_id, self.run, explain=explain,
+                                        family=lambda: self.index.lineage(repo_id))  # fmt: skip
+            files = model_page.model_files(store, self.snapshot, repo_id)
+            claims = model_page.model_claims(store, self.snapshot, repo_id)
+            text = self.cards.get(repo_id) if self.cards_in_memory else stored_card(store, self.snapshot, repo_id)
+        row = self.index.row(repo_id) or {}
+        record["licenses"] = [v for v in row.get("licenses", []) if v != "none"]
+        record["datasets"] = [v for v in row.get("datasets", []) if v != "none"]
+        card: dict[str, Any] = {"status": record.get("card_status"), "available": text is not None}
+        if text is not None:
+            front, html, cut = render_card(text)
+            card.update({"front_matter": front, "html": str(html), "cut": cut, "chars": len(text)})
+        return {**self.header(), "repo_id": repo_id, "model": record, "index": row,
+                "audit": audit, "files": files, "claims": claims, "card": card}  # fmt: skip
+
+    def study(self) -> dict[str, Any]:
+        """The study of the snapshot (computed once) and its figures as linked bars."""
+        with self._study_lock:
+            if self._study is None:
+                with self.access.reading() as store:
+                    data = run_study(store, self.snapshot).data
+                self._study = {**self.header(), "figures": study_figures(data, self.index), "study": data}
+            return self._study
+
+    def select(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The select form's shortlist (``shortlist`` None for an empty form).
+
+        Raises:
+            InputError: a requirement ``select`` refuses.
+        """
+        requirements = requirements_from(values)
+        out: dict[str, Any] = {**self.header(), "form": values, "selection": None}
+        if requirements is not None:
+            with self.access.reading() as store:
+                out["selection"] = selection(store, self.snapshot, requirements, self.run_id)
+        return out
+
+    def compare(self, repo_ids: list[str]) -> dict[str, Any]:
+        """Up to four models side by side: their scores and what reuse depends on.
+
+        Raises:
+            InputError: more than four models, or one the snapshot does not hold.
+        """
+        if len(repo_ids) > MAX_COMPARE:
+            raise InputError(f"compare up to {MAX_COMPARE} models at a time ({len(repo_ids)} asked)")
+        models = []
+        for repo_id in dict.fromkeys(repo_ids):
+            doc = self.model(repo_id)
+            if doc is None:
+                raise InputError(f"{repo_id[:200]!r} is not in snapshot {self.snapshot.name}")
+            audit = doc["audit"]
+            models.append({
+                "repo_id": repo_id, "model": doc["model"], "index": doc["index"],
+                "scores": {a: audit["scores"][a]["score"] for a in ATTRIBUTES},
+                "risks": audit["risks"], "lineage": audit["lineage"], "audit_source": audit["audit_source"],
+            })  # fmt: skip
+        return {**self.header(), "compared": models}

@@ -1,0 +1,173 @@
+"""A model's page as data: its record, report card, files with scan verdicts, lineage, claims.
+
+The report card is the audit document of ``ptmscope audit --json`` (``reports.audit_json``):
+from the snapshot's latest ``audit --all`` run when there is one (its stored findings, scored
+with the run's weights; an ``audit --all`` run keeps evidence for every outcome but true), else,
+or when asked (``explain``), computed on the spot by the audit library with the snapshot as
+context (``audits.run.audit_in_store``), which gives every finding's evidence. Everything is read
+through the request's read-only connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ptmscope.audits.lineage import Lineage
+from ptmscope.audits.run import ModelAudit, audit_in_store
+from ptmscope.checks import CHECKS, Finding, Outcome
+from ptmscope.reports.audit_json import audit_document
+from ptmscope.scores.policy import Weights, score
+from ptmscope.sources.local import Target
+from ptmscope.store.derived import SNAPSHOT_FILE_SCANS_SQL, weight_format
+from ptmscope.store.store import Snapshot, Store
+
+MAX_FILES = 2_000
+MAX_ROWS = 200
+
+_MODEL_SQL = """
+SELECT repo_id, namespace, author, sha, last_modified, created_at, gated, disabled, downloads, downloads_all_time,
+       likes, pipeline_tag, library_name, model_type, architectures, num_files, parameters, used_storage,
+       security_status, c.status AS card_status, c.length AS card_length
+FROM (SELECT * FROM models WHERE snapshot_id = $1 AND repo_id = $2) m
+LEFT JOIN (SELECT repo_id, status, length FROM cards WHERE snapshot_id = $1 AND repo_id = $2) c USING (repo_id)
+"""
+_FILES_SQL = f"""
+SELECT f.path, f.size, coalesce(f.lfs_sha256, f.blob_id) AS oid, s.verdict, s.format, s.rules, s.reason
+FROM (SELECT * FROM model_files WHERE snapshot_id = $sid AND repo_id = $repo) f
+LEFT JOIN (SELECT * FROM ({SNAPSHOT_FILE_SCANS_SQL}) WHERE repo_id = $repo) s USING (path)
+ORDER BY f.path LIMIT {MAX_FILES}
+"""
+_CLAIMS_SQL = f"""
+SELECT source, task_type, coalesce(dataset_type, dataset_name) AS dataset, dataset_split AS split,
+       coalesce(metric_type, metric_name) AS metric, value, value_text, verified, status
+FROM claims WHERE snapshot_id = ? AND repo_id = ? ORDER BY entry, dataset, metric LIMIT {MAX_ROWS}
+"""
+_RESULTS_SQL = f"""
+SELECT dataset, split, metric, value_text || coalesce(unit, '') AS value, found_in, line, snippet
+FROM card_results WHERE snapshot_id = ? AND repo_id = ? ORDER BY line LIMIT {MAX_ROWS}
+"""
+_VERIFIED_SQL = f"""
+SELECT sha, dataset_name, split, metric, measured, ci_low, ci_high, claimed, gap, verdict, explanation, created_at
+FROM verifications WHERE repo_id = ? ORDER BY created_at DESC LIMIT {MAX_ROWS}
+"""
+
+
+def _dicts(store: Store, sql: str, params: Any) -> list[dict[str, Any]]:
+    cursor = store.con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def model_record(store: Store, snapshot: Snapshot, repo_id: str) -> dict[str, Any] | None:
+    """The model's row of the snapshot and its card's status; None when it is not there."""
+    rows = _dicts(store, _MODEL_SQL, [snapshot.snapshot_id, repo_id])
+    if not rows:
+        return None
+    record = rows[0]
+    status = record.pop("security_status")
+    record["hub_flagged_files"] = _hub_flagged(status)
+    return record
+
+
+def _hub_flagged(status: Any) -> list[str]:
+    try:
+        parsed = orjson.loads(status) if isinstance(status, str | bytes) else status
+    except orjson.JSONDecodeError:
+        return []
+    issues = parsed.get("filesWithIssues") if isinstance(parsed, dict) else None
+    if not isinstance(issues, list):
+        return []
+    return [str(i.get("path", i)) if isinstance(i, dict) else str(i) for i in issues][:100]
+
+
+def model_files(store: Store, snapshot: Snapshot, repo_id: str) -> list[dict[str, Any]]:
+    """The file list, each with its weight format (by name) and the stored scan verdict of its bytes, if any."""
+    try:
+        files = _dicts(store, _FILES_SQL, {"sid": snapshot.snapshot_id, "repo": repo_id})
+    except Exception:  # a store that predates file_scans: the list without verdicts
+        files = _dicts(store, "SELECT path, size FROM model_files WHERE snapshot_id = ? AND repo_id = ? ORDER BY path",
+                       [snapshot.snapshot_id, repo_id])  # fmt: skip
+    for f in files:
+        f["weight_format"] = weight_format(str(f["path"]))
+    return files
+
+
+def model_claims(store: Store, snapshot: Snapshot, repo_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Model-index claims, results the card reports in its text, and ``verify`` re-measurements of the model."""
+    sid = snapshot.snapshot_id
+    out = {
+        "model_index": _dicts(store, _CLAIMS_SQL, [sid, repo_id]),
+        "card_text": _dicts(store, _RESULTS_SQL, [sid, repo_id]),
+        "verifications": [],
+    }
+    with suppress(Exception):  # a store that predates verify has no verifications table
+        out["verifications"] = _dicts(store, _VERIFIED_SQL, [repo_id])
+    return out
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """The snapshot's latest ``audit --all`` run: its id, the weights it scored with, what the page says of it."""
+
+    run_id: int
+    weights: Weights
+    info: dict[str, Any]
+
+
+def stored_run(store: Store, run_id: int) -> StoredRun:
+    """The run ``run_id`` as the model pages use it."""
+    row = store.query("SELECT weights, created_at, tool_version, models FROM audit_runs WHERE run_id = ?", [run_id])[0]
+    policy = orjson.loads(row[0])
+    weights = Weights({str(k): float(v) for k, v in policy.get("weights", {}).items()},
+                      float(policy.get("default", 1.0)), str(policy.get("source", "default")))  # fmt: skip
+    info = {"kind": "stored", "run_id": run_id, "created_at": row[1], "tool_version": row[2], "models": row[3]}
+    return StoredRun(run_id, weights, info)
+
+
+def stored_audit(store: Store, snapshot: Snapshot, repo_id: str, run: StoredRun, family: Lineage) -> ModelAudit | None:
+    """The model's audit as the snapshot's ``audit --all`` run stored it (None: the run has no findings for it).
+
+    Scored from the stored findings with the run's weights (the same arithmetic as the run's stored scores).
+    """
+    rows = store.query(
+        "SELECT check_id, outcome, evidence, grade, sha FROM findings WHERE run_id = ? AND repo_id = ?",
+        [run.run_id, repo_id],
+    )
+    if not rows:
+        return None
+    by_id = {r[0]: r for r in rows}
+    findings = [(check, Finding(check.id, Outcome(by_id[check.id][1]), by_id[check.id][2], by_id[check.id][3]))
+                for check in CHECKS.values() if check.id in by_id]  # fmt: skip
+    return ModelAudit(
+        repo_id=repo_id,
+        sha=rows[0][4],
+        target=Target("snapshot", repo_id),
+        context=snapshot,
+        facts={},
+        findings=findings,
+        scores=score(findings, run.weights),
+        lineage=family,
+        weights=run.weights,
+    )
+
+
+def audit_of(store: Store, snapshot: Snapshot, repo_id: str, run: StoredRun | None, *, explain: bool,
+             family: Callable[[], Lineage]) -> dict[str, Any]:  # fmt: skip
+    """The report card (``ptmscope.audit/1`` document) and where it came from (``audit_source``).
+
+    ``family``: the model's lineage, for a stored run's card (a computed audit finds its own).
+    """
+    audit = None if explain or run is None else stored_audit(store, snapshot, repo_id, run, family())
+    source: dict[str, Any] = {"kind": "computed", "run_id": None}
+    if audit is not None and run is not None:
+        source = run.info
+    else:
+        audit = audit_in_store(store, snapshot, repo_id)
+    doc = audit_document(audit)
+    doc["audit_source"] = source
+    return doc
