@@ -133,6 +133,11 @@ def build_registry(base: Path) -> Registry:
                 "downloads": 10_000 - rank,
                 "pipeline_tag": "text-classification",
                 "siblings": siblings,
+                # the Hub's own scanners flag the template-injection GGUF (as its status would say)
+                "securityRepoStatus": {
+                    "scansDone": True,
+                    "filesWithIssues": ["model.gguf"] if repo == "evil/gguf-ssti" else [],
+                },
             }
             out.write(json.dumps(record) + "\n")
     db = base / "registry.duckdb"

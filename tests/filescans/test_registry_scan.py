@@ -55,6 +55,9 @@ def test_a_remote_scan_gives_the_verdicts_of_a_full_local_scan_reading_a_sliver(
     assert got[("big/pytorch-200m", "pytorch_model.bin")][:2] == ("pytorch-zip", "clean")
     assert got[("evil/gguf-ssti", "model.gguf")][1] == "dangerous"
     with Store(fresh_db, read_only=True) as store:
+        hub = dict(store.query("SELECT hub_status, count(*) FROM file_scans GROUP BY hub_status"))
+    assert hub == {"unsafe": 1, "safe": len(registry.expected) - 1}  # the Hub's own flags, from its security status
+    with Store(fresh_db, read_only=True) as store:
         read = dict(store.query("SELECT repo_id || '/' || path, bytes_read FROM file_scans WHERE repo_id LIKE 'big/%'"))
     checkpoint = registry.sizes[("big/pytorch-200m", "pytorch_model.bin")]
     assert read["big/pytorch-200m/pytorch_model.bin"] <= 0.01 * checkpoint
@@ -187,6 +190,7 @@ def test_cli_json_exit_codes_and_the_study_row(registry: Registry, fresh_db: Pat
     malware = rows["Malware scan"]
     assert malware["measured"] and "ptmscope read" in malware["value"]
     assert malware["numbers"]["ptmscope"]["repos_scanned"] == 2
+    assert "models have files the Hub's scanners flagged" in malware["value"]
 
 
 def test_usage_errors_say_what_to_do(tmp_path: Path):

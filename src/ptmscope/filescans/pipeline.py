@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pyarrow.parquet as pq
 
 from ptmscope import __version__
@@ -212,12 +213,14 @@ def _tasks(
         ids = [repo_id for repo_id, _ in chunk]
         files = _listed_files(store, snapshot, ids)
         known = _known_blobs(store, ids)
+        flagged = _hub_flagged(store, snapshot, ids)
         for repo_id, sha in chunk:
             yield ScanTask(
                 repo_id=repo_id,
                 revision=sha,
                 files=files.get(repo_id),
                 known=frozenset(known.get(repo_id, ())),
+                hub_flagged=flagged.get(repo_id),
                 endpoint=endpoint,
                 headers=options.headers,
                 token=options.token,
@@ -238,6 +241,26 @@ def _listed_files(store: Store, snapshot: Snapshot, ids: list[str]) -> dict[str,
         if isinstance(path, str):
             out.setdefault(repo_id, []).append(FileEntry(path, size, blob_id, sha256))
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _hub_flagged(store: Store, snapshot: Snapshot, ids: list[str]) -> dict[str, frozenset[str]]:
+    """Per repo whose Hub security status the snapshot holds: the files the Hub's own scanners flagged."""
+    rows = store.con.execute(
+        "SELECT repo_id, security_status::VARCHAR FROM models"
+        " WHERE snapshot_id = ? AND list_contains(?, repo_id) AND security_status IS NOT NULL",
+        [snapshot.snapshot_id, ids],
+    ).fetchall()
+    out: dict[str, frozenset[str]] = {}
+    for repo_id, text in rows:
+        try:
+            status = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            continue
+        issues = status.get("filesWithIssues") if isinstance(status, dict) else None
+        if isinstance(issues, list):
+            paths = (i.get("path") if isinstance(i, dict) else i for i in issues)
+            out[repo_id] = frozenset(p for p in paths if isinstance(p, str))
+    return out
 
 
 def _known_blobs(store: Store, ids: list[str]) -> dict[str, set[tuple[str, str]]]:

@@ -108,6 +108,8 @@ class ScanTask:
     budget: int
     """Bytes one file may fetch before its verdict is 'needs more than the budget'."""
     options: ScanOptions = field(default_factory=ScanOptions)
+    hub_flagged: frozenset[str] | None = None
+    """The files the Hub's own scanners flagged, when the snapshot holds the Hub's security status."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def run_unit(task: ScanTask) -> UnitResult:
             reused += 1
             continue
         row = scan_entry(task, entry)
-        row["hub_status"] = hub_status.get(entry.path)
+        row["hub_status"] = hub_status.get(entry.path) or _hub_verdict(task, entry.path)
         requests += row["requests"]
         failed += row["verdict"] == "error"
         rows.append(row)
@@ -183,6 +185,13 @@ def run_unit(task: ScanTask) -> UnitResult:
         "scanned_at": now,
     }
     return _write(task, rows, repo_row, reused, failed)
+
+
+def _hub_verdict(task: ScanTask, path: str) -> str | None:
+    """The Hub's own verdict on a file from the model's security status: unsafe when listed with issues."""
+    if task.hub_flagged is None:
+        return None
+    return "unsafe" if path in task.hub_flagged else "safe"
 
 
 def _failed_repo(task: ScanTask, reason: str, started: float) -> dict[str, Any]:
