@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 
 from ptmscope.scanners.context import BufferLike, PickleContext
 from ptmscope.scanners.pickle import analyze_pickle
@@ -64,7 +65,9 @@ def scan_npy(buf: BufferLike, start: int, end: int, ctx: PickleContext, member: 
         return
     raw = bytes(buf[hstart : hstart + hlen])
     try:
-        header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin-1"))
+        with warnings.catch_warnings():  # a hostile header's "\\%" must not print a DeprecationWarning
+            warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+            header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin-1"))
     except (ValueError, SyntaxError, MemoryError, RecursionError, UnicodeDecodeError) as error:
         ctx.add("unparseable", "npy-bad-header", f"header is not a literal dict: {type(error).__name__}", member)
         return
