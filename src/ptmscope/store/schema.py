@@ -515,7 +515,7 @@ def m0007_file_scans(con: duckdb.DuckDBPyConnection) -> None:
             rules        VARCHAR[],          -- rule ids of the findings above info, most severe first
             findings     JSON,               -- [{severity, rule, message, member, offset, evidence}], bounded
             reason       VARCHAR,            -- why error | skipped | unparseable (a budget, a failed read)
-            hub_status   VARCHAR,            -- the Hub's own verdict: unsafe | safe (its security status), NULL: unknown
+            hub_status   VARCHAR,            -- the Hub's own verdict (unsafe | safe), NULL when unknown
             bytes_read   BIGINT,             -- bytes fetched over HTTP ranges
             requests     INTEGER,            -- HTTP requests made for this file
             seconds      DOUBLE,
