@@ -409,7 +409,7 @@ def test_bom_of_a_hub_model_names_a_mirror_endpoint_in_the_purl(fake_hub, tmp_pa
     assert component["purl"] == f"pkg:huggingface/acme/remote@{'c' * 40}?repository_url={fake_hub}"
     assert component["bom-ref"] == component["purl"]
     assert _file_hashes(mirrored) == {"README.md": [], "model.safetensors": ["0a" * 32]}
-    for hub in ("https://huggingface.co", "https://huggingface.co/", None):
+    for hub in ("https://huggingface.co", "https://huggingface.co/", None):  # offline: names only, for the purl
         bom = _bom_of(audit, endpoint=hub)
         assert bom["metadata"]["component"]["purl"] == f"pkg:huggingface/acme/remote@{'c' * 40}"
 

@@ -22,6 +22,8 @@ from tests.replay import handler_server
 
 SQUATTER = "facebok/bart-large"
 
+HUB = "https://huggingface.co"  # offline: the endpoint a stored crawl record names; never called
+
 
 def audit(*args: str) -> object:
     return CliRunner().invoke(cli, ["audit", *args])
@@ -84,7 +86,7 @@ def add_limited_crawl(db, name="test-crawl", limit=5000):
                           [datetime.now(UTC), snap.snapshot_id])  # fmt: skip
         store.con.execute(
             "INSERT INTO crawl_state (snapshot_id, endpoint, params, updated_at) VALUES (?, ?, ?, ?)",
-            [snap.snapshot_id, "https://huggingface.co", json.dumps({"listing": {"limit": 1000}, "max_models": limit}),
+            [snap.snapshot_id, HUB, json.dumps({"listing": {"limit": 1000}, "max_models": limit}),
              datetime.now(UTC)],
         )  # fmt: skip
 
@@ -150,7 +152,7 @@ def recording_hub(monkeypatch):
 def test_the_users_token_goes_only_to_the_endpoint_it_belongs_to(recording_hub, tmp_path, monkeypatch):
     db = str(tmp_path / "none.duckdb")
     monkeypatch.setenv("HF_TOKEN", "hf_env_secret")
-    monkeypatch.setenv("HF_ENDPOINT", "https://huggingface.co")
+    monkeypatch.setenv("HF_ENDPOINT", "https://huggingface.co")  # offline: only where the token belongs
     result = audit("acme/remote", "--db", db, "--endpoint", recording_hub, "--json")
     assert result.exit_code == 0, result.output
     assert _RecordingHub.seen and set(_RecordingHub.seen) == {None}  # another endpoint: no token at all
@@ -170,7 +172,7 @@ def test_the_users_token_goes_only_to_the_endpoint_it_belongs_to(recording_hub, 
     assert set(_RecordingHub.seen) == {"Bearer hf_saved_login"}
 
     _RecordingHub.seen = []
-    monkeypatch.setenv("HF_ENDPOINT", "https://huggingface.co")
+    monkeypatch.setenv("HF_ENDPOINT", "https://huggingface.co")  # offline: only where the token belongs
     result = audit("acme/remote", "--db", db, "--endpoint", recording_hub, "--token", "hf_given", "--json")
     assert result.exit_code == 0 and set(_RecordingHub.seen) == {"Bearer hf_given"}  # --token: the user's choice
 
