@@ -72,6 +72,16 @@ def read_exactly(fd: int, n: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
+def strided(buf: Any, start: int, stop: int, step: int) -> bytes:
+    """``buf[start:stop:step]`` of a windowed buffer, read as one contiguous slice (FileBuffer, RangeBuffer)."""
+    picked = range(start, stop, step)
+    if not picked:
+        return b""
+    lo = min(picked[0], picked[-1])
+    chunk = buf[lo : max(picked[0], picked[-1]) + 1]
+    return bytes(chunk[picked[0] - lo :: step][: len(picked)])
+
+
 class FileBuffer:
     """Random access to the first ``size`` bytes of an open file, by reads: ``buf[i]``, ``buf[a:b]``, ``find``.
 
@@ -125,12 +135,7 @@ class FileBuffer:
             raise TypeError(f"FileBuffer indices must be integers or slices, not {type(key).__name__}")
         start, stop, step = key.indices(self.size)
         if step != 1:
-            picked = range(start, stop, step)
-            if not picked:
-                return b""
-            lo = min(picked[0], picked[-1])
-            chunk = self[lo : max(picked[0], picked[-1]) + 1]
-            return chunk[picked[0] - lo :: step][: len(picked)]
+            return strided(self, start, stop, step)
         if stop <= start:
             return b""
         lo = self._lo

@@ -43,7 +43,7 @@ from ptmscope import __version__
 from ptmscope.scanners.api import file_result, new_context, scan_contents, too_large
 from ptmscope.scanners.detect import detect
 from ptmscope.scanners.interface import FileResult, ScanOptions, SkippedFile
-from ptmscope.scanners.reader import ReadStopped
+from ptmscope.scanners.reader import ReadStopped, strided
 
 RangeFetcher = Callable[[int, int], bytes]
 """Returns bytes ``[start, stop)`` of the file (exactly ``stop - start`` of them), or raises ``RemoteReadError``."""
@@ -206,12 +206,7 @@ class RangeBuffer:
             raise TypeError(f"RangeBuffer indices must be integers or slices, not {type(key).__name__}")
         start, stop, step = key.indices(self.size)
         if step != 1:
-            picked = range(start, stop, step)
-            if not picked:
-                return b""
-            lo = min(picked[0], picked[-1])
-            chunk = self[lo : max(picked[0], picked[-1]) + 1]
-            return chunk[picked[0] - lo :: step][: len(picked)]
+            return strided(self, start, stop, step)
         if stop <= start:
             return b""
         lo = self._lo
