@@ -8,13 +8,16 @@ Setup (not timed): synthetic Hub listings with realistic skew (benchmarks/synthe
 then ``audit --all`` (the scores the pages show). Then ``ptmscope serve`` runs in its own process
 and ``--clients`` threads (default 8) send requests for ``--seconds``, each request one of:
 
-- search with facets: a search word drawn from the ids' vocabulary plus one to three facet values
-  (task, weight format, licence class, licence, library), on a random page of results; the
-  combinations are drawn at random, so most are new to the server (its facet cache rarely helps);
+- search with facets: usually (4 in 5) a search word drawn from the ids' vocabulary (~11,000
+  words), plus one to three facet values (task, weight format, licence class, licence, library),
+  on a random page of results; the combinations are drawn at random, so most searches with a
+  word are new to the server (its caches rarely help them), while the few hundred facet-only
+  combinations recur and their facet counts come from the server's cache after the first time;
 - a model page: a random model of the snapshot (uncached: each model is asked for once);
 - the study page (computed once per server, then served from memory).
 
-Prints p50 / p95 / max latency per page and the server's start-up time. Target: p95 < 200 ms.
+Prints p50 / p95 / max latency per page, the server's start-up time and its memory at the end
+(resident set and its peak, from /proc: Linux only). Target: p95 < 200 ms.
 """
 
 from __future__ import annotations
@@ -132,9 +135,20 @@ def measure(db: Path, snapshot: str, clients: int, seconds: float) -> None:
         for t in threads:
             t.join()
         report(out, errors, clients, seconds)
+        print(memory(server.pid))
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def memory(pid: int) -> str:
+    """The server process's resident memory now and at its peak (Linux /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "server memory: not measured (no /proc)"
+    kb = {line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmRSS", "VmHWM"))}
+    return f"server memory: RSS {kb.get('VmRSS', 0) / 1024:,.0f} MiB, peak {kb.get('VmHWM', 0) / 1024:,.0f} MiB"
 
 
 def report(out: dict[str, list[float]], errors: list[str], clients: int, seconds: float) -> None:

@@ -93,13 +93,23 @@ SELECT count(DISTINCT repo_id) FROM down WHERE repo_id <> $repo
 """
 
 
-def lineage(con: duckdb.DuckDBPyConnection, repo_id: str, *, own_issue: str | None = None) -> Lineage:
-    """The family of ``repo_id`` in the current audit scope (licence macros must be installed)."""
+def lineage(
+    con: duckdb.DuckDBPyConnection,
+    repo_id: str,
+    *,
+    own_issue: str | None = None,
+    bases: bool = True,
+    derivatives: bool = True,
+) -> Lineage:
+    """The family of ``repo_id`` in the current audit scope (licence macros must be installed).
+
+    ``bases``, ``derivatives``: False when the caller knows the scope holds no edge from the model to a base
+    (to it from a derivative), so the queries that would find none are not run.
+    """
     ancestors = []
     warnings = []
-    for depth, child, base, relation, base_licenses, in_snapshot, flagged, conflict in con.execute(
-        UP_SQL, {"repo": repo_id, "max": MAX_DEPTH}
-    ).fetchall():
+    up = con.execute(UP_SQL, {"repo": repo_id, "max": MAX_DEPTH}).fetchall() if bases else []
+    for depth, child, base, relation, base_licenses, in_snapshot, flagged, conflict in up:
         issues = []
         if flagged:
             issues.append("the Hub flagged files in it")
@@ -110,10 +120,13 @@ def lineage(con: duckdb.DuckDBPyConnection, repo_id: str, *, own_issue: str | No
         if issue:
             where = "its base model" if depth == 1 else f"an ancestor {depth} levels up"
             warnings.append(f"{where} {base}: {issue}")
-    children = [
-        (r[0], r[1], r[2]) for r in con.execute(CHILDREN_SQL, {"repo": repo_id, "limit": MAX_CHILDREN}).fetchall()
-    ]
-    descendants = int(con.execute(DESCENDANTS_SQL, {"repo": repo_id, "max": MAX_DEPTH}).fetchall()[0][0])
+    children = []
+    descendants = 0
+    if derivatives:
+        children = [
+            (r[0], r[1], r[2]) for r in con.execute(CHILDREN_SQL, {"repo": repo_id, "limit": MAX_CHILDREN}).fetchall()
+        ]
+        descendants = int(con.execute(DESCENDANTS_SQL, {"repo": repo_id, "max": MAX_DEPTH}).fetchall()[0][0])
     if own_issue and descendants:
         warnings.append(f"{descendants} model(s) derive from this one and inherit its risk: {own_issue}")
     return Lineage(ancestors, children, descendants, warnings)

@@ -32,6 +32,7 @@ from markupsafe import Markup
 from ptmscope.reports.safe import strip_controls
 from ptmscope.sample import BUNDLES, sample_paths
 from ptmscope.store.store import Snapshot, Store
+from ptmscope.web.locate import Spans
 
 MAX_CARD_CHARS = 300_000
 """A card longer than this is cut (with a note) before rendering."""
@@ -156,12 +157,16 @@ def load_card_texts(store: Store, snapshot: Snapshot) -> tuple[dict[str, str], b
     return texts, True
 
 
-def stored_card(store: Store, snapshot: Snapshot, repo_id: str) -> str | None:
+def stored_card(store: Store, snapshot: Snapshot, repo_id: str, spans: Spans) -> str | None:
     """One card's text from the store's README bytes, or None."""
-    rows = store.query(
-        "SELECT content FROM repo_files WHERE snapshot_id = ? AND repo_id = ? AND path = 'README.md' LIMIT 1",
-        [snapshot.snapshot_id, repo_id],
-    )
+    if spans.empty("repo_files"):
+        return None
+    rows = store.con.execute(
+        "SELECT content, count(*) OVER () FROM repo_files WHERE snapshot_id = $sid AND repo_id = $repo"
+        " AND path = 'README.md' AND rowid BETWEEN $lo_repo_files AND $hi_repo_files LIMIT 1",
+        {"sid": snapshot.snapshot_id, "repo": repo_id, **spans.params("repo_files")},
+    ).fetchall()
+    spans.found("repo_files", int(rows[0][1]) if rows else 0)
     if not rows or rows[0][0] is None:
         return None
     return bytes(rows[0][0]).decode("utf-8", errors="replace")

@@ -3,12 +3,15 @@
 ``Explorer`` is made once per server: it resolves the snapshot, notes its latest ``audit --all``
 run, loads the models index (and the card texts it can hold) into memory, then releases the
 store. Each page's document is built from the index (search, facets), or through a short-lived
-read-only connection (``StoreAccess``: a model, select), and the costly ones are kept: the study
-per server (a snapshot never changes once written), model pages in a small LRU.
+read-only attachment of the store (``StoreAccess``: a model, select), and the costly ones are
+kept: the study per server (a snapshot never changes once written), model pages in a small LRU.
+A model page reads its rows within the spans the index noted (``web.locate``) and its lineage
+from the graph in memory (``web.family``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -16,20 +19,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from ptmscope.checks.model import ATTRIBUTES
 from ptmscope.errors import InputError
 from ptmscope.selection.engine import latest_run
-from ptmscope.store.store import Snapshot
+from ptmscope.store.store import DEFAULT_MEMORY_LIMIT, MEMORY_ENV, Snapshot, Store
 from ptmscope.studies.run import run_study, snapshot_json
 from ptmscope.web import model_page
 from ptmscope.web.access import DEFAULT_PATIENCE, StoreAccess
 from ptmscope.web.cardtext import load_card_texts, render_card, stored_card
 from ptmscope.web.index import ModelIndex
+from ptmscope.web.locate import Spans
 from ptmscope.web.query import FACETS, ModelQuery
 from ptmscope.web.select_page import requirements_from, selection
 from ptmscope.web.study_page import study_figures
 
 MODEL_CACHE = 256
+BUILD_MEMORY = "512MB"
+"""DuckDB's memory limit while the index is built (it spills past it, next to the store, as any query would)."""
 MAX_COMPARE = 4
 
 
@@ -65,7 +73,16 @@ class Explorer:
             self.run_id = latest_run(store, self.snapshot)
             self.run = model_page.stored_run(store, self.run_id) if self.run_id is not None else None
             self.cards, self.cards_in_memory = load_card_texts(store, self.snapshot)
-            self.index = ModelIndex.build(store, self.snapshot.snapshot_id, self.run_id, self.cards)
+            # Nothing else runs yet: the start-up's scans may use every core. And within a small memory limit:
+            # DuckDB's allocator keeps much of what a query used, and the server lives on.
+            store.con.execute("RESET threads")
+            store.con.execute("SET memory_limit = ?", [BUILD_MEMORY])
+            try:
+                self.index = ModelIndex.build(store, self.snapshot.snapshot_id, self.run_id, self.cards)
+            finally:
+                store.con.execute("SET threads = 1")
+                store.con.execute("SET memory_limit = ?", [os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT])
+        pa.default_memory_pool().release_unused()  # Arrow's allocator keeps the build's freed memory otherwise
         self.load_seconds = time.perf_counter() - started
         self._study_lock = threading.Lock()
         self._study: dict[str, Any] | None = None
@@ -107,20 +124,19 @@ class Explorer:
 
     def model(self, repo_id: str, *, explain: bool = False) -> dict[str, Any] | None:
         """A model's page (None: not in the snapshot)."""
-        if self.index.row(repo_id) is None:
+        spans = self.index.spans(repo_id)
+        if spans is None:
             return None
-        return self._models.get((repo_id, explain), lambda: self._model(repo_id, explain))
+        return self._models.get((repo_id, explain), lambda: self._model(repo_id, explain, spans))
 
-    def _model(self, repo_id: str, explain: bool) -> dict[str, Any] | None:
+    def _model(self, repo_id: str, explain: bool, spans: Spans) -> dict[str, Any] | None:
         with self.access.reading() as store:
-            record = model_page.model_record(store, self.snapshot, repo_id)
-            if record is None:
-                return None
-            audit = model_page.audit_of(store, self.snapshot, repo_id, self.run, explain=explain,
-                                        family=lambda: self.index.lineage(repo_id))  # fmt: skip
-            files = model_page.model_files(store, self.snapshot, repo_id)
-            claims = model_page.model_claims(store, self.snapshot, repo_id)
-            text = self.cards.get(repo_id) if self.cards_in_memory else stored_card(store, self.snapshot, repo_id)
+            parts = self._read(store, repo_id, explain, spans)
+            if spans.moved:  # the store moved rows since the server started: read the whole tables
+                parts = self._read(store, repo_id, explain, Spans.everywhere())
+        if parts is None:
+            return None
+        record, audit, files, claims, text = parts
         row = self.index.row(repo_id) or {}
         record["licenses"] = [v for v in row.get("licenses", []) if v != "none"]
         record["datasets"] = [v for v in row.get("datasets", []) if v != "none"]
@@ -131,6 +147,18 @@ class Explorer:
         return {**self.header(), "repo_id": repo_id, "model": record, "index": row,
                 "audit": audit, "files": files, "claims": claims, "card": card}  # fmt: skip
 
+    def _read(self, store: Store, repo_id: str, explain: bool, spans: Spans) -> tuple[Any, ...] | None:
+        """A model page's parts from the store: record, audit, files, claims, card text (None: not there)."""
+        record = model_page.model_record(store, self.snapshot, repo_id, spans)
+        if record is None:
+            return None
+        audit = model_page.audit_of(store, self.snapshot, repo_id, self.run, explain=explain,
+                                    family=lambda: self.index.lineage(repo_id), spans=spans)  # fmt: skip
+        files = model_page.model_files(store, self.snapshot, repo_id, spans)
+        claims = model_page.model_claims(store, self.snapshot, repo_id, spans)
+        text = self.cards.get(repo_id) if self.cards_in_memory else stored_card(store, self.snapshot, repo_id, spans)
+        return record, audit, files, claims, text
+
     def study(self) -> dict[str, Any]:
         """The study of the snapshot (computed once) and its figures as linked bars."""
         with self._study_lock:
@@ -138,6 +166,7 @@ class Explorer:
                 with self.access.reading() as store:
                     data = run_study(store, self.snapshot).data
                 self._study = {**self.header(), "figures": study_figures(data, self.index), "study": data}
+                pa.default_memory_pool().release_unused()
             return self._study
 
     def select(self, values: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote_plus, urlencode
 
 from ptmscope.checks.model import ATTRIBUTES
 
@@ -26,12 +27,18 @@ FACETS: dict[str, tuple[str, bool, str]] = {
     "dataset": ("datasets", True, "Training dataset"),
     "verified": ("verified", False, "Verified organization"),
 }
-SORTS: dict[str, str] = {
-    "downloads": "downloads DESC NULLS LAST, repo_id",
-    "likes": "likes DESC NULLS LAST, downloads DESC NULLS LAST, repo_id",
-    "id": "repo_id",
-    **{a: f"score_{a} DESC NULLS LAST, downloads DESC NULLS LAST, repo_id" for a in ATTRIBUTES},
+SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "downloads": ("downloads",),
+    "likes": ("likes", "downloads"),
+    "id": (),
+    **{a: (f"score_{a}", "downloads") for a in ATTRIBUTES},
 }
+"""Each sort's index columns, each highest first with missing values last, then the repo id."""
+SORTS: dict[str, str] = {
+    name: ", ".join([*(f"{column} DESC NULLS LAST" for column in columns), "repo_id"])
+    for name, columns in SORT_KEYS.items()
+}
+"""Each sort as SQL (``ORDER BY``): the definition ``SORT_KEYS`` follows."""
 PER_PAGE = 30
 MAX_PER_PAGE = 100
 MAX_PAGE = 10_000
@@ -116,7 +123,7 @@ class ModelQuery:
     def url(self, path: str = "/models") -> str:
         """This query's shareable URL."""
         params = self.params()
-        return f"{path}?{urlencode(params)}" if params else path
+        return f"{path}?{_encoded(params)}" if params else path
 
     def toggled(self, facet: str, value: str) -> ModelQuery:
         """The query with ``value`` of ``facet`` selected (or unselected when it was), back on page 1."""
@@ -141,6 +148,16 @@ class ModelQuery:
             "per": self.per,
             "ignored": list(self.ignored),
         }
+
+
+@lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    return quote_plus(text, safe="")
+
+
+def _encoded(params: list[tuple[str, str]]) -> str:
+    """``urlencode(params)``, each string quoted once (a models page links ~120 facet values, each its own URL)."""
+    return "&".join(f"{_quoted(k)}={_quoted(v)}" for k, v in params)
 
 
 def models_url(filters: Mapping[str, str | Iterable[str]], path: str = "/models") -> str:
