@@ -414,8 +414,9 @@ def test_a_table_of_model_variants_under_group_rows_and_a_precision_column():
         "| ALBERT-base | 82.3 | 90.2/83.2 | 66.8 |\n"
         "| ALBERT-large | 85.7 | 91.8/85.2 | 75.2 |\n| V1 | | | |\n| ALBERT-base | 80.1 | 89.3/82.3 | 64.0 |\n"
     )
-    values = {r.value for r in _card(f"# m\n\n## Results\n{albert}", repo="albert-base-v2").body.results}
-    assert values == {90.2, 83.2, 66.8}  # V2's base row; the average is no task
+    results = _card(f"# m\n\n## Results\n{albert}", repo="albert-base-v2").body.results
+    assert {r.value for r in results} == {82.3, 90.2, 83.2, 66.8}  # V2's base row
+    assert [r.dataset for r in results if r.value == 82.3] == ["average"]  # the average over the tasks, so named
     xtreme = (
         "| Models | MNLI | QNLI |\n| --- | --- | --- |\n| XtremeDistil-l6-h256 | 83.9 | 89.5 |\n"
         "| XtremeDistil-l6-h384 | 85.4 | 90.3 |\n"
@@ -425,3 +426,76 @@ def test_a_table_of_model_variants_under_group_rows_and_a_precision_column():
     fp4 = "| Precision | MMLU | GSM8K |\n| --- | --- | --- |\n| FP8 | 90.8 | 96.3 |\n| FP4 | 90.7 | 96.1 |\n"
     results = _card(f"# m\n\n## Evaluation\n{fp4}", repo="nvidia/DeepSeek-R1-FP4").body.results
     assert {r.metric for r in results} <= {""} and {r.value for r in results} >= {90.7, 96.1}
+
+
+def test_a_first_column_naming_a_dataset_and_its_languages():
+    table = (
+        "## Results\n\n| Common Voice Languages | Hours | WER | CER |\n|---|---|---|---|\n"
+        "| de | 80.1 | 27.03 | 6.50 |\n| fr | 92.0 | 33.16 | 13.94 |\n"
+    )
+    got = _results(_card(f"# m\n\n{table}"))
+    assert ("common voice (de)", None, "wer", 27.03) in got
+    assert ("common voice (fr)", None, "cer", 13.94) in got
+    assert not any(r[0] == "de" for r in got)
+    # "Test languages" names no dataset: the rows stay what they are
+    generic = "## Results\n\n| Test languages | WER |\n|---|---|\n| de | 27.0 |\n"
+    assert ("de", "test", "wer", 27.0) in _results(_card(f"# m\n\n{generic}"))
+
+
+def test_a_bare_row_of_numbers_takes_its_metric_from_the_caption():
+    body = '## Evaluation\n\n*Result (WER)*:\n\n| "clean" | "other" |\n|---|---|\n| 3.4 | 8.6 |\n'
+    a = _card(f"# m\n\n{body}", metadata="license: mit\ndatasets:\n- librispeech_asr\n")
+    assert {(r.dataset, r.metric, r.value) for r in a.body.results} >= {
+        ("librispeech_asr (clean)", "wer", 3.4),
+        ("librispeech_asr (other)", "wer", 8.6),
+    }
+    # no metric in the caption, or two: no result guessed
+    assert not _card("# m\n\nScores:\n\n| clean | other |\n|---|---|\n| 3.4 | 8.6 |\n").body.results
+    two = "# m\n\nWER and CER:\n\n| clean | other |\n|---|---|\n| 3.4 | 8.6 |\n"
+    assert not _card(two).body.results
+
+
+def test_an_improvement_written_with_an_arrow_gives_the_new_score():
+    text = "It achieves new state-of-the-art results on FUNSD (0.7895 → 0.8420) and CORD (0.9493 -> 0.9601)."
+    got = {(r.dataset, r.value, r.found_in) for r in _card(f"# m\n\n{text}\n").body.results}
+    assert got == {("funsd", 0.842, "sentence"), ("cord", 0.9601, "sentence")}
+
+
+def test_papers_on_the_acl_anthology_and_as_pdfs_and_a_template_citation():
+    a = _card(
+        "# m\n\nThe model of our paper, see [the paper](https://aclanthology.org/2020.acl-main.1.pdf).\n\n"
+        "## Environmental Impact\n\nCarbon emissions can be estimated using the [Machine Learning Impact "
+        "calculator](https://mlco2.github.io/impact#compute) presented in [Lacoste et al. (2019)]"
+        "(https://arxiv.org/abs/1910.09700).\n"
+    )
+    assert _names(a, "paper", "own") == ["url:https://aclanthology.org/2020.acl-main.1.pdf"]
+    assert _names(a, "paper", "cited") == ["arxiv:1910.09700"]
+    pdf = _card('# m\n\n<a href="https://github.com/acme/model/blob/main/Model_Report.pdf"><b>Paper</b></a>\n')
+    assert _names(pdf, "paper", "own") == ["url:https://github.com/acme/model/blob/main/Model_Report.pdf"]
+    assert not _names(pdf, "code")  # a PDF kept in a repository is a paper, not code
+    # the same paper with an arXiv id: the PDF beside it is not a second paper
+    both = _card(
+        "# m\n\nIntroduced in our paper https://arxiv.org/abs/2401.00001 "
+        "([pdf](https://github.com/acme/model/blob/main/Model_Report.pdf)).\n"
+    )
+    assert _names(both, "paper", "own") == ["arxiv:2401.00001"]
+
+
+def test_own_code_under_a_homepage_heading_in_a_folder_named_like_the_model_and_as_the_original():
+    home = _card("# m\n\n## Homepage\n\n* https://github.com/acme/tools-kit\n", repo="acme/albert-tiny-zh")
+    assert _names(home, "code", "own") == ["github.com/acme/tools-kit"]
+    folder = _card("# m\n\n[GitHub](https://github.com/acme/many/tree/master/layoutx)\n", repo="acme/layoutx-base")
+    assert _names(folder, "code", "own") == ["github.com/acme/many"]
+    # another owner's folder named like the model is that project's support for it, not the model's code
+    other = _card("## Inference\n\nSee https://github.com/sgl/engine/tree/main/layoutx.\n", repo="acme/layoutx-base")
+    assert not _names(other, "code", "own")
+    original = _card(
+        "# m\n\nThe original model can be found under https://github.com/pytorch/fairseq/tree/main/examples/wav2vec\n",
+        repo="acme/wav2vec2-base",
+    )
+    assert _names(original, "code", "own") == ["github.com/pytorch/fairseq/tree/main/examples/wav2vec"]
+
+
+def test_accelerators_beyond_gpus_and_tpus():
+    a = _card("# m\n\n## Training\n\nTrained on a cluster of 64 Cerebras CS-2 systems and on Intel Gaudi2.\n")
+    assert {f.name.lower() for f in a.body.of("hardware")} >= {"64 cerebras cs-2", "intel gaudi2"}

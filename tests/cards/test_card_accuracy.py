@@ -1,10 +1,10 @@
 """The card analysis against hand-labelled real cards: the figures the README quotes may not fall.
 
-benchmarks/card_accuracy.py computes them over three sets: the 146 cards the rules were written on
-(tests/data/cards-labelled/README.md says how they were chosen and labelled), 40 dev cards whose
-mismatches were read to improve the rules (tests/data/cards-fresh), and 40 fresh cards no rule was
-tuned on (tests/data/cards-fresh2). Each floor is the measured figure rounded down to two places, so
-an improvement passes and a regression of one card in a small field fails.
+benchmarks/card_accuracy.py computes them over three groups: the 146 cards the rules were written on
+(tests/data/cards-labelled/README.md says how they were chosen and labelled), 80 dev cards whose
+mismatches were read to improve the rules (tests/data/cards-fresh and cards-fresh2), and 40 fresh
+cards no rule was tuned on (tests/data/cards-fresh3). Each floor is the measured figure rounded down
+to two places, so an improvement passes and a regression of one card in a small field fails.
 """
 
 from __future__ import annotations
@@ -22,41 +22,41 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "card_accuracy.py"
 # field: (precision, recall) floors over the 146 cards the rules were written on, as measured
 FLOORS = {
     "license": (0.95, 0.93),
-    "datasets": (0.94, 0.90),
+    "datasets": (0.95, 0.9),
     "base_models": (0.98, 0.97),
     "paper": (0.94, 0.92),
-    "code": (0.90, 0.92),
+    "code": (0.91, 0.94),
     "hyperparameters": (0.97, 0.91),
     "hardware": (1.0, 0.96),
     "environment": (1.0, 0.94),
     "limitations": (0.91, 0.94),
     "results": (0.94, 0.95),
 }
-# over the 40 dev cards (tests/data/cards-fresh; read on 2026-12-03 to write generic rules)
+# over the 80 dev cards (tests/data/cards-fresh and cards-fresh2: mismatches read to write generic rules)
 DEV_FLOORS = {
-    "license": (0.93, 0.96),
-    "datasets": (0.87, 0.93),
-    "base_models": (1.0, 0.96),
-    "paper": (0.83, 1.0),
-    "code": (0.78, 0.73),
-    "hyperparameters": (0.94, 0.68),
-    "hardware": (0.83, 0.83),
-    "environment": (1.0, 0.91),
-    "limitations": (1.0, 0.92),
-    "results": (0.77, 0.79),
+    "license": (0.92, 0.96),
+    "datasets": (0.93, 0.89),
+    "base_models": (1.0, 0.94),
+    "paper": (0.82, 0.92),
+    "code": (0.83, 0.83),
+    "hyperparameters": (0.97, 0.86),
+    "hardware": (0.8, 0.88),
+    "environment": (1.0, 0.96),
+    "limitations": (0.95, 0.9),
+    "results": (0.91, 0.92),
 }
-# and over the 40 fresh cards no rule was tuned on (tests/data/cards-fresh2): the honest estimate
+# and over the 40 fresh cards no rule was tuned on (tests/data/cards-fresh3): the honest estimate
 FRESH_FLOORS = {
-    "license": (0.90, 0.95),
-    "datasets": (0.97, 0.87),
-    "base_models": (1.0, 0.93),
-    "paper": (0.72, 0.72),
-    "code": (0.84, 0.73),
-    "hyperparameters": (0.98, 0.86),
-    "hardware": (0.5, 0.33),
-    "environment": (1.0, 1.0),
-    "limitations": (0.87, 0.87),
-    "results": (0.54, 0.51),
+    "license": (0.95, 0.85),
+    "datasets": (0.5, 0.35),
+    "base_models": (0.96, 0.89),
+    "paper": (0.69, 0.75),
+    "code": (0.87, 0.63),
+    "hyperparameters": (0.94, 0.9),
+    "hardware": (1.0, 0.71),
+    "environment": (1.0, 0.82),
+    "limitations": (1.0, 0.66),
+    "results": (0.4, 0.31),
 }
 
 
@@ -78,10 +78,10 @@ def report():
 def test_every_card_is_labelled_and_analysed(report):
     assert report["cards"] == 146
     assert report["all"]["results"]["labelled"] == 445
-    assert report["dev_cards"] == 40
-    assert report["dev"]["results"]["labelled"] == 115
+    assert report["dev_cards"] == 80
+    assert report["dev"]["results"]["labelled"] == 334
     assert report["fresh_cards"] == 40
-    assert report["fresh"]["results"]["labelled"] == 219
+    assert report["fresh"]["results"]["labelled"] == 63
 
 
 @pytest.mark.parametrize("field", list(FLOORS))
@@ -114,4 +114,4 @@ def test_audit_verdicts_agree_with_the_labels(report):
 
 def test_audit_verdicts_on_dev_and_fresh_cards(report):
     assert report["dev_audit"]["agreement"] >= 0.95, report["dev_audit"]["disagreements"][:20]
-    assert report["fresh_audit"]["agreement"] >= 0.94, report["fresh_audit"]["disagreements"][:20]
+    assert report["fresh_audit"]["agreement"] >= 0.93, report["fresh_audit"]["disagreements"][:20]

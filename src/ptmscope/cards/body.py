@@ -316,8 +316,9 @@ def _is_this_model(label: str, repo_id: str, rows: int) -> bool:
     return bool(label_words) and len(label_words & words) >= max(2, len(label_words) - 1)
 
 
+_AVERAGE = re.compile(r"avg|average|mean", re.IGNORECASE)
 _NOT_A_TASK = re.compile(
-    r"^(?:#?\s*params?|parameters|size|speed-?up|latency|avg\.?|average|mean|overall|score|"
+    r"^(?:#?\s*params?|parameters|size|speed-?up|latency|score|"
     r"total|time|memory|flops|#|layers?|hidden|con(?:tex|ten)t length|tokens|lr|learning rate|batch)\b",
     re.IGNORECASE,
 )
@@ -450,10 +451,36 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
     elif metric_columns:
         _metric_columns_results(table, repo_id, context_dataset, first, metric_columns, add)
     elif (numeric_rows := _task_columns_rows(table, row_metrics)) is not None:
-        _task_columns_results(table, repo_id, first, numeric_rows, add)
+        _task_columns_results(table, repo_id, context_dataset, first, numeric_rows, add)
     elif sum(m is not None for m in row_metrics) >= max(1, len(table.rows) // 2):
         _metric_rows_results(table, repo_id, context_dataset, row_metrics, add)
+    elif len(table.rows) == 1 and (caption_metric := _caption_metric(table.caption)):
+        _bare_row_results(table, context_dataset, caption_metric, add)
     return results
+
+
+def _caption_metric(caption: str) -> str | None:
+    """The one metric a table's caption names ("*Result (WER)*:"), if it names exactly one."""
+    metrics = {metric_of(m.group(1)) for m in _METRIC_IN_TEXT.finditer(caption[-200:])}
+    metrics.discard(None)
+    return metrics.pop() if len(metrics) == 1 else None
+
+
+def _bare_row_results(table: Table, context_dataset: str | None, metric: str, add: _Add) -> None:
+    """A header of names over one row of numbers only, the metric in the caption: each column a dataset or a
+    part of one ("| "clean" | "other" |" over "| 3.4 | 8.6 |" after "Result (WER):")."""
+    row = table.rows[0]
+    if len(row) != len(table.header) or not all(parse_number(c) is not None for c in row):
+        return
+    for name, cell in zip(table.header, row, strict=True):
+        label = name.strip(" \"'*`").lower()
+        if not label or metric_of(label) or parse_number(label) is not None:
+            return
+        split = split_of(label)
+        if split and label in _SPLITS:
+            add(context_dataset, split, metric, cell, row)
+        else:
+            add(f"{context_dataset} ({label})" if context_dataset else label, None, metric, cell, row)
 
 
 def _header_metrics(header: str) -> tuple[str | None, list[str]] | None:
@@ -487,6 +514,8 @@ def _metric_columns_results(table: Table, repo_id: str, context_dataset: str | N
                             metric_columns: dict[int, str], add: _Add) -> None:  # fmt: skip
     """Metrics as columns ("| Dataset | Accuracy | F1 |"): each row a dataset or split, or a model (this one's)."""
     entity_rows = first in _ENTITY_HEADERS
+    qualified = _QUALIFIED_HEADER.fullmatch(first)
+    parts_of = qualified.group(1) if qualified and not _GENERIC_QUALIFIER.fullmatch(qualified.group(1)) else None
     own_rows = [
         row for row in table.rows if row and (not entity_rows or _is_this_model(row[0], repo_id, len(table.rows)))
     ]
@@ -501,6 +530,8 @@ def _metric_columns_results(table: Table, repo_id: str, context_dataset: str | N
             dataset, split = context_dataset, None
         elif first in _DATASET_HEADERS or not split_of(label):
             dataset, split = (label.lower() or context_dataset), split_of(first) if first else None
+            if parts_of and label.strip():
+                dataset = f"{parts_of} ({label.strip().lower()})"  # "| Common Voice Languages |" over "| ar |"
             if split_of(label) and label.lower() in _SPLITS:
                 dataset, split = context_dataset, split_of(label)
         else:
@@ -508,6 +539,13 @@ def _metric_columns_results(table: Table, repo_id: str, context_dataset: str | N
         for j, metric in metric_columns.items():
             if j < len(row):
                 add(dataset, split, metric, row[j], row)
+
+
+# a first column that names a dataset and what its rows are: "Common Voice Languages", "XNLI language"
+_QUALIFIED_HEADER = re.compile(
+    r"([a-z][\w .-]{1,40}?)\s+(?:languages?|langs?|subsets?|configs?|configurations?|locales?)"
+)
+_GENERIC_QUALIFIER = re.compile(r"(?:the\s+)?(?:evaluation|eval|test|dev|target|source|input|output|supported|other)")
 
 
 # a column that names a benchmark: "MMLU", "ARC-C", "Situated QA", "agqa", "ArabicMMLU*" (a footnote mark)
@@ -541,7 +579,8 @@ def _task_columns_rows(table: Table, row_metrics: list[str | None]) -> list[list
     return None
 
 
-def _task_columns_results(table: Table, repo_id: str, first: str, numeric_rows: list[list[str]], add: _Add) -> None:
+def _task_columns_results(table: Table, repo_id: str, context_dataset: str | None, first: str,
+                          numeric_rows: list[list[str]], add: _Add) -> None:  # fmt: skip
     """Tasks as columns ("| Task | MNLI | QQP | ... |"), a row of scores (this model's, when rows are models)."""
     header = table.header
     sizes = [j for j in range(1, len(header)) if all(_SIZE.fullmatch(r[j].strip()) for r in numeric_rows if j < len(r))]
@@ -574,7 +613,11 @@ def _task_columns_results(table: Table, repo_id: str, first: str, numeric_rows: 
             parts = row[j].split("/")
             names = _split_names(column, len(parts))
             for part, name in zip(parts, names, strict=False):
-                add(name.lower(), split_of(first) or split_of(table.caption), first_metric, part, row)
+                split = split_of(first) or split_of(table.caption)
+                if _AVERAGE.fullmatch(name.strip(" .*")):  # "| Avg |": the average over the benchmark's tasks
+                    add(context_dataset or "average", split, first_metric, part, row)
+                else:
+                    add(name.lower(), split, first_metric, part, row)
 
 
 def _metric_rows_results(table: Table, repo_id: str, context_dataset: str | None, row_metrics: list[str | None],
@@ -669,6 +712,8 @@ _COMPARISON = re.compile(
     r"\b(?:original|base) model\b",
     re.IGNORECASE,
 )
+# "FUNSD (0.7895 → 0.8420)": a benchmark and the model's score after the previous best
+_IMPROVED = re.compile(r"\b([A-Z][\w-]{1,30})\s*\(\s*\d[\d.,]*\s*%?\s*(?:→|->|⟶|=>)\s*(\d[\d.,]*\s*%?)\s*\)")
 _TEST_RESULT = re.compile(r"test result\s*[:=]\s*(\d[\d.,]*\s*%?)", re.IGNORECASE)
 
 
@@ -712,6 +757,13 @@ def _sentence_results(doc: Document, dataset: str | None, default_metric: str | 
                         "sentence",
                         Evidence(_snippet(text), block.line),
                     )
+                )
+        for match in _IMPROVED.finditer(text) if "(" in text else ():
+            number = parse_number(match.group(2))
+            if number is not None and (match.group(1), number[1]) not in seen:
+                seen.add((match.group(1), number[1]))
+                results.append(
+                    Result(match.group(1).lower(), None, "", *number, "sentence", Evidence(_snippet(text), block.line))
                 )
         if default_metric:
             for match in _TEST_RESULT.finditer(text):
@@ -1772,7 +1824,7 @@ _HARDWARE = re.compile(
     r"l4|l40s?|t4|p100|k80|p40|rtx\s?\d{4}(?:\s?ti)?|gtx\s?\d{3,4}(?:\s?ti)?|titan\s?(?:rtx|xp?|v))"
     r"(?:[\s-]*\d+\s*gb)?(?:\s+(?:gpus?|cards?))?"
     r"|(?:cloud\s+)?tpus?\s*(?:v\d+[a-z]?(?:-\d+)?|pod)?(?:\s+pods?)?"
-    r"|mi\d{3}x?)\b(?!-[a-z])",
+    r"|mi\d{3}x?|cerebras\s+cs-?\d|(?:intel\s+)?gaudi\s?\d?|(?:aws\s+)?trainium\d?|ascend\s?910[a-z]?)\b(?!-[a-z])",
     re.IGNORECASE,
 )
 _VERSUS = re.compile(r"\bvs?\.?\s*$|^\s*vs?\.?\b", re.IGNORECASE)
@@ -1801,6 +1853,10 @@ _HARDWARE_HINTS = (
     "titan",
     "mi2",
     "mi3",
+    "cerebras",
+    "gaudi",
+    "trainium",
+    "ascend",
 )
 _HARDWARE_HINT = re.compile("|".join(_HARDWARE_HINTS))
 _TEMPLATE_HARDWARE = re.compile(
@@ -2046,9 +2102,26 @@ _OWN_CODE_WORDS = re.compile(
     r"\b|\bfirst\s+released\b|\bgithub\s*(?:repo(?:sitory)?)?\s*[:：]|\b(?:codes?|repository|repo)\s*[:：]|"
     r"\bi\s+was\s+made\s+with\b|\breport(?:ing)?\s+issues\b|\bofficial\s+\[?(?:github\s+|gitlab\s+)?(?:code|repo|"
     r"repository|implementation)\b|\breadme\s*[:：]|"
-    r"\bour\s+(?:\w+\s+)?(?:code|repo|repository|github|implementation)",
+    r"\bour\s+(?:\w+\s+)?(?:code|repo|repository|github|implementation)|"
+    r"\boriginal\s+(?:model|checkpoint|weights?)\b.{0,30}?\b(?:found|available|hosted)\b",
     re.IGNORECASE,
 )
+# a section that is the model's own links: "## Homepage", "## Code", "### Source code"
+_OWN_LINK_HEADINGS = re.compile(
+    r"\W*(?:home\s*page|code|source(?:\s+code)?|repository|github|links?|official\s+(?:code|repo(?:sitory)?))\W*",
+    re.IGNORECASE,
+)
+# where papers live that are neither arXiv nor a DOI: the ACL Anthology, OpenReview, proceedings
+_PAPER_HOST = re.compile(
+    r"https?://(?:www\.)?(?:aclanthology\.org|aclweb\.org/anthology|openreview\.net/(?:forum|pdf)|"
+    r"proceedings\.neurips\.cc|papers\.nips\.cc|proceedings\.mlr\.press|ojs\.aaai\.org|"
+    r"openaccess\.thecvf\.com)/[^\s)\]<>\"']{2,300}|"
+    r"https?://github\.com/[\w.-]{1,100}/[\w.-]{1,100}/(?:blob|raw)/[^\s)\]<>\"']{1,300}?\.pdf(?=[\s)\]<>\"']|$)",
+    re.IGNORECASE,
+)
+# papers a card template cites, never the model's: the ML CO2 impact calculator (Lacoste et al., 2019)
+_TEMPLATE_PAPERS = frozenset({"arxiv:1910.09700"})
+_GITHUB_PDF = re.compile(r"https?://github\.com/[^\s)\]<>\"']{1,400}?\.pdf(?=[\s)\]<>\"']|$)", re.IGNORECASE)
 _GITHUB_FOLDER = re.compile(r"/tree/([\w.-]{1,60}/[\w./-]{1,200}?)/?(?=[\s)\]\"'>]|$)")
 _CODE_NOUN = re.compile(r"\b(?:code|implementation|scripts?|repository|repo)\b", re.IGNORECASE)
 _OWN_RELEASE = re.compile(r"first released|official|original", re.IGNORECASE)
@@ -2240,6 +2313,14 @@ def _own_repository(repo: str, repo_id: str, name_words: set[str]) -> bool:
     return similar and bool(name_words & set(re.findall(r"[a-z0-9]+", gh_name.lower())))
 
 
+def _folder_names_model(folder: str, repo_id: str, name_words: set[str]) -> bool:
+    """A repository folder named like the model ("microsoft/unilm/tree/master/layoutlmv2" for
+    microsoft/layoutlmv2-base-uncased): the model's code in a repository of many."""
+    last = _alnum(folder.rstrip("/").rsplit("/", 1)[-1])
+    name = _alnum(repo_id.rsplit("/", 1)[-1])
+    return len(last) >= 5 and (name.startswith(last) or last in {_alnum(w) for w in name_words})
+
+
 def _own_name_words(repo_id: str, bases: tuple[str, ...]) -> set[str]:
     """The words of a model's name that say a link is its own (not its owner's, not generic, not its base's)."""
     owner = repo_id.split("/", 1)[0].lower() if "/" in repo_id else ""
@@ -2314,7 +2395,7 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
             window = near(match.start(), match.end())
             lead = context[max(0, match.start() - 60) : match.start()]
             role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words, lead=lead)
-            if toolkits.around(match.start()):
+            if toolkits.around(match.start()) or "arxiv:" + arxiv_id in _TEMPLATE_PAPERS:
                 role = "cited"
             add("paper", "arxiv:" + arxiv_id, role, window, block.line)
         for match in islice(_DOI.finditer(context), _LINKS_PER_BLOCK):
@@ -2333,7 +2414,17 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
             window = near(match.start(), match.end())
             role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words)
             add("paper", "url:" + url, role, window, block.line)
+        for match in islice(_PAPER_HOST.finditer(text), _LINKS_PER_BLOCK) if "http" in lower else ():
+            url = match.group(0).rstrip(".,;")
+            if settled("paper", "url:" + url):
+                continue
+            window = near(0, len(context)) if whole else _plain(text[max(0, match.start() - 160) : match.end() + 80])
+            role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words)
+            add("paper", "url:" + url, role, window, block.line)
+        own_links = bool(block.headings) and bool(_OWN_LINK_HEADINGS.fullmatch(block.headings[-1]))
         for match in islice(_GITHUB.finditer(context), _LINKS_PER_BLOCK):
+            if _GITHUB_PDF.match(context, match.start()):
+                continue  # a paper kept in a repository ("DeepSeek_R1.pdf"), read above
             repo = "/".join(match.group(1).rstrip(".").removesuffix(".git").split("/")[:2])
             window = near(match.start(), match.end())
             code_own = bool(_OWN_CODE_WORDS.search(_plain(window)))
@@ -2349,13 +2440,18 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
                 add("code", "github.com/" + repo, "library", window, block.line)
             elif (
                 code_own
-                or (same_owner and (name_words & repo_words or same_name))
+                or (same_owner and (name_words & repo_words or same_name or own_links))
                 or _own_repository(repo, repo_id, name_words)
+                or (same_owner and folder is not None and _folder_names_model(folder.group(1), repo_id, name_words))
             ):
                 add("code", "github.com/" + repo, "own", window, block.line)
             else:
                 add("code", "github.com/" + repo, "cited", window, block.line)
-    return list(found.values())
+    facts = list(found.values())
+    if any(f.kind == "paper" and f.role == "own" and not f.name.startswith("url:") for f in facts):
+        # the model's paper has an arXiv id or a DOI: a PDF or proceedings link beside it is that paper again
+        facts = [f for f in facts if not (f.kind == "paper" and f.role == "own" and _PAPER_HOST.match(f.name, 4))]
+    return facts
 
 
 # -- the whole body ------------------------------------------------------------------------------------------
