@@ -499,3 +499,72 @@ def test_own_code_under_a_homepage_heading_in_a_folder_named_like_the_model_and_
 def test_accelerators_beyond_gpus_and_tpus():
     a = _card("# m\n\n## Training\n\nTrained on a cluster of 64 Cerebras CS-2 systems and on Intel Gaudi2.\n")
     assert {f.name.lower() for f in a.body.of("hardware")} >= {"64 cerebras cs-2", "intel gaudi2"}
+
+
+def test_the_trainers_eval_keys_as_table_rows_and_a_row_named_by_part_of_the_id():
+    rows = "## Validation Metrics\n\n| key | value |\n|---|---|\n| eval_accuracy | 0.941 |\n| eval_recall | 0.93 |\n"
+    got = {(r.metric, r.value) for r in _card(f"# m\n\n{rows}").body.results}
+    assert got == {("accuracy", 0.941), ("recall", 0.93)}
+    table = (
+        "## Summary\n\n|  | CETUC | LaPS |\n|---|---|---|\n| mls100 (demonstration below) | 0.192 | 0.162 |\n"
+        "| mls100 + 4-gram (demonstration below) | 0.087 | 0.077 |\n"
+    )
+    values = {r.value for r in _card(f"# m\n\n{table}", repo="acme/bp-mls100-xlsr").body.results}
+    assert values == {0.192, 0.162}  # the model's own row, not the row with a language model added
+
+
+def test_one_benchmark_scored_by_two_tools_and_amounts_that_are_no_score():
+    bleu = "## Eval results\n\nHere are the BLEU scores:\n\nmodel | fairseq | transformers\n---|---|---\n"
+    bleu += "m | 28.3 | 27.52\n"
+    a = _card(f"# m\n\n{bleu}", metadata="license: mit\ndatasets:\n- wmt16\n")
+    assert {(r.dataset, r.metric, r.value) for r in a.body.results} == {
+        ("wmt16", "bleu", 28.3),
+        ("wmt16", "bleu", 27.52),
+    }
+    hours = "## Data\n\n| Dataset | Train | Test |\n|---|---|---|\n| MLS | 161h | 3.7h |\n| SID | | 1.0h |\n"
+    assert not _card(f"# m\n\n{hours}").body.results
+    shell = "## Eval\n\n```bash\nexport BS=8\nexport NUM_BEAMS=5\n```\n"
+    assert not _card(f"# m\n\n{shell}").body.results
+
+
+def test_a_year_in_parentheses_is_part_of_a_datasets_name_and_the_caption_gives_the_metric():
+    table = (
+        "## Performance\n\nModel performance is given as evaluation set accuracy in percent.\n\n"
+        "|Dataset|Baseline|This model|\n|---|---|---|\n|Maas et al. (2011)|80.6|96.0|\n"
+        "|Blitzer et al. (2007) (Books)|83.0|92.5|\n|MMLU (EM)|60.1|70.2|\n"
+    )
+    got = {(r.dataset, r.metric, r.value) for r in _card(f"# m\n\n{table}").body.results}
+    assert got == {
+        ("maas et al. (2011)", "accuracy", 96.0),
+        ("blitzer et al. (2007) (books)", "accuracy", 92.5),
+        ("mmlu", "exact_match", 70.2),
+    }
+
+
+def test_training_datasets_a_caption_announces_and_links_joined_by_plus():
+    table = (
+        "# Appendix\n\nPlease find an overview of the datasets used for training below.\n\n"
+        "|Name|anger|joy|\n|---|---|---|\n|Crowdflower (2016)|Yes|Yes|\n|GoEmotions, Demszky et al. (2020)|Yes|Yes|\n"
+    )
+    assert set(_names(_card(f"# m\n\n{table}"), "dataset")) == {"Crowdflower", "GoEmotions"}
+    # the same table without a caption saying so is not training data
+    assert not _names(_card("# m\n\n|Name|anger|\n|---|---|\n|Crowdflower (2016)|Yes|\n"), "dataset")
+    chain = (
+        "Training data pairs were generated from the captions of [GCC](https://ai.google.com/cc/) + "
+        "[MSCOCO](https://cocodataset.org/) + [VizWiz](https://vizwiz.org/)."
+    )
+    assert set(_names(_card(f"# m\n\n{chain}\n"), "dataset")) == {"GCC", "MSCOCO", "VizWiz"}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "We fine-tuned it on 15 data sets and evaluated it in a leave-one-out manner (training on 14 data sets).",
+        "It outperforms a model solely fine-tuned on the popular SST-2 data set.",
+        "- Evaluation for all datasets scripts (depth estimation): see the repository.",
+    ],
+)
+def test_numbers_adjectives_and_scripts_are_no_dataset_names(sentence):
+    names = _names(_card(f"# m\n\n## Training data\n\n{sentence}\n"), "dataset")
+    assert not {"15", "14", "popular SST-2"} & set(names)
+    assert not any("scripts" in n for n in names)

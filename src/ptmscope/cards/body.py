@@ -172,6 +172,8 @@ def metric_of(label: str) -> str | None:
             if not all(w in _METRIC_QUALIFIERS for w in re.findall(r"[a-z0-9]+", rest)):
                 return None  # "DeepSeek R1" is a model, not ROUGE-1
         return _METRIC_OF[spelling]
+    if "_" in text:  # the Trainer's keys: "eval_accuracy", "test_recall"
+        return metric_of(text.replace("_", " "))
     return None
 
 
@@ -287,6 +289,9 @@ def _versions(text: str) -> set[str]:
     )
 
 
+_PARENTHESES = re.compile(r"\([^()]{0,80}\)")
+
+
 def _is_this_model(label: str, repo_id: str, rows: int) -> bool:
     """Is a table row (or column) about the model of the card (not a baseline it is compared with)?
 
@@ -311,6 +316,9 @@ def _is_this_model(label: str, repo_id: str, rows: int) -> bool:
     name = repo_id.rsplit("/", 1)[-1].lower()
     if name and (name in text.replace(" ", "-") or text.replace(" ", "-") in name):
         return True
+    bare = _PARENTHESES.sub("", text).strip(" *")
+    if len(bare) >= 4 and re.fullmatch(r"[a-z0-9][a-z0-9.-]*", bare) and f"-{bare}-" in f"-{name}-":
+        return True  # "mls100 (demonstration below)" in lgris/bp-mls100-xlsr's card: a whole part of the name
     words = _model_words(repo_id)
     label_words = {w for w in re.split(r"[^a-z0-9]+", text) if len(w) > 1}
     return bool(label_words) and len(label_words & words) >= max(2, len(label_words) - 1)
@@ -341,6 +349,7 @@ _PARTS_HEADER = re.compile(r"categor(?:y|ies)|subjects?", re.IGNORECASE)
 _METRIC_HEADER = re.compile(r"metrics?|measure", re.IGNORECASE)
 _SETTING_HEADER = re.compile(r"#?\s*(?:shots?|n-shot|setting|few-shot|category|type|domain)", re.IGNORECASE)
 _NOT_A_BENCHMARK = re.compile(r"^#|params|architecture|context|size|tokens\b", re.IGNORECASE)
+_YEAR = re.compile(r"(?:19|20)\d\d[a-z]?")
 _PARENTHESISED = re.compile(r"^(.*?)\s*\(([^()]{1,40})\)\s*$")
 
 
@@ -384,6 +393,7 @@ def _compared_models_results(table: Table, repo_id: str) -> list[tuple[str, str,
         )
         return [] if models_as_columns and not own else None  # a comparison of other models says nothing of this one
     column = own[0]
+    default_metric = _caption_metric(table.caption) or ""  # "Model performance is given as ... accuracy in percent."
     out: list[tuple[str, str, str, list[str]]] = []
     for row in table.rows:
         if column >= len(row) or bench >= len(row):
@@ -391,12 +401,15 @@ def _compared_models_results(table: Table, repo_id: str) -> list[tuple[str, str,
         label = row[bench].strip(" *")
         if not label or _NOT_A_BENCHMARK.search(label):
             continue
-        dataset, metric = label, ""
+        dataset, metric = label, default_metric
         parenthesised = _PARENTHESISED.match(label)
         if parenthesised:
-            dataset, inner = parenthesised.group(1), parenthesised.group(2)
+            inner = parenthesised.group(2)
             found = _METRIC_IN_TEXT.search(inner)
-            metric = metric_of(inner) or (_METRIC_OF[found.group(1).lower()] if found else inner.lower())
+            named = metric_of(inner) or (_METRIC_OF[found.group(1).lower()] if found else None)
+            if named or not (_YEAR.fullmatch(inner.strip()) or default_metric):
+                # "MMLU (EM)", "GSM8K (8-shot)": the metric or the setting; "Maas et al. (2011)" is a name
+                dataset, metric = parenthesised.group(1), named or inner.lower()
         if metric_column is not None and metric_column < len(row) and row[metric_column].strip():
             cell = row[metric_column].strip(" *")
             metric = metric_of(cell) or cell.lower()
@@ -407,6 +420,8 @@ def _compared_models_results(table: Table, repo_id: str) -> list[tuple[str, str,
 _NUMBER_FORMAT = re.compile(r"(?:nv|mx)?(?:fp|bf|int|uint)\d{1,2}|w\d{1,2}a\d{1,2}", re.IGNORECASE)
 
 
+# a cell that is an amount of data or time, not a score: "161h", "5.4 hours", "12GB", "20k"
+_AMOUNT = re.compile(r"~?\d[\d.,]*\s*(?:h|hrs?|hours?|mins?|minutes?|days?|[kmgt]i?b|[km])", re.IGNORECASE)
 _Add = Callable[[str | None, str | None, str, str, list[str]], None]
 """Records one result read from a table: (dataset, split, metric, cell, row)."""
 
@@ -427,7 +442,7 @@ def _table_results(table: Table, repo_id: str, context_dataset: str | None) -> l
 
     def add(dataset: str | None, split: str | None, metric: str, cell: str, row: list[str]) -> None:
         number = parse_number(cell)
-        if number is None or len(results) >= MAX_RESULTS:
+        if number is None or len(results) >= MAX_RESULTS or _AMOUNT.fullmatch(cell.strip(" *")):
             return
         value, written, unit = number
         snippet = _snippet(" | ".join(row))
@@ -604,7 +619,9 @@ def _task_columns_results(table: Table, repo_id: str, context_dataset: str | Non
         rows = [r for r in rows if overlap[id(r)] == max(overlap.values())]
     # "| Precision | MMLU |" over rows "FP8", "FP4": the first column is the numeric format, not a metric
     formats = all(_NUMBER_FORMAT.fullmatch(r[0].strip()) for r in numeric_rows if r)
-    first_metric = "" if formats else metric_of(first) or ""
+    first_metric = "" if formats else metric_of(first) or _caption_metric(table.caption) or ""
+    # "| model | fairseq | transformers |" under "Here are the BLEU scores": one benchmark scored by two tools
+    tools = all(h.strip(" *`").lower() in _PACKAGES for h in header[1:] if h.strip())
     for row in rows[:2]:
         for j in range(1, min(len(row), len(header))):
             column = header[j].strip()
@@ -614,7 +631,9 @@ def _task_columns_results(table: Table, repo_id: str, context_dataset: str | Non
             names = _split_names(column, len(parts))
             for part, name in zip(parts, names, strict=False):
                 split = split_of(first) or split_of(table.caption)
-                if _AVERAGE.fullmatch(name.strip(" .*")):  # "| Avg |": the average over the benchmark's tasks
+                if tools:
+                    add(context_dataset, split, first_metric, part, row)
+                elif _AVERAGE.fullmatch(name.strip(" .*")):  # "| Avg |": the average over the benchmark's tasks
                     add(context_dataset or "average", split, first_metric, part, row)
                 else:
                     add(name.lower(), split, first_metric, part, row)
@@ -793,7 +812,9 @@ _CODE_METRIC = re.compile(
 # The Trainer's metrics dict prefixes each key with its split ("test_accuracy", "eval_f1"); some keys are
 # bookkeeping, not results ("test_runtime", "eval_samples_per_second", "test_mem_gpu_alloc_delta").
 _SPLIT_PREFIX = re.compile(r"^(test|eval|validation|val|dev|predict)_(.+)$")
-_NOT_A_METRIC = re.compile(r"total|thresh|seed|batch|epoch|count|^n$|runtime|per_second|mem_|_delta|flos|^steps?$")
+_NOT_A_METRIC = re.compile(
+    r"total|thresh|seed|batch|epoch|count|^n$|runtime|per_second|mem_|_delta|flos|^steps?$|_bs$|beams|^num_|^max_|^min_"
+)
 
 
 def _code_metric(label: str) -> tuple[str | None, str | None]:
@@ -1234,12 +1255,13 @@ _NOT_A_DATASET_NAME = re.compile(
     r"^(?:in|on|with|from|for|of|to|by|at)\s"
     r"|^\d[\d.,]*\s*(?:tb|gb|mb|[kmb]|billion|million|thousand)?\s+(?:natural\s+|programming\s+)?"
     r"(?:languages?|documents?|tokens?|words?|hours?|images?|examples?|samples?|sentences?|pages?)\b"
-    r"|\bpre-?trained\b|[-_ ](?:base|large|small|tiny|medium|xl|xxl)$",
+    r"|\bpre-?trained\b|[-_ ](?:base|large|small|tiny|medium|xl|xxl)$"
+    r"|^\d[\d.,]*$|\bscripts?\b|\bevaluation\s+for\b",  # "training on 14 data sets", "Evaluation ... scripts"
     re.IGNORECASE,
 )
 _STOP_START = re.compile(
     r"^(?:a|an|the|this|that|these|our|their|its|some|several|many|more|most|over|about|around|"
-    r"approximately|dataset|data|corpus|text|texts)\b",
+    r"approximately|dataset|data|corpus|text|texts|popular|famous|well-known|standard|public|publicly)\b",
     re.IGNORECASE,
 )
 
@@ -1255,6 +1277,8 @@ def _link_name(text: str) -> str:
 def _dataset_name(name: str, *, strict: bool) -> str | None:
     """A dataset's name as written, or None for placeholders and generic phrases (``strict``: free text)."""
     name = name.strip().strip("*`'\".,;:()").strip()
+    if name.count("(") != name.count(")"):  # "News (~ 12GB": cut inside a parenthesis
+        name = re.sub(r"\s*\([^)]*$", "", name).strip()
     if not name or name.lower() in PLACEHOLDER_DATASETS or len(name) > 80 or len(name.split()) > 5:
         return None
     if _NOT_A_DATASET_NAME.search(name):
@@ -1380,8 +1404,18 @@ def _linked_training_datasets(block: Block, add: _AddDataset) -> None:
             add(_link_name(trained_on.group(1)), "text", trained_on.group(0), block.line)
 
 
+_LINK_CHAIN = re.compile(r"\[[^\[\]]{2,80}\]\([^)\s]{1,500}\)(?:\s*\+\s*\[[^\[\]]{2,80}\]\([^)\s]{1,500}\)){1,8}")
+_TRAINING_WORD = re.compile(r"\btrain(?:ing|ed)?\b|\bfine-?tun", re.IGNORECASE)
+
+
 def _joined_datasets(block: Block, add: _AddDataset) -> None:
-    """Datasets joined by '+' in a sentence about training ("trained on X + Y + Z")."""
+    """Datasets joined by '+' in a sentence about training ("trained on X + Y + Z", "Training data pairs were
+    generated from [GCC](…) + [MSCOCO](…)")."""
+    source = " ".join(block.source.split())
+    if "+" in source and _TRAINING_WORD.search(source):
+        for chain in _LINK_CHAIN.finditer(source):
+            for link in _LINK.finditer(chain.group(0)):
+                add(_link_name(link.group(1)), "text", chain.group(0), block.line)
     for joined in _TRAINED_ON_PLUS.finditer(_LINK.sub(r"\1", " ".join(block.source.split()))):
         clause = re.split(r"\s(?:and|for|with|to|in|using)\s|,", joined.group(1))[0]
         parts = [part.strip() for part in clause.split("+")]
@@ -1390,14 +1424,25 @@ def _joined_datasets(block: Block, add: _AddDataset) -> None:
                 add(part, "text", joined.group(0), block.line)
 
 
+# a table's caption that says its rows are the training data: "an overview of the datasets used for training below"
+_USED_FOR_TRAINING = re.compile(
+    r"\b(?:data\s*sets?|corpora)\s+(?:used|we\s+used)\s+(?:for|in|to)\s+(?:the\s+)?(?:training|fine-?tun|train)|"
+    r"\btrain(?:ed|ing)\s+(?:data|datasets?|corpora)\s*(?:below|:)",
+    re.IGNORECASE,
+)
+
+
 def _table_datasets(doc: Document, add: _AddDataset) -> None:
     """Datasets of a table under a training heading whose first column is the dataset."""
     cell_sources = {cell.text: cell.source for cell in doc.cells}  # a cell's text -> its markdown, links kept
     for table in doc.tables:
+        first = table.header[0].lower().strip(" *") if table.header else ""
         if (
-            table.header
-            and table.header[0].lower().strip() in ("dataset", "datasets", "corpus")
+            first in ("dataset", "datasets", "corpus")
             and any(_TRAINING_HEADINGS.search(h) for h in table.headings[-1:])
+        ) or (
+            first in ("dataset", "datasets", "corpus", "name", "data", "source")
+            and _USED_FOR_TRAINING.search(table.caption)
         ):
             for row in table.rows:
                 if row and not _NOT_A_DATASET_ROW.match(row[0]):
@@ -1405,7 +1450,7 @@ def _table_datasets(doc: Document, add: _AddDataset) -> None:
                     name = (
                         _link_name(linked_name.group(1))
                         if linked_name
-                        else re.split(r"\s*(?:\(|\[|\s[–—-]\s)", row[0])[0]
+                        else re.split(r"\s*(?:\(|\[|\s[–—-]\s|,\s+[A-Z][\w-]+\s+et\s+al\b)", row[0])[0]
                     )
                     add(name, "table", " | ".join(row), table.line, strict=False)
 
@@ -2115,7 +2160,7 @@ _OWN_LINK_HEADINGS = re.compile(
 _PAPER_HOST = re.compile(
     r"https?://(?:www\.)?(?:aclanthology\.org|aclweb\.org/anthology|openreview\.net/(?:forum|pdf)|"
     r"proceedings\.neurips\.cc|papers\.nips\.cc|proceedings\.mlr\.press|ojs\.aaai\.org|"
-    r"openaccess\.thecvf\.com)/[^\s)\]<>\"']{2,300}|"
+    r"openaccess\.thecvf\.com|papers\.ssrn\.com)/[^\s)\]<>\"']{2,300}|"
     r"https?://github\.com/[\w.-]{1,100}/[\w.-]{1,100}/(?:blob|raw)/[^\s)\]<>\"']{1,300}?\.pdf(?=[\s)\]<>\"']|$)",
     re.IGNORECASE,
 )
