@@ -33,7 +33,9 @@ def test_dslim_bert_base_ner_reports_its_results_with_evidence():
         "bert-base-cased"
     ]  # "this model is a *bert-base-cased* model that was fine-tuned"
     assert _names(a, "hardware") == ["a single NVIDIA V100 GPU"]
-    assert _names(a, "paper", "cited") == ["arxiv:1810.04805"]  # BERT's paper, in the fine-tune's BibTeX
+    # BERT's paper in the fine-tune's BibTeX, and CoNLL-2003's on the ACL Anthology: both cited, neither its own
+    assert set(_names(a, "paper", "cited")) >= {"arxiv:1810.04805", "url:https://www.aclweb.org/anthology/W03-0419.pdf"}
+    assert not _names(a, "paper", "own")
     assert "Limitations and bias" in _names(a, "limitation")
 
 
@@ -568,3 +570,73 @@ def test_numbers_adjectives_and_scripts_are_no_dataset_names(sentence):
     names = _names(_card(f"# m\n\n## Training data\n\n{sentence}\n"), "dataset")
     assert not {"15", "14", "popular SST-2"} & set(names)
     assert not any("scripts" in n for n in names)
+
+
+def test_scores_said_in_prose_printed_as_a_dict_and_spec_rows_that_are_no_score():
+    prose = "Model attained a Rouge1 score of 31.2 and RougeL score of 24.5."
+    assert {(r.metric, r.value) for r in _card(f"# m\n\n{prose}\n").body.results} == {
+        ("rouge1", 31.2),
+        ("rougel", 24.5),
+    }
+    printout = "## Results:\n```yaml\n'Accuracy': 0.9723, 'P-Si-SNR': 10.36\n```\n"
+    assert {(r.metric, r.value) for r in _card(f"# m\n\n{printout}").body.results} == {
+        ("accuracy", 0.9723),
+        ("p-si-snr", 10.36),
+    }
+    spec = "## Specs\n\n| Setting | Value |\n|---|---|\n| Resolution | 544 |\n| Video length | 97 |\n| FPS | 24 |\n"
+    assert not _card(f"# m\n\n{spec}").body.results
+
+
+def test_a_dataset_column_beside_a_task_column_and_two_metrics_in_one_cell():
+    table = (
+        "## Results\n\n| Task | Dataset | Metric | LUKE-large | luke-base | Previous SOTA |\n"
+        "|---|---|---|---|---|---|\n"
+        "| Extractive QA | [SQuAD v1.1](https://squad.example/) | EM/F1 | 90.2/95.4 | 86.1/92.3 | 89.9/95.1 |\n"
+        "| NER | CoNLL-2003 | F1 | 94.3 | 93.3 | 93.5 |\n"
+    )
+    got = {(r.dataset, r.metric, r.value) for r in _card(f"# m\n\n{table}", repo="acme/luke-base").body.results}
+    assert got == {("squad v1.1", "exact_match", 86.1), ("squad v1.1", "f1", 92.3), ("conll-2003", "f1", 93.3)}
+
+
+def test_trained_with_a_named_corpus():
+    a = _card("# m\n\nModel trained with SemEval 2017 corpus (around ~40k tweets).\n")
+    assert _names(a, "dataset") == ["SemEval 2017"]
+
+
+def test_proceedings_links_without_the_word_paper_and_a_footnote_reference_list():
+    a = _card(
+        "# m\n\nFor more details, please refer to: [HerBERT: a Polish model](https://aclanthology.org/2021.bsnlp-1.1)."
+        "\n\nSee also (https://openreview.net/pdf?id=r1xMH1BtvB) and (https://ieeexplore.ieee.org/document/9414205).\n",
+        repo="acme/herbert-base",
+    )
+    assert set(_names(a, "paper")) == {
+        "url:https://aclanthology.org/2021.bsnlp-1.1",
+        "url:https://openreview.net/pdf?id=r1xMH1BtvB",
+        "url:https://ieeexplore.ieee.org/document/9414205",
+    }
+    refs = _card(
+        "# m\n\nIt is fine-tuned on SNLI\\[1\\].\n\n"
+        "\\[1\\]: Bowman S. (2015) A large annotated corpus. arXiv preprint [arXiv:1508.05326](https://arxiv.org/abs/1508.05326)\n"
+    )
+    assert _names(refs, "paper", "cited") == ["arxiv:1508.05326"]
+    assert not _names(refs, "paper", "own")
+
+
+def test_the_base_models_repository_the_owners_repo_and_code_to_visit():
+    base = _card(
+        "# m\n\nBase model is [BerTweet](https://github.com/VinAIResearch/BERTweet).\n", repo="acme/bertweet-x"
+    )
+    assert _names(base, "code", "cited") == ["github.com/VinAIResearch/BERTweet"]
+    owners = _card("# m\n\n * [GitHub repo](https://github.com/debatelab/aacorpus)\n", repo="debatelab/cript-large")
+    assert _names(owners, "code", "own") == ["github.com/debatelab/aacorpus"]
+    visit = _card(
+        "# m\n\n## More\n\nFor training data, source code, and a usage example please visit: "
+        "https://github.com/someone/neural-ranking-kd\n",
+        repo="acme/distilbert-dot",
+    )
+    assert _names(visit, "code", "own") == ["github.com/someone/neural-ranking-kd"]
+    # another owner's "[github repo]" link to report a demo's issues is that tool's, not the model's
+    demo = _card(
+        "# m\n\nReport any issues with the demo at the [github repo](https://github.com/nateraw/huggingpics).\n"
+    )
+    assert not _names(demo, "code", "own")

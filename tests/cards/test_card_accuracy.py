@@ -1,9 +1,9 @@
 """The card analysis against hand-labelled real cards: the figures the README quotes may not fall.
 
 benchmarks/card_accuracy.py computes them over three groups: the 146 cards the rules were written on
-(tests/data/cards-labelled/README.md says how they were chosen and labelled), 120 dev cards whose
-mismatches were read to improve the rules (tests/data/cards-fresh, -fresh2, -fresh3), and 40 fresh
-cards no rule was tuned on (tests/data/cards-fresh4). Each floor is the measured figure rounded down
+(tests/data/cards-labelled/README.md says how they were chosen and labelled), 160 dev cards whose
+mismatches were read to improve the rules (tests/data/cards-fresh to -fresh4), and 40 fresh cards
+no rule was tuned on (tests/data/cards-fresh5). Each floor is the measured figure rounded down
 to two places, so an improvement passes and a regression of one card in a small field fails.
 """
 
@@ -25,38 +25,38 @@ FLOORS = {
     "datasets": (0.95, 0.9),
     "base_models": (0.98, 0.97),
     "paper": (0.94, 0.92),
-    "code": (0.91, 0.94),
+    "code": (0.91, 0.96),
     "hyperparameters": (0.97, 0.91),
     "hardware": (1.0, 0.96),
     "environment": (1.0, 0.94),
     "limitations": (0.91, 0.94),
     "results": (0.94, 0.95),
 }
-# over the 120 dev cards (tests/data/cards-fresh, -fresh2, -fresh3: mismatches read to write generic rules)
+# over the 160 dev cards (tests/data/cards-fresh to -fresh4: mismatches read to write generic rules)
 DEV_FLOORS = {
-    "license": (0.93, 0.92),
-    "datasets": (0.85, 0.78),
-    "base_models": (0.98, 0.92),
-    "paper": (0.78, 0.86),
-    "code": (0.84, 0.78),
-    "hyperparameters": (0.96, 0.87),
-    "hardware": (0.86, 0.81),
+    "license": (0.94, 0.92),
+    "datasets": (0.87, 0.78),
+    "base_models": (0.98, 0.91),
+    "paper": (0.79, 0.87),
+    "code": (0.9, 0.82),
+    "hyperparameters": (0.96, 0.86),
+    "hardware": (0.83, 0.78),
     "environment": (1.0, 0.92),
-    "limitations": (0.96, 0.83),
-    "results": (0.88, 0.87),
+    "limitations": (0.9, 0.82),
+    "results": (0.89, 0.84),
 }
-# and over the 40 fresh cards no rule was tuned on (tests/data/cards-fresh4): the honest estimate
+# and over the 40 fresh cards no rule was tuned on (tests/data/cards-fresh5): the honest estimate
 FRESH_FLOORS = {
-    "license": (0.96, 0.93),
-    "datasets": (0.92, 0.71),
-    "base_models": (0.96, 0.88),
-    "paper": (0.63, 0.7),
-    "code": (0.92, 0.8),
-    "hyperparameters": (0.99, 0.84),
-    "hardware": (0.66, 0.66),
-    "environment": (1.0, 0.92),
-    "limitations": (0.66, 0.8),
-    "results": (0.68, 0.32),
+    "license": (1.0, 0.96),
+    "datasets": (0.96, 0.9),
+    "base_models": (0.95, 0.84),
+    "paper": (0.61, 0.88),
+    "code": (0.87, 0.7),
+    "hyperparameters": (0.98, 0.88),
+    "hardware": (0.8, 0.5),
+    "environment": (1.0, 1.0),
+    "limitations": (0.88, 0.88),
+    "results": (0.33, 0.47),
 }
 
 
@@ -78,8 +78,8 @@ def report():
 def test_every_card_is_labelled_and_analysed(report):
     assert report["cards"] == 146
     assert report["all"]["results"]["labelled"] == 444
-    assert report["dev_cards"] == 120
-    assert report["dev"]["results"]["labelled"] == 397
+    assert report["dev_cards"] == 160
+    assert report["dev"]["results"]["labelled"] == 431
     assert report["fresh_cards"] == 40
     assert report["fresh"]["results"]["labelled"] == 34
 
@@ -114,4 +114,4 @@ def test_audit_verdicts_agree_with_the_labels(report):
 
 def test_audit_verdicts_on_dev_and_fresh_cards(report):
     assert report["dev_audit"]["agreement"] >= 0.95, report["dev_audit"]["disagreements"][:20]
-    assert report["fresh_audit"]["agreement"] >= 0.92, report["fresh_audit"]["disagreements"][:20]
+    assert report["fresh_audit"]["agreement"] >= 0.93, report["fresh_audit"]["disagreements"][:20]

@@ -356,6 +356,9 @@ _PARENTHESISED = re.compile(r"^(.*?)\s*\(([^()]{1,40})\)\s*$")
 def _benchmark_column(header: list[str]) -> int | None:
     """The column of benchmark names among the first three ("Benchmark (Metric)" over a "Category" beside it)."""
     named = [j for j, h in enumerate(header[:3]) if _BENCHMARK_HEADER.match(h.strip(" *"))]
+    datasets = [j for j in named if re.match(r"datasets?|benchmarks?", header[j].strip(" *"), re.IGNORECASE)]
+    if datasets:  # "| Task | Dataset | Metric |": the dataset names the benchmark
+        return datasets[0]
     return next((j for j in named if not _PARTS_HEADER.match(header[j].strip(" *"))), named[0] if named else None)
 
 
@@ -412,6 +415,11 @@ def _compared_models_results(table: Table, repo_id: str) -> list[tuple[str, str,
                 dataset, metric = parenthesised.group(1), named or inner.lower()
         if metric_column is not None and metric_column < len(row) and row[metric_column].strip():
             cell = row[metric_column].strip(" *")
+            names, values = cell.split("/"), row[column].split("/")
+            if len(names) > 1 and len(names) == len(values):  # "EM/F1" over "86.1/92.3"
+                for name, value in zip(names, values, strict=True):
+                    out.append((dataset.lower(), metric_of(name) or name.strip().lower(), value, row))
+                continue
             metric = metric_of(cell) or cell.lower()
         out.append((dataset.lower(), metric, row[column], row))
     return out
@@ -707,9 +715,15 @@ def _metric_key(label: str) -> str | None:
 _SENTENCE_PATTERNS = (
     # "achieves 91.3 F1 on CoNLL-2003", "reaches an accuracy of 93.5% on IMDB"
     re.compile(
-        rf"(?:achiev\w*|reach\w*|obtain\w*|scor\w*|get\w*|gives?|yields?)\s+(?:an?\s+|the\s+)?"
+        rf"(?:achiev\w*|reach\w*|obtain\w*|attain\w*|scor\w*|get\w*|gives?|yields?)\s+(?:an?\s+|the\s+)?"
         rf"(?:(?P<m1>{_METRIC_WORDS})\s+(?:score\s+)?(?:of\s+)?(?P<v1>\d[\d.,]*\s*%?)|(?P<v2>\d[\d.,]*\s*%?)\s*(?P<m2>{_METRIC_WORDS}))"
         rf"(?:\s+(?:on|in|for)\s+(?:the\s+)?(?P<d>[A-Za-z][\w.\-]*(?:\s[A-Z0-9][\w.\-]*){{0,3}}))?",
+        re.IGNORECASE,
+    ),
+    # "... and RougeL score of 24.5": a metric's score, named as such
+    re.compile(
+        rf"(?<![\w-])(?P<m1>{_METRIC_WORDS})\s+score\s+of\s+(?P<v1>\d[\d.,]*\s*%?)"
+        rf"(?:\s+(?:on|in|for)\s+(?:the\s+)?(?P<d>[A-Z][\w.\-]*(?:\s[A-Z0-9][\w.\-]*){{0,3}}))?",
         re.IGNORECASE,
     ),
     # "The F1 obtained on dev data (train and test merged) is 91.38"
@@ -845,11 +859,12 @@ def _code_results(doc: Document, dataset: str | None) -> list[Result]:
             continue
         for offset, raw in enumerate(block.text.splitlines()[:200]):
             match = _CODE_METRIC.match(raw)
-            if match is None:
-                continue
-            split, metric = _code_metric(match.group(1))
-            number = parse_number(match.group(2))
-            if metric and number:
+            pairs = [(match.group(1), match.group(2))] if match else _DICT_PAIR.findall(raw[:2_000])
+            for label, value in pairs[:50]:
+                split, metric = _code_metric(label)
+                number = parse_number(value)
+                if not (metric and number):
+                    continue
                 results.append(
                     Result(
                         dataset,
@@ -865,6 +880,8 @@ def _code_results(doc: Document, dataset: str | None) -> list[Result]:
     return results
 
 
+# a printed dict's pairs: "'Accuracy': 0.9723, 'P-Si-SNR': 10.36"
+_DICT_PAIR = re.compile(r"""["']([A-Za-z][\w@./ -]{0,40}?)["']\s*:\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?![\w.])""")
 _REPORT_HEADER = re.compile(r"^\s*precision\s+recall\s+f1-score\s+support\s*$")
 _REPORT_AVERAGE = re.compile(
     r"^\s*(micro|macro|weighted|samples)\s+avg\s+(\d*\.\d+)\s+(\d*\.\d+)\s+(\d*\.\d+)\s+\d+\s*$"
@@ -913,7 +930,8 @@ def read_results(doc: Document, repo_id: str, *, dataset: str | None, default_me
 # without a metric is no result)
 _NOT_A_BENCHMARK_ROW = re.compile(
     r"\b(?:layers?|heads?|hidden|dimensions?|embeddings?|parameters?|params|vocab(?:ulary)?|tokens?|"
-    r"steps?|epochs?|batch|learning rate|context|sequence length|(?:fine-?tuned |base |pre-?trained )?models?)$",
+    r"steps?|epochs?|batch|learning rate|context|sequence length|(?:fine-?tuned |base |pre-?trained )?models?|"
+    r"resolution|fps|frames?(?: rate)?|(?:video |audio |clip )?length|duration|sampling rate|sample rate)$",
     re.IGNORECASE,
 )
 _KNOWN_EVAL = re.compile(
@@ -1155,7 +1173,8 @@ def read_base_models(doc: Document, repo_id: str) -> list[Fact]:
 
 
 _TRAINED_ON = re.compile(
-    r"(?:fine-?tun(?:ed|ing|e)|(?:pre-?)?train(?:ed|ing)?|finetun(?:ed|ing|e))\s+(?:\w+\s+){0,6}?on\s+(?:the\s+|a\s+)?"
+    r"(?:fine[-\u2011]?tun(?:ed|ing|e)|(?:pre-?)?train(?:ed|ing)?|finetun(?:ed|ing|e))\s+(?:\w+\s+){0,6}?(?:on|with)\s+"
+    r"(?:the\s+|a\s+)?"
     r"(?:\[([^\]]{2,80})\]\([^)]*\)|`([^`]{2,80})`|([\w./\-]{2,80}(?:\s[\w./\-]{1,40}){0,3}?))\\?\*?\s+"
     r"(?:dataset|corpus|data)\b",
     re.IGNORECASE,
@@ -2143,7 +2162,7 @@ _STRONG_OWN = re.compile(
     re.IGNORECASE,
 )
 _OWN_CODE_WORDS = re.compile(
-    r"\b(?:codes?|repository|repo|implementation|scripts?|source)\b.{0,40}?\b(?:available|found|here|released|hosted)"
+    r"\b(?:codes?|repository|repo|implementation|scripts?|source)\b.{0,40}?\b(?:available|found|here|released|hosted|visit)"
     r"\b|\bfirst\s+released\b|\bgithub\s*(?:repo(?:sitory)?)?\s*[:：]|\b(?:codes?|repository|repo)\s*[:：]|"
     r"\bi\s+was\s+made\s+with\b|\breport(?:ing)?\s+issues\b|\bofficial\s+\[?(?:github\s+|gitlab\s+)?(?:code|repo|"
     r"repository|implementation)\b|\breadme\s*[:：]|"
@@ -2158,14 +2177,29 @@ _OWN_LINK_HEADINGS = re.compile(
 )
 # where papers live that are neither arXiv nor a DOI: the ACL Anthology, OpenReview, proceedings
 _PAPER_HOST = re.compile(
-    r"https?://(?:www\.)?(?:aclanthology\.org|aclweb\.org/anthology|openreview\.net/(?:forum|pdf)|"
+    r"https?://(?:www\.)?(?:openreview\.net/(?:forum|pdf)\?id=[\w-]{4,40}|ieeexplore\.ieee\.org/(?:document|abstract/document)/\d{4,12}|"
+    r"(?:aclanthology\.org|aclweb\.org/anthology|"
     r"proceedings\.neurips\.cc|papers\.nips\.cc|proceedings\.mlr\.press|ojs\.aaai\.org|"
-    r"openaccess\.thecvf\.com|papers\.ssrn\.com)/[^\s)\]<>\"']{2,300}|"
+    r"openaccess\.thecvf\.com|papers\.ssrn\.com)/[^\s)\]<>\"']{2,300})|"
     r"https?://github\.com/[\w.-]{1,100}/[\w.-]{1,100}/(?:blob|raw)/[^\s)\]<>\"']{1,300}?\.pdf(?=[\s)\]<>\"']|$)",
     re.IGNORECASE,
 )
+# a numbered reference of a footnote list: "[2]: Williams A., Bowman S. (2018) XNLI: ..." (escaped or not)
+_REFERENCE_ITEM = re.compile(r"\s*\\?\[\d{1,2}\\?\]\s*:?\s+[A-Z]")
+_PAPER_HOST_WORDS = ("anthology", "openreview", "ieeexplore", "ssrn", "neurips", "nips.cc", "mlr.press", "thecvf",
+                     "aaai", ".pdf")  # fmt: skip
 # papers a card template cites, never the model's: the ML CO2 impact calculator (Lacoste et al., 2019)
 _TEMPLATE_PAPERS = frozenset({"arxiv:1910.09700"})
+# the link's own text says it is the code: "[GitHub repo](https://github.com/…)", "[Code](…)"
+_CODE_LINK_TEXT = re.compile(
+    r"\[\s*(?:github|gitlab)?\s*(?:code|repo(?:sitory)?|github|source\s+code|official\s+code)\s*\]\($", re.IGNORECASE
+)
+# words just before a link that make it the base model's: "Base model is [X](…)", "based on [X](…)"
+_BASE_LEAD = re.compile(
+    r"\bbase\s+model\s*(?:is|was|:)\s*(?:the\s+)?\[?[^\[\]]{0,40}\]?\(?$|\bbased\s+on\s+\[[^\[\]]{1,40}\]\($|"
+    r"\binitiali[sz]ed\s+(?:from|with)\s+\[[^\[\]]{1,40}\]\($",
+    re.IGNORECASE,
+)
 _GITHUB_PDF = re.compile(r"https?://github\.com/[^\s)\]<>\"']{1,400}?\.pdf(?=[\s)\]<>\"']|$)", re.IGNORECASE)
 _GITHUB_FOLDER = re.compile(r"/tree/([\w.-]{1,60}/[\w./-]{1,200}?)/?(?=[\s)\]\"'>]|$)")
 _CODE_NOUN = re.compile(r"\b(?:code|implementation|scripts?|repository|repo)\b", re.IGNORECASE)
@@ -2384,6 +2418,47 @@ def _own_name_words(repo_id: str, bases: tuple[str, ...]) -> set[str]:
     return name_words
 
 
+@dataclass(frozen=True, slots=True)
+class _LinkPlace:
+    """Where a GitHub link sits: the words around it, just before it, and the part of the card."""
+
+    window: str
+    lead: str
+    intro: bool
+    own_links: bool
+    """Under a heading that lists the model's own links ("## Homepage")."""
+    folder: str | None
+    """The folder of the repository it points at (``tree/master/examples/wav2vec``), if any."""
+
+
+def _code_link(repo: str, where: _LinkPlace, repo_id: str, owner: str, name_words: set[str]) -> tuple[str, str]:
+    """(name, role) of a GitHub repository a card links: own, cited, or library."""
+    if _BASE_LEAD.search(where.lead):  # "Base model is [BerTweet](https://github.com/…)": the base's code
+        return "github.com/" + repo, "cited"
+    window = where.window
+    code_own = bool(_OWN_CODE_WORDS.search(_plain(window)))
+    repo_words = set(re.findall(r"[a-z0-9]+", repo.lower()))
+    own_release = code_own and bool(_OWN_RELEASE.search(window))
+    same_owner = bool(owner) and repo.split("/")[0].lower() == owner
+    same_name = repo.split("/")[-1].lower() == repo_id.rsplit("/", 1)[-1].lower()
+    if same_owner and _CODE_LINK_TEXT.search(where.lead):  # "[GitHub repo](…)" to the owner's repository
+        code_own = True
+    library = repo.lower() in LIBRARIES
+    if library and where.folder and (code_own or (where.intro and _CODE_NOUN.search(window))):
+        # a folder of a library (examples/distillation, fairseq/models/bart): this model's own code
+        return f"github.com/{repo}/tree/{where.folder}", "own"
+    if library and not own_release:
+        return "github.com/" + repo, "library"
+    if (
+        code_own
+        or (same_owner and (name_words & repo_words or same_name or where.own_links))
+        or _own_repository(repo, repo_id, name_words)
+        or (same_owner and where.folder is not None and _folder_names_model(where.folder, repo_id, name_words))
+    ):
+        return "github.com/" + repo, "own"
+    return "github.com/" + repo, "cited"
+
+
 def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, ...] = ()) -> list[Fact]:
     """arXiv ids, DOIs and code repositories, each marked own, cited or (code) library.
 
@@ -2392,7 +2467,6 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
     """
     owner = repo_id.split("/", 1)[0].lower() if "/" in repo_id else ""
     name_words = _own_name_words(repo_id, bases)
-    model_name = repo_id.rsplit("/", 1)[-1].lower()
     found: dict[tuple[str, str], Fact] = {}
     first_heading_line = next((h.line for h in doc.headings if h.level >= 2), 10**9)
     previous = ""
@@ -2416,7 +2490,8 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
         before, previous = previous, " ".join(block.text.split())[-300:]
         ids = "arxiv" in lower or "10." in text or "github.com" in lower or "eprint" in lower
         paper_url = ("paper" in lower or "report" in lower) and "http" in lower
-        if not ids and not paper_url:
+        paper_host = "http" in lower and any(word in lower for word in _PAPER_HOST_WORDS)
+        if not ids and not paper_url and not paper_host:
             continue
         context = " ".join(text.split())
         intro = block.line < first_heading_line or bool(
@@ -2433,6 +2508,7 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
             return f"{before} {context[:2_000]}" if whole else context[max(0, start - 160) : end + 80]
 
         toolkits = _ToolkitEntries(context)
+        reference = bool(_REFERENCE_ITEM.match(context)) and not _STRONG_OWN.search(context)
         for match in islice(_ARXIV.finditer(context), _LINKS_PER_BLOCK):
             arxiv_id = next(group for group in match.groups() if group)
             if settled("paper", "arxiv:" + arxiv_id):
@@ -2440,7 +2516,7 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
             window = near(match.start(), match.end())
             lead = context[max(0, match.start() - 60) : match.start()]
             role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words, lead=lead)
-            if toolkits.around(match.start()) or "arxiv:" + arxiv_id in _TEMPLATE_PAPERS:
+            if toolkits.around(match.start()) or "arxiv:" + arxiv_id in _TEMPLATE_PAPERS or reference:
                 role = "cited"
             add("paper", "arxiv:" + arxiv_id, role, window, block.line)
         for match in islice(_DOI.finditer(context), _LINKS_PER_BLOCK):
@@ -2459,7 +2535,7 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
             window = near(match.start(), match.end())
             role = _role(window, block.headings, derived=derived, intro=intro, name_words=name_words)
             add("paper", "url:" + url, role, window, block.line)
-        for match in islice(_PAPER_HOST.finditer(text), _LINKS_PER_BLOCK) if "http" in lower else ():
+        for match in islice(_PAPER_HOST.finditer(text), _LINKS_PER_BLOCK) if paper_host else ():
             url = match.group(0).rstrip(".,;")
             if settled("paper", "url:" + url):
                 continue
@@ -2472,26 +2548,11 @@ def read_links(doc: Document, repo_id: str, *, derived: bool, bases: tuple[str, 
                 continue  # a paper kept in a repository ("DeepSeek_R1.pdf"), read above
             repo = "/".join(match.group(1).rstrip(".").removesuffix(".git").split("/")[:2])
             window = near(match.start(), match.end())
-            code_own = bool(_OWN_CODE_WORDS.search(_plain(window)))
-            repo_words = set(re.findall(r"[a-z0-9]+", repo.lower()))
-            own_release = code_own and bool(_OWN_RELEASE.search(window))
-            same_owner = bool(owner) and repo.split("/")[0].lower() == owner
-            same_name = repo.split("/")[-1].lower() == model_name
+            lead = context[max(0, match.start() - 60) : match.start()]
             folder = _GITHUB_FOLDER.match(context, match.end())
-            if repo.lower() in LIBRARIES and folder and (code_own or (intro and _CODE_NOUN.search(window))):
-                # a folder of a library (examples/distillation, fairseq/models/bart): this model's own code
-                add("code", f"github.com/{repo}/tree/{folder.group(1)}", "own", window, block.line)
-            elif repo.lower() in LIBRARIES and not own_release:
-                add("code", "github.com/" + repo, "library", window, block.line)
-            elif (
-                code_own
-                or (same_owner and (name_words & repo_words or same_name or own_links))
-                or _own_repository(repo, repo_id, name_words)
-                or (same_owner and folder is not None and _folder_names_model(folder.group(1), repo_id, name_words))
-            ):
-                add("code", "github.com/" + repo, "own", window, block.line)
-            else:
-                add("code", "github.com/" + repo, "cited", window, block.line)
+            where = _LinkPlace(window, lead, intro, own_links, folder.group(1) if folder else None)
+            name, role = _code_link(repo, where, repo_id, owner, name_words)
+            add("code", name, role, window, block.line)
     facts = list(found.values())
     if any(f.kind == "paper" and f.role == "own" and not f.name.startswith("url:") for f in facts):
         # the model's paper has an arXiv id or a DOI: a PDF or proceedings link beside it is that paper again
