@@ -12,8 +12,10 @@ from ptmscope.importer import import_paths
 from ptmscope.store.store import Store
 from ptmscope.web.app import create_app
 from ptmscope.web.explorer import Explorer
+from tests.conftest import copy_of
 
 FEB = "hub-2022-02"
+ERA = "hub-2025-04-sample"
 HOSTILE = "hostile"
 # Ids the importer accepts (one with a right-to-left override, one HTML would misread); an id with '<' is refused.
 HOSTILE_IDS = ("evil/x'&amp;[b]=alert(1);", "evil/\u202etxt.exe", "evil/onload=alert(1)")
@@ -67,6 +69,28 @@ def feb_explorer(feb_db: Path) -> Explorer:
 @pytest.fixture(scope="session")
 def feb_client(feb_db: Path, feb_explorer: Explorer) -> TestClient:
     return TestClient(create_app(feb_db, FEB, explorer=feb_explorer))
+
+
+@pytest.fixture(scope="session")
+def eras_db(feb2022_pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two snapshots to compare: the audited Feb-2022 Hub (imported once for the run) and the April-2025 sample."""
+    from ptmscope.sample import ensure_bundled
+
+    db = copy_of(feb2022_pristine, tmp_path_factory, "eras")
+    with Store(db) as store:
+        ensure_bundled(store, ERA)  # the small bundle: seconds
+    return db
+
+
+@pytest.fixture(scope="session")
+def eras_explorer(eras_db: Path) -> Explorer:
+    """The Feb-2022 Hub served from the two-snapshot store."""
+    return Explorer(eras_db, FEB)
+
+
+@pytest.fixture(scope="session")
+def eras_client(eras_db: Path, eras_explorer: Explorer) -> TestClient:
+    return TestClient(create_app(eras_db, FEB, explorer=eras_explorer))
 
 
 def make_hostile_store(folder: Path) -> Path:

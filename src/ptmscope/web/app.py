@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ptmscope import __version__
 from ptmscope.checks.model import ATTRIBUTES
-from ptmscope.errors import InputError, StoreLockedError
+from ptmscope.errors import InputError, SnapshotNotFoundError, StoreLockedError
 from ptmscope.reports.badges import score_badge
 from ptmscope.reports.cyclonedx import audit_bom
 from ptmscope.reports.safe import strip_controls
@@ -41,7 +41,7 @@ from ptmscope.reports.sarif import audit_sarif
 from ptmscope.selection.requirements import FORMATS, LICENSE_POLICIES
 from ptmscope.web.access import DEFAULT_PATIENCE
 from ptmscope.web.explorer import Explorer
-from ptmscope.web.query import SORTS, ModelQuery
+from ptmscope.web.query import MAX_TEXT, SORTS, ModelQuery
 from ptmscope.web.select_page import form_values
 
 STATIC = Path(__file__).parent / "static"
@@ -147,7 +147,12 @@ class Pages:
         return self._either(request, "model.html.j2", {**doc, "explained": explain})
 
     def study(self, request: Request) -> Response:
-        return self._either(request, "study.html.j2", self.explorer.study())
+        other = request.query_params.get("compare", "").strip()[:MAX_TEXT] or None
+        try:
+            doc = self.explorer.study(other)
+        except SnapshotNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return self._either(request, "study.html.j2", doc)
 
     def select(self, request: Request) -> Response:
         values = form_values(request.query_params.multi_items())
@@ -197,11 +202,11 @@ class Pages:
 
 
 API_ENDPOINTS = {
-    "/api/models": "search and facets (q, cards, task, library, license_class, license, format, flagged, claims, "
-    "architecture, dataset, verified, sort, page, per)",
+    "/api/models": "search and facets (q, cards, task, library, language, license_class, license, format, flagged, "
+    "claims, architecture, dataset, verified, score_<attribute> (0-2, 2-4, 4-6, 6-8, 8-10, none), sort, page, per)",
     "/api/models/{repo_id}": "a model's page: record, audit (explain=1: computed with full evidence), files, "
     "lineage, claims, card",
-    "/api/study": "the study and its figures as linked bars",
+    "/api/study": "the study and its figures as linked bars (compare=OTHER_SNAPSHOT: another snapshot's beside them)",
     "/api/select": "select's shortlist (task, license, format, min_<attribute>, exclude_unsafe, ...)",
     "/api/compare": "up to four models side by side (m=ID, repeated)",
 }

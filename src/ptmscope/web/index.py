@@ -11,8 +11,12 @@ ptmscope uses, so a facet count is the count the CLI and the study give:
   ``store.derived.SNAPSHOT_FILE_SCANS_SQL``) is dangerous or suspicious, ``hub`` when the Hub's
   ``security_status`` lists files with issues (as ``select --exclude-unsafe``);
 - claims: ``yes`` when the model has a valid model-index claim (the study's strict definition);
+- languages: what ``select --language`` matches (``selection.engine``): the card's ``language``, the
+  Hub's ISO 639-1 tags and the API's ``cardData.language``, lower-cased (empty ones left out);
 - datasets and architectures: as the study's Fig. 6 distributions;
-- scores: the snapshot's latest ``audit --all`` run, when there is one.
+- scores: the snapshot's latest ``audit --all`` run, when there is one; each attribute's score
+  range (``query.SCORE_RANGES``: ``0-2`` ... ``8-10``, each range's lower end inclusive, ``none``
+  without a score) is a facet of its own.
 
 The rows (``INDEX_SQL``) are kept as an Arrow table in repo-id order (a model's place in it is
 its number), and each facet as integer codes (numpy): one code per model, or one per (model,
@@ -28,7 +32,7 @@ the snapshot never changes under a running server.
 
 The index also holds what makes a model page fast: the base-model graph (``web.family``) and
 where each model's rows lie in the store (``web.locate``). Search, facets, sorting and paging
-never touch the store file. A model's lists of licences, licence classes and datasets are sorted
+never touch the store file. A model's lists of licences, licence classes, datasets and languages are sorted
 (``list(DISTINCT ...)`` alone gives them in whatever order the aggregation met them).
 """
 
@@ -49,12 +53,13 @@ import pyarrow.compute as pc
 from ptmscope.audits.lineage import Lineage
 from ptmscope.checks import licenses
 from ptmscope.checks.model import ATTRIBUTES
+from ptmscope.selection.engine import ISO_639_1
 from ptmscope.store.derived import FORMATS, SNAPSHOT_FILE_SCANS_SQL, is_format_sql
 from ptmscope.store.store import Store
 from ptmscope.web.arrays import distinct, ranges
-from ptmscope.web.family import Family, find_sorted
+from ptmscope.web.family import Family, Generations, find_sorted
 from ptmscope.web.locate import Locator, Spans
-from ptmscope.web.query import FACETS, SORT_KEYS, ModelQuery
+from ptmscope.web.query import FACETS, SCORE_RANGES, SORT_KEYS, ModelQuery
 from ptmscope.web.words import Words
 
 _FORMAT_FLAGS = ", ".join(f"bool_or({is_format_sql('p', name)}) AS {name}" for name in FORMATS)
@@ -65,6 +70,15 @@ _FORMAT_LIST = (
 )
 _SCORES = ", ".join(f"max(score) FILTER (WHERE attribute = '{a}') AS score_{a}" for a in ATTRIBUTES)
 _SCORE_COLUMNS = ", ".join(f"sc.score_{a}" for a in ATTRIBUTES)
+
+
+def _range_sql(column: str) -> str:
+    """The score range of ``column`` (``SCORE_RANGES``: each range's lower end inclusive, the last one's upper too)."""
+    steps = " ".join(f"WHEN {column} < {high!r} THEN '{name}'" for name, _, high in SCORE_RANGES[:-1])
+    return f"CASE WHEN {column} IS NULL THEN 'none' {steps} ELSE '{SCORE_RANGES[-1][0]}' END"
+
+
+_SCORE_RANGES = ", ".join(f"{_range_sql(f'sc.score_{a}')} AS score_range_{a}" for a in ATTRIBUTES)
 
 INDEX_SQL = f"""
 WITH m AS (SELECT repo_id, namespace, downloads, likes, pipeline_tag, library_name, model_type, num_files,
@@ -85,10 +99,20 @@ fs AS (
     SELECT repo_id, bool_or(verdict IN ('dangerous', 'suspicious')) AS flagged
     FROM ({SNAPSHOT_FILE_SCANS_SQL}) GROUP BY repo_id),
 sc AS (SELECT repo_id, {_SCORES} FROM scores WHERE run_id = $run GROUP BY repo_id),
+lang AS (
+    -- as select --language: the card's languages, the Hub's ISO 639-1 tags, the API's cardData.language
+    SELECT repo_id, list(DISTINCT l ORDER BY l) AS languages FROM (
+        SELECT repo_id, lower(unnest(languages)) AS l FROM cards WHERE snapshot_id = $sid
+        UNION ALL SELECT repo_id, lower(tag) FROM model_tags WHERE snapshot_id = $sid AND tag IN $iso
+        UNION ALL SELECT repo_id, lower(unnest(CASE json_type(card_data, '$.language')
+                                       WHEN 'ARRAY' THEN json_extract_string(card_data, '$.language[*]')
+                                       WHEN 'VARCHAR' THEN [json_extract_string(card_data, '$.language')] END))
+                  FROM models WHERE snapshot_id = $sid AND card_data IS NOT NULL)
+    WHERE trim(l) <> '' GROUP BY repo_id),
 org AS (SELECT name, bool_or(is_verified) AS verified FROM organizations WHERE snapshot_id = $sid GROUP BY name)
 SELECT m.repo_id, lower(m.repo_id) AS repo_lower, m.downloads, m.likes, m.last_modified,
        coalesce(m.pipeline_tag, 'none') AS task, coalesce(m.library_name, 'none') AS library,
-       coalesce(m.model_type, 'none') AS architecture,
+       coalesce(m.model_type, 'none') AS architecture, coalesce(lang.languages, ['none']) AS languages,
        coalesce(lic.licenses, ['none']) AS licenses, coalesce(lic.classes, ['none']) AS license_classes,
        CASE WHEN len({_FORMAT_LIST}) > 0 THEN {_FORMAT_LIST}
             WHEN m.num_files IS NULL THEN ['unknown'] ELSE ['none'] END AS formats,
@@ -102,19 +126,23 @@ SELECT m.repo_id, lower(m.repo_id) AS repo_lower, m.downloads, m.likes, m.last_m
             WHEN coalesce(json_array_length(json_extract(m.security_status, '$.filesWithIssues')) > 0, false)
                 THEN ['hub']
             ELSE ['unflagged'] END AS flags,
-       {_SCORE_COLUMNS}
+       {_SCORE_COLUMNS}, {_SCORE_RANGES}
 FROM m LEFT JOIN lic USING (repo_id) LEFT JOIN fk USING (repo_id) LEFT JOIN ds USING (repo_id)
      LEFT JOIN cl USING (repo_id) LEFT JOIN fs USING (repo_id) LEFT JOIN sc USING (repo_id)
+     LEFT JOIN lang USING (repo_id)
      LEFT JOIN org ON org.name = m.namespace
 ORDER BY m.repo_id
 """
 
 RESULT_COLUMNS = (
-    "repo_id", "downloads", "likes", "last_modified", "task", "library", "architecture", "licenses",
+    "repo_id", "downloads", "likes", "last_modified", "task", "library", "architecture", "languages", "licenses",
     "license_classes", "formats", "datasets", "claims", "verified", "flags", *(f"score_{a}" for a in ATTRIBUTES),
+    *(f"score_range_{a}" for a in ATTRIBUTES),
 )  # fmt: skip
 FACET_TOP = 12
 """Values listed per facet (plus any selected one)."""
+SMALL_VOCAB = 127
+"""A facet of at most this many values keeps a byte per code (score ranges, claims, tasks, ...), not four."""
 FACET_CACHE = 1024
 """Facet counts kept for recent searches (the snapshot never changes under a running server)."""
 WORD_CACHE = 64
@@ -157,6 +185,8 @@ class _Facet:
         values = column.flatten() if is_list else column
         # Never NULL: INDEX_SQL gives 'none' (or 'unknown', 'unflagged') where a model has no value.
         encoded = pc.dictionary_encode(pc.fill_null(values, "none"))
+        if len(encoded.dictionary) <= SMALL_VOCAB:  # a byte per model (score ranges, claims, ...): a quarter the memory
+            encoded = encoded.cast(pa.dictionary(pa.int8(), encoded.type.value_type))
         vocab = [str(v) for v in encoded.dictionary.to_pylist()]
         codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
         rank = np.empty(len(vocab), dtype=np.int64)
@@ -318,7 +348,7 @@ class ModelIndex:
     def build(cls, store: Store, snapshot_id: int, run_id: int | None, cards: dict[str, str]) -> ModelIndex:
         """Read the snapshot's models from ``store`` into memory; ``cards``: card texts to search (repo id -> text)."""
         licenses.install(store.con)
-        bound = {"sid": snapshot_id, "run": -1 if run_id is None else run_id}
+        bound = {"sid": snapshot_id, "run": -1 if run_id is None else run_id, "iso": sorted(ISO_639_1)}
         rows = store.con.sql(INDEX_SQL, params=bound).to_arrow_table().combine_chunks()
         con = _in_memory(rows, cards)
         family = Family.read(store.con, snapshot_id)
@@ -459,6 +489,10 @@ class ModelIndex:
         """The model's ancestors, derivatives and inherited risks (``audits.lineage`` over its part of the graph)."""
         with self._cursor() as cursor:
             return self._family.lineage(cursor, repo_id)
+
+    def generations(self, repo_id: str, per_level: int) -> Generations | None:
+        """The model's family by generation, for the model page's drawing (``Family.generations``)."""
+        return self._family.generations(repo_id, per_level)
 
     @property
     def nbytes(self) -> int:

@@ -14,10 +14,21 @@ from urllib.parse import quote_plus, urlencode
 
 from ptmscope.checks.model import ATTRIBUTES
 
+SCORE_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("0-2", 0.0, 2.0), ("2-4", 2.0, 4.0), ("4-6", 4.0, 6.0), ("6-8", 6.0, 8.0), ("8-10", 8.0, 10.0),
+)  # fmt: skip
+"""The values of a score facet: (value, low, high), a score in ``low <= score < high``, and ``8-10`` holding 10 too.
+
+So a range's lower end is inclusive, as ``select --min-score`` is: the models with ``min_security=6`` are
+``score_security=6-8`` and ``8-10``. A model without the attribute's score is ``none``."""
+SCORE_FACETS: dict[str, str] = {f"score_{a}": a for a in ATTRIBUTES}
+"""Each score facet's attribute: ``score_<attribute>``, whose values are ``SCORE_RANGES`` and ``none``."""
+
 # name -> (index column, column holds a list, label shown)
 FACETS: dict[str, tuple[str, bool, str]] = {
     "task": ("task", False, "Task"),
     "library": ("library", False, "Library"),
+    "language": ("languages", True, "Language"),
     "license_class": ("license_classes", True, "Licence class"),
     "license": ("licenses", True, "Licence"),
     "format": ("formats", True, "Weight format"),
@@ -26,6 +37,7 @@ FACETS: dict[str, tuple[str, bool, str]] = {
     "architecture": ("architecture", False, "Architecture"),
     "dataset": ("datasets", True, "Training dataset"),
     "verified": ("verified", False, "Verified organization"),
+    **{name: (f"score_range_{a}", False, f"{a.capitalize()} score") for name, a in SCORE_FACETS.items()},
 }
 SORT_KEYS: dict[str, tuple[str, ...]] = {
     "downloads": ("downloads",),
