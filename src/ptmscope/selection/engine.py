@@ -41,13 +41,13 @@ m AS (SELECT repo_id, namespace, pipeline_tag, library_name, downloads, likes, p
 pct AS (SELECT repo_id, percent_rank() OVER (ORDER BY downloads) AS downloads_pct FROM m WHERE downloads IS NOT NULL),
 lic AS (
     SELECT l.repo_id, list(DISTINCT lower(trim(l.license)) ORDER BY lower(trim(l.license))) AS licenses,
-           list(DISTINCT coalesce(c.kind, 'unrecognised')) AS kinds
+           list(DISTINCT coalesce(c.kind, 'unrecognised') ORDER BY coalesce(c.kind, 'unrecognised')) AS kinds
     FROM model_licenses l LEFT JOIN license_catalog c ON c.id = split_part(lower(trim(l.license)), ':', 1)
     WHERE l.snapshot_id = $sid AND trim(l.license) <> '' AND l.repo_id IN (SELECT repo_id FROM m)
     GROUP BY l.repo_id),
 f AS (
     SELECT repo_id,
-           list_distinct(list({formats})) AS formats
+           list_sort(list_distinct(list({formats}))) AS formats
     FROM (SELECT repo_id, lower(path) AS p FROM model_files WHERE snapshot_id = $sid
           AND repo_id IN (SELECT repo_id FROM m))
     GROUP BY repo_id),
@@ -56,7 +56,7 @@ tg AS (
            list(DISTINCT tag) FILTER (WHERE tag IN $iso) AS language_tags
     FROM model_tags WHERE snapshot_id = $sid AND repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 lang AS (
-    SELECT repo_id, list(DISTINCT lower(l)) AS languages FROM (
+    SELECT repo_id, list(DISTINCT lower(l) ORDER BY lower(l)) AS languages FROM (
         SELECT repo_id, unnest(languages) AS l FROM cards
         WHERE snapshot_id = $sid AND repo_id IN (SELECT repo_id FROM m)
         UNION ALL SELECT repo_id, unnest(language_tags) FROM tg
@@ -66,7 +66,7 @@ lang AS (
                   FROM m WHERE card_data IS NOT NULL)
     WHERE l IS NOT NULL GROUP BY repo_id),
 ds AS (
-    SELECT repo_id, list(DISTINCT lower(trim(dataset))) AS datasets FROM model_datasets
+    SELECT repo_id, list(DISTINCT lower(trim(dataset)) ORDER BY lower(trim(dataset))) AS datasets FROM model_datasets
     WHERE snapshot_id = $sid AND repo_id IN (SELECT repo_id FROM m) GROUP BY repo_id),
 cl AS (
     -- The claim asked for: from the model-index (machine-parseable), else from the card's text; the text says which.
@@ -320,8 +320,12 @@ def _rank(con: Any, req: Requirements) -> list[dict[str, Any]]:
 
 
 def select(store: Store, snapshot: Snapshot, req: Requirements, *, run_id: int | None = None,
-           explain: bool = False) -> Selection:  # fmt: skip
-    """Filter and rank the snapshot's models by ``req``; ``run_id`` supplies audit scores."""
+           explain: bool = False, per_rule: int | None = None) -> Selection:  # fmt: skip
+    """Filter and rank the snapshot's models by ``req``; ``run_id`` supplies audit scores.
+
+    ``explain``: also list the excluded candidates, most downloaded first; ``per_rule``: at most that many of
+    each rule (the first of that rule in the full list), so a broad query lists a bounded number.
+    """
     started = time.perf_counter()
     con = store.con
     licenses.install(con)
@@ -339,11 +343,15 @@ def select(store: Store, snapshot: Snapshot, req: Requirements, *, run_id: int |
     )
     excluded = []
     if explain:
+        order = "downloads DESC NULLS LAST, repo_id"
+        bounded = "" if per_rule is None else (
+            f" QUALIFY row_number() OVER (PARTITION BY excluded_rule ORDER BY {order}) <= {int(per_rule)}"
+        )  # fmt: skip
         excluded = [
             {"repo_id": r, "rule": rule, "reason": reason, "downloads": d}
             for r, rule, reason, d in con.execute(
                 "SELECT repo_id, excluded_rule, excluded_reason, downloads FROM select_candidates"
-                " WHERE excluded_rule IS NOT NULL ORDER BY downloads DESC NULLS LAST, repo_id"
+                f" WHERE excluded_rule IS NOT NULL{bounded} ORDER BY {order}"
             ).fetchall()
         ]
     return Selection(

@@ -8,13 +8,19 @@ descendants to ``MAX_DEPTH`` levels, every stored row of those edges, and the re
 licences of the models on them) is found with a few array lookups; ``lineage`` then runs, as it
 is, over those few rows, registered under the ``a_*`` names on the request's cursor. The answer
 is the one the whole tables give: every row a query of ``lineage`` can reach is in the part
-(tests/web/test_family.py compares the two for every model of the bundled Feb-2022 snapshot).
+(tests/web/test_index.py compares the two over models of the bundled Feb-2022 snapshot).
+
+``Family.generations`` gives the same family by generation for the model page's drawing
+(``web.lineage_graph``): the models first reached 1, 2, ... steps up and down (to ``MAX_DEPTH``),
+how many each generation holds, and a bounded few of each (the most downloaded among those the
+shown models of the generation before lead to), with the edges between the models shown.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -71,6 +77,31 @@ def _gather(order: np.ndarray, starts: np.ndarray, keys: np.ndarray) -> np.ndarr
 def _node_ids(column: pa.ChunkedArray | pa.Array, names: pa.StringArray) -> np.ndarray:
     ids = pc.index_in(column, value_set=names)
     return np.asarray(pc.fill_null(ids, -1).to_numpy(zero_copy_only=False), dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A model of a family drawing: its id, and what the snapshot says of it."""
+
+    repo_id: str
+    downloads: int | None
+    in_snapshot: bool
+    """The model's own record is in the snapshot (else only an edge names it)."""
+    security_status: str | None
+    """The Hub's security status (JSON), as stored."""
+
+
+@dataclass(frozen=True)
+class Generations:
+    """A model's family by generation: level -1 its bases, -2 theirs, ..., 1 its derivatives, 2 theirs, ..."""
+
+    model: Member
+    shown: dict[int, list[Member]] = field(default_factory=dict)
+    """Level -> the models shown there, most downloaded first."""
+    totals: dict[int, int] = field(default_factory=dict)
+    """Level -> how many models are first reached at that level (shown or not)."""
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    """(child, base) between models shown, the model included."""
 
 
 class Family:
@@ -173,3 +204,85 @@ class Family:
         finally:
             for name in tables:
                 cursor.unregister(name)
+
+    def generations(self, repo_id: str, per_level: int) -> Generations | None:
+        """The model's family by generation, at most ``per_level`` models shown on each; None: it has no edge.
+
+        A level holds the models first reached that many steps up (bases) or down (derivatives); the ones shown
+        are the most downloaded (then by id) of those the models shown one level nearer lead to, so every model
+        shown hangs from one shown. A model shown above (a cycle) is not counted again below.
+        """
+        node = find_sorted(self._names, repo_id)
+        if node is None:
+            return None
+        start = np.array([node], dtype=np.int64)
+        up = self._levels(start, self._up, self._base, per_level, start)
+        above = np.concatenate([start, *(shown for shown, _ in up)])
+        down = self._levels(start, self._down, self._child, per_level, above)
+        if not up and not down:
+            return None
+        levels = {-i: level for i, level in enumerate(up, start=1)} | {i: level for i, level in enumerate(down, 1)}
+        everyone = np.concatenate([above, *(shown for shown, _ in down)])
+        members = self._members(everyone)
+        return Generations(
+            model=members[node],
+            shown={level: [members[int(n)] for n in shown] for level, (shown, _) in sorted(levels.items())},
+            totals={level: total for level, (_, total) in sorted(levels.items())},
+            edges=self._edges_between(everyone),
+        )
+
+    def _levels(self, start: np.ndarray, index: tuple[np.ndarray, np.ndarray], ends: np.ndarray, per_level: int,
+                seen: np.ndarray) -> list[tuple[np.ndarray, int]]:  # fmt: skip
+        """Per step from ``start`` along ``index`` (to ``MAX_DEPTH``): the models shown and how many are new there.
+
+        ``seen``: models not to count again.
+        """
+        out = []
+        frontier, shown = start, start
+        for _ in range(MAX_DEPTH):
+            reached = distinct(ends[_gather(*index, frontier)])
+            new = reached[(reached >= 0) & ~np.isin(reached, seen)]
+            if new.size == 0:
+                break
+            led = distinct(ends[_gather(*index, shown)])
+            shown = self._most_downloaded(led[np.isin(led, new)], per_level)
+            out.append((shown, int(new.size)))
+            seen = distinct(np.concatenate([seen, new]))
+            frontier = new
+        return out
+
+    def _most_downloaded(self, nodes: np.ndarray, limit: int) -> np.ndarray:
+        """The ``limit`` most downloaded of ``nodes`` (ascending, distinct), then by id; unknown downloads last."""
+        if nodes.size <= 1:
+            return nodes.astype(np.int64)
+        order, starts = self._model_rows
+        recorded = starts[nodes + 1] > starts[nodes]  # the model's record is in the snapshot
+        downloads = np.full(nodes.size, -1, dtype=np.int64)  # -1: unknown
+        column = self._models["downloads"].take(pa.array(order[starts[nodes[recorded]]]))
+        downloads[recorded] = pc.fill_null(column, -1).to_numpy(zero_copy_only=False)
+        ranked = np.lexsort((nodes, -downloads))  # node numbers are in id order
+        return nodes[ranked[:limit]].astype(np.int64)
+
+    def _members(self, nodes: np.ndarray) -> dict[int, Member]:
+        """Each of ``nodes`` (a few) as a ``Member``."""
+        rows = _gather(*self._model_rows, distinct(nodes))
+        found = self._models.take(pa.array(rows)).to_pylist()
+        records = {int(r["node"]): r for r in found}
+        out = {}
+        for n in nodes.tolist():
+            record = records.get(int(n))
+            out[int(n)] = Member(
+                repo_id=str(self._names[int(n)].as_py()),
+                downloads=None if record is None else record["downloads"],
+                in_snapshot=record is not None,
+                security_status=None if record is None else record["security_status"],
+            )
+        return out
+
+    def _edges_between(self, nodes: np.ndarray) -> list[tuple[str, str]]:
+        """The distinct (child, base) edges between ``nodes`` (a few), no self-loop."""
+        rows = _gather(*self._up, distinct(nodes))
+        bases = self._base[rows]
+        keep = np.isin(bases, nodes) & (bases != self._child[rows])
+        pairs = sorted({(int(c), int(b)) for c, b in zip(self._child[rows][keep], bases[keep], strict=True)})
+        return [(str(self._names[c].as_py()), str(self._names[b].as_py())) for c, b in pairs]

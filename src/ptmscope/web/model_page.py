@@ -130,11 +130,12 @@ def model_record(store: Store, snapshot: Snapshot, repo_id: str, spans: Spans) -
     record = rows[0]
     record["card_status"], record["card_length"] = (card[0]["status"], card[0]["length"]) if card else (None, None)
     status = record.pop("security_status")
-    record["hub_flagged_files"] = _hub_flagged(status)
+    record["hub_flagged_files"] = hub_flagged(status)
     return record
 
 
-def _hub_flagged(status: Any) -> list[str]:
+def hub_flagged(status: Any) -> list[str]:
+    """The files the Hub's security status (stored JSON) lists with issues, at most 100."""
     try:
         parsed = orjson.loads(status) if isinstance(status, str | bytes) else status
     except orjson.JSONDecodeError:
