@@ -12,12 +12,14 @@ import random
 from urllib.parse import urlencode
 
 import duckdb
+import numpy as np
 import pytest
 
 from ptmscope.audits.lineage import lineage
 from ptmscope.checks import licenses
 from ptmscope.store.store import Store
 from ptmscope.web import index as index_module
+from ptmscope.web.arrays import entries, ranges
 from ptmscope.web.family import EDGES_SQL
 from ptmscope.web.index import FACET_TOP, ModelIndex
 from ptmscope.web.locate import Spans
@@ -235,3 +237,11 @@ def test_spans_the_store_no_longer_matches_read_whole_tables(feb_explorer):
 def test_model_urls_encode_as_urlencode(value):
     query = ModelQuery.from_params([("q", value), ("task", value), ("license", "mit"), ("license", value)])
     assert query.url() == ("/models?" + urlencode(query.params()) if query.params() else "/models")
+
+
+def test_entries_are_the_entries_ranges_gives_with_one_entry_each_or_several():
+    rng = np.random.default_rng(3)
+    for lengths in (np.ones(500, dtype=np.int64), rng.integers(0, 4, 500)):
+        starts = np.concatenate([[0], np.cumsum(lengths)])
+        rows = np.sort(rng.choice(500, 120, replace=False))
+        assert np.array_equal(entries(starts, rows), ranges(starts, rows)[0])

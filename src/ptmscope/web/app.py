@@ -92,6 +92,7 @@ def _environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the package's templates do not change under a running server: no stat per page
         finalize=finalize,
     )
     env.filters["num"] = lambda v: "–" if v is None else f"{v:,}"

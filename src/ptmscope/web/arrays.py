@@ -21,6 +21,16 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
+def entries(starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The positions of all the entries of ``rows`` (row ``i``'s at ``starts[i]`` up to ``starts[i + 1]``)."""
+    first = starts[rows]
+    lengths = starts[rows + 1] - first
+    total = int(lengths.sum())
+    if total == len(rows):  # one entry each (most models have one licence, one flag): the entries are the firsts
+        return first
+    return np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+
+
 def ranges(starts: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For an index of rows' entries (row ``i``'s at ``starts[i]`` up to ``starts[i + 1]``) and some ``rows``:
     the positions of all their entries, and which of ``rows`` (0..len-1) each belongs to."""
