@@ -42,13 +42,15 @@ def test_dslim_bert_base_ner_reports_its_results_with_evidence():
 @pytest.mark.parametrize(
     ("sentence", "base"),
     [
-        ("This model is a fine-tuned version of [distilbert-base-uncased](https://huggingface.co/distilbert-base-uncased)"
-         " on the imdb dataset.", "distilbert-base-uncased"),
+        ("This model is a fine-tuned version of [distilbert-base-uncased]"
+         "(https://huggingface.co/distilbert-base-uncased) on the imdb dataset.",  # offline: card text, never fetched
+         "distilbert-base-uncased"),
         ("The encoder was initialized from bert-base-cased and trained further.", "bert-base-cased"),
-        ("A detector based on [DETR](https://huggingface.co/facebook/detr-resnet-50) with a new head.",
+        ("A detector based on [DETR]"
+         "(https://huggingface.co/facebook/detr-resnet-50) with a new head.",  # offline: card text, never fetched
          "facebook/detr-resnet-50"),
         ("Fine-tuned [facebook/wav2vec2-large-xlsr-53]"
-         "(https://huggingface.co/facebook/wav2vec2-large-xlsr-53) in French.",
+         "(https://huggingface.co/facebook/wav2vec2-large-xlsr-53) in French.",  # offline: card text, never fetched
          "facebook/wav2vec2-large-xlsr-53"),
         ("This model is based on a pretrained GPT-2 which is fine-tuned on tweets.", "gpt2"),
     ],
