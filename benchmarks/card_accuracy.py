@@ -5,7 +5,7 @@
     python benchmarks/card_accuracy.py --dev-misses   # every mismatch on the dev 160
     python benchmarks/card_accuracy.py --json
 
-Four sets, each a folder of cards and labels (its README.md or select_cards.py says how they were
+Six sets, each a folder of cards and labels (its README.md says how they were
 chosen and labelled):
 
 - tests/data/cards-labelled: 146 cards. The extractor's rules were written while reading
