@@ -45,27 +45,6 @@ STUDY_CACHE = 8
 """Studies of other snapshots kept for comparisons (each a few hundred KB; computing one reads the whole snapshot)."""
 
 
-class _Lru:
-    """A small thread-safe LRU of documents."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any, make: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-
 class _Once:
     """Values computed once per key, the last ``size`` kept; a key is never computed twice at the same time."""
 
@@ -125,7 +104,7 @@ class Explorer:
         self._study_lock = threading.Lock()
         self._study: dict[str, Any] | None = None
         self._compared = _Once(STUDY_CACHE)
-        self._models = _Lru(MODEL_CACHE)
+        self._models = _Once(MODEL_CACHE)
         self._choices_lock = threading.Lock()
         self._choices: dict[str, list[dict[str, Any]]] | None = None
 
