@@ -9,13 +9,14 @@ over whole tables, the model page without spans.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from urllib.parse import urlencode
 
 import duckdb
 import numpy as np
 import pytest
 
-from ptmscope.audits.lineage import lineage
+from ptmscope.audits.lineage import MAX_CHILDREN, lineage
 from ptmscope.checks import licenses
 from ptmscope.store.store import Store
 from ptmscope.web import index as index_module
@@ -190,12 +191,17 @@ def test_lineage_equals_the_whole_graphs(feb_explorer, whole_graph):
     con, bases, children = whole_graph
     rng = random.Random(7)
     models = [*bases[:40], *rng.sample(bases, 60), *rng.sample(children, 150), "gpt2", "distilgpt2", "nobody/nothing"]
-    deep = 0
+    seen = Counter()
     for repo_id in models:
         expected = lineage(con, repo_id)
         assert feb_explorer.index.lineage(repo_id) == expected, repo_id
-        deep += len({link.depth for link in expected.ancestors}) > 1
-    assert deep  # some chains of two or more levels were compared
+        seen["deep"] += len({link.depth for link in expected.ancestors}) > 1
+        seen["licences"] += any(link.base_licenses for link in expected.ancestors)
+        seen["outside"] += any(not link.in_snapshot for link in expected.ancestors)
+        seen["children"] += len(expected.children) == MAX_CHILDREN
+    # chains of two or more levels, base licences, bases outside the snapshot, capped derivative lists compared
+    # (conflicts and flagged bases: tests/web/test_family.py, as this snapshot's families hold none)
+    assert all(seen[k] for k in ("deep", "licences", "outside", "children")), seen
 
 
 # -- model pages within their spans = the same pages reading whole tables ------------------------------------

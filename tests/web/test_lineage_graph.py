@@ -145,8 +145,10 @@ def test_a_synthetic_family_of_a_hundred_thousand_is_bounded():
         pa.table({"repo_id": [c for c, _ in edges], "base_model": [b for _, b in edges],
                   "relation": pa.array([None] * len(edges), pa.string())}),
         pa.table({"repo_id": models, "downloads": list(range(len(models))),
-                  "security_status": pa.array([None] * len(models), pa.string())}),
+                  "security_status": pa.array([None] * len(models), pa.string()), "flagged": [False] * len(models)}),
         pa.table({"repo_id": pa.array([], pa.string()), "license": pa.array([], pa.string())}),
+        pa.table({"repo_id": pa.array([], pa.string()), "base_model": pa.array([], pa.string()),
+                  "conflict": pa.array([], pa.string())}),
     )  # fmt: skip
     generations = family.generations("root", PER_LEVEL)
     assert generations is not None

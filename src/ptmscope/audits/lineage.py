@@ -47,7 +47,20 @@ class Lineage:
     """Risks carried down the chain, in words."""
 
 
-UP_SQL = """
+LICENCES_CTE = """
+lic AS (
+    SELECT DISTINCT l.repo_id, lower(trim(l.license)) AS id, c.kind, c.family
+    FROM a_model_licenses l LEFT JOIN license_catalog c ON c.id = split_part(lower(trim(l.license)), ':', 1)
+    WHERE trim(l.license) <> '' AND l.repo_id IN ({among}))"""
+"""The licences of the models ``among`` (a subquery), normalised, with their kind and family from the catalogue."""
+
+CONFLICT = (
+    "min(license_conflict_reason(bl.id, bl.kind, cl.id))"
+    " FILTER (WHERE license_verdict(bl.kind, bl.family, cl.kind, cl.family) = 'conflict')"
+)
+"""An edge's licence conflict, in words (NULL: none), over its child's licences ``cl`` and its base's ``bl``."""
+
+UP_SQL = f"""
 WITH RECURSIVE edges AS (
     SELECT repo_id, base_model, max(relation) AS relation FROM a_base_models
     WHERE base_model <> repo_id GROUP BY repo_id, base_model),
@@ -57,14 +70,9 @@ up(child, base, relation, depth, path) AS (
     SELECT e.repo_id, e.base_model, e.relation, up.depth + 1, list_append(up.path, e.base_model)
     FROM up JOIN edges e ON e.repo_id = up.base
     WHERE up.depth < $max AND NOT list_contains(up.path, e.base_model)),
-lic AS (
-    SELECT DISTINCT l.repo_id, lower(trim(l.license)) AS id, c.kind, c.family
-    FROM a_model_licenses l LEFT JOIN license_catalog c ON c.id = split_part(lower(trim(l.license)), ':', 1)
-    WHERE trim(l.license) <> '' AND l.repo_id IN (SELECT child FROM up UNION SELECT base FROM up)),
+{LICENCES_CTE.format(among="SELECT child FROM up UNION SELECT base FROM up")},
 verdicts AS (
-    SELECT up.child, up.base,
-           min(license_conflict_reason(bl.id, bl.kind, cl.id))
-               FILTER (WHERE license_verdict(bl.kind, bl.family, cl.kind, cl.family) = 'conflict') AS conflict
+    SELECT up.child, up.base, {CONFLICT} AS conflict
     FROM up JOIN lic cl ON cl.repo_id = up.child JOIN lic bl ON bl.repo_id = up.base
     GROUP BY up.child, up.base)
 SELECT up.depth, up.child, up.base, up.relation,
@@ -73,8 +81,9 @@ SELECT up.depth, up.child, up.base, up.relation,
        json_array_length(json_extract(m.security_status, '$.filesWithIssues')) > 0 AS flagged,
        v.conflict
 FROM up LEFT JOIN verdicts v USING (child, base) LEFT JOIN a_models m ON m.repo_id = up.base
-ORDER BY up.depth, up.base
+ORDER BY up.depth, up.base, up.child
 """
+"""Every path up from ``$repo`` (to ``$max`` levels, no model twice on a path) as rows of ``UpRow``."""
 
 CHILDREN_SQL = """
 SELECT b.repo_id, max(b.relation) AS relation, max(m.downloads) AS downloads
@@ -93,6 +102,10 @@ SELECT count(DISTINCT repo_id) FROM down WHERE repo_id <> $repo
 """
 
 
+UpRow = tuple[int, str, str, str | None, list[str], bool, bool | None, str | None]
+"""An ``UP_SQL`` row: depth, child, base, relation, base licences, base in the snapshot, base flagged, conflict."""
+
+
 def lineage(
     con: duckdb.DuckDBPyConnection,
     repo_id: str,
@@ -106,9 +119,23 @@ def lineage(
     ``bases``, ``derivatives``: False when the caller knows the scope holds no edge from the model to a base
     (to it from a derivative), so the queries that would find none are not run.
     """
+    up = con.execute(UP_SQL, {"repo": repo_id, "max": MAX_DEPTH}).fetchall() if bases else []
+    children: list[tuple[str, str | None, int | None]] = []
+    descendants = 0
+    if derivatives:
+        children = [
+            (r[0], r[1], r[2]) for r in con.execute(CHILDREN_SQL, {"repo": repo_id, "limit": MAX_CHILDREN}).fetchall()
+        ]
+        descendants = int(con.execute(DESCENDANTS_SQL, {"repo": repo_id, "max": MAX_DEPTH}).fetchall()[0][0])
+    return assemble(up, children, descendants, own_issue)
+
+
+def assemble(
+    up: list[UpRow], children: list[tuple[str, str | None, int | None]], descendants: int, own_issue: str | None
+) -> Lineage:
+    """The ``Lineage`` of the rows ``UP_SQL`` gives (in its order), the direct derivatives and the count below."""
     ancestors = []
     warnings = []
-    up = con.execute(UP_SQL, {"repo": repo_id, "max": MAX_DEPTH}).fetchall() if bases else []
     for depth, child, base, relation, base_licenses, in_snapshot, flagged, conflict in up:
         issues = []
         if flagged:
@@ -120,13 +147,6 @@ def lineage(
         if issue:
             where = "its base model" if depth == 1 else f"an ancestor {depth} levels up"
             warnings.append(f"{where} {base}: {issue}")
-    children = []
-    descendants = 0
-    if derivatives:
-        children = [
-            (r[0], r[1], r[2]) for r in con.execute(CHILDREN_SQL, {"repo": repo_id, "limit": MAX_CHILDREN}).fetchall()
-        ]
-        descendants = int(con.execute(DESCENDANTS_SQL, {"repo": repo_id, "max": MAX_DEPTH}).fetchall()[0][0])
     if own_issue and descendants:
         warnings.append(f"{descendants} model(s) derive from this one and inherit its risk: {own_issue}")
     return Lineage(ancestors, children, descendants, warnings)

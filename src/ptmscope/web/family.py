@@ -2,13 +2,16 @@
 
 ``audits.lineage.lineage`` walks the graph with recursive SQL over the ``a_base_models``,
 ``a_models`` and ``a_model_licenses`` tables; over a whole snapshot's tables each walk scans
-them all (~140 ms a model at 200,000 models). Here the edges are held as integer arrays, by
-child and by base, so the part of the graph a model's lineage can reach (its ancestors and
-descendants to ``MAX_DEPTH`` levels, every stored row of those edges, and the records and
-licences of the models on them) is found with a few array lookups; ``lineage`` then runs, as it
-is, over those few rows, registered under the ``a_*`` names on the request's cursor. The answer
-is the one the whole tables give: every row a query of ``lineage`` can reach is in the part
-(tests/web/test_index.py compares the two over models of the bundled Feb-2022 snapshot).
+them all (~140 ms a model at 200,000 models), and even over the few rows a model's family
+holds, planning the recursive query costs ~12 ms. Here the edges are held as integer arrays,
+by child and by base, and the walk is the query's, step for step, in Python: every path up
+(to ``MAX_DEPTH`` levels, no model twice on a path), the direct derivatives, the count of all
+models below. What the walk cannot know from the graph alone is read once, when the server
+starts, with the same SQL the audit uses (``audits.lineage.LICENCES_CTE`` and ``CONFLICT``, the
+licence macros): each edge's licence conflict, each model's normalised licence ids and whether
+the Hub flagged its files. ``audits.lineage.assemble`` turns the rows into a ``Lineage`` for
+both. The answer is the one the whole tables give (tests/web/test_index.py compares the two
+over models of the bundled Feb-2022 snapshot).
 
 ``Family.generations`` gives the same family by generation for the model page's drawing
 (``web.lineage_graph``): the models first reached 1, 2, ... steps up and down (to ``MAX_DEPTH``),
@@ -27,17 +30,37 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ptmscope.audits.lineage import MAX_DEPTH, Lineage, lineage
+from ptmscope.audits.lineage import CONFLICT, LICENCES_CTE, MAX_CHILDREN, MAX_DEPTH, Lineage, UpRow, assemble
 from ptmscope.web.arrays import distinct, ranges
 
-# What ``audits.lineage`` reads, from the store: edges, and the records and licences of the models on them.
+# What ``audits.lineage`` reads, from the store: edges, and the records, licences and licence conflicts of the models
+# on them. Each as the lineage query has it: licence ids normalised (trimmed, lower case, none blank), ``flagged`` as
+# its expression, each edge's conflict by the licence macros (installed on the connection).
 EDGES_SQL = "SELECT repo_id, base_model, relation FROM base_models WHERE snapshot_id = $sid"
 _ON_GRAPH = (
     "repo_id IN (SELECT repo_id FROM base_models WHERE snapshot_id = $sid"
     " UNION SELECT base_model FROM base_models WHERE snapshot_id = $sid)"
 )
-MODELS_SQL = f"SELECT repo_id, downloads, security_status FROM models WHERE snapshot_id = $sid AND {_ON_GRAPH}"
-LICENSES_SQL = f"SELECT repo_id, license FROM model_licenses WHERE snapshot_id = $sid AND {_ON_GRAPH}"
+MODELS_SQL = f"""
+SELECT repo_id, downloads, security_status,
+       coalesce(json_array_length(json_extract(security_status, '$.filesWithIssues')) > 0, false) AS flagged
+FROM models WHERE snapshot_id = $sid AND {_ON_GRAPH}
+"""
+LICENSES_SQL = f"""
+SELECT DISTINCT repo_id, lower(trim(license)) AS license FROM model_licenses
+WHERE snapshot_id = $sid AND trim(license) <> '' AND {_ON_GRAPH}
+"""
+CONFLICTS_SQL = f"""
+WITH a_base_models AS (SELECT * FROM base_models WHERE snapshot_id = $sid),
+a_model_licenses AS (SELECT * FROM model_licenses WHERE snapshot_id = $sid),
+edges AS (SELECT DISTINCT repo_id, base_model FROM a_base_models WHERE base_model <> repo_id),
+{LICENCES_CTE.format(among="SELECT repo_id FROM edges UNION SELECT base_model FROM edges")}
+SELECT e.repo_id, e.base_model, {CONFLICT} AS conflict
+FROM edges e JOIN lic cl ON cl.repo_id = e.repo_id JOIN lic bl ON bl.repo_id = e.base_model
+GROUP BY e.repo_id, e.base_model HAVING conflict IS NOT NULL
+"""
+MAX_PATHS = 100_000
+"""Rows of ancestry a walk stops at: paths up multiply only in a crafted graph (every model many bases)."""
 
 
 class _Sorted(Sequence[str]):
@@ -110,7 +133,8 @@ class Family:
     Held compactly: each model of the graph once (``_names``, sorted), edges and rows as its number.
     """
 
-    def __init__(self, edges: pa.Table, models: pa.Table, licenses: pa.Table) -> None:
+    def __init__(self, edges: pa.Table, models: pa.Table, licenses: pa.Table, conflicts: pa.Table) -> None:
+        """``edges``, ``models``, ``licenses``, ``conflicts``: as ``EDGES_SQL``... give them."""
         edges, models, licenses = edges.combine_chunks(), models.combine_chunks(), licenses.combine_chunks()
         ends = pa.chunked_array([*edges["repo_id"].chunks, *edges["base_model"].chunks], pa.string())
         names = pc.drop_null(pc.unique(ends.combine_chunks()))
@@ -118,92 +142,129 @@ class Family:
         count = len(self._names)
         self._child = _node_ids(edges["repo_id"], self._names)
         self._base = _node_ids(edges["base_model"], self._names)
-        self._relation = pc.dictionary_encode(edges["relation"].combine_chunks())
+        relation = pc.dictionary_encode(edges["relation"].combine_chunks())
+        self._relation = np.asarray(pc.fill_null(relation.indices, -1).to_numpy(zero_copy_only=False), np.int32)
+        self._relations: list[str] = relation.dictionary.to_pylist()
         model_nodes = _node_ids(models["repo_id"], self._names)
         self._models = pa.table({"node": model_nodes, "downloads": models["downloads"],
                                  "security_status": models["security_status"]})  # fmt: skip
+        self._flagged = np.zeros(count, dtype=bool)
+        self._flagged[model_nodes[(model_nodes >= 0) & models["flagged"].to_numpy(zero_copy_only=False)]] = True
         license_nodes = _node_ids(licenses["repo_id"], self._names)
-        self._licenses = pa.table({"node": license_nodes, "license": pc.dictionary_encode(licenses["license"])})
+        encoded = pc.dictionary_encode(licenses["license"].combine_chunks())
+        self._licenses = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int32)
+        self._licence_names: list[str] = encoded.dictionary.to_pylist()
         self._up = _grouped(self._child, count)  # a model's edges to its bases
         self._down = _grouped(self._base, count)  # a base's edges to its derivatives
         self._model_rows = _grouped(model_nodes, count)
         self._license_rows = _grouped(license_nodes, count)
+        pairs = zip(_node_ids(conflicts["repo_id"], self._names).tolist(),
+                    _node_ids(conflicts["base_model"], self._names).tolist(), conflicts["conflict"].to_pylist(),
+                    strict=True)  # fmt: skip
+        self._conflicts = {(child, base): str(reason) for child, base, reason in pairs}
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, snapshot_id: int) -> Family:
-        """The graph of the snapshot ``snapshot_id`` of the store open on ``con``."""
+        """The graph of the snapshot ``snapshot_id`` of the store open on ``con`` (licence macros installed)."""
         params = {"sid": snapshot_id}
-        return cls(*(con.sql(sql, params=params).to_arrow_table() for sql in (EDGES_SQL, MODELS_SQL, LICENSES_SQL)))
+        return cls(*(con.sql(sql, params=params).to_arrow_table()
+                     for sql in (EDGES_SQL, MODELS_SQL, LICENSES_SQL, CONFLICTS_SQL)))  # fmt: skip
 
     @property
     def nbytes(self) -> int:
         """Memory held."""
-        arrays = [self._child, self._base, *self._up, *self._down, *self._model_rows, *self._license_rows]
-        tables = (self._names, self._relation, self._models, self._licenses)
+        arrays = [self._child, self._base, self._relation, self._flagged, self._licenses, *self._up, *self._down,
+                  *self._model_rows, *self._license_rows]  # fmt: skip
+        tables = (self._names, self._models)
         return sum(a.nbytes for a in arrays) + sum(t.nbytes for t in tables)
 
-    def _named(self, nodes: np.ndarray) -> pa.Array:
-        """The models' ids (null for -1)."""
-        missing = nodes < 0
-        return self._names.take(pa.array(np.where(missing, 0, nodes), mask=missing))
+    def _name(self, node: int) -> str:
+        return str(self._names[node].as_py())
 
-    def _walk(self, start: int, index: tuple[np.ndarray, np.ndarray], ends: np.ndarray) -> list[np.ndarray]:
-        """The edges reachable from ``start`` in ``MAX_DEPTH`` steps along ``index`` (``ends``: where each leads)."""
-        found = []
-        frontier = np.array([start], dtype=np.int64)
-        seen = {start}
+    def _edges(self, node: int, index: tuple[np.ndarray, np.ndarray], ends: np.ndarray) -> dict[int, str | None]:
+        """The models one step from ``node`` along ``index``, each with the edges' greatest relation (SQL's max)."""
+        out: dict[int, str | None] = {}
+        rows = _gather(*index, np.array([node], dtype=np.int64))
+        for end, code in zip(ends[rows].tolist(), self._relation[rows].tolist(), strict=True):
+            if end < 0 or end == node:
+                continue
+            relation = self._relations[code] if code >= 0 else None
+            kept = out.get(end)
+            out[end] = relation if kept is None or (relation is not None and relation > kept) else kept
+        return out
+
+    def _paths_up(self, node: int) -> list[tuple[int, int, int, str | None]]:
+        """``UP_SQL``'s walk: (depth, child, base, relation) for every path up from ``node``, no model twice on one."""
+        bases: dict[int, dict[int, str | None]] = {}
+
+        def up(child: int) -> dict[int, str | None]:
+            if child not in bases:
+                bases[child] = self._edges(child, self._up, self._base)
+            return bases[child]
+
+        rows: list[tuple[int, int, int, str | None]] = []
+        frontier: list[tuple[tuple[int, ...], str | None]] = [((node, b), r) for b, r in up(node).items()]
+        for depth in range(1, MAX_DEPTH + 1):
+            rows.extend((depth, path[-2], path[-1], relation) for path, relation in frontier)
+            if depth == MAX_DEPTH or len(rows) >= MAX_PATHS:
+                break
+            frontier = [((*path, base), relation) for path, _ in frontier
+                        for base, relation in up(path[-1]).items() if base not in path]  # fmt: skip
+        return rows[:MAX_PATHS]
+
+    def _licence_ids(self, node: int) -> list[str]:
+        rows = _gather(*self._license_rows, np.array([node], dtype=np.int64))
+        return sorted({self._licence_names[code] for code in self._licenses[rows].tolist()})
+
+    def _recorded(self, node: int) -> bool:
+        starts = self._model_rows[1]
+        return bool(starts[node + 1] > starts[node])
+
+    def _downloads(self, nodes: np.ndarray) -> np.ndarray:
+        """Each node's downloads as recorded (-1: no record, or none recorded)."""
+        order, starts = self._model_rows
+        recorded = starts[nodes + 1] > starts[nodes]
+        downloads = np.full(nodes.size, -1, dtype=np.int64)
+        column = self._models["downloads"].take(pa.array(order[starts[nodes[recorded]]]))
+        downloads[recorded] = pc.fill_null(column, -1).to_numpy(zero_copy_only=False)
+        return downloads
+
+    def _children(self, node: int) -> list[tuple[str, str | None, int | None]]:
+        """``CHILDREN_SQL``: the direct derivatives, most downloaded first (then by id), at most ``MAX_CHILDREN``."""
+        children = self._edges(node, self._down, self._child)
+        nodes = np.array(sorted(children), dtype=np.int64)  # node numbers are in id order
+        downloads = self._downloads(nodes)
+        top = nodes[np.lexsort((nodes, -downloads))[:MAX_CHILDREN]].tolist()
+        counts = dict(zip(nodes.tolist(), downloads.tolist(), strict=True))
+        return [(self._name(c), children[c], counts[c] if counts[c] >= 0 else None) for c in top]
+
+    def _below(self, node: int) -> int:
+        """``DESCENDANTS_SQL``: how many models derive from ``node``, to ``MAX_DEPTH`` levels."""
+        seen = np.array([node], dtype=np.int64)
+        frontier = seen
         for _ in range(MAX_DEPTH):
-            rows = _gather(*index, frontier)
-            if rows.size == 0:
+            reached = distinct(self._child[_gather(*self._down, frontier)])
+            frontier = reached[(reached >= 0) & ~np.isin(reached, seen)]
+            if frontier.size == 0:
                 break
-            found.append(rows)
-            reached = distinct(ends[rows])
-            new = [n for n in reached.tolist() if n >= 0 and n not in seen]
-            if not new:
-                break
-            seen.update(new)
-            frontier = np.array(new, dtype=np.int64)
-        return found
+            seen = distinct(np.concatenate([seen, frontier]))
+        return int(seen.size) - 1
 
-    def part(self, repo_id: str) -> tuple[dict[str, pa.Table], bool, bool] | None:
-        """The ``a_*`` tables of the part of the graph ``lineage(repo_id)`` reads, and whether the model has edges to
-        bases and from derivatives; None: it has no edge at all."""
+    def lineage(self, repo_id: str) -> Lineage:
+        """``audits.lineage.lineage(repo_id)`` over the snapshot's whole graph, walked in memory."""
         node = find_sorted(self._names, repo_id)
         if node is None:
-            return None
-        up, down = self._walk(node, self._up, self._base), self._walk(node, self._down, self._child)
-        if not up and not down:
-            return None
-        rows = distinct(np.concatenate(up + down))
-        ends = np.concatenate([self._child[rows], self._base[rows], [node]])
-        nodes = distinct(ends[ends >= 0])
-        models = self._models.take(pa.array(np.sort(_gather(*self._model_rows, nodes))))
-        licenses = self._licenses.take(pa.array(np.sort(_gather(*self._license_rows, nodes))))
-        tables = {  # as the store has them: plain strings, in stored order
-            "a_base_models": pa.table({
-                "repo_id": self._named(self._child[rows]), "base_model": self._named(self._base[rows]),
-                "relation": self._relation.take(pa.array(rows)).dictionary_decode(),
-            }),
-            "a_models": pa.table({"repo_id": self._named(models["node"].to_numpy()), "downloads": models["downloads"],
-                                  "security_status": models["security_status"]}),
-            "a_model_licenses": pa.table({"repo_id": self._named(licenses["node"].to_numpy()),
-                                          "license": licenses["license"].combine_chunks().dictionary_decode()}),
-        }  # fmt: skip
-        return tables, bool(up), bool(down)
-
-    def lineage(self, cursor: duckdb.DuckDBPyConnection, repo_id: str) -> Lineage:
-        """``audits.lineage.lineage(repo_id)`` over the model's part of the graph (licence macros on ``cursor``)."""
-        part = self.part(repo_id)
-        if part is None:
             return Lineage()  # what the queries give a model with no base and no derivative
-        tables, bases, derivatives = part
-        for name, table in tables.items():
-            cursor.register(name, table)
-        try:
-            return lineage(cursor, repo_id, bases=bases, derivatives=derivatives)
-        finally:
-            for name in tables:
-                cursor.unregister(name)
+        paths = self._paths_up(node)
+        names = {n: self._name(n) for n in {node, *(base for _, _, base, _ in paths)}}
+        licences = {base: self._licence_ids(base) for _, _, base, _ in paths}
+        up: list[UpRow] = [
+            (depth, names[child], names[base], relation, licences[base], self._recorded(base),
+             bool(self._flagged[base]), self._conflicts.get((child, base)))
+            for depth, child, base, relation in paths
+        ]  # fmt: skip
+        up.sort(key=lambda row: (row[0], row[2], row[1]))  # UP_SQL's order: depth, base, child
+        return assemble(up, self._children(node), self._below(node), None)
 
     def generations(self, repo_id: str, per_level: int) -> Generations | None:
         """The model's family by generation, at most ``per_level`` models shown on each; None: it has no edge.
@@ -255,12 +316,7 @@ class Family:
         """The ``limit`` most downloaded of ``nodes`` (ascending, distinct), then by id; unknown downloads last."""
         if nodes.size <= 1:
             return nodes.astype(np.int64)
-        order, starts = self._model_rows
-        recorded = starts[nodes + 1] > starts[nodes]  # the model's record is in the snapshot
-        downloads = np.full(nodes.size, -1, dtype=np.int64)  # -1: unknown
-        column = self._models["downloads"].take(pa.array(order[starts[nodes[recorded]]]))
-        downloads[recorded] = pc.fill_null(column, -1).to_numpy(zero_copy_only=False)
-        ranked = np.lexsort((nodes, -downloads))  # node numbers are in id order
+        ranked = np.lexsort((nodes, -self._downloads(nodes)))  # node numbers are in id order
         return nodes[ranked[:limit]].astype(np.int64)
 
     def _members(self, nodes: np.ndarray) -> dict[int, Member]:

@@ -302,7 +302,7 @@ def _bitmap(models: np.ndarray, count: int) -> np.ndarray:
 
 
 def _in_memory(rows: pa.Table, cards: dict[str, str]) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the card texts (for ``contains``) and the licence catalogue (for lineage)."""
+    """An in-memory DuckDB with the card texts (for ``contains``)."""
     con = duckdb.connect(":memory:")
     con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute("SET threads = 1")  # concurrent requests use the cores; one query does not fan out over them
@@ -315,11 +315,6 @@ def _in_memory(rows: pa.Table, cards: dict[str, str]) -> duckdb.DuckDBPyConnecti
                 " JOIN _names n USING (repo_id) ORDER BY n.rid")  # fmt: skip
     con.unregister("_names")
     con.unregister("_cards")
-    catalogue = [(k, v["spdx"], v["kind"], v["family"]) for k, v in licenses.catalogue().items()]
-    con.execute("CREATE TABLE license_catalog (id VARCHAR, spdx VARCHAR, kind VARCHAR, family VARCHAR)")
-    con.executemany("INSERT INTO license_catalog VALUES (?, ?, ?, ?)", catalogue)
-    for macro in (licenses.VERDICT_MACRO, licenses.REASON_MACRO):  # shared by every cursor: not TEMP here
-        con.execute(macro.replace("TEMP MACRO", "MACRO"))
     return con
 
 
@@ -514,9 +509,8 @@ class ModelIndex:
         return None if at is None else self._locator.spans(at)
 
     def lineage(self, repo_id: str) -> Lineage:
-        """The model's ancestors, derivatives and inherited risks (``audits.lineage`` over its part of the graph)."""
-        with self._cursor() as cursor:
-            return self._family.lineage(cursor, repo_id)
+        """The model's ancestors, derivatives and inherited risks (``audits.lineage``'s, from the graph in memory)."""
+        return self._family.lineage(repo_id)
 
     def generations(self, repo_id: str, per_level: int) -> Generations | None:
         """The model's family by generation, for the model page's drawing (``Family.generations``)."""
