@@ -108,10 +108,12 @@ def client(base: str, ids: list[str], seconds: float, seed: int, out: dict[str, 
         out[kind].append(elapsed)
 
 
-def measure(db: Path, snapshot: str, clients: int, seconds: float) -> None:
+def measure(db: Path, snapshot: str, clients: int, seconds: float, slots: int | None = None) -> None:
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "ptmscope", "serve", "--db", str(db), "--snapshot", snapshot,
-                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    command = [sys.executable, "-m", "ptmscope", "serve", "--db", str(db), "--snapshot", snapshot, "--port", "0"]
+    if slots is not None:
+        command += ["--slots", str(slots)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         base = server.stdout.readline().strip()
@@ -175,13 +177,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--db", type=Path, help="Use this store instead of making one (with --snapshot).")
     parser.add_argument("--snapshot", default="synthetic")
+    parser.add_argument("--slots", type=int, help="serve --slots (default: serve's own).")
     args = parser.parse_args()
     if args.db is not None:
-        measure(args.db, args.snapshot, args.clients, args.seconds)
+        measure(args.db, args.snapshot, args.clients, args.seconds, args.slots)
         return
     work = Path(tempfile.mkdtemp(prefix="ptmscope-serve-bench-"))
     try:
-        measure(setup(args.models, work), "synthetic", args.clients, args.seconds)
+        measure(setup(args.models, work), "synthetic", args.clients, args.seconds, args.slots)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

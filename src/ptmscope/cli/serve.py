@@ -22,6 +22,7 @@ from ptmscope.sample import SAMPLE_SNAPSHOT
 from ptmscope.store.store import default_db_path
 from ptmscope.web.app import LOOPBACK_HOSTS, create_app
 from ptmscope.web.explorer import Explorer
+from ptmscope.web.gate import DEFAULT_SLOTS
 
 
 class _Server(uvicorn.Server):
@@ -114,9 +115,14 @@ def _announce(err: Console, explorer: Explorer, url: str) -> None:
 )  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless you say).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free).")
+@click.option(
+    "--slots", default=DEFAULT_SLOTS, show_default=True, type=click.IntRange(1, 64), metavar="N",
+    help="Pages computed at once; more requests wait their turn (one process shares one GIL: a few pages at a time "
+    "finish sooner than many at once). Waiting for a writer or for another request's page takes no slot.",
+)  # fmt: skip
 @click.option("--verbose", is_flag=True, help="Log every request on stderr.")
 @db_option
-def serve(snapshot_name: str | None, host: str, port: int, verbose: bool, db_path: Path | None) -> None:
+def serve(snapshot_name: str | None, host: str, port: int, slots: int, verbose: bool, db_path: Path | None) -> None:
     """Explore a snapshot in the browser: search, report cards, lineage, the study.
 
     \b
@@ -152,7 +158,7 @@ def serve(snapshot_name: str | None, host: str, port: int, verbose: bool, db_pat
         err.print(f"Loading snapshot {name}...", markup=False, highlight=False)
         allowed = None if not _is_loopback(host) else [*LOOPBACK_HOSTS]
         explorer = Explorer(Path(db_path or default_db_path()), name)
-        app = create_app(explorer.access.path, name, allowed_hosts=allowed, explorer=explorer)
+        app = create_app(explorer.access.path, name, allowed_hosts=allowed, explorer=explorer, slots=slots)
         bound = sock.getsockname()
         shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
         url = f"http://{shown}:{bound[1]}/"

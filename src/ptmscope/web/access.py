@@ -27,6 +27,7 @@ import duckdb
 
 from ptmscope.errors import StoreError, StoreLockedError
 from ptmscope.store.store import DEFAULT_MEMORY_LIMIT, LOCK_WAIT_ENV, MEMORY_ENV, Store, store_error_for
+from ptmscope.web.gate import waiting
 
 DEFAULT_PATIENCE = 5.0
 """Seconds a request waits for a writer (a crawl's transaction lasts about a second)."""
@@ -103,7 +104,8 @@ class StoreAccess:
                             f"the store {self.path} is locked by another process "
                             f"(waited {waited:.0f} s; {LOCK_WAIT_ENV} sets how long)"
                         ) from error
-            time.sleep(pause)  # a crawl holds the file for short transactions: wait for it
+            with waiting():  # out of the gate: pages that need no store go on meanwhile
+                time.sleep(pause)  # a crawl holds the file for short transactions: wait for it
             waited += pause
             pause = min(pause * 2, 0.5)
 

@@ -41,6 +41,7 @@ from ptmscope.reports.sarif import audit_sarif
 from ptmscope.selection.requirements import FORMATS, LICENSE_POLICIES
 from ptmscope.web.access import DEFAULT_PATIENCE
 from ptmscope.web.explorer import Explorer
+from ptmscope.web.gate import DEFAULT_SLOTS, Gate
 from ptmscope.web.query import MAX_TEXT, SORTS, ModelQuery
 from ptmscope.web.select_page import form_values
 
@@ -220,28 +221,36 @@ def create_app(
     allowed_hosts: Sequence[str] | None = None,
     patience: float = DEFAULT_PATIENCE,
     explorer: Explorer | None = None,
+    slots: int = DEFAULT_SLOTS,
 ) -> Starlette:
     """The web app over ``snapshot`` of the store at ``db_path`` (read-only).
 
     ``allowed_hosts``: Host header values to answer (DNS-rebinding protection; None: any).
+    ``slots``: pages computed at once (``web.gate``); the others wait their turn.
     Raises ``SnapshotNotFoundError`` for an unknown snapshot and ``StoreLockedError`` when a writer holds the store.
     """
     pages = Pages(explorer or Explorer(db_path, snapshot, patience=patience))
+    gate = Gate(slots)
     routes = [
         Route("/", lambda request: RedirectResponse("/models", status_code=302)),
-        Route("/models", pages.models),
-        Route("/models/{repo_id:path}", pages.model),
-        Route("/study", pages.study),
-        Route("/select", pages.select),
-        Route("/compare", pages.compare),
-        Route("/badge/{attribute}/{repo_id:path}", pages.badge),
-        Route("/download/{kind}/{repo_id:path}", pages.download),
-        Route("/api", pages.api_index),
-        Route("/api/models", pages.models),
-        Route("/api/models/{repo_id:path}", pages.model),
-        Route("/api/study", pages.study),
-        Route("/api/select", pages.select),
-        Route("/api/compare", pages.compare),
+        *(
+            Route(path, gate.guard(handler))
+            for path, handler in (
+                ("/models", pages.models),
+                ("/models/{repo_id:path}", pages.model),
+                ("/study", pages.study),
+                ("/select", pages.select),
+                ("/compare", pages.compare),
+                ("/badge/{attribute}/{repo_id:path}", pages.badge),
+                ("/download/{kind}/{repo_id:path}", pages.download),
+                ("/api", pages.api_index),
+                ("/api/models", pages.models),
+                ("/api/models/{repo_id:path}", pages.model),
+                ("/api/study", pages.study),
+                ("/api/select", pages.select),
+                ("/api/compare", pages.compare),
+            )
+        ),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(SecurityHeaders)]

@@ -30,6 +30,7 @@ from ptmscope.studies.run import StudyResult, compare, run_study, snapshot_json
 from ptmscope.web import model_page
 from ptmscope.web.access import DEFAULT_PATIENCE, StoreAccess
 from ptmscope.web.cardtext import load_card_texts, render_card, stored_card
+from ptmscope.web.gate import holding
 from ptmscope.web.index import ModelIndex
 from ptmscope.web.lineage_graph import PER_LEVEL, lineage_graph
 from ptmscope.web.locate import Spans
@@ -61,7 +62,7 @@ class _Once:
                 self._values.move_to_end(key)
                 return self._values[key]
             computing = self._computing.setdefault(key, threading.Lock())
-        with computing:  # a request asking for the same key meanwhile waits for this one's value
+        with holding(computing):  # a request asking for the same key meanwhile waits for this one's value
             with self._lock:
                 if key in self._values:
                     return self._values[key]
@@ -192,7 +193,7 @@ class Explorer:
             SnapshotNotFoundError: the store has no snapshot ``compare_with``.
             InputError: ``compare_with`` is the snapshot served.
         """
-        with self._study_lock:
+        with holding(self._study_lock):  # another request (or the start-up's thread) may be computing it
             if self._study is None:
                 with self.access.reading() as store:
                     data = run_study(store, self.snapshot).data
@@ -240,7 +241,7 @@ class Explorer:
 
     def _common_values(self, store: Store) -> dict[str, list[dict[str, Any]]]:
         """The snapshot's common frameworks, languages and datasets (read once: the snapshot never changes)."""
-        with self._choices_lock:
+        with holding(self._choices_lock):
             if self._choices is None:
                 self._choices = common_values(store, self.snapshot)
             return self._choices
