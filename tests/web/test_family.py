@@ -18,7 +18,7 @@ import pytest
 
 from ptmscope.audits.lineage import MAX_DEPTH, lineage
 from ptmscope.checks import licenses
-from ptmscope.web.family import Family
+from ptmscope.web.family import MAX_PATHS, Family
 
 LICENCES = ["apache-2.0", " MIT ", "cc-by-nc-4.0", "CC-BY-NC-4.0", "cc-by-nd-4.0", "gpl-3.0", "cc-by-sa-4.0",
             "openrail", "llama2", "other", "made-up", "", "  ", "İnvalid", "apache-2.0:extra",
@@ -123,3 +123,18 @@ def test_the_family_holds_no_store_rows_it_was_not_given():
     )  # fmt: skip
     assert family.lineage("any/model") == lineage(_store({"models": [], "base_models": [], "model_licenses": []}),
                                                   "any/model")  # fmt: skip
+
+
+def test_a_lattice_of_a_million_paths_up_stops_at_the_bound_and_says_so():
+    # ten layers of four models, each deriving from all four of the layer above: 4**10 paths up from the bottom
+    layers = [[f"l{depth}/m{i}" for i in range(4)] for depth in range(MAX_DEPTH + 1)]
+    edges = [(child, base, None) for below, above in itertools.pairwise(layers) for child in below for base in above]
+    models = [(name, 1, None) for layer in layers for name in layer]
+    family = Family.read(_store({"models": models, "base_models": edges, "model_licenses": []}), 1)
+    found = family.lineage("l0/m0")
+    assert len(found.ancestors) == MAX_PATHS
+    assert [link.depth for link in found.ancestors] == sorted(link.depth for link in found.ancestors)
+    assert found.warnings[-1] == (f"more than {MAX_PATHS:,} paths lead up from this model: the first {MAX_PATHS:,} "
+                                  "(nearest first) are listed")  # fmt: skip
+    small = family.lineage("l7/m0")  # 4 + 16 + 64 paths: under the bound, all of them, as the query gives
+    assert len(small.ancestors) == 84 and not small.warnings

@@ -22,6 +22,7 @@ shown models of the generation before lead to), with the edges between the model
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -59,8 +60,9 @@ SELECT e.repo_id, e.base_model, {CONFLICT} AS conflict
 FROM edges e JOIN lic cl ON cl.repo_id = e.repo_id JOIN lic bl ON bl.repo_id = e.base_model
 GROUP BY e.repo_id, e.base_model HAVING conflict IS NOT NULL
 """
-MAX_PATHS = 100_000
-"""Rows of ancestry a walk stops at: paths up multiply only in a crafted graph (every model many bases)."""
+MAX_PATHS = 10_000
+"""Rows of ancestry a walk stops at (the recursive query has no such bound): paths up multiply only in a crafted
+graph, every model with many bases; a lineage cut there says so in its warnings."""
 
 
 class _Sorted(Sequence[str]):
@@ -193,8 +195,9 @@ class Family:
             out[end] = relation if kept is None or (relation is not None and relation > kept) else kept
         return out
 
-    def _paths_up(self, node: int) -> list[tuple[int, int, int, str | None]]:
-        """``UP_SQL``'s walk: (depth, child, base, relation) for every path up from ``node``, no model twice on one."""
+    def _paths_up(self, node: int) -> tuple[list[tuple[int, int, int, str | None]], bool]:
+        """``UP_SQL``'s walk: (depth, child, base, relation) for every path up from ``node``, no model twice on one;
+        and whether the walk stopped at ``MAX_PATHS`` rows."""
         bases: dict[int, dict[int, str | None]] = {}
 
         def up(child: int) -> dict[int, str | None]:
@@ -205,12 +208,16 @@ class Family:
         rows: list[tuple[int, int, int, str | None]] = []
         frontier: list[tuple[tuple[int, ...], str | None]] = [((node, b), r) for b, r in up(node).items()]
         for depth in range(1, MAX_DEPTH + 1):
-            rows.extend((depth, path[-2], path[-1], relation) for path, relation in frontier)
-            if depth == MAX_DEPTH or len(rows) >= MAX_PATHS:
+            room = MAX_PATHS - len(rows)
+            rows.extend((depth, path[-2], path[-1], relation) for path, relation in frontier[:room])
+            if len(frontier) > room:
+                return rows, True
+            if depth == MAX_DEPTH or not frontier:
                 break
-            frontier = [((*path, base), relation) for path, _ in frontier
-                        for base, relation in up(path[-1]).items() if base not in path]  # fmt: skip
-        return rows[:MAX_PATHS]
+            grown = (((*path, base), relation) for path, _ in frontier
+                     for base, relation in up(path[-1]).items() if base not in path)  # fmt: skip
+            frontier = list(itertools.islice(grown, MAX_PATHS - len(rows) + 1))  # one past the room: a cut shows
+        return rows, False
 
     def _licence_ids(self, node: int) -> list[str]:
         rows = _gather(*self._license_rows, np.array([node], dtype=np.int64))
@@ -255,7 +262,7 @@ class Family:
         node = find_sorted(self._names, repo_id)
         if node is None:
             return Lineage()  # what the queries give a model with no base and no derivative
-        paths = self._paths_up(node)
+        paths, cut = self._paths_up(node)
         names = {n: self._name(n) for n in {node, *(base for _, _, base, _ in paths)}}
         licences = {base: self._licence_ids(base) for _, _, base, _ in paths}
         up: list[UpRow] = [
@@ -264,7 +271,11 @@ class Family:
             for depth, child, base, relation in paths
         ]  # fmt: skip
         up.sort(key=lambda row: (row[0], row[2], row[1]))  # UP_SQL's order: depth, base, child
-        return assemble(up, self._children(node), self._below(node), None)
+        found = assemble(up, self._children(node), self._below(node), None)
+        if cut:
+            found.warnings.append(f"more than {MAX_PATHS:,} paths lead up from this model: the first {MAX_PATHS:,} "
+                                  "(nearest first) are listed")  # fmt: skip
+        return found
 
     def generations(self, repo_id: str, per_level: int) -> Generations | None:
         """The model's family by generation, at most ``per_level`` models shown on each; None: it has no edge.
