@@ -77,7 +77,7 @@ def test_training_datasets_from_lists_links_and_sentences():
     a = _card(
         "## Training data\n\nThe model was pretrained on:\n- [BookCorpus](https://example.org/bc), 11,038 books;\n"
         "- English Wikipedia (excluding lists)\n\nIt was then fine-tuned on the "
-        "[emotion](https://huggingface.co/datasets/dair-ai/emotion) dataset.\n"
+        "[emotion](https://huggingface.co/datasets/dair-ai/emotion) dataset.\n"  # offline: card text, never fetched
     )
     names = set(_names(a, "dataset"))
     assert {"BookCorpus", "English Wikipedia", "dair-ai/emotion"} <= names
@@ -100,7 +100,8 @@ def test_results_from_sentences_tables_html_and_decimal_commas(body, expected):
 
 def test_the_trainers_list_is_read_and_its_training_log_is_not():
     a = _card(
-        "# m\n\nThis model is a fine-tuned version of [bert-base-cased](https://huggingface.co/bert-base-cased) on the"
+        "# m\n\nThis model is a fine-tuned version of "
+        "[bert-base-cased](https://huggingface.co/bert-base-cased) on the"  # offline: card text, never fetched
         " conll2003 dataset.\nIt achieves the following results on the evaluation set:\n"
         "- Loss: 0.0621\n- F1: 0.9296\n\n"
         "### Training results\n\n| Training Loss | Epoch | Step | Validation Loss | F1 |\n|---|---|---|---|---|\n"
@@ -175,11 +176,12 @@ def test_environment_and_a_template_only_hardware_section():
     [
         ("Trained on Tensor Processing Unit (TPU) hardware (TPUv5e), using TPUs.", ["TPUv5e"]),
         ("**Test Hardware:** 8xB200 GPU", ["8xB200 GPU"]),
-        ("Consider the newer [hindi-tpu-electra](https://huggingface.co/monsoon-nlp/hindi-tpu-electra).", []),
+        ("Consider the newer [hindi-tpu-electra]"
+         "(https://huggingface.co/monsoon-nlp/hindi-tpu-electra).", []),  # offline: card text, never fetched
         ("The notebook shows GPU vs. TPU setup.", []),
         ("We trained for 3 days on 8 A100-80GB GPUs.", ["8 A100-80GB GPUs"]),
     ],
-)
+)  # fmt: skip
 def test_hardware_named_in_text(text, expected):
     assert _names(_card(f"## Training\n\n{text}\n"), "hardware") == expected
 
