@@ -136,7 +136,7 @@ class Family:
     """
 
     def __init__(self, edges: pa.Table, models: pa.Table, licenses: pa.Table, conflicts: pa.Table) -> None:
-        """``edges``, ``models``, ``licenses``, ``conflicts``: as ``EDGES_SQL``... give them."""
+        """The tables ``EDGES_SQL``, ``MODELS_SQL``, ``LICENSES_SQL`` and ``CONFLICTS_SQL`` give, in that order."""
         edges, models, licenses = edges.combine_chunks(), models.combine_chunks(), licenses.combine_chunks()
         ends = pa.chunked_array([*edges["repo_id"].chunks, *edges["base_model"].chunks], pa.string())
         names = pc.drop_null(pc.unique(ends.combine_chunks()))
@@ -181,6 +181,7 @@ class Family:
         return sum(a.nbytes for a in arrays) + sum(t.nbytes for t in tables)
 
     def _name(self, node: int) -> str:
+        """The model id of ``node``."""
         return str(self._names[node].as_py())
 
     def _edges(self, node: int, index: tuple[np.ndarray, np.ndarray], ends: np.ndarray) -> dict[int, str | None]:
@@ -339,7 +340,7 @@ class Family:
         for n in nodes.tolist():
             record = records.get(int(n))
             out[int(n)] = Member(
-                repo_id=str(self._names[int(n)].as_py()),
+                repo_id=self._name(int(n)),
                 downloads=None if record is None else record["downloads"],
                 in_snapshot=record is not None,
                 security_status=None if record is None else record["security_status"],
@@ -352,4 +353,4 @@ class Family:
         bases = self._base[rows]
         keep = np.isin(bases, nodes) & (bases != self._child[rows])
         pairs = sorted({(int(c), int(b)) for c, b in zip(self._child[rows][keep], bases[keep], strict=True)})
-        return [(str(self._names[c].as_py()), str(self._names[b].as_py())) for c, b in pairs]
+        return [(self._name(c), self._name(b)) for c, b in pairs]
